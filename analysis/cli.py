@@ -1,0 +1,75 @@
+"""The ``bonta`` command: one subcommand per job.
+
+Each job lives in ``analysis.stages.<module>`` and exposes ``HELP`` (one line), ``DESCRIPTION``
+(the ``--help`` text), ``configure(parser)`` and ``run(args) -> int``. Stages are imported
+lazily so that ``bonta --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from analysis.errors import BontaError
+
+#: subcommand -> module under analysis.stages
+COMMANDS: dict[str, str] = {
+    "simulate": "simulate",
+    "prepare": "prepare",
+    "fit-survival": "fit_survival",
+    "fit-complications": "fit_complications",
+    "fit-advice": "fit_advice",
+    "advise": "advise",
+    "report": "report",
+}
+
+
+def _load(module: str):
+    return importlib.import_module(f"analysis.stages.{module}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bonta",
+        description=(
+            "Botulinum toxin A study: simulate a demo cohort, ingest and validate a clinic export, "
+            "fit survival and Bayesian complication models, give re-treatment interval advice, "
+            "and build the reports. Every pipeline job reads params.yaml; `dvc repro` runs them "
+            "in order."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        try:
+            mod = _load(module)
+        except ModuleNotFoundError as exc:  # a job not built yet must not break the others
+            if exc.name and exc.name.startswith("analysis.stages"):
+                continue
+            raise
+        p = sub.add_parser(
+            name,
+            help=mod.HELP,
+            description=getattr(mod, "DESCRIPTION", mod.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        mod.configure(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except BontaError as exc:
+        print(f"bonta {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

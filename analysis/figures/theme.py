@@ -1,0 +1,62 @@
+"""One look for every figure: seaborn theme, colour-blind-safe palette, deterministic PNGs.
+
+Library code draws on axes it is given (``plot_x(table, ax)``) or composes a figure
+(``fig_x(table) -> Figure``) inside :func:`theme`; only stages call :func:`save_figure`.
+Nothing here edits global ``rcParams`` outside a context manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+#: Okabe & Ito (2008) colour-blind-safe palette; distinct in greyscale when paired with
+#: :data:`LINESTYLES` / :data:`MARKERS`.
+PALETTE: list[str] = [
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#000000",  # black
+]
+LINESTYLES: list[str] = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)), (0, (1, 1)), "-"]
+MARKERS: list[str] = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+#: Print resolution used for every saved figure.
+DPI = 200
+
+
+@contextmanager
+def theme() -> Iterator[None]:
+    """Apply the study theme for the duration of a ``with`` block."""
+    rc = {
+        "figure.dpi": 100,
+        "savefig.dpi": DPI,
+        "font.family": "DejaVu Sans",
+        "axes.titleweight": "bold",
+        "svg.hashsalt": "bonta",
+    }
+    with matplotlib.rc_context(rc), sns.axes_style("whitegrid"), sns.plotting_context(
+        "paper", font_scale=1.2
+    ), sns.color_palette(PALETTE):
+        yield
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Save ``fig`` as PNG with no embedded software/version/time metadata, then close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return path

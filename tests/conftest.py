@@ -1,0 +1,73 @@
+"""Session fixtures shared by the whole suite.
+
+Expensive objects (a simulated cohort, its prepared tables) are built once per test run from
+the repository's own params.yaml with a smaller cohort, through the same code the pipeline runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from analysis.params import load_params, with_overrides  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Fixed test key: the pseudonymisation key normally comes from the environment or .secrets/.
+TEST_KEY = b"test-key-not-secret-0123456789abcdef"
+
+#: A cohort small enough to build in seconds, large enough for every region to appear.
+SMALL_COHORT = {"simulate.n_patients": 1500}
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def params() -> dict:
+    return load_params(REPO / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def small_params(params) -> dict:
+    return with_overrides(params, SMALL_COHORT)
+
+
+@pytest.fixture(scope="session")
+def pseudonym_key() -> bytes:
+    return TEST_KEY
+
+
+@pytest.fixture(scope="session")
+def small_cohort(small_params):
+    from analysis.data.simulate import simulate_cohort
+
+    return simulate_cohort(small_params, seed=small_params["seed"])
+
+
+@pytest.fixture(scope="session")
+def small_raw_dir(small_cohort, tmp_path_factory) -> Path:
+    from analysis.data.simulate import write_cohort
+
+    out = tmp_path_factory.mktemp("raw") / "demo"
+    write_cohort(small_cohort, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_prepared(small_raw_dir, small_params, pseudonym_key):
+    from analysis.data.prepare import prepare
+
+    return prepare(small_raw_dir, small_params, key=pseudonym_key)
+
+
+@pytest.fixture(scope="session")
+def small_episodes(small_prepared):
+    """The processed episode table of the small cohort (one row per kept episode)."""
+    return small_prepared.episodes
