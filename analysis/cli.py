@@ -17,6 +17,7 @@ from analysis.errors import BontaError
 COMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "prepare": "prepare",
+    "describe": "describe",
     "fit-survival": "fit_survival",
     "fit-complications": "fit_complications",
     "fit-advice": "fit_advice",

@@ -28,10 +28,13 @@ class SamplerConfig:
     cores: int = 2
     target_accept: float = 0.9
     sampler: str = "nutpie"
+    #: nutpie only: low-rank modified mass matrix (helps correlated posteriors, e.g. a group
+    #: scale against its effects when the data inform them).
+    low_rank_mass_matrix: bool = False
 
     @classmethod
     def from_params(cls, section: dict) -> SamplerConfig:
-        keys = {"draws", "tune", "chains", "cores", "target_accept", "sampler"}
+        keys = {"draws", "tune", "chains", "cores", "target_accept", "sampler", "low_rank_mass_matrix"}
         return cls(**{k: v for k, v in section.items() if k in keys})
 
 
@@ -64,6 +67,7 @@ def sample(model: pm.Model, config: SamplerConfig, seed: int) -> az.InferenceDat
             save_warmup=False,
             progress_bar=False,
             target_accept=config.target_accept,
+            low_rank_modified_mass_matrix=config.low_rank_mass_matrix,
         )
     elif config.sampler == "pymc":
         with model:

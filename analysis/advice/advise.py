@@ -1,0 +1,343 @@
+"""Re-treatment interval advice: the Python function behind `bonta advise`.
+
+The tool advises *intervals*, not units: dose guidance is out of scope. Given the planned
+treatment (region, product, units, muscle bulk, exercise load, sex, age) and optionally the
+patient's past episodes, it returns the predicted duration (median and central interval), the
+probability that the effect still holds at 8/12/16/20 weeks (with the 80% credible interval of
+that probability over the posterior), and a booking window from when the predicted probability
+of wear-off passes 50% to when it passes 80%, never earlier than the label's 90-day minimum
+interval (and it says so when that floor binds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.advice.config import AdviceConfig
+from analysis.advice.design import (
+    COVARIATE_COLUMNS,
+    DesignSpec,
+    check_categories,
+    log2_rel_dose,
+    out_of_range,
+)
+from analysis.advice.predict import PosteriorDraws, predictive, weighted_quantile
+from analysis.errors import AdviceInputError
+
+SCOPE_NOTE = (
+    "This tool advises re-treatment intervals, not units: dose guidance is out of scope."
+)
+METHOD_NOTE = (
+    "Bayesian interval-censored AFT model with a patient frailty; the patient's history updates "
+    "the frailty by 1-D quadrature per posterior draw, with draws importance-weighted by the "
+    "history's likelihood."
+)
+
+
+class AdviceExtrapolationWarning(UserWarning):
+    """The request lies outside the covariate range the model was trained on."""
+
+
+@dataclass(frozen=True)
+class PastEpisode:
+    """One past treatment of the patient and what was seen of its duration.
+
+    ``lower_days < duration <= upper_days``; ``upper_days = inf`` means the effect was still
+    present when last seen (censored); ``lower_days == upper_days`` is an exact (e.g.
+    patient-reported) wear-off day. Covariates left ``None`` are taken from the request.
+    """
+
+    region: str
+    product: str
+    units: float
+    lower_days: float
+    upper_days: float
+    treatment_date: dt.date | None = None
+    muscle_bulk: float | None = None
+    exercise_met_h_week: float | None = None
+    baseline_severity: float | None = None
+
+    @classmethod
+    def from_assessments(
+        cls,
+        region: str,
+        product: str,
+        units: float,
+        visits: list[tuple[float, float]],
+        baseline_severity: float,
+        **kwargs,
+    ) -> PastEpisode:
+        """Derive the interval from ``(visit_day, severity)`` pairs (docs/ARCHITECTURE.md rule).
+
+        ``lower`` = last visit day still below baseline severity (0 if none); ``upper`` = first
+        visit day back at baseline; none back at baseline -> censored at ``lower``.
+        """
+        lower, upper = 0.0, np.inf
+        for day, severity in sorted(visits):
+            if severity >= baseline_severity:
+                upper = float(day)
+                break
+            lower = float(day)
+        return cls(region, product, units, lower, upper, baseline_severity=baseline_severity, **kwargs)
+
+
+@dataclass(frozen=True)
+class AdviceRequest:
+    """The planned treatment. ``cycle`` defaults to 1 + past episodes in the same region."""
+
+    region: str
+    product: str
+    units: float
+    muscle_bulk: float
+    exercise_met_h_week: float
+    sex: str
+    age_years: float
+    baseline_severity: float = 2.0
+    cycle: int | None = None
+    treatment_date: dt.date | None = None
+    history: tuple[PastEpisode, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Advice:
+    """Interval advice for one planned treatment (all times in days since the treatment)."""
+
+    region: str
+    product: str
+    median_days: float
+    interval_lower_days: float
+    interval_upper_days: float
+    interval_mass: float
+    survival: pd.DataFrame  # week, day, prob_effect_holds, prob_lower, prob_upper
+    booking_start_days: float
+    booking_end_days: float
+    wearoff_50_days: float
+    wearoff_80_days: float
+    floor_days: float
+    floor_binds: bool
+    booking_start_date: dt.date | None
+    booking_end_date: dt.date | None
+    personalised: bool
+    n_history: int
+    history_ess: float
+    family: str
+    warnings: tuple[str, ...]
+    scope_note: str = SCOPE_NOTE
+    method_note: str = METHOD_NOTE
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (dates as ISO strings, survival as a list of records)."""
+        d = asdict(self)
+        d["survival"] = self.survival.to_dict(orient="records")
+        d["warnings"] = list(self.warnings)
+        for key in ("booking_start_date", "booking_end_date"):
+            d[key] = d[key].isoformat() if d[key] else None
+        return d
+
+    def to_text(self) -> str:
+        """The advice as an injector reads it."""
+        return render_text(self)
+
+
+# ------------------------------------------------------------------------------ requests
+def _request_rows(request: AdviceRequest, spec: DesignSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Covariate rows of the planned episode and of the history (with duration bounds)."""
+    _check_request(request, spec)
+    hist_rows = []
+    past_counts: dict[str, int] = {}
+    history = sorted(
+        request.history,
+        key=lambda e: (e.treatment_date is None, e.treatment_date or dt.date.min),
+    )
+    for j, ep in enumerate(history, start=1):
+        _check_past(ep, spec, j)
+        past_counts[ep.region] = past_counts.get(ep.region, 0) + 1
+        age = request.age_years
+        if ep.treatment_date and request.treatment_date:
+            age -= (request.treatment_date - ep.treatment_date).days / 365.25
+        hist_rows.append(
+            {
+                "region": ep.region,
+                "product": ep.product,
+                "log2_rel_dose": log2_rel_dose(spec, ep.region, ep.product, ep.units),
+                "muscle_bulk": _or(ep.muscle_bulk, request.muscle_bulk),
+                "exercise_met_h_week": _or(ep.exercise_met_h_week, request.exercise_met_h_week),
+                "sex": request.sex,
+                "age_years": age,
+                "cycle": past_counts[ep.region],
+                "baseline_severity": _or(ep.baseline_severity, request.baseline_severity),
+                "dur_lower_days": float(ep.lower_days),
+                "dur_upper_days": float(ep.upper_days),
+            }
+        )
+    cycle = request.cycle or past_counts.get(request.region, 0) + 1
+    new = pd.DataFrame(
+        [
+            {
+                "region": request.region,
+                "product": request.product,
+                "log2_rel_dose": log2_rel_dose(spec, request.region, request.product, request.units),
+                "muscle_bulk": request.muscle_bulk,
+                "exercise_met_h_week": request.exercise_met_h_week,
+                "sex": request.sex,
+                "age_years": request.age_years,
+                "cycle": cycle,
+                "baseline_severity": request.baseline_severity,
+            }
+        ]
+    )
+    columns = list(COVARIATE_COLUMNS) + ["dur_lower_days", "dur_upper_days"]
+    return new, pd.DataFrame(hist_rows, columns=columns)
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+def _check_request(request: AdviceRequest, spec: DesignSpec) -> None:
+    row = pd.DataFrame([{c: getattr(request, c, None) for c in COVARIATE_COLUMNS if c != "log2_rel_dose"}])
+    row["log2_rel_dose"] = 0.0
+    row["cycle"] = request.cycle or 1
+    check_categories(row, spec, source="request")
+    rules = (
+        ("units", request.units, request.units > 0, "must be > 0"),
+        ("muscle_bulk", request.muscle_bulk, 1 <= request.muscle_bulk <= 4, "must be 1-4"),
+        ("exercise_met_h_week", request.exercise_met_h_week, request.exercise_met_h_week >= 0, "must be >= 0"),
+        ("age_years", request.age_years, 0 < request.age_years < 120, "must be in (0, 120)"),
+        ("baseline_severity", request.baseline_severity, 1 <= request.baseline_severity <= 3,
+         "must be 1-3 (0 means nothing to wear off)"),
+    )
+    for column, value, ok, rule in rules:
+        if not ok:
+            raise AdviceInputError(f"request, column '{column}', value {value!r}: {rule}")
+
+
+def _check_past(ep: PastEpisode, spec: DesignSpec, j: int) -> None:
+    src = f"history, episode {j}"
+    for col, levels in (("region", spec.regions), ("product", spec.products)):
+        value = getattr(ep, col)
+        if value not in levels:
+            raise AdviceInputError(
+                f"{src}, column '{col}', value {value!r}: must be one of {', '.join(levels)}"
+            )
+    if not ep.units > 0:
+        raise AdviceInputError(f"{src}, column 'units', value {ep.units!r}: must be > 0")
+    lo, up = float(ep.lower_days), float(ep.upper_days)
+    if not (np.isfinite(lo) and lo >= 0 and not np.isnan(up) and up >= lo and (up > 0)):
+        raise AdviceInputError(
+            f"{src}, columns 'lower_days'/'upper_days', values ({lo!r}, {up!r}): need "
+            "0 <= lower <= upper, upper > 0 (upper may be inf when the effect was still present)"
+        )
+
+
+# ---------------------------------------------------------------------------------- advice
+def advise(
+    request: AdviceRequest,
+    draws: PosteriorDraws,
+    config: AdviceConfig = AdviceConfig(),  # noqa: B008 - frozen dataclass
+    n_nodes: int = 61,
+) -> Advice:
+    """Interval advice for one planned treatment.
+
+    Raises :class:`AdviceInputError` for an unknown region/product/sex or an impossible value;
+    warns (:class:`AdviceExtrapolationWarning`, also listed in ``Advice.warnings``) when an
+    input lies outside the trained range.
+    """
+    new, hist = _request_rows(request, draws.spec)
+    notes = out_of_range(new.iloc[0], draws.spec)
+    for j in range(len(hist)):
+        notes += [f"history episode {j + 1}: {n}" for n in out_of_range(hist.iloc[j], draws.spec)]
+    if notes:
+        warnings.warn(
+            "advice is an extrapolation: " + "; ".join(notes), AdviceExtrapolationWarning, stacklevel=2
+        )
+    pred = predictive(draws, new, hist if len(hist) else None, n_nodes=n_nodes)
+    tail = (1.0 - config.interval_mass) / 2.0
+    p50, p80 = config.booking_probs
+    q = pred.quantile([0.5, tail, 1.0 - tail, p50, p80])
+    floor = config.label_min_interval_days
+    start, end = max(q[3], floor), max(q[4], floor)
+    dates = (None, None)
+    if request.treatment_date:
+        dates = tuple(request.treatment_date + dt.timedelta(days=int(round(x))) for x in (start, end))
+    return Advice(
+        region=request.region,
+        product=request.product,
+        median_days=float(q[0]),
+        interval_lower_days=float(q[1]),
+        interval_upper_days=float(q[2]),
+        interval_mass=config.interval_mass,
+        survival=survival_table(pred, config),
+        booking_start_days=float(start),
+        booking_end_days=float(end),
+        wearoff_50_days=float(q[3]),
+        wearoff_80_days=float(q[4]),
+        floor_days=floor,
+        floor_binds=bool(q[3] < floor),
+        booking_start_date=dates[0],
+        booking_end_date=dates[1],
+        personalised=pred.personalised,
+        n_history=pred.n_history,
+        history_ess=pred.weight_ess,
+        family=draws.family,
+        warnings=tuple(["advice is an extrapolation: " + n for n in notes]),
+    )
+
+
+def survival_table(pred, config: AdviceConfig) -> pd.DataFrame:
+    """P(effect still holds) at the configured weeks, with its 80% credible interval."""
+    days = np.asarray(config.survival_weeks, dtype=float) * 7.0
+    by_draw, draw_w = pred.survival_by_draw(days)
+    ok = draw_w > 0
+    lo, hi = weighted_quantile(by_draw[ok], draw_w[ok], np.array([0.1, 0.9]))
+    return pd.DataFrame(
+        {
+            "week": list(config.survival_weeks),
+            "day": days,
+            "prob_effect_holds": pred.survival(days),
+            "prob_lower": lo,
+            "prob_upper": hi,
+        }
+    )
+
+
+def render_text(advice: Advice) -> str:
+    """Human-readable advice."""
+    a = advice
+    pct = int(round(100 * a.interval_mass))
+    basis = (
+        f"personalised on {a.n_history} past episode(s)"
+        if a.personalised
+        else "population prediction (no past episodes given)"
+    )
+    lines = [
+        f"Re-treatment interval advice: {a.region}, {a.product} ({basis})",
+        f"  Predicted duration of effect: median {a.median_days:.0f} days "
+        f"({a.median_days / 7:.1f} weeks); {pct}% interval {a.interval_lower_days:.0f}-"
+        f"{a.interval_upper_days:.0f} days",
+        "  Probability the effect still holds:",
+    ]
+    for r in a.survival.itertuples():
+        lines.append(
+            f"    week {r.week:>2} (day {r.day:.0f}): {100 * r.prob_effect_holds:.0f}% "
+            f"(80% credible interval {100 * r.prob_lower:.0f}-{100 * r.prob_upper:.0f}%)"
+        )
+    window = f"day {a.booking_start_days:.0f} to day {a.booking_end_days:.0f}"
+    if a.booking_start_date:
+        window += f" ({a.booking_start_date.isoformat()} to {a.booking_end_date.isoformat()})"
+    lines.append(f"  Recommended booking window: {window}")
+    if a.floor_binds:
+        lines.append(
+            f"  Note: the label's minimum re-treatment interval of {a.floor_days:.0f} days binds: "
+            f"the effect is predicted to have worn off for half of similar patients by day "
+            f"{a.wearoff_50_days:.0f}, but re-treatment is not advised before day {a.floor_days:.0f}."
+        )
+    for w in a.warnings:
+        lines.append(f"  WARNING: {w}")
+    lines.append(f"  {a.scope_note}")
+    return "\n".join(lines)

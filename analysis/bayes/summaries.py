@@ -1,0 +1,303 @@
+"""Tidy tables from fitted complication models: rates against benchmarks, providers, dose-risk,
+odds ratios, posterior predictive checks and prior sensitivity.
+
+Rates are computed per posterior draw from the cells, so every estimate carries its credible
+interval. A group's rate (region, clinic, injector) is the expected share of its own treatments
+with the complication, ``sum(n * p) / sum(n)`` over its cells: the rate of the treatments that
+group actually gave, with its own dose, product and injector mix. Its benchmark is the published
+rate standardised to the same region mix, ``sum(n * benchmark[region]) / sum(n)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.special import expit
+
+from analysis.bayes.complications import HIERARCHICAL, ComplicationFit
+
+#: Equal-tailed credible interval reported everywhere (95%).
+LOWER_Q, UPPER_Q = 0.025, 0.975
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Posterior draws flattened over chains: ``(S,)`` or ``(S, k)`` arrays."""
+
+    region_logit: np.ndarray
+    dose_log_or: np.ndarray
+    product_log_or: np.ndarray  # (S, P) including the reference product (zeros)
+    clinic_effect: np.ndarray
+    injector_effect: np.ndarray
+    year_log_or: np.ndarray
+    effects_on: float
+
+
+def posterior_draws(fit: ComplicationFit, max_draws: int | None = None) -> Draws:
+    """Flatten the posterior; ``max_draws`` keeps an evenly spaced subset (deterministic)."""
+    post = fit.idata.posterior
+
+    def flat(name: str) -> np.ndarray:
+        values = np.asarray(post[name])
+        return values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])
+
+    contrasts = flat("product_log_or")
+    product = np.concatenate([np.zeros((contrasts.shape[0], 1)), contrasts], axis=1)
+    parts = {
+        "region_logit": flat("region_logit"),
+        "dose_log_or": flat("dose_log_or"),
+        "product_log_or": product,
+        "clinic_effect": flat("clinic_effect"),
+        "injector_effect": flat("injector_effect"),
+        "year_log_or": flat("year_log_or"),
+    }
+    total = parts["dose_log_or"].shape[0]
+    if max_draws is not None and max_draws < total:
+        keep = np.linspace(0, total - 1, max_draws).round().astype(int)
+        parts = {k: v[keep] for k, v in parts.items()}
+    return Draws(**parts, effects_on=1.0 if fit.structure == HIERARCHICAL else 0.0)
+
+
+def cell_risk(draws: Draws, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Posterior risk of each cell, shape ``(S, n_cells)``."""
+    shift = (
+        draws.dose_log_or[:, None] * arrays["dose"][None, :]
+        + draws.product_log_or[:, arrays["product_idx"]]
+        + draws.clinic_effect[:, arrays["clinic_idx"]]
+        + draws.injector_effect[:, arrays["injector_idx"]]
+        + draws.year_log_or[:, None] * arrays["year_c"][None, :]
+    )
+    return expit(draws.region_logit[:, arrays["region_idx"]] + draws.effects_on * shift)
+
+
+def _indicator(codes: np.ndarray, n_groups: int) -> sparse.csr_matrix:
+    return sparse.csr_matrix(
+        (np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), n_groups)
+    )
+
+
+def _interval(x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    mean = x.mean(axis=axis)
+    median, lower, upper = np.quantile(x, [0.5, LOWER_Q, UPPER_Q], axis=axis)
+    return mean, median, lower, upper
+
+
+def group_rates(
+    fit: ComplicationFit, risk: np.ndarray, key: str, benchmark: dict[str, float]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per-group counts, observed rate, benchmark, and posterior rate draws ``(S, G)``.
+
+    ``key`` is ``region``, ``clinic`` or ``injector``; only groups with treatments are kept.
+    """
+    table = fit.cells.table
+    codes, names = pd.factorize(table[key], sort=True)
+    ind = _indicator(codes, len(names))
+    n = table["n"].to_numpy(float)
+    bench_cell = table["region"].map(benchmark).to_numpy(float)
+    n_group = ind.T @ n
+    rate_draws = np.asarray((ind.T @ (risk * n[None, :]).T).T) / n_group[None, :]
+    frame = pd.DataFrame(
+        {
+            key: np.asarray(names),
+            "n_treatments": n_group.astype(np.int64),
+            "n_events": (ind.T @ table["y"].to_numpy(float)).astype(np.int64),
+            "benchmark_rate": (ind.T @ (n * bench_cell)) / n_group,
+        }
+    )
+    frame["observed_rate"] = frame["n_events"] / frame["n_treatments"]
+    return frame, rate_draws
+
+
+def _add_rate_columns(frame: pd.DataFrame, rate_draws: np.ndarray, multiplier: float) -> pd.DataFrame:
+    mean, median, lower, upper = _interval(rate_draws)
+    bench = frame["benchmark_rate"].to_numpy()
+    out = frame.assign(
+        rate_mean=mean,
+        rate_median=median,
+        rate_lower=lower,
+        rate_upper=upper,
+        rate_upper_one_sided_95=np.quantile(rate_draws, 0.95, axis=0),
+        rate_ratio_mean=(rate_draws / bench).mean(axis=0),
+        rate_ratio_lower=np.quantile(rate_draws / bench, LOWER_Q, axis=0),
+        rate_ratio_upper=np.quantile(rate_draws / bench, UPPER_Q, axis=0),
+        p_above_benchmark=(rate_draws > bench).mean(axis=0),
+    )
+    out[f"p_above_{multiplier:g}x_benchmark"] = (rate_draws > multiplier * bench).mean(axis=0)
+    return out
+
+
+def _identity(fit: ComplicationFit) -> dict[str, str]:
+    return {"complication": fit.complication, "model_structure": fit.structure, "prior_set": fit.prior_set}
+
+
+def region_rate_table(
+    fits: Sequence[ComplicationFit], benchmarks: pd.DataFrame, multiplier: float, max_draws: int | None = None
+) -> pd.DataFrame:
+    """Per complication x region: posterior rate (95% CrI), one-sided 95% upper bound,
+    the published benchmark, P(rate > benchmark) and P(rate > multiplier x benchmark)."""
+    frames = []
+    for fit in fits:
+        bench = _benchmark_map(benchmarks, fit.complication)
+        risk = cell_risk(posterior_draws(fit, max_draws), fit.cells.arrays())
+        frame, draws = group_rates(fit, risk, "region", bench)
+        frame = _add_rate_columns(frame, draws, multiplier)
+        frame["benchmark_source"] = frame["region"].map(
+            benchmarks.loc[benchmarks["complication"] == fit.complication].set_index("region")["benchmark_source"]
+        )
+        frames.append(frame.assign(**_identity(fit)))
+    return _front(pd.concat(frames, ignore_index=True), ["complication", "region"])
+
+
+def provider_table(
+    fits: Sequence[ComplicationFit],
+    benchmarks: pd.DataFrame,
+    level: str,
+    multiplier: float,
+    min_treatments: int,
+    max_draws: int | None = None,
+) -> pd.DataFrame:
+    """Per complication x clinic (or injector): shrunken rate against the mix-standardised
+    benchmark, P(rate > multiplier x benchmark), ``too_few_to_judge`` below ``min_treatments``."""
+    frames = []
+    for fit in fits:
+        risk = cell_risk(posterior_draws(fit, max_draws), fit.cells.arrays())
+        frame, draws = group_rates(fit, risk, level, _benchmark_map(benchmarks, fit.complication))
+        frame = _add_rate_columns(frame, draws, multiplier)
+        frame["too_few_to_judge"] = frame["n_treatments"] < min_treatments
+        frame["rank_by_rate"] = frame["rate_mean"].rank(ascending=False, method="first").astype(int)
+        frames.append(frame.assign(**_identity(fit)))
+    return _front(pd.concat(frames, ignore_index=True), ["complication", level])
+
+
+def dose_risk_table(fits: Sequence[ComplicationFit], rel_doses: Sequence[float]) -> pd.DataFrame:
+    """Posterior risk against relative dose per region (reference product, average clinic and
+    injector, reference year): ``complication, region, rel_dose, risk_mean, risk_lower, risk_upper``.
+
+    Region-only fits (very rare types) have no dose term and are left out.
+    """
+    x = np.log2(np.asarray(rel_doses, dtype=float))
+    rows = []
+    for fit in fits:
+        if fit.structure != HIERARCHICAL:
+            continue
+        d = posterior_draws(fit)
+        levels = fit.cells.levels
+        for region in fit.cells.regions:
+            r = levels.regions.index(region)
+            risk = expit(d.region_logit[:, [r]] + d.effects_on * d.dose_log_or[:, None] * x[None, :])
+            mean, median, lower, upper = _interval(risk)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "complication": fit.complication,
+                        "region": region,
+                        "rel_dose": np.asarray(rel_doses, dtype=float),
+                        "risk_mean": mean,
+                        "risk_median": median,
+                        "risk_lower": lower,
+                        "risk_upper": upper,
+                    }
+                )
+            )
+    return pd.concat(rows, ignore_index=True)
+
+
+def odds_ratio_table(fits: Sequence[ComplicationFit]) -> pd.DataFrame:
+    """Odds ratios with 95% CrI: dose (per doubling), each product vs the reference, calendar
+    year (per year), and the clinic/injector SDs on the logit scale (hierarchical fits only)."""
+    rows = []
+    for fit in fits:
+        if fit.structure != HIERARCHICAL:
+            continue
+        d = posterior_draws(fit)
+        products = fit.cells.levels.products
+        terms = [("dose (per doubling of relative dose)", d.dose_log_or, True)]
+        terms += [(f"product {p} vs {products[0]}", d.product_log_or[:, k], True) for k, p in enumerate(products) if k]
+        terms += [("calendar year (per year)", d.year_log_or, True)]
+        post = fit.idata.posterior
+        terms += [
+            ("clinic SD (logit)", np.asarray(post["clinic_sd"]).ravel(), False),
+            ("injector SD (logit)", np.asarray(post["injector_sd"]).ravel(), False),
+        ]
+        for term, draws, is_or in terms:
+            values = np.exp(draws) if is_or else draws
+            mean, median, lower, upper = _interval(values)
+            rows.append(
+                {
+                    **_identity(fit),
+                    "term": term,
+                    "scale": "odds ratio" if is_or else "SD of log-odds",
+                    "mean": float(mean),
+                    "median": float(median),
+                    "lower": float(lower),
+                    "upper": float(upper),
+                    "p_above_1": float((values > 1).mean()) if is_or else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def ppc_tables(
+    fits: Sequence[ComplicationFit], n_draws: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Posterior predictive checks of event counts per region and per injector.
+
+    Replicated counts ``y_rep ~ Binomial(n, p)`` per posterior draw. Returns two tables with the
+    observed count, the replicated mean and 95% interval, whether the observed count lies in it,
+    and the two-sided predictive p-value ``2 min(P(y_rep >= y), P(y_rep <= y))`` (capped at 1).
+    """
+    rng = np.random.default_rng(seed)
+    by_region, by_injector = [], []
+    for fit in fits:
+        arrays = fit.cells.arrays()
+        risk = cell_risk(posterior_draws(fit, n_draws), arrays)
+        y_rep = rng.binomial(arrays["n"][None, :], risk)
+        for key, sink in (("region", by_region), ("injector", by_injector)):
+            sink.append(_ppc_group(fit, y_rep, key))
+    return pd.concat(by_region, ignore_index=True), pd.concat(by_injector, ignore_index=True)
+
+
+def _ppc_group(fit: ComplicationFit, y_rep: np.ndarray, key: str) -> pd.DataFrame:
+    table = fit.cells.table
+    codes, names = pd.factorize(table[key], sort=True)
+    ind = _indicator(codes, len(names))
+    rep = np.asarray((ind.T @ y_rep.T).T)
+    observed = ind.T @ table["y"].to_numpy(float)
+    lower, upper = np.quantile(rep, [LOWER_Q, UPPER_Q], axis=0)
+    p_value = np.minimum(1.0, 2 * np.minimum((rep >= observed).mean(0), (rep <= observed).mean(0)))
+    return pd.DataFrame(
+        {
+            "complication": fit.complication,
+            key: np.asarray(names),
+            "n_treatments": (ind.T @ table["n"].to_numpy(float)).astype(np.int64),
+            "observed_events": observed.astype(np.int64),
+            "replicated_mean": rep.mean(0),
+            "replicated_lower": lower,
+            "replicated_upper": upper,
+            "within_95": (observed >= lower) & (observed <= upper),
+            "ppc_p_value": p_value,
+        }
+    )
+
+
+def sensitivity_table(main: pd.DataFrame, alternative: pd.DataFrame, types: Sequence[str]) -> pd.DataFrame:
+    """Headline region rates under the main and the alternative prior set side by side."""
+    cols = ["complication", "region", "rate_mean", "rate_lower", "rate_upper", "p_above_benchmark"]
+    a = main.loc[main["complication"].isin(types), cols + ["prior_set", "n_treatments", "n_events"]]
+    b = alternative.loc[alternative["complication"].isin(types), cols + ["prior_set"]]
+    merged = a.merge(b, on=["complication", "region"], suffixes=("", "_alt"))
+    merged["rate_mean_ratio_alt_to_main"] = merged["rate_mean_alt"] / merged["rate_mean"]
+    return merged
+
+
+def _benchmark_map(benchmarks: pd.DataFrame, complication: str) -> dict[str, float]:
+    sel = benchmarks.loc[benchmarks["complication"] == complication]
+    return dict(zip(sel["region"], sel["benchmark_rate"], strict=True))
+
+
+def _front(frame: pd.DataFrame, first: list[str]) -> pd.DataFrame:
+    return frame[first + [c for c in frame.columns if c not in first]]

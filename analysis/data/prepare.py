@@ -1,0 +1,284 @@
+"""Entry point of the ``prepare`` step: export directory -> validated, pseudonymised, derived tables.
+
+``prepare`` reads and validates everything before anything is written; ``write_prepared`` then
+writes all tables into a temporary directory and moves it into place, so that a failed run
+leaves no partial output.
+
+Example
+-------
+>>> prepared = prepare(Path("data/example"), load_params(), key=load_key())  # doctest: +SKIP
+>>> write_prepared(prepared, Path("data/processed"))                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from analysis.data.derive import _day_number, derive_episodes, hex_key_columns
+from analysis.data.ingest import default_mapping_path, load_mapping, read_export
+from analysis.data.prepare_config import PrepareConfig
+from analysis.data.pseudonym import pseudonymise
+from analysis.data.schema import TABLE_NAMES
+from analysis.data.validate import data_cutoff, validate
+from analysis.errors import InputValidationError, Problem
+from analysis.io import write_csv, write_json, write_parquet
+
+EXCLUDED_EPISODE = "its episode was excluded (see treatments)"
+PROCESSED_FILES = (
+    "patients.parquet", "treatments.parquet", "assessments.parquet", "complications.parquet",
+    "episodes.parquet", "data_quality.csv",
+)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Validated, pseudonymised inputs, derived episodes and the data-quality reconciliation.
+
+    ``staff_codes`` (clinic/injector label -> code) holds real staff labels: it is written only
+    to the private directory, never with the processed tables.
+    """
+
+    patients: pd.DataFrame
+    treatments: pd.DataFrame
+    assessments: pd.DataFrame
+    complications: pd.DataFrame
+    episodes: pd.DataFrame
+    data_quality: pd.DataFrame
+    staff_codes: pd.DataFrame | None = None
+    cutoff_date: pd.Timestamp | None = None
+
+
+def _keyed_like(ids: pd.Series, source_ids: pd.Series, source_keys: pd.Series) -> np.ndarray:
+    """Pseudonyms of ``ids`` looked up from already hashed ``source_ids`` (validated unique)."""
+    return source_keys.to_numpy()[pd.Index(source_ids).get_indexer(ids)]
+
+
+def _keyed(raw: dict[str, pd.DataFrame], key: bytes) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Replace identifiers by keyed pseudonyms; return the tables and the staff-code lookup.
+
+    Each identifier is hashed once (in its own table) and looked up elsewhere: the references
+    have been validated, so every lookup succeeds.
+    """
+    p, t, a, c = (raw[n].copy() for n in TABLE_NAMES)
+    p = p.astype({"birth_year": "int64"})  # validated: whole numbers, none missing
+    t = t.astype({"muscle_bulk": "int64", "baseline_severity": "int64"})
+    patient_ids, episode_ids = p.pop("patient_id"), t.pop("episode_id")
+    patient_keys = pseudonymise(patient_ids, key, "patient")
+    episode_keys = pseudonymise(episode_ids, key, "episode")
+    p.insert(0, "patient_key", patient_keys.to_numpy())
+    t.insert(0, "episode_key", episode_keys.to_numpy())
+    t.insert(1, "patient_key", _keyed_like(t.pop("patient_id"), patient_ids, patient_keys))
+    clinic, injector = t.pop("clinic_id"), t.pop("injector_id")
+    t.insert(2, "clinic", pseudonymise(clinic, key, "clinic"))
+    t.insert(3, "injector", pseudonymise(injector, key, "injector"))
+    a.insert(0, "episode_key", _keyed_like(a.pop("episode_id"), episode_ids, episode_keys))
+    c.insert(0, "episode_key", _keyed_like(c.pop("episode_id"), episode_ids, episode_keys))
+    staff = pd.concat(
+        [
+            pd.DataFrame({"kind": "clinic", "label": clinic, "code": t["clinic"]}),
+            pd.DataFrame({"kind": "injector", "label": injector, "code": t["injector"]}),
+        ]
+    ).drop_duplicates().sort_values(["kind", "code"]).reset_index(drop=True)
+    return {"patients": p, "treatments": t, "assessments": a, "complications": c}, staff
+
+
+def _dq_rows(table: str, rows_in: int, excluded: pd.Series) -> list[dict[str, Any]]:
+    """Data-quality rows of one table; ``excluded`` holds a reason per excluded row."""
+    counts = excluded.value_counts().sort_index()
+    kept = rows_in - int(counts.sum())
+    if counts.empty:
+        return [dict(table=table, rows_in=rows_in, rows_kept=kept, rows_excluded=0, reason="none")]
+    return [
+        dict(table=table, rows_in=rows_in, rows_kept=kept, rows_excluded=int(n), reason=str(reason))
+        for reason, n in counts.items()
+    ]
+
+
+def age_exclusions(episodes: pd.DataFrame, cfg: PrepareConfig) -> pd.Series:
+    """Reason of exclusion per episode (NaN = kept) from ``prepare.exclude``."""
+    age = episodes["age_years"]
+    reason = pd.Series(None, index=episodes.index, dtype=object)
+    reason[age < cfg.min_age_years] = (
+        f"age under {cfg.min_age_years:g} at treatment (prepare.exclude.min_age_years)"
+    )
+    reason[age >= cfg.max_age_years] = (
+        f"age {cfg.max_age_years:g} or over at treatment (prepare.exclude.max_age_years)"
+    )
+    return reason
+
+
+def data_quality_table(rows_in: dict[str, int], episodes_all: pd.DataFrame, excluded: pd.Series,
+                       tables: dict[str, pd.DataFrame], cfg: PrepareConfig) -> pd.DataFrame:
+    """Reconcile rows in / kept / excluded (with reason) per table and for the endpoints."""
+    dropped_keys = episodes_all.loc[excluded.notna(), "episode_key"]
+    rows: list[dict[str, Any]] = []
+    rows += _dq_rows("patients", rows_in["patients"], pd.Series(dtype=object))
+    rows += _dq_rows("treatments", rows_in["treatments"], excluded.dropna())
+    for name in ("assessments", "complications"):
+        gone = tables[name]["episode_key"].isin(dropped_keys)
+        rows += _dq_rows(name, rows_in[name], pd.Series(EXCLUDED_EPISODE, index=gone.index[gone]))
+    kept = episodes_all[excluded.isna()]
+    rows += _dq_rows("episodes", len(kept), pd.Series(dtype=object))
+    rows += _dq_rows("duration_analysis", len(kept), kept["dur_exclusion_reason"].dropna())
+    reported = kept[kept["reported_present"]]
+    if cfg.use_reported_wearoff:
+        why = f"inconsistent with the visit interval (+/- {cfg.reported_wearoff_tolerance_days:g} days); visits used"
+        unused = pd.Series(why, index=reported.index[~reported["reported_consistent"]])
+    else:
+        unused = pd.Series("prepare.use_reported_wearoff is false", index=reported.index)
+    rows += _dq_rows("reported_wearoff", len(reported), unused)
+    return pd.DataFrame(rows, columns=["table", "rows_in", "rows_kept", "rows_excluded", "reason"])
+
+
+def _finish_tables(tables: dict[str, pd.DataFrame], excluded: np.ndarray) -> dict[str, pd.DataFrame]:
+    """Kept rows only, day counts added, deterministic order (by key, then date).
+
+    ``excluded`` is a boolean per row of ``tables["treatments"]``.
+    """
+    tr = tables["treatments"]
+    index = pd.Index(tr["episode_key"])
+    treated = _day_number(tr["treatment_date"])
+    p = tables["patients"]
+    p = p.iloc[np.lexsort(hex_key_columns(p["patient_key"]))]
+    t = tr[~excluded]
+    t = t.iloc[np.lexsort((*hex_key_columns(t["episode_key"]), _day_number(t["treatment_date"])))]
+    a = tables["assessments"]
+    pos = index.get_indexer(a["episode_key"])
+    a = a[~excluded[pos]].copy()
+    pos = pos[~excluded[pos]]
+    a.insert(2, "day", _day_number(a["assessment_date"]) - treated[pos])
+    a["severity"] = a["severity"].astype("Int64")
+    ties = (a["severity"].fillna(-1).to_numpy("int64"), _day_number(a["reported_wearoff_date"]))
+    a = a.iloc[np.lexsort((*ties, a["day"].to_numpy(), *hex_key_columns(a["episode_key"])))]
+    c = tables["complications"]
+    pos = index.get_indexer(c["episode_key"])
+    c = c[~excluded[pos]].copy()
+    pos = pos[~excluded[pos]]
+    c.insert(3, "onset_day", _day_number(c["onset_date"]) - treated[pos])
+    resolved = c["resolution_date"].notna().to_numpy()
+    days = np.where(resolved, _day_number(c["resolution_date"]) - treated[pos], 0)
+    c["resolution_day"] = pd.arrays.IntegerArray(days, ~resolved)  # unresolved: no day
+    kind = pd.factorize(c["complication_type"], sort=True)[0]
+    c = c.iloc[np.lexsort((kind, c["onset_day"].to_numpy(), *hex_key_columns(c["episode_key"])))]
+    return {n: df.reset_index(drop=True) for n, df in
+            {"patients": p, "treatments": t, "assessments": a, "complications": c}.items()}
+
+
+def prepare(input_dir: Path, params: dict, *, key: bytes, mapping_path: Path | None = None,
+            progress: bool = False) -> PreparedData:
+    """Read, validate, pseudonymise and derive a clinic export (nothing is written).
+
+    Parameters
+    ----------
+    input_dir : Path
+        Directory with ``patients``, ``treatments``, ``assessments``, ``complications``
+        (``.csv``, ``.parquet`` or ``.xlsx``).
+    params : dict
+        Whole params.yaml (sections ``data``, ``prepare``, ``regions``, ``products``,
+        ``complication_types``).
+    key : bytes
+        Pseudonymisation key (:func:`analysis.data.pseudonym.load_key`).
+    mapping_path : Path, optional
+        Mapping YAML; default ``input_dir/mapping.yaml`` if it exists.
+    progress : bool
+        Show a progress bar on stderr.
+
+    Raises
+    ------
+    InputValidationError
+        Listing every problem found (file, row, column, value, rule); identifiers are masked.
+    """
+    cfg = PrepareConfig.from_params(params)
+    input_dir = Path(input_dir)
+    if not input_dir.is_dir():
+        raise InputValidationError([Problem(str(input_dir), None, None, None, "input directory does not exist")])
+    steps = tqdm(total=4, desc="prepare", disable=not progress, file=sys.stderr)
+    mapping = load_mapping(mapping_path if mapping_path is not None else default_mapping_path(input_dir))
+    raw = read_export(input_dir, mapping)
+    steps.update()
+    cutoff = data_cutoff(raw.tables, cfg)
+    problems = validate(raw, cfg, cutoff)
+    if problems:
+        steps.close()
+        raise InputValidationError(problems)
+    steps.update()
+    tables, staff = _keyed(raw.tables, key)
+    steps.update()
+    all_episodes = derive_episodes(
+        tables["treatments"], tables["patients"], tables["assessments"], tables["complications"],
+        cfg, cutoff,
+    )
+    excluded = age_exclusions(all_episodes, cfg)
+    dq = data_quality_table(raw.rows_in, all_episodes, excluded, tables, cfg)
+    drop = excluded.notna().to_numpy()
+    episodes = all_episodes[~drop].drop(columns=["reported_present", "reported_consistent"])
+    order = np.lexsort((*hex_key_columns(episodes["episode_key"]), _day_number(episodes["treatment_date"])))
+    episodes = episodes.iloc[order].reset_index(drop=True)
+    kept = _finish_tables(tables, drop)
+    steps.update()
+    steps.close()
+    return PreparedData(**kept, episodes=episodes, data_quality=dq, staff_codes=staff, cutoff_date=cutoff)
+
+
+def data_quality_metrics(prepared: PreparedData) -> dict[str, Any]:
+    """Small JSON-able summary for ``reports/data_quality.json`` (``dvc metrics show``)."""
+    out: dict[str, Any] = {"cutoff_date": f"{prepared.cutoff_date:%Y-%m-%d}" if prepared.cutoff_date is not None else None}
+    for table, g in prepared.data_quality.groupby("table", sort=False):
+        out[table] = {
+            "rows_in": int(g["rows_in"].iloc[0]),
+            "rows_kept": int(g["rows_kept"].iloc[0]),
+            "rows_excluded": int(g["rows_excluded"].sum()),
+        }
+    return out
+
+
+def write_prepared(prepared: PreparedData, out_dir: Path) -> None:
+    """Write the processed tables into ``out_dir`` atomically (temp dir, then rename).
+
+    Files: ``patients``, ``treatments``, ``assessments``, ``complications``, ``episodes``
+    (Parquet) and ``data_quality.csv``. An existing ``out_dir`` is replaced as a whole.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        for name in ("patients", "treatments", "assessments", "complications", "episodes"):
+            write_parquet(getattr(prepared, name), tmp / f"{name}.parquet")
+        write_csv(prepared.data_quality, tmp / "data_quality.csv")
+        os.chmod(tmp, 0o755)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-old-", dir=out_dir.parent))
+            os.replace(out_dir, old / out_dir.name)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def write_staff_codes(prepared: PreparedData, private_dir: Path) -> Path:
+    """Write the private clinic/injector code lookup (``staff_codes.csv``, mode 0600)."""
+    private_dir = Path(private_dir)
+    private_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(private_dir, 0o700)
+    path = private_dir / "staff_codes.csv"
+    write_csv(prepared.staff_codes, path)
+    os.chmod(path, 0o600)
+    return path
+
+
+def write_metrics(prepared: PreparedData, path: Path) -> Path:
+    """Write :func:`data_quality_metrics` as JSON."""
+    return write_json(data_quality_metrics(prepared), path)

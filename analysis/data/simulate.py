@@ -1,0 +1,454 @@
+"""Demo cohort with known truth: clinic-format raw tables plus every latent quantity.
+
+The model (documented in ``docs/simulator.md``, every number in ``params.yaml`` ``simulate:``
+with its source) has three parts:
+
+* latent duration of effect, a log-normal AFT with patient frailty
+  (:func:`analysis.data.sim_population.log_duration_mean`);
+* a realistic visit process that turns latent durations into interval-censored assessments
+  (:mod:`analysis.data.sim_visits`);
+* 30-day complications, logistic in region x type base rates, dose, product, clinic and
+  injector effects (a few injectors truly worse).
+
+Example
+-------
+>>> from analysis.params import load_params
+>>> cohort = simulate_cohort(load_params("params.yaml"), n_patients=200)   # doctest: +SKIP
+>>> write_cohort(cohort, Path("/tmp/demo"))                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.data.sim_config import SimConfig, load_sim_config
+from analysis.data.sim_population import (
+    REFERENCE_AGE_YEARS,
+    REFERENCE_BULK,
+    REFERENCE_SEVERITY,
+    PatientArrays,
+    complication_effects,
+    complication_risk,
+    dose_effect,
+    simulate_patients,
+)
+from analysis.data.sim_visits import AssessmentArrays, EpisodeArrays, simulate_visits
+from analysis.errors import ConfigError
+from analysis.io import write_csv, write_json, write_parquet
+
+#: Canonical raw-table columns (docs/ARCHITECTURE.md, "Raw tables").
+RAW_COLUMNS: dict[str, list[str]] = {
+    "patients": ["patient_id", "sex", "birth_year", "body_fat_pct"],
+    "treatments": ["episode_id", "patient_id", "clinic_id", "injector_id", "treatment_date",
+                   "region", "product", "units", "muscle_bulk", "exercise_met_h_week",
+                   "baseline_severity"],
+    "assessments": ["episode_id", "assessment_date", "severity", "reported_wearoff_date"],
+    "complications": ["episode_id", "complication_type", "onset_date", "severity",
+                      "resolution_date"],
+}
+END_REASONS = ("dropout", "scheduled", "wearoff_driven", "cutoff")
+FORMATS = ("parquet", "csv")
+
+
+@dataclass(frozen=True)
+class SimulatedCohort:
+    """Raw clinic-format tables of a simulated cohort and the truth that generated them.
+
+    Attributes
+    ----------
+    patients, treatments, assessments, complications : pandas.DataFrame
+        Exactly the canonical raw columns of docs/ARCHITECTURE.md.
+    truth : dict
+        Every parameter used (JSON-serialisable); see docs/simulator.md for the keys.
+    truth_tables : dict of str to pandas.DataFrame
+        ``episodes`` (latent durations, true log-means), ``patients`` (frailty), ``injectors``
+        and ``clinics`` (true complication effects, ``truly_worse``), ``complication_risk``
+        (true 30-day risk per episode and applicable type) and ``region_medians``.
+    """
+
+    patients: pd.DataFrame
+    treatments: pd.DataFrame
+    assessments: pd.DataFrame
+    complications: pd.DataFrame
+    truth: dict
+    truth_tables: dict[str, pd.DataFrame]
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Row counts per raw and truth table."""
+        rows = [("raw", k, len(getattr(self, k))) for k in RAW_COLUMNS]
+        rows += [("truth", k, len(v)) for k, v in self.truth_tables.items()]
+        return pd.DataFrame(rows, columns=["kind", "table", "rows"])
+
+
+def simulate_cohort(params: dict, *, seed: int | None = None, n_patients: int | None = None,
+                    progress: bool = False) -> SimulatedCohort:
+    """Simulate a demo cohort with known truth.
+
+    Parameters
+    ----------
+    params : dict
+        The whole params.yaml (``seed``, ``regions``, ``products``, ``complication_types``,
+        ``simulate``).
+    seed, n_patients : int, optional
+        Override ``seed`` and ``simulate.n_patients``.
+    progress : bool
+        Show a tqdm progress bar (episodes simulated) on stderr.
+
+    Returns
+    -------
+    SimulatedCohort
+    """
+    cfg = load_sim_config(params, seed=seed, n_patients=n_patients)
+    ss = np.random.SeedSequence(cfg.seed)
+    rng_pat, rng_visit, rng_comp, rng_eff = (np.random.default_rng(s) for s in ss.spawn(4))
+    pa = simulate_patients(cfg, rng_pat)
+    bar, tick = _progress_bar(progress, expected=int(cfg.n_patients * 4))
+    try:
+        ep, asm = simulate_visits(cfg, rng_visit, pa, progress=tick)
+    finally:
+        if bar is not None:
+            bar.close()
+    order = np.lexsort((ep.region, ep.patient, ep.day))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    episode_ids = _ids("E", 7, order.size)[rank]
+    clinic_eff, inj_eff, worse = complication_effects(cfg, rng_eff)
+    risk = _complication_risk_table(cfg, ep, episode_ids, rank, clinic_eff, inj_eff, rng_comp)
+    cohort = SimulatedCohort(
+        patients=_patients_table(cfg, pa),
+        treatments=_treatments_table(cfg, ep, episode_ids, order),
+        assessments=_assessments_table(cfg, ep, asm, episode_ids, rank),
+        complications=_complications_table(cfg, ep, risk, episode_ids, rng_comp),
+        truth=_truth_dict(cfg),
+        truth_tables={
+            "episodes": _truth_episodes(cfg, ep, pa, episode_ids, order),
+            "patients": _truth_patients(cfg, pa),
+            "injectors": _truth_injectors(cfg, inj_eff, worse),
+            "clinics": _truth_clinics(cfg, clinic_eff),
+            "complication_risk": risk.drop(columns=["_episode"]),
+            "region_medians": region_medians(cfg),
+        },
+    )
+    return cohort
+
+
+def _progress_bar(enabled: bool, expected: int):
+    if not enabled:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=expected, unit="episode", desc="simulate", leave=False)
+    return bar, bar.update
+
+
+def _ids(prefix: str, width: int, n: int) -> np.ndarray:
+    if n >= 10**width:
+        raise ConfigError(f"cohort too large: {n} identifiers do not fit {prefix} + {width} digits")
+    return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
+
+
+def _dates(cfg: SimConfig, days: np.ndarray) -> pd.Series:
+    """Days since start_date -> datetime64[ns] dates (NaN/inf -> NaT)."""
+    days = np.asarray(days, dtype=float)
+    out = np.full(days.size, np.datetime64("NaT"), dtype="datetime64[ns]")
+    ok = np.isfinite(days)
+    out[ok] = np.datetime64(cfg.start_date.date(), "D") + days[ok].astype(np.int64)
+    return pd.Series(out, dtype="datetime64[ns]")
+
+
+def _clinic_ids(n: int) -> np.ndarray:
+    return np.array([f"clinic_{i + 1:02d}" for i in range(n)], dtype=object)
+
+
+def _injector_ids(n: int) -> np.ndarray:
+    return np.array([f"inj_{i + 1:03d}" for i in range(n)], dtype=object)
+
+
+def _patients_table(cfg: SimConfig, pa: PatientArrays) -> pd.DataFrame:
+    return pd.DataFrame({
+        "patient_id": _ids("P", 6, cfg.n_patients),
+        "sex": np.where(pa.male, "M", "F").astype(object),
+        "birth_year": pa.birth_year.astype(np.int64),
+        "body_fat_pct": pa.body_fat_pct.astype(float),
+    })
+
+
+def _treatments_table(cfg: SimConfig, ep: EpisodeArrays, ids: np.ndarray,
+                      order: np.ndarray) -> pd.DataFrame:
+    df = pd.DataFrame({
+        "episode_id": ids,
+        "patient_id": _ids("P", 6, cfg.n_patients)[ep.patient],
+        "clinic_id": _clinic_ids(cfg.n_clinics)[ep.clinic],
+        "injector_id": _injector_ids(cfg.n_injectors)[ep.injector],
+        "treatment_date": _dates(cfg, ep.day),
+        "region": np.asarray(cfg.regions, dtype=object)[ep.region],
+        "product": np.asarray(cfg.products, dtype=object)[ep.product],
+        "units": ep.units.astype(float),
+        "muscle_bulk": ep.muscle_bulk.astype(np.int64),
+        "exercise_met_h_week": ep.exercise_met_h.astype(float),
+        "baseline_severity": ep.baseline_severity.astype(np.int64),
+    })
+    return df.iloc[order].reset_index(drop=True)
+
+
+def _assessments_table(cfg: SimConfig, ep: EpisodeArrays, asm: AssessmentArrays,
+                       ids: np.ndarray, rank: np.ndarray) -> pd.DataFrame:
+    """Rows sorted by episode id then date (integer sort keys: string sorts are slow at 1M)."""
+    order = np.lexsort((asm.day, rank[asm.episode]))
+    episode = asm.episode[order]
+    treated = ep.day[episode]
+    df = pd.DataFrame({
+        "episode_id": ids[episode],
+        "assessment_date": _dates(cfg, treated + asm.day[order]),
+        "severity": pd.array(asm.severity[order], dtype="Int64"),
+        "reported_wearoff_date": _dates(cfg, treated + asm.reported_day[order]),
+    })
+    return df
+
+
+def _complication_risk_table(cfg: SimConfig, ep: EpisodeArrays, ids: np.ndarray, rank: np.ndarray,
+                             clinic_eff: np.ndarray, inj_eff: np.ndarray,
+                             rng: np.random.Generator) -> pd.DataFrame:
+    """True risk and latent occurrence per episode and applicable complication type.
+
+    Sorted by episode id, then type in vocabulary order; ``_episode`` is the internal index.
+    """
+    c = cfg.complications
+    episode, type_idx, base, risk, occurred = [], [], [], [], []
+    for t in range(len(c.types)):
+        applicable = np.flatnonzero(np.isfinite(c.base_rate[t][ep.region]))
+        p = complication_risk(
+            cfg, type_idx=t, region=ep.region[applicable], log2_dose=ep.log2_dose[applicable],
+            product=ep.product[applicable], clinic=ep.clinic[applicable],
+            injector=ep.injector[applicable], clinic_eff=clinic_eff, injector_eff=inj_eff)
+        episode.append(applicable)
+        type_idx.append(np.full(applicable.size, t))
+        base.append(c.base_rate[t][ep.region[applicable]])
+        risk.append(p)
+        occurred.append(rng.random(applicable.size) < p)
+    e, t = np.concatenate(episode), np.concatenate(type_idx)
+    order = np.lexsort((t, rank[e]))
+    e, t = e[order], t[order]
+    return pd.DataFrame({
+        "_episode": e, "episode_id": ids[e],
+        "complication_type": np.asarray(c.types, dtype=object)[t],
+        "base_rate": np.concatenate(base)[order], "risk_30d": np.concatenate(risk)[order],
+        "occurred": np.concatenate(occurred)[order],
+    })
+
+
+def _complications_table(cfg: SimConfig, ep: EpisodeArrays, risk: pd.DataFrame, ids: np.ndarray,
+                         rng: np.random.Generator) -> pd.DataFrame:
+    c = cfg.complications
+    hit = risk.loc[risk["occurred"]]
+    n = len(hit)
+    e = hit["_episode"].to_numpy()
+    onset = ep.day[e] + rng.integers(c.onset_day_range[0], c.onset_day_range[1] + 1, n)
+    resolution = onset + rng.integers(7 * c.resolution_weeks_range[0], 7 * c.resolution_weeks_range[1] + 1, n)
+    resolution = np.where((rng.random(n) < c.resolution_missing_share) | (resolution > cfg.cutoff_day),
+                          np.nan, resolution)
+    severity = np.asarray(c.severity_levels, dtype=object)[
+        rng.choice(len(c.severity_levels), size=n, p=c.severity_probs)]
+    df = pd.DataFrame({
+        "episode_id": ids[e],
+        "complication_type": hit["complication_type"].to_numpy(dtype=object),
+        "onset_date": _dates(cfg, onset),
+        "severity": severity,
+        "resolution_date": _dates(cfg, resolution),
+    })
+    # ``risk`` is already sorted by episode id and type
+    return df.loc[onset <= cfg.cutoff_day].reset_index(drop=True)
+
+
+def _truth_episodes(cfg: SimConfig, ep: EpisodeArrays, pa: PatientArrays, ids: np.ndarray,
+                    order: np.ndarray) -> pd.DataFrame:
+    df = pd.DataFrame({
+        "episode_id": ids,
+        "latent_duration_days": ep.latent_days,
+        "log_duration_mean": ep.log_mean,
+        "log_duration_mean_given_frailty": ep.log_mean + pa.frailty[ep.patient],
+        "log2_rel_dose": ep.log2_dose,
+        "dose_effect": dose_effect(cfg.duration, ep.log2_dose, ep.region),
+        "cycle": ep.cycle.astype(np.int64),
+        "age_years": ep.age_years,
+        "reported_wearoff_days": ep.reported_day,
+        "next_treatment_days": ep.next_treatment_day - ep.day,
+        "end_reason": np.asarray(END_REASONS, dtype=object)[ep.end_reason],
+    })
+    return df.iloc[order].reset_index(drop=True)
+
+
+def _truth_patients(cfg: SimConfig, pa: PatientArrays) -> pd.DataFrame:
+    return pd.DataFrame({
+        "patient_id": _ids("P", 6, cfg.n_patients),
+        "frailty": pa.frailty,
+        "scheduled_booker": pa.scheduled,
+        "clinic_id": _clinic_ids(cfg.n_clinics)[pa.clinic],
+    })
+
+
+def _truth_injectors(cfg: SimConfig, inj_eff: np.ndarray, worse: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({
+        "injector_id": _injector_ids(cfg.n_injectors),
+        "clinic_id": _clinic_ids(cfg.n_clinics)[np.arange(cfg.n_injectors) // cfg.injectors_per_clinic],
+        "complication_logit_effect": inj_eff,
+        "complication_odds_ratio": np.exp(inj_eff),
+        "truly_worse": worse,
+    })
+
+
+def _truth_clinics(cfg: SimConfig, clinic_eff: np.ndarray) -> pd.DataFrame:
+    o = cfg.observation
+    return pd.DataFrame({
+        "clinic_id": _clinic_ids(cfg.n_clinics),
+        "complication_logit_effect": clinic_eff,
+        "complication_odds_ratio": np.exp(clinic_eff),
+        "truly_worse": np.zeros(cfg.n_clinics, dtype=bool),
+        "followup_protocol": np.asarray(o.protocol_names, dtype=object),
+        "records_reported_wearoff": np.asarray(o.reports_wearoff),
+    })
+
+
+def region_medians(cfg: SimConfig, multipliers: tuple[float, ...] = (0.5, 1.0, 2.0)) -> pd.DataFrame:
+    """True median latent duration (days) per region for the reference profile.
+
+    The reference profile: woman, bulk 2, 0 MET-h/week, age 45, ona, cycle 1, severity 2,
+    frailty 0. The median of a log-normal is ``exp(mean)``.
+    """
+    rows = []
+    d = cfg.duration
+    for r, region in enumerate(cfg.regions):
+        for m in multipliers:
+            x = np.array([np.log2(m)])
+            log_med = d.log_median_days[r] + dose_effect(d, x, np.array([r]))[0]
+            rows.append({"region": region, "dose_multiplier": m,
+                         "units_ona": cfg.reference_dose_units[r] * m,
+                         "median_days": float(np.exp(log_med))})
+    return pd.DataFrame(rows)
+
+
+def _truth_dict(cfg: SimConfig) -> dict[str, Any]:
+    """Every parameter used, with duration effects as log-coefficients and time ratios."""
+    return {
+        "seed": cfg.seed,
+        "n_patients": cfg.n_patients,
+        "start_date": cfg.start_date.date().isoformat(),
+        "cutoff_date": cfg.cutoff_date.date().isoformat(),
+        "duration": _duration_truth(cfg),
+        "observation": _observation_truth(cfg),
+        "complications": _complication_truth(cfg),
+        "n_clinics": cfg.n_clinics,
+        "n_injectors": cfg.n_injectors,
+    }
+
+
+def _duration_truth(cfg: SimConfig) -> dict[str, Any]:
+    d = cfg.duration
+    coef = {
+        "sex_M": d.sex_male,
+        "muscle_bulk": d.muscle_bulk_per_grade,
+        "exercise_per_10_met_h": d.exercise_per_10_met_h,
+        "age_per_10_years": d.age_per_10_years,
+        "log2_cycle": d.log2_cycle,
+        "baseline_severity": d.baseline_severity_per_grade,
+        "dose_slope_above_knot": d.dose_slope_above_knot,
+        **{f"product_{p}": v for p, v in zip(cfg.products, d.product, strict=True)},
+        **{f"dose_slope_below_knot_{r}": v for r, v in zip(cfg.regions, d.dose_slope_below_knot, strict=True)},
+    }
+    total_sd = float(np.hypot(d.frailty_sd, d.residual_sd))
+    return {
+        "model": "log T = log(median_days[region]) + spline(log2_rel_dose; knot) + sum(coef * covariate) + u_patient + sigma * eps",
+        "distribution": "lognormal",
+        "covariates": {
+            "sex_M": "1 if sex == 'M'",
+            "muscle_bulk": f"muscle_bulk - {REFERENCE_BULK}",
+            "exercise_per_10_met_h": "exercise_met_h_week / 10",
+            "age_per_10_years": f"(age_years - {REFERENCE_AGE_YEARS:g}) / 10, age_years = treatment year - birth_year",
+            "log2_cycle": "log2(cycle)",
+            "baseline_severity": f"baseline_severity - {REFERENCE_SEVERITY}",
+            "product_<code>": "indicator of product (ona = reference, 0)",
+            "dose": "below * min(log2_rel_dose, knot) + above * max(log2_rel_dose - knot, 0)",
+        },
+        "reference_profile": {"sex": "F", "muscle_bulk": REFERENCE_BULK, "exercise_met_h_week": 0,
+                              "age_years": REFERENCE_AGE_YEARS, "product": "ona", "cycle": 1,
+                              "baseline_severity": REFERENCE_SEVERITY, "rel_dose": 1.0},
+        "median_days_reference": dict(zip(cfg.regions, np.exp(d.log_median_days).tolist(), strict=True)),
+        "log_median_days_reference": dict(zip(cfg.regions, d.log_median_days, strict=True)),
+        "dose_knot_log2": d.dose_knot_log2,
+        "log_coefficients": coef,
+        "time_ratios": {k: float(np.exp(v)) for k, v in coef.items()},
+        "frailty_sd": d.frailty_sd,
+        "residual_sd": d.residual_sd,
+        "total_sd": total_sd,
+    }
+
+
+def _observation_truth(cfg: SimConfig) -> dict[str, Any]:
+    o = cfg.observation
+    return {
+        "two_week_attendance": o.two_week_attendance,
+        "two_week_day_range": list(o.two_week_day_range),
+        "clinic_protocols": {f"clinic_{i + 1:02d}": {"protocol": n, "days": list(p), "attendance": a}
+                             for i, (n, p, a) in enumerate(zip(o.protocol_names, o.protocol_days,
+                                                               o.protocol_attendance, strict=True))},
+        "visit_jitter_days": o.visit_jitter_days,
+        "reported_wearoff_clinics": [f"clinic_{i + 1:02d}" for i, r in enumerate(o.reports_wearoff) if r],
+        "reported_wearoff_share": o.reported_wearoff_share,
+        "reported_wearoff_sd_days": o.reported_wearoff_sd_days,
+        "reported_by_phone_share": o.reported_by_phone_share,
+        "min_retreat_days": o.min_retreat_days,
+        "scheduled_share": o.scheduled_share,
+        "scheduled_interval_days": list(o.scheduled_interval_days),
+        "return_delay_days_uniform": list(o.return_delay_days),
+        "dropout_per_episode": o.dropout_per_episode,
+    }
+
+
+def _complication_truth(cfg: SimConfig) -> dict[str, Any]:
+    c = cfg.complications
+    return {
+        "model": "logit p = logit(base_rate[type][region]) + dose_slope[type] * log2_rel_dose + product[product] + clinic + injector",
+        "base_rate": {t: {r: float(c.base_rate[i, j]) for j, r in enumerate(cfg.regions)
+                          if np.isfinite(c.base_rate[i, j])} for i, t in enumerate(c.types)},
+        "dose_slope_logit": dict(zip(c.types, c.dose_slope_logit, strict=True)),
+        "product_logit": dict(zip(cfg.products, c.product_logit, strict=True)),
+        "clinic_sd": c.clinic_sd,
+        "injector_sd": c.injector_sd,
+        "n_worse_injectors": c.n_worse_injectors,
+        "worse_injector_shift": list(c.worse_injector_shift),
+    }
+
+
+def write_cohort(cohort: SimulatedCohort, out_dir: Path, fmt: str = "parquet") -> None:
+    """Write the raw tables (``<table>.<fmt>``) and ``truth/`` (JSON + Parquet) to ``out_dir``.
+
+    Same cohort, same bytes. Stale raw tables of the other format are removed so that an
+    export directory never holds two versions of a table.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown output format {fmt!r}; expected one of {FORMATS}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writer: Callable[[pd.DataFrame, Path], Path] = write_parquet if fmt == "parquet" else _write_raw_csv
+    for name in RAW_COLUMNS:
+        for other in FORMATS:
+            stale = out_dir / f"{name}.{other}"
+            if other != fmt and stale.exists():
+                stale.unlink()
+        writer(getattr(cohort, name)[RAW_COLUMNS[name]], out_dir / f"{name}.{fmt}")
+    truth_dir = out_dir / "truth"
+    write_json(cohort.truth, truth_dir / "truth.json")
+    for name, table in cohort.truth_tables.items():
+        write_parquet(table, truth_dir / f"{name}.parquet")
+
+
+def _write_raw_csv(df: pd.DataFrame, path: Path) -> Path:
+    # Dates as YYYY-MM-DD, enough digits for units and body-fat figures.
+    return write_csv(df, path, float_format="%.10g")

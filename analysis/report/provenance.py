@@ -1,0 +1,146 @@
+"""Provenance of a report: code, input data, parameters, software, and the run date.
+
+Everything here is a function of files, never of the wall clock, so that rebuilding the report
+from the same inputs gives the same bytes. The run date is the data cut-off (taken from the
+data, or ``data.cutoff_date`` in params.yaml).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+NOT_A_CHECKOUT = "not a git checkout"
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_tree(root: str | Path, suffixes: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """SHA-256 of every file under ``root`` (sorted by relative path).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``path`` (relative, POSIX), ``bytes``, ``sha256``; empty if ``root`` does not exist.
+    """
+    root = Path(root)
+    rows = []
+    if root.is_file():
+        return pd.DataFrame([{"path": root.name, "bytes": root.stat().st_size,
+                              "sha256": sha256_file(root)}])
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if "__pycache__" in path.parts or (suffixes and path.suffix not in suffixes):
+            continue
+        rows.append({"path": path.relative_to(root).as_posix(), "bytes": path.stat().st_size,
+                     "sha256": sha256_file(path)})
+    return pd.DataFrame(rows, columns=["path", "bytes", "sha256"])
+
+
+def tree_digest(hashes: pd.DataFrame) -> str:
+    """One SHA-256 over the ``path  sha256`` lines of :func:`hash_tree` (like ``sha256sum``)."""
+    lines = "".join(f"{h}  {p}\n" for p, h in zip(hashes["path"], hashes["sha256"], strict=True))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def git_commit(directory: str | Path) -> str:
+    """The checked-out commit of ``directory``, or :data:`NOT_A_CHECKOUT`."""
+    try:
+        res = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=directory,
+                             capture_output=True, text=True, check=False, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return NOT_A_CHECKOUT
+    commit = res.stdout.strip()
+    return commit if res.returncode == 0 and commit else NOT_A_CHECKOUT
+
+
+def package_versions(packages: list[str]) -> dict[str, str]:
+    """Installed version of each package (``"not installed"`` if absent), plus Python's."""
+    out = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def params_sections(params: dict[str, Any], names: list[str]) -> dict[str, str]:
+    """YAML text of each named top-level section of params (only those present)."""
+    return {
+        name: yaml.safe_dump({name: params[name]}, sort_keys=True, allow_unicode=True)
+        for name in names
+        if name in params
+    }
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a reader needs to reproduce the report.
+
+    Attributes
+    ----------
+    git_commit : commit of the working directory, or "not a git checkout".
+    code_sha256 : digest of the ``analysis`` package source that actually ran.
+    data_sha256 : digest over the input data files; ``data_files`` lists each file's hash.
+    params_sha256 : SHA-256 of params.yaml; ``params`` holds the YAML of the sections used.
+    run_date : ISO date taken from the data (cut-off), never the wall clock.
+    """
+
+    git_commit: str
+    code_sha256: str
+    data_dir: str
+    data_sha256: str
+    data_files: pd.DataFrame
+    params_file: str
+    params_sha256: str
+    params: dict[str, str]
+    versions: dict[str, str]
+    run_date: str
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Tidy ``item, value`` table of the provenance (one row an item)."""
+        rows = [
+            ("Run date (data cut-off)", self.run_date),
+            ("Git commit", self.git_commit),
+            ("Analysis code SHA-256", self.code_sha256),
+            (f"Input data SHA-256 ({self.data_dir})", self.data_sha256),
+            (f"Parameters SHA-256 ({self.params_file})", self.params_sha256),
+            ("Parameter sections", ", ".join(self.params)),
+        ]
+        rows += [(f"Version: {k}", v) for k, v in self.versions.items()]
+        return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def collect_provenance(*, repo_dir: Path, code_dir: Path, data_dir: Path, params_file: Path,
+                       params: dict[str, Any], sections: list[str], packages: list[str],
+                       run_date: str) -> Provenance:
+    """Gather the provenance of a report from files (see :class:`Provenance`)."""
+    files = hash_tree(data_dir)
+    return Provenance(
+        git_commit=git_commit(repo_dir),
+        code_sha256=tree_digest(hash_tree(code_dir, suffixes=(".py", ".j2", ".css"))),
+        data_dir=Path(data_dir).as_posix(),
+        data_sha256=tree_digest(files),
+        data_files=files,
+        params_file=Path(params_file).name,
+        params_sha256=sha256_file(params_file),
+        params=params_sections(params, sections),
+        versions=package_versions(packages),
+        run_date=run_date,
+    )

@@ -1,0 +1,60 @@
+"""Stage ``report``: assemble the stage manifests into index.html, research.pdf and tables."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import analysis
+from analysis.params import load_params
+from analysis.report.build import (
+    ReportConfig,
+    assemble_report,
+    export_tables,
+    render_index,
+    render_research,
+    run_date,
+    write_pdf,
+)
+from analysis.report.manifest import load_manifests
+from analysis.report.provenance import collect_provenance
+
+HELP = "Assemble the reports: index.html (three views), research.pdf, tables (CSV, LaTeX)."
+DESCRIPTION = """\
+Assemble reports/<stage>/manifest.json of every stage in params `report.stages` into
+OUT/index.html (Clinic outcomes, Research results, Interval advice; figures embedded, no server
+or internet needed), OUT/research.pdf (the research view, WeasyPrint) and OUT/tables/*.csv|*.tex.
+Counts under `report.min_count` are suppressed. Nothing is recomputed; a missing manifest is an
+error. The provenance footer hashes the input data (--processed) and params.yaml and takes its
+date from the data cut-off.
+"""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--out", type=Path, default=Path("reports"))
+    parser.add_argument("--reports", type=Path, default=None,
+                        help="directory holding <stage>/manifest.json (default: OUT)")
+    parser.add_argument("--processed", type=Path, default=Path("data/processed"),
+                        help="input data hashed into the provenance (default: data/processed)")
+
+
+def run(args: argparse.Namespace) -> int:
+    params = load_params(args.params)
+    config = ReportConfig.from_params(params)
+    out: Path = args.out
+    manifests = load_manifests(args.reports or out, list(config.stages))
+    provenance = collect_provenance(
+        repo_dir=Path.cwd(), code_dir=Path(analysis.__file__).parent, data_dir=args.processed,
+        params_file=args.params, params=params, sections=list(config.params_sections),
+        packages=list(config.packages), run_date=run_date(manifests, params))
+    report = assemble_report(manifests, config, provenance)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "index.html").write_text(render_index(report), encoding="utf-8")
+    shutil.rmtree(out / "tables", ignore_errors=True)
+    export_tables(report, out / "tables")
+    if config.pdf:
+        write_pdf(render_research(report), out / "research.pdf")
+    print(f"report: {len(manifests)} manifests -> {out / 'index.html'}")
+    return 0

@@ -1,0 +1,182 @@
+"""Timings of the advice model: NUTS fits by cohort size, the 1M-episode strategy, advice latency.
+
+Jobs (each prints its figures and a comparison against a baseline measured in the same run):
+
+- ``fit``: nutpie NUTS on synthetic cohorts of ``--patients`` sizes (log-normal family,
+  ``--chains`` x ``--draws``); reports compile and sampling seconds and seconds per 1k episodes
+  (baseline: the smallest cohort).
+- ``scale``: the 1M-episode strategy. Builds a synthetic cohort of ``--episodes`` episodes,
+  fits NUTS on a seeded subsample of ``--subsample`` patients (what `fit-advice` does with
+  ``advice.max_train_patients``: the advice needs only the population posterior, and the
+  frailty of any patient is integrated at advice time from their own history), and, as the
+  alternative, mean-field ADVI (``pm.fit``) on ALL episodes for ``--advi-iters`` iterations.
+  Reports times, the per-iteration ADVI cost, and both estimates against the generating truth.
+- ``advise``: latency of one advice without history (baseline), with a 3-episode history,
+  and batch throughput.
+
+    MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_TOP_PAD_=67108864 \
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_advice.py --job fit --patients 500 2000
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_advice.py --job scale --episodes 1000000
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_advice.py --job advise
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from analysis.advice.config import AdviceConfig, PriorConfig
+from analysis.advice.design import spec_from_params, with_trained_ranges
+from analysis.advice.fit import population_posterior, subsample_patients
+from analysis.advice.model import build_duration_model, duration_data
+from analysis.advice.synthetic import synthetic_episodes
+from analysis.bayes.diagnostics import diagnostics_table
+from analysis.params import load_params
+
+SEED = 20261124
+
+
+def _nuts(episodes: pd.DataFrame, spec, chains: int, draws: int) -> tuple[dict, object]:
+    import nutpie
+
+    data = duration_data(episodes, with_trained_ranges(spec, episodes))
+    t0 = time.perf_counter()
+    model = build_duration_model(data, PriorConfig(), "lognormal")
+    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    t1 = time.perf_counter()
+    idata = nutpie.sample(compiled, draws=draws, tune=draws, chains=chains, cores=2, seed=SEED,
+                          progress_bar=False, target_accept=0.9)
+    t2 = time.perf_counter()
+    diag = diagnostics_table(idata, ["mu_region", "beta", "sigma", "tau"])
+    return {
+        "episodes": data.n_episodes, "patients": data.n_patients, "compile_s": t1 - t0,
+        "sample_s": t2 - t1, "min_ess_bulk": diag["ess_bulk"].min(), "max_rhat": diag["r_hat"].max(),
+    }, idata
+
+
+def job_fit(args, spec) -> None:
+    rows = []
+    for n in args.patients:
+        episodes, _, _ = synthetic_episodes(spec, n, seed=SEED)
+        row, _ = _nuts(episodes, spec, args.chains, args.draws)
+        row["sample_s_per_1k_episodes"] = row["sample_s"] / row["episodes"] * 1000
+        rows.append(row)
+        print(pd.DataFrame([row]).to_string(index=False), flush=True)
+    out = pd.DataFrame(rows)
+    out["ratio_vs_smallest"] = out["sample_s_per_1k_episodes"] / out["sample_s_per_1k_episodes"].iloc[0]
+    print("\nNUTS (nutpie) by cohort size:\n" + out.to_string(index=False))
+
+
+def _truth_vector(truth, spec) -> pd.Series:
+    vals = {f"beta[{c}]": truth.beta[c] for c in spec.covariate_names}
+    vals.update(sigma=truth.sigma, tau=truth.tau)
+    return pd.Series(vals)
+
+
+def _estimates(post) -> pd.Series:
+    spec_names = post["beta"].coords["covariate"].values
+    vals = {f"beta[{c}]": float(post["beta"].sel(covariate=c).mean()) for c in spec_names}
+    vals.update(sigma=float(post["sigma"].mean()), tau=float(post["tau"].mean()))
+    return pd.Series(vals)
+
+
+def job_scale(args, spec) -> None:
+    import pymc as pm
+
+    n_patients = int(args.episodes / 3.5)  # the generator gives 3.5 episodes per patient on average
+    t0 = time.perf_counter()
+    episodes, truth, _ = synthetic_episodes(spec, n_patients, seed=SEED)
+    print(f"generated {len(episodes)} episodes of {n_patients} patients in {time.perf_counter() - t0:.1f} s")
+    truth_vec = _truth_vector(truth, spec)
+
+    sub = subsample_patients(episodes, args.subsample, SEED)
+    row, idata = _nuts(sub, spec, args.chains, args.draws)
+    nuts_est = _estimates(population_posterior(idata, 1000, SEED))
+    print(f"NUTS on a {args.subsample}-patient subsample: {row}")
+
+    data = duration_data(episodes, with_trained_ranges(spec, episodes))
+    t1 = time.perf_counter()
+    model = build_duration_model(data, PriorConfig(), "lognormal")
+    with model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        approx = pm.fit(n=args.advi_iters, method="advi", random_seed=SEED, progressbar=False,
+                        obj_optimizer=pm.adam(learning_rate=0.01))
+        t2 = time.perf_counter()
+        advi_idata = approx.sample(1000, random_seed=SEED)
+    advi_est = _estimates(advi_idata.posterior.stack(sample=("chain", "draw")))
+    advi_s = t2 - t1
+    print(f"ADVI on all {data.n_episodes} episodes ({data.n_patients} frailties): {args.advi_iters} "
+          f"iterations in {advi_s:.1f} s ({advi_s / args.advi_iters * 1000:.1f} ms/iteration incl. build)")
+    cmp = pd.DataFrame({"truth": truth_vec, "nuts_subsample": nuts_est, "advi_full": advi_est})
+    cmp["nuts_abs_err"] = (cmp["nuts_subsample"] - cmp["truth"]).abs()
+    cmp["advi_abs_err"] = (cmp["advi_full"] - cmp["truth"]).abs()
+    print("\nPopulation estimates against the generating truth:\n" + cmp.to_string(float_format=lambda x: f"{x:.4f}"))
+    print(f"\nmean abs error: NUTS subsample {cmp['nuts_abs_err'].mean():.4f} "
+          f"({row['compile_s'] + row['sample_s']:.0f} s), ADVI full {cmp['advi_abs_err'].mean():.4f} "
+          f"({advi_s:.0f} s)")
+
+
+def job_advise(args, spec, params) -> None:
+    from analysis.advice.advise import AdviceRequest, PastEpisode, advise
+    from analysis.advice.predict import PosteriorDraws
+    from analysis.advice.synthetic import default_truth
+
+    config = AdviceConfig.from_params(params)
+    truth = default_truth(spec)
+    rng = np.random.default_rng(SEED)
+    s = config.advice_draws
+    episodes, _, _ = synthetic_episodes(spec, 300, seed=SEED)
+    jitter = lambda n: 1 + 0.02 * rng.standard_normal(n)  # noqa: E731 - a posterior-like spread
+    draws = PosteriorDraws(
+        family="lognormal", spec=with_trained_ranges(spec, episodes),
+        mu_region=np.array([truth.mu_region[r] for r in spec.regions])[None, :] * jitter((s, 1)),
+        beta=np.array([truth.beta[c] for c in spec.covariate_names])[None, :] * jitter((s, 1)),
+        sigma=truth.sigma * jitter(s), tau=truth.tau * jitter(s),
+    )
+    req = AdviceRequest("glabella", "ona", 20, 2, 12, "F", 45)
+    hist = tuple(PastEpisode("glabella", "ona", 20, lo, lo + 30) for lo in (90, 100, 110))
+    timings = {}
+    for name, r in (("no history", req), ("3-episode history", AdviceRequest(**{**req.__dict__, "history": hist}))):
+        advise(r, draws, config, n_nodes=config.quadrature_nodes)  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(args.repeats):
+            advise(r, draws, config, n_nodes=config.quadrature_nodes)
+        timings[name] = (time.perf_counter() - t0) / args.repeats
+    base = timings["no history"]
+    for name, sec in timings.items():
+        print(f"advise ({name}, {s} draws, {config.quadrature_nodes} nodes): {sec * 1000:.1f} ms "
+              f"per call ({sec / base:.1f}x the no-history baseline)")
+    print(f"batch throughput (no history): {1 / base:.0f} patients/s; with history: "
+          f"{1 / timings['3-episode history']:.0f} patients/s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--job", choices=["fit", "scale", "advise"], required=True)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--patients", type=int, nargs="+", default=[500, 2000])
+    parser.add_argument("--episodes", type=int, default=1_000_000)
+    parser.add_argument("--subsample", type=int, default=5000)
+    parser.add_argument("--advi-iters", type=int, default=3000)
+    parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--draws", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    spec = spec_from_params(params)
+    if args.job == "fit":
+        job_fit(args, spec)
+    elif args.job == "scale":
+        job_scale(args, spec)
+    else:
+        job_advise(args, spec, params)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

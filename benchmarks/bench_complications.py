@@ -1,0 +1,97 @@
+"""Sampling time and ESS per second of the complication model: 20k, 200k and 2M episodes,
+PyMC's default NUTS against nutpie, side by side.
+
+The aggregated binomial likelihood makes the cost depend on the number of distinct covariate
+cells, not of episodes; the baseline of each sampler is its own 20k run in the same process.
+Episodes are synthesised directly (analysis.bayes.synthetic), not through the full simulator.
+
+    MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_TOP_PAD_=67108864 \
+    .venv/bin/python benchmarks/bench_complications.py [--sizes 20000 200000 2000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import pandas as pd
+
+from analysis.bayes.aggregate import aggregate_cells, levels_from_episodes
+from analysis.bayes.complications import FREE_PARAMETERS, ComplicationSampler, model_data
+from analysis.bayes.diagnostics import SamplerConfig, diagnostics_table, n_divergences
+from analysis.bayes.priors import prior_set_from_params
+from analysis.bayes.synthetic import simulate_episodes
+from analysis.params import load_params
+
+
+def one_run(sampler: ComplicationSampler, cells, priors, seed: int) -> dict:
+    start = time.perf_counter()
+    idata = sampler.sample(model_data(cells, priors, "hierarchical"), seed)
+    seconds = time.perf_counter() - start
+    diag = diagnostics_table(idata, list(FREE_PARAMETERS))
+    ess = float(diag["ess_bulk"].min())
+    return {
+        "sampling_s": seconds,
+        "min_ess_bulk": ess,
+        "min_ess_tail": float(diag["ess_tail"].min()),
+        "ess_bulk_per_s": ess / seconds,
+        "max_rhat": float(diag["r_hat"].max()),
+        "divergences": n_divergences(idata),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000, 2_000_000])
+    parser.add_argument("--complication", default="eyelid_ptosis")
+    parser.add_argument("--samplers", nargs="+", default=["pymc", "nutpie"])
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
+    args = parser.parse_args(argv)
+
+    params = load_params(args.params)
+    ctype = args.complication
+    regions = params["complication_types"][ctype]["regions"]
+    informative = prior_set_from_params(params["complications"], "informative")
+    base = {ctype: {r: informative.rate_prior(ctype, r).rate for r in regions}}
+    data = {}
+    for n in args.sizes:
+        t0 = time.perf_counter()
+        episodes, _ = simulate_episodes(n, {ctype: regions}, base, seed=int(params["seed"]))
+        t1 = time.perf_counter()
+        levels = levels_from_episodes(episodes, list(params["regions"]), list(params["products"]))
+        cells = aggregate_cells(episodes, ctype, regions, levels, calendar_trend=True)
+        t2 = time.perf_counter()
+        data[n] = (cells, t1 - t0, t2 - t1)
+        del episodes
+    priors = informative.for_type(ctype, regions)
+    rows = []
+    for name in args.samplers:
+        config = SamplerConfig(draws=args.draws, tune=args.tune, chains=4, cores=2, target_accept=0.9, sampler=name)
+        t0 = time.perf_counter()
+        sampler = ComplicationSampler(data[args.sizes[0]][0], priors, config)
+        compile_s = time.perf_counter() - t0
+        for n in args.sizes:
+            cells, gen_s, agg_s = data[n]
+            res = one_run(sampler, cells, priors, seed=1)
+            rows.append({"sampler": name, "episodes": n, "at_risk": cells.n_treatments, "cells": len(cells.table),
+                         "events": cells.n_events, "simulate_s": gen_s, "aggregate_s": agg_s,
+                         "compile_s": compile_s, **res})
+            print(f"{name} {n}: {res['sampling_s']:.1f}s", file=sys.stderr)
+    table = pd.DataFrame(rows)
+    base_time = table.groupby("sampler")["sampling_s"].transform("first")
+    table["time_vs_own_20k"] = table["sampling_s"] / base_time
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    if {"pymc", "nutpie"} <= set(table["sampler"]):
+        wide = table.pivot(index="episodes", columns="sampler", values=["sampling_s", "ess_bulk_per_s"])
+        print("\nside by side (nutpie speed-up = pymc time / nutpie time):")
+        wide[("speedup", "nutpie")] = wide[("sampling_s", "pymc")] / wide[("sampling_s", "nutpie")]
+        print(wide.to_string(float_format=lambda x: f"{x:.2f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""`bonta advise` from the stored model: single patient (text, JSON) and batch CSV."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.advice.store import load_model, save_model
+from analysis.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def models_dir(advice_fit, tmp_path_factory):
+    out = tmp_path_factory.mktemp("advice_models")
+    save_model(advice_fit, out)
+    return out
+
+
+def test_stored_model_round_trips(advice_fit, models_dir):
+    model = load_model(models_dir)
+    assert model.family == advice_fit.family
+    stored, fitted = model.spec.to_dict(), advice_fit.spec.to_dict()
+    ranges_stored, ranges_fitted = stored.pop("trained_ranges"), fitted.pop("trained_ranges")
+    assert stored == fitted
+    assert ranges_stored.keys() == ranges_fitted.keys()
+    for key, (lo, hi) in ranges_fitted.items():  # JSON keeps 10 decimals
+        assert ranges_stored[key] == pytest.approx([lo, hi], abs=1e-9)
+    np.testing.assert_allclose(model.posterior["beta"].values, advice_fit.posterior["beta"].values)
+    # no patient-level quantities (hence no patient keys) in the stored posterior
+    assert set(model.posterior.data_vars) == {"mu_region", "beta", "dose_sd", "dose_region", "sigma", "tau"}
+    assert "patient" not in model.posterior.dims
+
+
+def _single(models_dir, *extra):
+    return ["advise", "--models", str(models_dir), "--region", "glabella", "--product", "ona",
+            "--units", "20", "--muscle-bulk", "2", "--exercise", "12", "--sex", "F", "--age", "45", *extra]
+
+
+def test_single_patient_text_and_json(models_dir, capsys):
+    assert main(_single(models_dir)) == 0
+    text = capsys.readouterr().out
+    assert "Recommended booking window" in text and "not units" in text
+    assert main(_single(models_dir, "--json", "--past",
+                        "region=glabella,product=ona,units=20,date=2026-05-01,wearoff=80",
+                        "--date", "2026-11-24")) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["personalised"] and d["n_history"] == 1
+    assert d["booking_start_date"] >= "2027-02-22"  # never before 90 days after 2026-11-24
+
+
+def test_unknown_region_fails_with_exit_1(models_dir, capsys):
+    args = _single(models_dir)
+    args[args.index("glabella")] = "earlobe"
+    assert main(args) == 1
+    assert "column 'region', value 'earlobe'" in capsys.readouterr().err
+
+
+def test_batch_csv_in_csv_out(models_dir, tmp_path, advice_draws):
+    upcoming = pd.DataFrame(
+        {
+            "patient_ref": ["a", "b", "c"],
+            "region": ["glabella", "lip_flip", "masseter"],
+            "product": ["ona", "abo", "ona"],
+            "units": [20, 20, 60],
+            "muscle_bulk": [2, 1, 4],
+            "exercise_met_h_week": [5, 20, 40],
+            "sex": ["F", "F", "M"],
+            "age_years": [40, 35, 50],
+            "treatment_date": ["2026-11-24", "2026-11-25", ""],
+        }
+    )
+    history = pd.DataFrame(
+        {
+            "patient_ref": ["a", "a"],
+            "treatment_date": ["2026-01-10", "2026-06-01"],
+            "region": ["glabella", "glabella"],
+            "product": ["ona", "ona"],
+            "units": [20, 20],
+            "wearoff_day": [70, np.nan],
+            "lower_days": [np.nan, 60],
+            "upper_days": [np.nan, 95],
+        }
+    )
+    upcoming.to_csv(tmp_path / "in.csv", index=False)
+    history.to_csv(tmp_path / "hist.csv", index=False)
+    code = main(["advise", "--models", str(models_dir), "--batch", str(tmp_path / "in.csv"),
+                 "--history", str(tmp_path / "hist.csv"), "--out", str(tmp_path / "out.csv")])
+    assert code == 0
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert list(out["patient_ref"]) == ["a", "b", "c"]
+    assert list(out["n_history"]) == [2, 0, 0]
+    assert (out["booking_start_days"] >= 90).all()
+    assert (out["lower_days"] < out["median_days"]).all() and (out["median_days"] < out["upper_days"]).all()
+    # patient a wore off early twice: the personalised median is below the population one
+    from analysis.advice.advise import AdviceRequest, advise
+
+    pop = advise(AdviceRequest("glabella", "ona", 20, 2, 5, "F", 40, cycle=3), advice_draws)
+    assert out.loc[0, "median_days"] < pop.median_days
+
+
+def test_batch_error_names_row_not_patient(models_dir, tmp_path):
+    bad = pd.DataFrame({"patient_ref": ["secret-id-1"], "region": ["glabella"], "product": ["xyz"],
+                        "units": [20], "muscle_bulk": [2], "exercise_met_h_week": [5], "sex": ["F"],
+                        "age_years": [40]})
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(Exception) as exc:
+        from analysis.cli import build_parser
+
+        args = build_parser().parse_args(["advise", "--models", str(models_dir), "--batch",
+                                          str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o.csv")])
+        args._run(args)
+    assert "row 1" in str(exc.value) and "'xyz'" in str(exc.value)
+    assert "secret-id-1" not in str(exc.value)
+    assert not (tmp_path / "o.csv").exists()

@@ -1,0 +1,41 @@
+"""Priors are read from params.yaml, centred on the published rates they cite."""
+
+from __future__ import annotations
+
+import pytest
+from scipy.special import expit
+
+from analysis.bayes.priors import benchmark_table, prior_set_from_params
+from analysis.errors import ConfigError
+from analysis.params import with_overrides
+
+
+def test_informative_priors_centre_on_published_rates(informative):
+    glabella_ptosis = informative.rate_prior("eyelid_ptosis", "glabella")
+    assert glabella_ptosis.rate == pytest.approx(0.024)  # 16/665, PMC10682279
+    assert "PMC10682279" in glabella_ptosis.source
+    assert expit(glabella_ptosis.logit_mean) == pytest.approx(0.024)
+    # a type's `_other` entry covers every region without its own entry
+    assert informative.rate_prior("injection_site_reaction", "masseter").rate == pytest.approx(0.09)
+
+
+def test_every_informative_rate_cites_a_source(params):
+    table = benchmark_table(prior_set_from_params(params["complications"], "informative"), params["complication_types"])
+    assert len(table) == sum(len(v["regions"]) for v in params["complication_types"].values())
+    assert (table["benchmark_source"].str.len() > 10).all()
+
+
+def test_weak_priors_are_wider(params, informative):
+    weak = prior_set_from_params(params["complications"], "weak")
+    for ctype in params["complication_types"]:
+        for region in params["complication_types"][ctype]["regions"]:
+            assert weak.rate_prior(ctype, region).logit_sd >= informative.rate_prior(ctype, region).logit_sd
+    assert weak.injector_scale > informative.injector_scale
+
+
+def test_bad_prior_values_raise_config_errors(params):
+    with pytest.raises(ConfigError, match="use one of informative, weak"):
+        prior_set_from_params(params["complications"], "flat")
+    broken = with_overrides(params, {"complications.priors.informative.default_rate.rate": 1.5})
+    with pytest.raises(ConfigError, match="default_rate: rate 1.5 must lie strictly between 0 and 1"):
+        prior_set_from_params(broken["complications"], "informative")

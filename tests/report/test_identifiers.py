@@ -1,0 +1,125 @@
+"""No patient identifier or raw clinic/injector label from the input reaches reports/.
+
+Every file under the reports directory is searched: its bytes, and also what is hidden inside
+them (base64 data URIs in HTML, compressed text chunks of PNGs, compressed PDF streams, the
+cells of Parquet tables). Text drawn as pixels inside a figure cannot be searched this way;
+figures label clinics and injectors only by their pseudonymous codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import write_fake_stage_outputs
+
+from analysis.cli import main
+
+RAW_ID_COLUMNS = {"patients": ["patient_id"],
+                  "treatments": ["episode_id", "patient_id", "clinic_id", "injector_id"]}
+
+
+def raw_identifiers(raw_dir: Path) -> set[str]:
+    """Every identifier and clinic/injector label of the raw export."""
+    ids: set[str] = set()
+    for table, cols in RAW_ID_COLUMNS.items():
+        files = [raw_dir / f"{table}.{ext}" for ext in ("parquet", "csv")]
+        path = next(f for f in files if f.exists())
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
+        for col in cols:
+            ids |= set(frame[col].dropna().astype(str))
+    return ids
+
+
+def _png_text(data: bytes) -> Iterator[bytes]:
+    """Text chunks of a PNG (tEXt raw, zTXt/iTXt decompressed)."""
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if kind == b"tEXt":
+            yield body
+        elif kind in (b"zTXt", b"iTXt"):
+            yield body
+            try:
+                yield zlib.decompress(body[body.index(b"\0") + 2:])
+            except (ValueError, zlib.error):
+                pass
+        pos += 12 + length
+
+
+def searchable(path: Path) -> Iterator[bytes]:
+    """The file's bytes and every decoded layer the identifier search must also see."""
+    data = path.read_bytes()
+    yield data
+    if path.suffix == ".png":
+        yield from _png_text(data)
+    elif path.suffix in {".html", ".htm"}:
+        for blob in re.findall(rb"data:[a-z/+]+;base64,([A-Za-z0-9+/=]+)", data):
+            decoded = base64.b64decode(blob)
+            yield decoded
+            yield from _png_text(decoded)
+    elif path.suffix == ".pdf":
+        for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+            try:
+                yield zlib.decompress(stream)
+            except zlib.error:
+                pass
+    elif path.suffix == ".parquet":
+        yield pd.read_parquet(path).to_csv().encode()
+
+
+def leaks(reports: Path, identifiers: set[str]) -> list[tuple[str, str]]:
+    """(file, identifier) for every identifier found anywhere under ``reports``."""
+    pattern = re.compile(b"|".join(re.escape(i.encode()) for i in sorted(identifiers, key=len,
+                                                                          reverse=True)))
+    found = []
+    for path in sorted(p for p in reports.rglob("*") if p.is_file()):
+        for layer in searchable(path):
+            found += [(str(path.relative_to(reports)), m.decode()) for m in
+                      set(pattern.findall(layer))]
+    return found
+
+
+def test_search_finds_an_identifier_hidden_in_every_layer(tmp_path):
+    """The search itself works: a planted identifier is found in each kind of file."""
+    secret = "P000367"
+    (tmp_path / "a.html").write_text(
+        "<img src='data:image/png;base64," + base64.b64encode(secret.encode()).decode() + "'>")
+    (tmp_path / "b.pdf").write_bytes(b"stream\n" + zlib.compress(secret.encode()) + b"\nendstream")
+    pd.DataFrame({"x": [secret]}).to_parquet(tmp_path / "c.parquet", compression="zstd")
+    hits = leaks(tmp_path, {secret, "inj_006"})
+    assert sorted({f for f, _ in hits}) == ["a.html", "b.pdf", "c.parquet"]
+
+
+def test_no_identifier_reaches_the_reports_built_from_a_real_export(
+        small_raw_dir, small_prepared, params, tmp_path_factory, repo_root):
+    from analysis.data.prepare import write_prepared
+
+    root = tmp_path_factory.mktemp("ids")
+    processed = root / "processed"
+    write_prepared(small_prepared, processed)
+    reports = root / "reports"
+    write_fake_stage_outputs(reports)
+    params_file = root / "params.yaml"
+    shutil.copy(repo_root / "params.yaml", params_file)
+    assert main(["describe", "--params", str(params_file), "--processed", str(processed),
+                 "--out", str(reports / "cohort")]) == 0
+    assert main(["report", "--params", str(params_file), "--processed", str(processed),
+                 "--out", str(reports)]) == 0
+    identifiers = raw_identifiers(small_raw_dir)
+    assert len(identifiers) > 1000  # patients, episodes, clinics, injectors
+    assert leaks(reports, identifiers) == []
+
+
+def test_no_identifier_under_the_repository_reports(repo_root, params):
+    reports, raw = repo_root / "reports", repo_root / params["data"]["input_dir"]
+    if not (reports / "index.html").exists() or not raw.exists():
+        pytest.skip("the pipeline has not built reports/ from data.input_dir in this checkout")
+    assert leaks(reports, raw_identifiers(raw)) == []
