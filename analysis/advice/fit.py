@@ -163,7 +163,7 @@ def comparison_table(fits: dict[str, FamilyFit]) -> pd.DataFrame:
         cmp = az.compare({f: fit.idata for f, fit in fits.items()}, ic="loo", var_name="duration")
     out = cmp.reset_index(names="family")[["family", "rank", "elpd_loo", "se", "elpd_diff", "dse", "p_loo", "weight"]]
     out = out.rename(columns={"se": "elpd_se", "dse": "elpd_diff_se"})
-    out["passed_gate"] = [fits[f].diagnostics["passed"] for f in out["family"]]
+    out["compare_fit_passed_gate"] = [fits[f].diagnostics["passed"] for f in out["family"]]
     out["pareto_k_over_0_7"] = [fits[f].diagnostics["pareto_k_over_0.7"] for f in out["family"]]
     return out
 
@@ -235,18 +235,25 @@ def fit_duration_models(
         episodes = episodes[episodes["in_duration_analysis"].astype(bool)]
     train = subsample_patients(episodes, config.max_train_patients, seed)
     spec = with_trained_ranges(spec, train)
-    compare = subsample_patients(train, config.compare_patients, seed + 1)
-    compare_data = duration_data(compare, spec)
-    compare_config = replace(config, sampler=config.compare_sampler)
-    fits = {
-        fam: fit_family(compare_data, compare_config, fam, seed + k)
-        for k, fam in enumerate(config.families)
-    }
-    comparison = comparison_table(fits) if len(fits) > 1 else _single_comparison(fits)
-    comparison.insert(1, "n_episodes", compare_data.n_episodes)
-    best = str(comparison["family"].iloc[0])
     data = duration_data(train, spec)
-    final = fit_family(data, config, best, seed + len(fits), with_loo=False)
+    if len(config.families) == 1:  # nothing to compare: one fit, no LOO
+        best = config.families[0]
+        final = fit_family(data, config, best, seed, with_loo=False)
+        fits = {best: final}
+        comparison = _single_comparison(fits)
+        comparison.insert(1, "n_episodes", data.n_episodes)
+    else:
+        compare = subsample_patients(train, config.compare_patients, seed + 1)
+        compare_data = duration_data(compare, spec)
+        compare_config = replace(config, sampler=config.compare_sampler)
+        fits = {
+            fam: fit_family(compare_data, compare_config, fam, seed + k)
+            for k, fam in enumerate(config.families)
+        }
+        comparison = comparison_table(fits)
+        comparison.insert(1, "n_episodes", compare_data.n_episodes)
+        best = str(comparison["family"].iloc[0])
+        final = fit_family(data, config, best, seed + len(fits), with_loo=False)
     if final.gate_error:
         raise ConvergenceError(final.gate_error)
     post = population_posterior(final.idata, config.stored_draws, seed)
@@ -267,9 +274,13 @@ def fit_duration_models(
 
 def _single_comparison(fits: dict[str, FamilyFit]) -> pd.DataFrame:
     (fam, fit), = fits.items()
+    loo = fit.loo
     return pd.DataFrame(
-        [{"family": fam, "rank": 0, "elpd_loo": fit.loo.elpd_loo, "elpd_se": fit.loo.se,
-          "elpd_diff": 0.0, "elpd_diff_se": 0.0, "p_loo": fit.loo.p_loo, "weight": 1.0,
-          "passed_gate": fit.diagnostics["passed"],
+        [{"family": fam, "rank": 0,
+          "elpd_loo": loo.elpd_loo if loo is not None else np.nan,
+          "elpd_se": loo.se if loo is not None else np.nan,
+          "elpd_diff": 0.0, "elpd_diff_se": 0.0,
+          "p_loo": loo.p_loo if loo is not None else np.nan, "weight": 1.0,
+          "compare_fit_passed_gate": fit.diagnostics["passed"],
           "pareto_k_over_0_7": fit.diagnostics["pareto_k_over_0.7"]}]
     )

@@ -101,13 +101,15 @@ class Predictive:
     def survival(self, t_days: np.ndarray) -> np.ndarray:
         """Predictive probability that the effect still holds at ``t_days``."""
         t = np.atleast_1d(np.asarray(t_days, dtype=float))
-        z = (np.log(t)[None, :] - self.loc[:, None]) / self.sigma[:, None]
+        with np.errstate(divide="ignore"):  # t = 0 gives z = -inf, S = 1
+            z = (np.log(t)[None, :] - self.loc[:, None]) / self.sigma[:, None]
         return self.weight @ surv_std(z, self.family)
 
     def survival_by_draw(self, t_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-draw survival (frailty integrated) and each draw's weight: (S, T), (S,)."""
         t = np.atleast_1d(np.asarray(t_days, dtype=float))
-        z = (np.log(t)[None, :] - self.loc[:, None]) / self.sigma[:, None]
+        with np.errstate(divide="ignore"):  # t = 0 gives z = -inf, S = 1
+            z = (np.log(t)[None, :] - self.loc[:, None]) / self.sigma[:, None]
         s = surv_std(z, self.family) * self.weight[:, None]
         num = np.zeros((self.n_draws, len(t)))
         np.add.at(num, self.draw, s)

@@ -171,6 +171,7 @@ def metrics(fit: AdviceFit, table: pd.DataFrame) -> dict:
         "min_ess_tail": d["min_ess_tail"],
         "divergences": d["divergences"],
         "elpd_loo": {r.family: r.elpd_loo for r in fit.comparison.itertuples()},
+        "elpd_loo_episodes": int(fit.comparison["n_episodes"].iloc[0]),
         "tau_median": float(fit.summary.set_index("parameter").loc["tau", "median"]),
         "sigma_median": float(fit.summary.set_index("parameter").loc["sigma", "median"]),
         "share_floor_binds": float(table["floor_binds"].mean()),

@@ -34,9 +34,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("data/processed"))
     parser.add_argument("--mapping", type=Path, default=None,
                         help="mapping YAML (default: params data.mapping, else INPUT/mapping.yaml)")
-    parser.add_argument("--metrics", type=Path, default=Path("reports/data_quality.json"))
-    parser.add_argument("--private", type=Path, default=Path("data/private"),
-                        help="directory of the private staff-code lookup (never under reports/)")
+    parser.add_argument("--metrics", type=Path, default=None,
+                        help="write data-quality metrics JSON here (the pipeline: reports/data_quality.json)")
+    parser.add_argument("--private", type=Path, default=None,
+                        help="directory of the private staff-code lookup, never under reports/ "
+                             "(the pipeline: data/private)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +49,10 @@ def run(args: argparse.Namespace) -> int:
     prepared = prepare(input_dir, params, key=load_key(), mapping_path=mapping,
                        progress=sys.stderr.isatty())
     write_prepared(prepared, args.out)
-    write_metrics(prepared, args.metrics)
-    write_staff_codes(prepared, args.private)
+    if args.metrics is not None:
+        write_metrics(prepared, args.metrics)
+    if args.private is not None:
+        write_staff_codes(prepared, args.private)
     dq = prepared.data_quality
     kept = dq[dq["table"] == "episodes"]["rows_kept"].iloc[0]
     in_dur = dq[dq["table"] == "duration_analysis"]["rows_kept"].iloc[0]

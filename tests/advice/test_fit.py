@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.advice.design import design_matrix
 from analysis.advice.fit import GATED_VARS, fit_family
 from analysis.advice.model import build_duration_model, duration_data
 from analysis.bayes.diagnostics import GateConfig, SamplerConfig, check_convergence
@@ -40,7 +39,7 @@ def test_loo_prefers_the_simulators_family(advice_fit):
     assert advice_fit.family == "lognormal"
     worse = cmp[cmp["family"] != "lognormal"].iloc[0]
     assert worse["elpd_diff"] > worse["elpd_diff_se"]
-    assert set(cmp.columns) >= {"family", "elpd_loo", "elpd_se", "elpd_diff", "passed_gate"}
+    assert set(cmp.columns) >= {"family", "elpd_loo", "elpd_se", "elpd_diff", "compare_fit_passed_gate"}
 
 
 def test_chosen_fit_passed_the_gate(advice_fit):
@@ -78,39 +77,6 @@ def _training_episodes(advice_fit, episodes: pd.DataFrame) -> pd.DataFrame:
     """The duration episodes of the patients the Bayesian model was fitted on."""
     ep = episodes[episodes["in_duration_analysis"]]
     return ep[ep["patient_key"].isin(advice_fit.train_patient_keys)]
-
-
-def _lifelines_reference(episodes: pd.DataFrame, spec) -> pd.DataFrame:
-    """Frequentist log-normal AFT with the same mean structure (no frailty), interval-censored."""
-    from lifelines import LogNormalAFTFitter
-
-    ep = episodes[episodes["in_duration_analysis"]]
-    region_idx, X = design_matrix(ep, spec)
-    cols = {name: X[:, k] for k, name in enumerate(spec.covariate_names)}
-    for k, region in enumerate(spec.regions):
-        cols[f"region_{region}"] = (region_idx == k).astype(float)
-        if k:  # region-specific dose slopes below the knot, first region as reference
-            cols[f"dose_x_{region}"] = X[:, 0] * (region_idx == k)
-    df = pd.DataFrame(cols)
-    # lifelines needs lower > 0 and exact times as lower == upper
-    df["lower"] = np.maximum(ep["dur_lower_days"].to_numpy(), 1e-3)
-    df["upper"] = ep["dur_upper_days"].to_numpy()
-    aft = LogNormalAFTFitter(fit_intercept=False)
-    aft.fit_interval_censoring(df, lower_bound_col="lower", upper_bound_col="upper")
-    return aft.summary.loc["mu_"]
-
-
-def test_time_ratios_agree_with_frequentist_aft(advice_fit, small_episodes):
-    # same mean structure, interval-censored, no frailty: with a normal frailty on a
-    # log-normal AFT the population time ratios are the same parameters
-    ref = _lifelines_reference(_training_episodes(advice_fit, small_episodes), advice_fit.spec)
-    s = _summary(advice_fit)
-    for name in ["male", "bulk_c", "exercise_10", "age_10", "log2_cycle", "severity_c", "product_daxi"]:
-        lo, hi = ref.loc[name, "coef lower 95%"], ref.loc[name, "coef upper 95%"]
-        # the frequentist SE ignores within-patient correlation (too narrow): widen it by the
-        # Bayesian posterior sd, then require the posterior median inside
-        pad = s.loc[f"beta[{name}]", "sd"]
-        assert lo - pad <= s.loc[f"beta[{name}]", "median"] <= hi + pad, name
 
 
 def test_gate_rejects_a_short_run(small_episodes, advice_spec, advice_config):

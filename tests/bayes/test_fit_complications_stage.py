@@ -23,7 +23,13 @@ def stage_run(small_episodes, small_params, tmp_path_factory):
     root = tmp_path_factory.mktemp("complications")
     episodes_path = root / "episodes.parquet"
     small_episodes.to_parquet(episodes_path)
-    params = with_overrides(small_params, {"complications.headline_types": ["eyelid_ptosis", "headache"]})
+    params = with_overrides(
+        small_params,
+        {
+            "complications.headline_types": ["eyelid_ptosis"],
+            "complications.sampler.draws": 700,  # min ESS ~ 0.2 x draws x chains here: gate still at 400
+        },
+    )
     params_path = root / "params.yaml"
     import yaml
 
@@ -49,8 +55,8 @@ def test_every_manifest_path_exists_and_headlines_match_tables(stage_run):
         for item in section["tables"] + section["figures"]:
             assert (out / item["path"]).exists(), item["path"]
     table = pd.read_csv(out / "complication_rates_by_region.csv")
-    keys = sorted(h["key"] for h in manifest["headlines"])
-    assert len(keys) == 2 and keys[0].startswith("rate_eyelid_ptosis_") and keys[1].startswith("rate_headache_")
+    keys = [h["key"] for h in manifest["headlines"]]
+    assert len(keys) == 1 and keys[0].startswith("rate_eyelid_ptosis_")
     for h in manifest["headlines"]:
         row = table.loc[[f"rate_{c}_{r}" == h["key"] for c, r in zip(table["complication"], table["region"], strict=True)]].iloc[0]
         assert h["value"] == pytest.approx(row["rate_mean_pct"], abs=1e-3)
@@ -66,7 +72,7 @@ def test_metrics_and_posteriors_are_written(stage_run):
     for ctype in STAGE_TYPES:
         idata = az.from_netcdf(stage_run / "models" / f"{ctype}.nc")
         assert "created_at" not in idata.posterior.attrs
-        assert idata.posterior.sizes["draw"] >= 1000
+        assert idata.posterior.sizes["draw"] >= 700
 
 
 @pytest.mark.slow
@@ -117,6 +123,12 @@ def test_outputs_carry_no_raw_identifiers(stage_run, small_cohort):
 def test_prior_sensitivity_table_compares_both_prior_sets(stage_run):
     sens = pd.read_csv(_out(stage_run) / "prior_sensitivity.csv")
     assert set(sens["prior_set"]) == {"informative"} and set(sens["prior_set_alt"]) == {"weak"}
-    assert set(sens["complication"]) == {"eyelid_ptosis", "headache"}
-    # with hundreds of treatments per region the data dominate: means within a factor 1.5
-    assert sens["rate_mean_ratio_alt_to_main"].between(1 / 1.5, 1.5).all()
+    assert set(sens["complication"]) == {"eyelid_ptosis"}
+    # where a region has >= 20 events the data dominate: means within a factor 1.5
+    informed = sens.loc[sens["n_events"] >= 20]
+    assert len(informed) >= 1
+    assert informed["rate_mean_ratio_alt_to_main"].between(1 / 1.5, 1.5).all()
+    # where they do not, the weak prior gives the wider interval
+    sparse = sens.loc[sens["n_events"] < 20]
+    width = lambda lo, hi: (sens.loc[sparse.index, hi] - sens.loc[sparse.index, lo]).to_numpy()  # noqa: E731
+    assert (width("rate_lower_alt", "rate_upper_alt") >= width("rate_lower", "rate_upper")).all()
