@@ -33,7 +33,13 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from analysis.bayes.aggregate import Cells, Levels
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig, check_convergence
+from analysis.bayes.diagnostics import (
+    GateConfig,
+    SamplerConfig,
+    check_convergence,
+    sample_compiled,
+    sample_pymc,
+)
 from analysis.bayes.priors import ComplicationPriors
 
 HIERARCHICAL = "hierarchical"
@@ -261,32 +267,10 @@ class ComplicationSampler:
         """Draw from the posterior with the given data containers (``config`` overrides draws)."""
         cfg = config or self.config
         if self._compiled is not None:
-            import nutpie
-
-            return nutpie.sample(
-                self._compiled.with_data(**data),
-                draws=cfg.draws,
-                tune=cfg.tune,
-                chains=cfg.chains,
-                cores=cfg.cores,
-                seed=seed,
-                save_warmup=False,
-                progress_bar=False,
-                target_accept=cfg.target_accept,
-                low_rank_modified_mass_matrix=cfg.low_rank_mass_matrix,
-            )
+            return sample_compiled(self._compiled.with_data(**data), cfg, seed)
         with self.model:
             pm.set_data(data)
-            return pm.sample(
-                draws=cfg.draws,
-                tune=cfg.tune,
-                chains=cfg.chains,
-                cores=cfg.cores,
-                random_seed=seed,
-                target_accept=cfg.target_accept,
-                progressbar=False,
-                compute_convergence_checks=False,
-            )
+        return sample_pymc(self.model, cfg, seed)
 
     def fit(
         self,

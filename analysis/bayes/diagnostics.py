@@ -56,34 +56,43 @@ def sample(model: pm.Model, config: SamplerConfig, seed: int) -> az.InferenceDat
     if config.sampler == "nutpie":
         import nutpie
 
-        compiled = nutpie.compile_pymc_model(model, backend="numba")
-        idata = nutpie.sample(
-            compiled,
+        return sample_compiled(nutpie.compile_pymc_model(model, backend="numba"), config, seed)
+    if config.sampler == "pymc":
+        return sample_pymc(model, config, seed)
+    raise ValueError(f"unknown sampler {config.sampler!r}: use 'nutpie' or 'pymc'")
+
+
+def sample_compiled(compiled, config: SamplerConfig, seed: int) -> az.InferenceData:
+    """NUTS with nutpie on an already compiled model (re-use one with ``compiled.with_data``)."""
+    import nutpie
+
+    return nutpie.sample(
+        compiled,
+        draws=config.draws,
+        tune=config.tune,
+        chains=config.chains,
+        cores=config.cores,
+        seed=seed,
+        save_warmup=False,
+        progress_bar=False,
+        target_accept=config.target_accept,
+        low_rank_modified_mass_matrix=config.low_rank_mass_matrix,
+    )
+
+
+def sample_pymc(model: pm.Model, config: SamplerConfig, seed: int) -> az.InferenceData:
+    """NUTS with PyMC's own sampler (the baseline the benchmarks compare nutpie with)."""
+    with model:
+        return pm.sample(
             draws=config.draws,
             tune=config.tune,
             chains=config.chains,
             cores=config.cores,
-            seed=seed,
-            save_warmup=False,
-            progress_bar=False,
+            random_seed=seed,
             target_accept=config.target_accept,
-            low_rank_modified_mass_matrix=config.low_rank_mass_matrix,
+            progressbar=False,
+            compute_convergence_checks=False,
         )
-    elif config.sampler == "pymc":
-        with model:
-            idata = pm.sample(
-                draws=config.draws,
-                tune=config.tune,
-                chains=config.chains,
-                cores=config.cores,
-                random_seed=seed,
-                target_accept=config.target_accept,
-                progressbar=False,
-                compute_convergence_checks=False,
-            )
-    else:
-        raise ValueError(f"unknown sampler {config.sampler!r}: use 'nutpie' or 'pymc'")
-    return idata
 
 
 def diagnostics_table(idata: az.InferenceData, var_names: list[str] | None = None) -> pd.DataFrame:
