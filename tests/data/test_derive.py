@@ -16,11 +16,6 @@ KEY = b"derive-test-key"
 
 
 @pytest.fixture(scope="module")
-def hand_params(params):
-    return with_overrides(params, {"data.cutoff_date": handmade.CUTOFF})
-
-
-@pytest.fixture(scope="module")
 def hand(hand_params, tmp_path_factory):
     raw = handmade.write(handmade.tables(), tmp_path_factory.mktemp("hand"))
     return prepare(raw, hand_params, key=KEY)

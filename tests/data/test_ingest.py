@@ -13,15 +13,9 @@ import yaml
 from analysis.data.ingest import Mapping, load_mapping, read_export
 from analysis.data.prepare import prepare
 from analysis.errors import InputValidationError
-from analysis.params import with_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "data" / "example"
-
-
-@pytest.fixture(scope="module")
-def hand_params(params):
-    return with_overrides(params, {"data.cutoff_date": handmade.CUTOFF})
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,6 @@ import yaml
 
 from analysis.cli import main
 from analysis.data.prepare import PROCESSED_FILES, prepare, write_prepared
-from analysis.params import with_overrides
-
-
-@pytest.fixture(scope="module")
-def hand_params(params):
-    return with_overrides(params, {"data.cutoff_date": handmade.CUTOFF})
 
 
 def _reconciles(dq: pd.DataFrame) -> bool:
