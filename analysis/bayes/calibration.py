@@ -18,12 +18,20 @@ from scipy.special import expit
 
 from analysis.bayes import summaries
 from analysis.bayes.aggregate import aggregate_cells, levels_from_episodes
-from analysis.bayes.complications import ComplicationFit, ComplicationSampler
+from analysis.bayes.complications import (
+    HIERARCHICAL,
+    ComplicationFit,
+    ComplicationSampler,
+    choose_structure,
+)
 from analysis.bayes.diagnostics import GateConfig, SamplerConfig
 from analysis.bayes.priors import PriorSet
 from analysis.bayes.synthetic import SyntheticTruth, simulate_episodes
 
 LEVELS = (0.90, 0.95)
+
+#: The stage's "clinically meaningful" multiplier (params complications.benchmark_multiplier).
+FLAG_MULTIPLIER = 1.5
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,11 @@ def draw_region_rates(prior_set: PriorSet, complication: str, regions: Sequence[
 
 
 def group_coverage(fit: ComplicationFit, episodes: pd.DataFrame, truth: SyntheticTruth, key: str) -> pd.DataFrame:
-    """Per group: true rate of its own treatments, posterior intervals, and whether they cover it."""
+    """Per group: true rate of its own treatments, posterior intervals, and whether they cover it.
+
+    For injectors also the truth flag, the rank by posterior mean rate, and the provider
+    table's ``flagged`` (peers rule; benchmarks are irrelevant here and never flag).
+    """
     at_risk = episodes.loc[episodes["region"].isin(fit.cells.regions)]
     true_rate = at_risk.assign(risk=truth.risk(fit.complication, at_risk)).groupby(key)["risk"].mean()
     risk = summaries.cell_risk(summaries.posterior_draws(fit), fit.cells.arrays())
@@ -67,6 +79,12 @@ def group_coverage(fit: ComplicationFit, episodes: pd.DataFrame, truth: Syntheti
     if key == "injector":
         frame["truly_worse"] = frame["group"].isin(truth.truly_worse)
         frame["rank_by_rate"] = frame["rate_mean"].rank(ascending=False, method="first").astype(int)
+        benchmarks = pd.DataFrame(
+            {"complication": fit.complication, "region": list(fit.cells.regions), "benchmark_rate": 1.0,
+             "benchmark_published": False, "benchmark_source": "none"}
+        )
+        providers = summaries.provider_table([fit], benchmarks, "injector", FLAG_MULTIPLIER, 0)
+        frame["flagged"] = frame["group"].map(providers.set_index("injector")["flagged"]).to_numpy(bool)
     return frame
 
 
@@ -77,8 +95,13 @@ def run_replicate(
     seed: int,
     gate: GateConfig | None = GateConfig(),  # noqa: B008
     config: SamplerConfig | None = None,
+    region_only_below_events: int = 5,
 ) -> pd.DataFrame:
-    """Simulate, fit and score one replicate (region and injector rows)."""
+    """Simulate, fit and score one replicate (region, clinic and injector rows).
+
+    The model structure follows the stage's rule for very rare types (``choose_structure``);
+    the region-only model has no provider effects, so only its region rows are scored.
+    """
     rng = np.random.default_rng(seed)
     rates = draw_region_rates(prior_set, setup.complication, setup.regions, rng)
     episodes, truth = simulate_episodes(
@@ -94,9 +117,14 @@ def run_replicate(
     )
     levels = levels_from_episodes(episodes, setup.all_regions, setup.products)
     cells = aggregate_cells(episodes, setup.complication, setup.regions, levels, calendar_trend=False)
-    fit = sampler.fit(cells, prior_set.for_type(setup.complication, setup.regions), seed, gate=gate, config=config)
-    parts = [group_coverage(fit, episodes, truth, key) for key in ("region", "injector")]
-    return pd.concat(parts, ignore_index=True).assign(replicate=seed, n_events=cells.n_events)
+    structure = choose_structure(cells, region_only_below_events)
+    priors = prior_set.for_type(setup.complication, setup.regions)
+    fit = sampler.fit(cells, priors, seed, structure=structure, gate=gate, config=config)
+    keys = ("region", "clinic", "injector") if structure == HIERARCHICAL else ("region",)
+    parts = [group_coverage(fit, episodes, truth, key) for key in keys]
+    return pd.concat(parts, ignore_index=True).assign(
+        replicate=seed, n_events=cells.n_events, complication=setup.complication, structure=structure
+    )
 
 
 def template_sampler(setup: CalibrationSetup, prior_set: PriorSet, config: SamplerConfig) -> ComplicationSampler:
@@ -111,31 +139,42 @@ def template_sampler(setup: CalibrationSetup, prior_set: PriorSet, config: Sampl
 
 
 def coverage_summary(results: pd.DataFrame) -> pd.DataFrame:
-    """Coverage per level (region/injector) and nominal probability, with its Monte Carlo SE."""
+    """Coverage per type, level (region/clinic/injector) and nominal probability.
+
+    Intervals of one replicate share its hyperparameters, so they are not independent: the
+    Monte Carlo SE is the SD of the per-replicate coverages over the square root of the number
+    of replicates (clustered by replicate), not the binomial SE of all intervals pooled.
+    """
     rows = []
-    for level, sel in results.groupby("level"):
+    for (ctype, level), sel in results.groupby(["complication", "level"], sort=False):
         for nominal in LEVELS:
-            hit = sel[f"covered_{nominal:.0%}"].to_numpy(float)
+            col = f"covered_{nominal:.0%}"
+            per_rep = sel.groupby("replicate")[col].mean()
             rows.append(
                 {
+                    "complication": ctype,
                     "level": level,
                     "nominal": nominal,
-                    "coverage": hit.mean(),
-                    "mc_se": hit.std(ddof=1) / np.sqrt(len(hit)) if len(hit) > 1 else np.nan,
-                    "n_intervals": len(hit),
+                    "coverage": float(sel[col].mean()),
+                    "mc_se": float(per_rep.std(ddof=1) / np.sqrt(len(per_rep))) if len(per_rep) > 1 else np.nan,
+                    "n_intervals": len(sel),
+                    "n_replicates": len(per_rep),
                 }
             )
     return pd.DataFrame(rows)
 
 
 def ranking_summary(results: pd.DataFrame, top: int = 5) -> Mapping[str, float]:
-    """How often truly worse injectors rank worst, against what chance would give."""
+    """How often truly worse injectors rank worst and are flagged, against chance."""
     inj = results.loc[results["level"] == "injector"]
-    worse = inj.loc[inj["truly_worse"]]
-    n_groups = inj.groupby("replicate")["group"].count().mean()
+    truly_worse = inj["truly_worse"].astype(bool)  # object dtype after concat with region rows
+    worse, others = inj.loc[truly_worse], inj.loc[~truly_worse]
+    n_groups = inj.groupby(["complication", "replicate"])["group"].count().mean()
     return {
         "mean_rank_truly_worse": float(worse["rank_by_rate"].mean()),
         "mean_rank_by_chance": float((n_groups + 1) / 2),
         f"share_truly_worse_in_top{top}": float((worse["rank_by_rate"] <= top).mean()),
         f"share_in_top{top}_by_chance": float(top / n_groups),
+        "share_truly_worse_flagged": float(worse["flagged"].astype(bool).mean()),
+        "share_others_flagged": float(others["flagged"].astype(bool).mean()),
     }

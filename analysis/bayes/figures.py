@@ -23,12 +23,15 @@ def _label(code: str) -> str:
 
 
 def plot_caterpillar(table: pd.DataFrame, ax: plt.Axes, level: str, multiplier: float) -> plt.Axes:
-    """Posterior rate ratio to the benchmark (95% CrI) per provider, sorted; too-few in grey."""
+    """Posterior rate ratio to the benchmark (95% CrI) per provider, sorted; too-few in grey,
+    flagged providers (``flagged`` column, if present) in the warning colour."""
     t = table.sort_values("rate_ratio_mean").reset_index(drop=True)
     y = np.arange(len(t))
     judged = ~t["too_few_to_judge"].to_numpy()
+    flagged = t["flagged"].to_numpy(bool) if "flagged" in t else np.zeros(len(t), bool)
     for mask, colour, marker, label in (
-        (judged, PALETTE[0], MARKERS[0], "judged"),
+        (judged & ~flagged, PALETTE[0], MARKERS[0], "judged"),
+        (flagged, PALETTE[5], MARKERS[2], "flagged"),
         (~judged, GREY, MARKERS[1], "too few to judge"),
     ):
         if mask.any():

@@ -26,6 +26,10 @@ class RatePrior:
     rate: float
     logit_sd: float
     source: str
+    #: True when ``rate`` is a published per-treatment rate for this region; False when it is a
+    #: practice assumption or an extrapolation. Only published rates are used as benchmarks
+    #: that can flag a provider (:func:`analysis.bayes.summaries.provider_table`).
+    published: bool = False
 
     @property
     def logit_mean(self) -> float:
@@ -41,7 +45,10 @@ class RatePrior:
             raise ConfigError(f"{where}: rate {rate} must lie strictly between 0 and 1")
         if sd <= 0:
             raise ConfigError(f"{where}: logit_sd {sd} must be positive")
-        return cls(rate=rate, logit_sd=sd, source=str(node.get("source", "")))
+        published = node.get("published", False)
+        if not isinstance(published, bool):
+            raise ConfigError(f"{where}: published must be true or false, not {published!r}")
+        return cls(rate=rate, logit_sd=sd, source=str(node.get("source", "")), published=published)
 
 
 @dataclass(frozen=True)
@@ -151,8 +158,9 @@ def prior_set_from_params(complications: Mapping, name: str) -> PriorSet:
 def benchmark_table(benchmarks: PriorSet, complication_types: Mapping) -> pd.DataFrame:
     """Published benchmark per complication type and region where it can occur.
 
-    Returns columns ``complication, region, benchmark_rate, benchmark_source``; the benchmark
-    is the informative prior's centre (the published rate, or a labelled practice assumption).
+    Returns columns ``complication, region, benchmark_rate, benchmark_published,
+    benchmark_source``; the benchmark is the informative prior's centre: a published rate
+    (``benchmark_published`` true) or a labelled practice assumption (false).
     """
     rows = []
     for ctype, spec in complication_types.items():
@@ -163,6 +171,7 @@ def benchmark_table(benchmarks: PriorSet, complication_types: Mapping) -> pd.Dat
                     "complication": ctype,
                     "region": region,
                     "benchmark_rate": prior.rate,
+                    "benchmark_published": prior.published,
                     "benchmark_source": prior.source,
                 }
             )
@@ -182,6 +191,7 @@ def prior_table(prior_set: PriorSet, complication_types: Mapping) -> pd.DataFram
                     "parameter": f"rate[{ctype}, {region}]",
                     "distribution": f"logit ~ Normal({p.logit_mean:.2f}, {p.logit_sd:.2f})",
                     "centre": p.rate,
+                    "published": p.published,
                     "lower_95": lo,
                     "upper_95": hi,
                     "source": p.source,

@@ -32,6 +32,7 @@ class ComplicationsConfig:
     region_only_below_events: int
     min_treatments_to_judge: int
     benchmark_multiplier: float
+    flag_probability: float
     ppc_draws: int
     headline_types: tuple[str, ...]
     sampler: SamplerConfig
@@ -51,6 +52,7 @@ class ComplicationsConfig:
                 region_only_below_events=int(c["region_only_below_events"]),
                 min_treatments_to_judge=int(c["min_treatments_to_judge"]),
                 benchmark_multiplier=float(c["benchmark_multiplier"]),
+                flag_probability=float(c["flag_probability"]),
                 ppc_draws=int(c["ppc_draws"]),
                 headline_types=tuple(c["headline_types"]),
                 sampler=SamplerConfig.from_params(c["sampler"]),
@@ -63,6 +65,8 @@ class ComplicationsConfig:
             raise ConfigError(f"complications.prior_set = {cfg.prior_set!r}: use one of {PRIOR_SETS}")
         if cfg.benchmark_multiplier <= 0 or cfg.min_treatments_to_judge < 0:
             raise ConfigError("complications.benchmark_multiplier must be > 0 and min_treatments_to_judge >= 0")
+        if not 0.5 <= cfg.flag_probability < 1.0:
+            raise ConfigError(f"complications.flag_probability = {cfg.flag_probability} must lie in [0.5, 1)")
         unknown = set(cfg.headline_types) - set(params["complication_types"])
         if unknown:
             raise ConfigError(f"complications.headline_types names unknown types: {sorted(unknown)}")

@@ -6,12 +6,17 @@ interval. A group's rate (region, clinic, injector) is the expected share of its
 with the complication, ``sum(n * p) / sum(n)`` over its cells: the rate of the treatments that
 group actually gave, with its own dose, product and injector mix. Its benchmark is the published
 rate standardised to the same region mix, ``sum(n * benchmark[region]) / sum(n)``.
+
+A provider (clinic or injector) is also compared with its *peers*: the expected rate of the same
+treatments (regions, doses, products) given by the network's average clinic and injector, per
+posterior draw. That comparison needs no benchmark, so it also works for types whose benchmark
+is only a practice assumption; such benchmarks are shown but never flag anyone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -60,6 +65,17 @@ def posterior_draws(fit: ComplicationFit, max_draws: int | None = None) -> Draws
         keep = np.linspace(0, total - 1, max_draws).round().astype(int)
         parts = {k: v[keep] for k, v in parts.items()}
     return Draws(**parts, effects_on=1.0 if fit.structure == HIERARCHICAL else 0.0)
+
+
+def peer_draws(draws: Draws) -> Draws:
+    """The same posterior with every clinic at the network's mean clinic effect and every
+    injector at its clinic's mean (deviation 0): the risk an average provider would have."""
+    mean_clinic = draws.clinic_effect.mean(axis=1, keepdims=True)
+    return replace(
+        draws,
+        clinic_effect=np.broadcast_to(mean_clinic, draws.clinic_effect.shape),
+        injector_effect=np.zeros_like(draws.injector_effect),
+    )
 
 
 def cell_risk(draws: Draws, arrays: dict[str, np.ndarray]) -> np.ndarray:
@@ -145,9 +161,9 @@ def region_rate_table(
         risk = cell_risk(posterior_draws(fit, max_draws), fit.cells.arrays())
         frame, draws = group_rates(fit, risk, "region", bench)
         frame = _add_rate_columns(frame, draws, multiplier)
-        frame["benchmark_source"] = frame["region"].map(
-            benchmarks.loc[benchmarks["complication"] == fit.complication].set_index("region")["benchmark_source"]
-        )
+        by_region = benchmarks.loc[benchmarks["complication"] == fit.complication].set_index("region")
+        frame["benchmark_published"] = frame["region"].map(by_region["benchmark_published"]).astype(bool)
+        frame["benchmark_source"] = frame["region"].map(by_region["benchmark_source"])
         frames.append(frame.assign(**_identity(fit)))
     return _front(pd.concat(frames, ignore_index=True), ["complication", "region"])
 
@@ -159,16 +175,51 @@ def provider_table(
     multiplier: float,
     min_treatments: int,
     max_draws: int | None = None,
+    flag_probability: float = 0.9,
 ) -> pd.DataFrame:
     """Per complication x clinic (or injector): shrunken rate against the mix-standardised
-    benchmark, P(rate > multiplier x benchmark), ``too_few_to_judge`` below ``min_treatments``."""
+    benchmark and against peers, and whether the provider is flagged.
+
+    Columns beyond :func:`group_rates`: the rate's posterior summary and ratios to the
+    benchmark (``p_above_<m>x_benchmark``); ``benchmark_published_share``, the share of the
+    provider's treatments in regions whose benchmark is a published rate; ``peer_rate_mean``
+    and ``rate_ratio_vs_peers_{mean,lower,upper}``, ``p_above_<m>x_peers`` (see the module
+    note); ``too_few_to_judge`` below ``min_treatments``; ``flagged`` when judged and
+    ``P(rate > m x peers) > flag_probability``, or the benchmark is entirely published and
+    ``P(rate > m x benchmark) > flag_probability``; ``flag_reason`` says which.
+    """
     frames = []
     for fit in fits:
-        risk = cell_risk(posterior_draws(fit, max_draws), fit.cells.arrays())
-        frame, draws = group_rates(fit, risk, level, _benchmark_map(benchmarks, fit.complication))
-        frame = _add_rate_columns(frame, draws, multiplier)
+        draws = posterior_draws(fit, max_draws)
+        arrays = fit.cells.arrays()
+        risk = cell_risk(draws, arrays)
+        frame, rate_draws = group_rates(fit, risk, level, _benchmark_map(benchmarks, fit.complication))
+        frame = _add_rate_columns(frame, rate_draws, multiplier)
+        published = _benchmark_map(benchmarks, fit.complication, "benchmark_published")
+        share, _ = group_rates(fit, risk, level, {r: float(v) for r, v in published.items()})
+        frame["benchmark_published_share"] = share["benchmark_rate"].to_numpy()
+        _, peer = group_rates(fit, cell_risk(peer_draws(draws), arrays), level, {})
+        ratio = rate_draws / peer
+        frame["peer_rate_mean"] = peer.mean(axis=0)
+        frame["rate_ratio_vs_peers_mean"] = ratio.mean(axis=0)
+        frame["rate_ratio_vs_peers_lower"] = np.quantile(ratio, LOWER_Q, axis=0)
+        frame["rate_ratio_vs_peers_upper"] = np.quantile(ratio, UPPER_Q, axis=0)
+        frame[f"p_above_{multiplier:g}x_peers"] = (ratio > multiplier).mean(axis=0)
         frame["too_few_to_judge"] = frame["n_treatments"] < min_treatments
         frame["rank_by_rate"] = frame["rate_mean"].rank(ascending=False, method="first").astype(int)
+        above_peers = frame[f"p_above_{multiplier:g}x_peers"] > flag_probability
+        above_bench = (frame["benchmark_published_share"] >= 1.0) & (
+            frame[f"p_above_{multiplier:g}x_benchmark"] > flag_probability
+        )
+        if fit.structure != HIERARCHICAL:  # region-only: no provider effects to judge
+            above_peers = above_bench = pd.Series(False, index=frame.index)
+        judged = ~frame["too_few_to_judge"]
+        frame["flagged"] = judged & (above_peers | above_bench)
+        frame["flag_reason"] = np.select(
+            [judged & above_peers & above_bench, judged & above_peers, judged & above_bench],
+            [f"> {multiplier:g}x peers and published benchmark", f"> {multiplier:g}x peers", f"> {multiplier:g}x published benchmark"],
+            default="",
+        )
         frames.append(frame.assign(**_identity(fit)))
     return _front(pd.concat(frames, ignore_index=True), ["complication", level])
 
@@ -294,9 +345,9 @@ def sensitivity_table(main: pd.DataFrame, alternative: pd.DataFrame, types: Sequ
     return merged
 
 
-def _benchmark_map(benchmarks: pd.DataFrame, complication: str) -> dict[str, float]:
+def _benchmark_map(benchmarks: pd.DataFrame, complication: str, column: str = "benchmark_rate") -> dict:
     sel = benchmarks.loc[benchmarks["complication"] == complication]
-    return dict(zip(sel["region"], sel["benchmark_rate"], strict=True))
+    return dict(zip(sel["region"], sel[column], strict=True))
 
 
 def _front(frame: pd.DataFrame, first: list[str]) -> pd.DataFrame:

@@ -88,8 +88,12 @@ def build_tables(study: ComplicationStudy, config: ComplicationsConfig) -> dict[
     diagnostics = diagnostics.drop(columns="sampling_seconds")
     tables = {
         "complication_rates_by_region": regions,
-        "complication_rates_by_injector": summaries.provider_table(study.fits, study.benchmarks, "injector", m, n_min),
-        "complication_rates_by_clinic": summaries.provider_table(study.fits, study.benchmarks, "clinic", m, n_min),
+        "complication_rates_by_injector": summaries.provider_table(
+            study.fits, study.benchmarks, "injector", m, n_min, flag_probability=config.flag_probability
+        ),
+        "complication_rates_by_clinic": summaries.provider_table(
+            study.fits, study.benchmarks, "clinic", m, n_min, flag_probability=config.flag_probability
+        ),
         "dose_risk_curves": summaries.dose_risk_table(study.fits, DOSE_GRID),
         "complication_odds_ratios": summaries.odds_ratio_table(study.fits),
         "complication_model_parameters": pd.concat(
@@ -140,8 +144,7 @@ def build_metrics(study: ComplicationStudy, tables: dict[str, pd.DataFrame], con
     ppc_i, ppc_r = tables["ppc_by_injector"], tables["ppc_by_region"]
     regions = tables["complication_rates_by_region"]
     injectors = tables["complication_rates_by_injector"]
-    judged = injectors.loc[~injectors["too_few_to_judge"]]
-    flag_col = f"p_above_{config.benchmark_multiplier:g}x_benchmark"
+    clinics = tables["complication_rates_by_clinic"]
     return {
         "prior_set": config.prior_set,
         "n_models": int(len(diag)),
@@ -154,7 +157,9 @@ def build_metrics(study: ComplicationStudy, tables: dict[str, pd.DataFrame], con
         "ppc_share_injectors_within_95": float(ppc_i["within_95"].mean()),
         "ppc_share_regions_within_95": float(ppc_r["within_95"].mean()),
         "ppc_min_p_value_region": float(ppc_r["ppc_p_value"].min()),
-        "injectors_flagged": int((judged[flag_col] > 0.9).sum()),
+        "injector_type_pairs_flagged": int(injectors["flagged"].sum()),
+        "injectors_flagged": int(injectors.loc[injectors["flagged"], "injector"].nunique()),
+        "clinic_type_pairs_flagged": int(clinics["flagged"].sum()),
         "headline_rates": {
             f"{r.complication}.{r.region}": {"mean": r.rate_mean, "lower": r.rate_lower, "upper": r.rate_upper}
             for r in regions.loc[regions["complication"].isin(config.headline_types)].itertuples()
@@ -195,17 +200,21 @@ def _methods(study: ComplicationStudy, config: ComplicationsConfig, params: dict
     return (
         f"For each of {len(study.fits)} complication types we fitted a Bayesian logistic model of the "
         "30-day risk per treated episode with region intercepts, log2 relative dose, product, a linear "
-        f"calendar-year term{'' if config.calendar_trend else ' (switched off)'} and non-centred normal clinic and "
-        "injector effects, using a binomial likelihood over cells of identical covariates "
-        f"(dose rounded to {config.dose_step_log2:g} doublings). Region priors were centred on published "
-        f"per-treatment rates ({config.prior_set} prior set; sources in the priors table); clinic and injector "
+        f"calendar-year term{'' if config.calendar_trend else ' (switched off)'} and normal clinic effects with "
+        "injector effects centred within clinics, using a binomial likelihood over cells of identical covariates "
+        f"(dose rounded to {config.dose_step_log2:g} doublings); group effects were sampled as orthonormal "
+        "contrasts, partially centred by their Fisher information (Gorinova et al. 2020). Region priors were centred "
+        f"on published per-treatment rates or labelled practice assumptions ({config.prior_set} prior set; sources in the priors table); clinic and injector "
         "standard deviations had half-normal priors. Types with fewer than "
         f"{config.region_only_below_events} events used a region-only model"
         f"{' (' + ', '.join(rare) + ')' if rare else ''}. Posteriors were sampled with "
         f"{s.sampler} ({s.chains} chains x {s.draws} draws after {s.tune} tuning steps, target acceptance "
         f"{s.target_accept}); every model passed R-hat <= {config.gate.max_rhat}, bulk and tail ESS >= "
         f"{config.gate.min_ess_bulk:g} and {config.gate.max_divergences} divergences. Provider rates are "
-        "posterior expected rates of their own treatments against benchmarks standardised to their region mix; "
+        "posterior expected rates of their own treatments against benchmarks standardised to their region mix "
+        "and against the network's average provider on the same treatments; a provider was flagged when "
+        f"P(rate > {config.benchmark_multiplier:g} x peers) or P(rate > {config.benchmark_multiplier:g} x a fully "
+        f"published benchmark) exceeded {config.flag_probability:g}; "
         f"providers with fewer than {config.min_treatments_to_judge} treatments are labelled too few to judge. "
         f"Software: PyMC {pymc.__version__}, nutpie {nutpie.__version__}, ArviZ {arviz.__version__}, "
         f"Python {platform.python_version()}."
@@ -238,8 +247,13 @@ def build_manifest(study: ComplicationStudy, tables: dict, config: Complications
             "view": "clinic",
             "title": "Injectors and clinics",
             "text": f"Shrunken rates: small volumes are pulled towards the average. {flag} is the probability that "
-            f"the rate exceeds {m:g} times the benchmark; providers with fewer than "
-            f"{config.min_treatments_to_judge} treatments are shown but labelled too few to judge.",
+            f"the rate exceeds {m:g} times the benchmark standardised to the provider's region mix "
+            "(benchmark_published_share says how much of that benchmark is a published rate rather than a "
+            f"practice assumption); p_above_{m:g}x_peers is the probability that it exceeds {m:g} times the rate "
+            "the network's average clinic and injector would have on the same treatments. A provider is flagged "
+            f"when either probability exceeds {config.flag_probability:g} (the benchmark only if fully "
+            f"published); providers with fewer than {config.min_treatments_to_judge} treatments are shown but "
+            "labelled too few to judge and never flagged.",
             "tables": [
                 {"path": "complication_rates_by_injector.csv", "caption": "Injector complication rates",
                  "count_columns": ["n_treatments", "n_events"], "latex": False},

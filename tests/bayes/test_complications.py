@@ -23,25 +23,60 @@ def _log_binomial_coefficients(y: np.ndarray, n: np.ndarray) -> float:
     return float(np.sum(gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)))
 
 
+def _random_points(model, n: int, seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    point = model.initial_point()
+    return [{k: v + rng.normal(0, 0.7, size=np.shape(v)) for k, v in point.items()} for _ in range(n)]
+
+
 def test_binomial_cells_and_bernoulli_episodes_have_the_same_posterior(cells, synthetic, levels, type_regions, informative):
-    """log p(theta | cells) - log p(theta | episodes) is the same constant at every theta: the
-    sum of log binomial coefficients. Hence the posteriors are identical."""
+    """The sampled model (binomial kernel over cells) and PyMC's own per-episode Bernoulli model
+    have the same log density at every parameter value, hence the same posterior; PyMC's
+    ``Binomial`` over the cells differs from both by the same constant, the sum of the log
+    binomial coefficients that the kernel leaves out."""
     ctype = "eyelid_ptosis"
     agg = cells[ctype]
     per_episode = episode_cells(synthetic[0], ctype, type_regions[ctype], levels)
     priors = informative.for_type(ctype, agg.regions)
-    m_bin = build_complication_model(agg, priors, likelihood="binomial")
+    m_kernel = build_complication_model(agg, priors, likelihood="binomial")
+    m_full = build_complication_model(agg, priors, likelihood="binomial_full")
     m_ber = build_complication_model(per_episode, priors, likelihood="bernoulli")
-    logp_bin, logp_ber = m_bin.compile_logp(), m_ber.compile_logp()
-    rng = np.random.default_rng(3)
-    point = m_bin.initial_point()
-    differences = []
-    for _ in range(5):
-        random_point = {k: v + rng.normal(0, 0.7, size=np.shape(v)) for k, v in point.items()}
-        differences.append(logp_bin(random_point) - logp_ber(random_point))
+    assert len(agg.table) < len(per_episode.table)  # the aggregation is not trivial
+    logp_kernel, logp_full, logp_ber = (m.compile_logp() for m in (m_kernel, m_full, m_ber))
+    points = _random_points(m_kernel, 5, seed=3)
+    kernel = np.array([logp_kernel(p) for p in points])
+    bernoulli = np.array([logp_ber(p) for p in points])
+    full = np.array([logp_full(p) for p in points])
+    assert np.ptp(kernel) > 10.0  # the points differ, so equality is not an accident
+    np.testing.assert_allclose(kernel, bernoulli, rtol=1e-9)
     expected = _log_binomial_coefficients(agg.table["y"].to_numpy(), agg.table["n"].to_numpy())
-    assert expected > 1.0  # the aggregation is not trivial
-    np.testing.assert_allclose(differences, expected, rtol=0, atol=1e-6 * abs(expected))
+    assert expected > 1.0
+    np.testing.assert_allclose(full - kernel, expected, rtol=0, atol=1e-6 * abs(expected))
+
+
+def test_reparametrised_model_has_the_textbook_nested_prior(cells, informative):
+    """The sampled parametrisation (clinic mean split from the region totals, contrasts, partial
+    centring) is a change of variables of: region_logit ~ Normal(mu, sd), clinic effects i.i.d.
+    Normal(0, clinic_sd), injector deviations with marginal SD injector_sd. Checked on prior
+    draws of the deterministics, whatever the centring weights."""
+    import pymc as pm
+
+    c = cells["headache"]
+    priors = informative.for_type("headache", c.regions)
+    model = build_complication_model(c, priors)
+    with model:
+        pm.set_data({"clinic_lambda": np.full(model["clinic_lambda"].get_value().shape, 0.7)})
+        draws = pm.sample_prior_predictive(draws=20000, random_seed=4, var_names=["region_logit", "clinic_effect", "clinic_sd", "injector_effect", "injector_sd"]).prior
+    region = np.asarray(draws["region_logit"]).reshape(20000, -1)
+    mu = np.array([p.logit_mean for p in priors.region_priors])
+    sd = np.array([p.logit_sd for p in priors.region_priors])
+    idx = [list(c.levels.regions).index(r) for r in c.regions]
+    np.testing.assert_allclose(region[:, idx].mean(axis=0), mu, atol=0.03)
+    np.testing.assert_allclose(region[:, idx].std(axis=0), sd, rtol=0.03)
+    clinic = np.asarray(draws["clinic_effect"]).reshape(20000, -1) / np.asarray(draws["clinic_sd"]).reshape(-1, 1)
+    np.testing.assert_allclose(np.cov(clinic.T), np.eye(clinic.shape[1]), atol=0.04)  # i.i.d. Normal(0, sd)
+    injector = np.asarray(draws["injector_effect"]).reshape(20000, -1) / np.asarray(draws["injector_sd"]).reshape(-1, 1)
+    np.testing.assert_allclose(injector.std(axis=0), 1.0, rtol=0.03)
 
 
 def test_rule_gives_region_only_model_to_very_rare_types(cells):
@@ -123,19 +158,44 @@ def _bench(fit):
             "complication": fit.complication,
             "region": list(fit.cells.regions),
             "benchmark_rate": [p.rate for p in fit.priors.region_priors],
+            "benchmark_published": [p.published for p in fit.priors.region_priors],
             "benchmark_source": "test",
         }
     )
 
 
-def test_within_clinic_projection_removes_clinic_means_and_keeps_unit_variance():
+def test_injector_basis_removes_clinic_means_and_keeps_unit_variance():
     from analysis.bayes.aggregate import Levels
-    from analysis.bayes.complications import within_clinic_projection
+    from analysis.bayes.complications import clinic_basis, helmert_basis, injector_basis
 
     levels = Levels(("r",), ("ona",), ("C1", "C2", "C3"), ("a", "b", "c", "d", "e", "f"), 2023.0, (0, 0, 0, 1, 1, 2))
-    p = within_clinic_projection(levels)
-    z = np.random.default_rng(1).normal(size=(6, 20000))
-    effects = p @ z
+    b = injector_basis(levels)
+    assert b.shape == (6, 3)  # (3 - 1) + (2 - 1) + (1 - 1) contrasts
+    effects = b @ np.random.default_rng(1).normal(size=(3, 20000))
     np.testing.assert_allclose(effects[:3].sum(axis=0), 0, atol=1e-12)  # clinic C1 deviations sum to 0
     np.testing.assert_allclose(effects[3:5].sum(axis=0), 0, atol=1e-12)
-    np.testing.assert_allclose(np.diag(p @ p.T), [1, 1, 1, 1, 1, 0])  # alone in C3: no deviation
+    np.testing.assert_allclose(np.diag(b @ b.T), [1, 1, 1, 1, 1, 0])  # alone in C3: no deviation
+    h = helmert_basis(5)
+    np.testing.assert_allclose(h.T @ h, np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(h @ h.T, np.eye(5) - 1 / 5, atol=1e-12)
+    one = Levels(("r",), ("ona",), ("C1",), ("a",), 2023.0, (0,))
+    assert clinic_basis(one).shape == (1, 1) and not clinic_basis(one).any()  # fixed shape, no contrast
+
+
+def test_flags_come_from_peers_or_published_benchmarks_only(headache_fit, synthetic):
+    """A practice-assumption benchmark far below the truth flags nobody; the same benchmark
+    marked published flags nearly everyone; the peers rule picks out truly worse injectors."""
+    truth = synthetic[1]
+    bench = _bench(headache_fit).assign(benchmark_rate=0.005)  # 10x below the true rates
+    assumed = summaries.provider_table([headache_fit], bench.assign(benchmark_published=False), "injector", 1.5, 30)
+    assert (assumed["p_above_1.5x_benchmark"] > 0.9).mean() > 0.8  # the probability is still reported
+    assert not assumed["flag_reason"].str.contains("benchmark").any()
+    published = summaries.provider_table([headache_fit], bench.assign(benchmark_published=True), "injector", 1.5, 30)
+    judged = ~published["too_few_to_judge"]
+    assert published.loc[judged, "flagged"].mean() > 0.8
+    assert published.loc[~judged, "flagged"].sum() == 0  # too few to judge: never flagged
+    by_peers = assumed.set_index("injector")
+    worse = by_peers.index.isin(truth.truly_worse)
+    # truly worse injectors (odds x e) exceed their peers far more often than the others
+    assert by_peers.loc[worse, "p_above_1.5x_peers"].mean() > 3 * by_peers.loc[~worse, "p_above_1.5x_peers"].mean()
+    assert by_peers.loc[~worse, "flagged"].mean() < 0.1
