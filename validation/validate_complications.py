@@ -77,21 +77,26 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             try:
                 res = run_replicate(sampler, setup, prior_set, seed, gate=GateConfig(), region_only_below_events=rule)
-            except ConvergenceError as exc:  # counted and reported, never silently dropped
+            except ConvergenceError as exc:  # failed twice, as the stage would: counted and reported
                 failed[ctype] += 1
                 print(f"{ctype} replicate {r}: gate failed: {exc}", file=sys.stderr)
                 continue
             results.append(res)
+            retried = " (passed the gate on the stage's retry with doubled draws)" if res["retried"].iloc[0] else ""
             print(f"{ctype} replicate {r}: {res['n_events'].iloc[0]} events, {res['structure'].iloc[0]}, "
-                  f"{time.perf_counter() - t0:.1f}s", file=sys.stderr)
+                  f"{time.perf_counter() - t0:.1f}s{retried}", file=sys.stderr)
+        done = pd.concat([r for r in results if r["complication"].iloc[0] == ctype], ignore_index=True)
+        print(f"{ctype} done ({failed[ctype]} gate failures): "
+              + coverage_summary(done).to_string(index=False, float_format=lambda x: f"{x:.3f}"), file=sys.stderr)
     table = pd.concat(results, ignore_index=True)
     if args.out:
         table.to_csv(args.out, index=False)
     sizes = ", ".join(args.complications)
     print(f"\n{len(results)} replicates ({args.replicates} per type; episodes per type {args.episodes} unless set: {sizes}); "
           f"gate failures {failed}; {time.perf_counter() - start:.0f}s")
-    structures = table.groupby(["complication", "replicate"])["structure"].first().groupby(level=0).value_counts()
-    print("model structure per replicate:\n" + structures.to_string())
+    per_rep = table.groupby(["complication", "replicate"])[["structure", "retried"]].first()
+    print("model structure per replicate:\n" + per_rep.groupby(level=0)["structure"].value_counts().to_string())
+    print("replicates that needed the stage's retry:\n" + per_rep.groupby(level=0)["retried"].sum().to_string())
     print(coverage_summary(table).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     for ctype, sel in table.groupby("complication", sort=False):
         if (sel["level"] == "injector").any():

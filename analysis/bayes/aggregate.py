@@ -78,6 +78,29 @@ class Cells:
         }
 
 
+def region_totals(cells: Cells) -> Cells:
+    """The cells summed within region: all the region-only model needs.
+
+    With clinic, injector, dose, product and year effects switched off, every cell of a region
+    has the same risk, so the kernel ``sum(y * eta - n * softplus(eta))`` over these totals
+    equals the one over the full cells exactly (same posterior, far fewer terms). The other
+    keys are set to the reference level (their terms are multiplied by 0 in that model).
+    """
+    t = cells.table.groupby(["region", "region_idx"], sort=True, observed=True)[["n", "y"]].sum().reset_index()
+    levels = cells.levels
+    table = t.assign(
+        dose=0.0,
+        product=levels.products[0],
+        clinic=levels.clinics[0],
+        injector=levels.injectors[0],
+        year_c=0.0,
+        product_idx=np.int64(0),
+        clinic_idx=np.int64(0),
+        injector_idx=np.int64(0),
+    )
+    return Cells(cells.complication, cells.regions, table, levels)
+
+
 def outcome_column(complication: str) -> str:
     return f"c30_{complication}"
 

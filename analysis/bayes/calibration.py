@@ -10,14 +10,14 @@ coverage should be close to nominal, and the truly worse injectors should rank n
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
 from analysis.bayes import summaries
-from analysis.bayes.aggregate import aggregate_cells, levels_from_episodes
+from analysis.bayes.aggregate import Levels, aggregate_cells, levels_from_episodes
 from analysis.bayes.complications import (
     HIERARCHICAL,
     ComplicationFit,
@@ -26,6 +26,7 @@ from analysis.bayes.complications import (
 )
 from analysis.bayes.diagnostics import GateConfig, SamplerConfig
 from analysis.bayes.priors import PriorSet
+from analysis.bayes.study import fit_with_retry
 from analysis.bayes.synthetic import SyntheticTruth, simulate_episodes
 
 LEVELS = (0.90, 0.95)
@@ -99,8 +100,10 @@ def run_replicate(
 ) -> pd.DataFrame:
     """Simulate, fit and score one replicate (region, clinic and injector rows).
 
-    The model structure follows the stage's rule for very rare types (``choose_structure``);
-    the region-only model has no provider effects, so only its region rows are scored.
+    The model structure follows the stage's rule for very rare types (``choose_structure``),
+    and a gate failure gets the stage's one retry with doubled draws (``fit_with_retry``;
+    column ``retried``); the region-only model has no provider effects, so only its region
+    rows are scored.
     """
     rng = np.random.default_rng(seed)
     rates = draw_region_rates(prior_set, setup.complication, setup.regions, rng)
@@ -115,25 +118,45 @@ def run_replicate(
         worse_log_or=setup.worse_log_or,
         products=setup.products,
     )
-    levels = levels_from_episodes(episodes, setup.all_regions, setup.products)
+    levels = design_levels(episodes, truth, setup)
     cells = aggregate_cells(episodes, setup.complication, setup.regions, levels, calendar_trend=False)
     structure = choose_structure(cells, region_only_below_events)
     priors = prior_set.for_type(setup.complication, setup.regions)
-    fit = sampler.fit(cells, priors, seed, structure=structure, gate=gate, config=config)
+    cfg = config or sampler.config
+    if gate is None:
+        fit = sampler.fit(cells, priors, seed, structure=structure, gate=None, config=cfg)
+    else:  # the stage's policy: one retry with doubled draws and tuning, then give up
+        fit = fit_with_retry(sampler, cells, priors, seed, structure, gate, cfg)
+    retried = fit.idata.posterior.sizes["draw"] > cfg.draws
     keys = ("region", "clinic", "injector") if structure == HIERARCHICAL else ("region",)
     parts = [group_coverage(fit, episodes, truth, key) for key in keys]
     return pd.concat(parts, ignore_index=True).assign(
-        replicate=seed, n_events=cells.n_events, complication=setup.complication, structure=structure
+        replicate=seed, n_events=cells.n_events, complication=setup.complication, structure=structure,
+        retried=retried,
+    )
+
+
+def design_levels(episodes: pd.DataFrame, truth: SyntheticTruth, setup: CalibrationSetup) -> Levels:
+    """Levels of the simulated design: every clinic and injector, even one that drew no
+    treatments in a small replicate, so that every replicate fits the one compiled model."""
+    observed = levels_from_episodes(episodes, setup.all_regions, setup.products)
+    clinics = tuple(sorted(set(truth.injector_clinic.values())))
+    injectors = tuple(sorted(truth.injector_clinic))
+    return replace(
+        observed,
+        clinics=clinics,
+        injectors=injectors,
+        injector_clinic=tuple(clinics.index(truth.injector_clinic[i]) for i in injectors),
     )
 
 
 def template_sampler(setup: CalibrationSetup, prior_set: PriorSet, config: SamplerConfig) -> ComplicationSampler:
     """A sampler compiled for the synthetic cohorts' levels (the same in every replicate)."""
-    episodes, _ = simulate_episodes(
+    episodes, truth = simulate_episodes(
         2000, {setup.complication: setup.regions}, {setup.complication: dict.fromkeys(setup.regions, 0.05)},
         seed=0, products=setup.products,
     )
-    levels = levels_from_episodes(episodes, setup.all_regions, setup.products)
+    levels = design_levels(episodes, truth, setup)
     cells = aggregate_cells(episodes, setup.complication, setup.regions, levels, calendar_trend=False)
     return ComplicationSampler(cells, prior_set.for_type(setup.complication, setup.regions), config)
 

@@ -39,7 +39,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from analysis.bayes.aggregate import Cells, Levels
+from analysis.bayes.aggregate import Cells, Levels, region_totals
 from analysis.bayes.diagnostics import (
     GateConfig,
     SamplerConfig,
@@ -411,13 +411,17 @@ class ComplicationSampler:
     ) -> ComplicationFit:
         """Sample one type and apply the diagnostics gate (``gate=None`` skips it).
 
+        A region-only fit is sampled over the per-region totals (:func:`region_totals`, the same
+        posterior); the returned fit keeps the full cells for the summaries.
+
         Raises
         ------
         ConvergenceError
             If R-hat, ESS or divergences fail the gate; names the model and parameter.
         """
         start = time.perf_counter()
-        idata = self.sample(model_data(cells, priors, structure), seed, config)
+        sampled = region_totals(cells) if structure == REGION_ONLY else cells
+        idata = self.sample(model_data(sampled, priors, structure), seed, config)
         seconds = time.perf_counter() - start
         name = model_name or f"complications/{cells.complication} ({priors.prior_set}, {structure})"
         if gate is not None:

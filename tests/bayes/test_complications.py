@@ -199,3 +199,19 @@ def test_flags_come_from_peers_or_published_benchmarks_only(headache_fit, synthe
     # truly worse injectors (odds x e) exceed their peers far more often than the others
     assert by_peers.loc[worse, "p_above_1.5x_peers"].mean() > 3 * by_peers.loc[~worse, "p_above_1.5x_peers"].mean()
     assert by_peers.loc[~worse, "flagged"].mean() < 0.1
+
+
+def test_region_only_model_over_region_totals_has_the_same_log_density(cells, informative):
+    """The region-only model is sampled over per-region totals: exactly the same log density
+    as over the full cells (every cell of a region has the same risk in that model)."""
+    from analysis.bayes.aggregate import region_totals
+
+    c = cells["headache"]
+    totals = region_totals(c)
+    assert len(totals.table) == len(c.regions) and totals.n_events == c.n_events
+    priors = informative.for_type("headache", c.regions)
+    full = build_complication_model(c, priors, structure=REGION_ONLY)
+    small = build_complication_model(totals, priors, structure=REGION_ONLY)
+    logp_full, logp_small = full.compile_logp(), small.compile_logp()
+    values = [(logp_full(p), logp_small(p)) for p in _random_points(full, 4, seed=8)]
+    np.testing.assert_allclose([a for a, _ in values], [b for _, b in values], rtol=1e-10)
