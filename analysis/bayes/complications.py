@@ -135,10 +135,12 @@ def _at_least_one_column(basis: np.ndarray) -> np.ndarray:
 
 
 #: Centre a contrast when the data's Fisher information about it exceeds this (posterior SD of
-#: the log-odds shift below about 0.1, i.e. roughly 100 events' worth). Measured: partial
-#: centring of less-informed contrasts caused divergences on 5k-20k episodes; the non-centred
-#: form of well-informed ones needed 46 leapfrog steps per draw and diverged on 2M.
-CENTRE_ABOVE_INFORMATION = 100.0
+#: its log-odds shift below about 0.03, roughly 1,000 events' worth). Measured: the non-centred
+#: form of well-informed contrasts needed 46 leapfrog steps per draw and diverged on 2M
+#: episodes; centring at 100 caused 45-83 divergences on a 20k cohort whose clinic SD was
+#: small (0.13); at 1,000 neither happened (validation/validate_complications.py; the fallback
+#: of ``study.fit_with_retry`` samples everything non-centred if a fit still fails the gate).
+CENTRE_ABOVE_INFORMATION = 1000.0
 
 
 def centring_weights(
@@ -176,13 +178,19 @@ def centring_weights(
     return out
 
 
-def model_data(cells: Cells, priors: ComplicationPriors, structure: str) -> dict[str, np.ndarray]:
-    """Every data container of the model for one fit (cells, priors, structure switch)."""
+def model_data(
+    cells: Cells, priors: ComplicationPriors, structure: str, centring: bool = True
+) -> dict[str, np.ndarray]:
+    """Every data container of the model for one fit (cells, priors, structure switch).
+
+    ``centring=False`` samples every group contrast non-centred (the safe geometry when the
+    data are weak; the fallback when a fit with :func:`centring_weights` fails the gate).
+    """
     data = cells.arrays()
     data.update(prior_data(cells, priors))
     bases = {"clinic": clinic_basis(cells.levels), "injector": injector_basis(cells.levels)}
     data.update({f"{key}_basis": basis for key, basis in bases.items()})
-    data.update(centring_weights(cells, priors, structure, bases))
+    data.update(centring_weights(cells, priors, structure if centring else REGION_ONLY, bases))
     data["effects_on"] = np.array(1.0 if structure == HIERARCHICAL else 0.0)
     return data
 
@@ -408,11 +416,13 @@ class ComplicationSampler:
         gate: GateConfig | None = GateConfig(),  # noqa: B008 - frozen dataclass
         model_name: str | None = None,
         config: SamplerConfig | None = None,
+        centring: bool = True,
     ) -> ComplicationFit:
         """Sample one type and apply the diagnostics gate (``gate=None`` skips it).
 
         A region-only fit is sampled over the per-region totals (:func:`region_totals`, the same
-        posterior); the returned fit keeps the full cells for the summaries.
+        posterior); the returned fit keeps the full cells for the summaries. ``centring=False``
+        samples every group contrast non-centred (:func:`model_data`).
 
         Raises
         ------
@@ -421,7 +431,7 @@ class ComplicationSampler:
         """
         start = time.perf_counter()
         sampled = region_totals(cells) if structure == REGION_ONLY else cells
-        idata = self.sample(model_data(sampled, priors, structure), seed, config)
+        idata = self.sample(model_data(sampled, priors, structure, centring), seed, config)
         seconds = time.perf_counter() - start
         name = model_name or f"complications/{cells.complication} ({priors.prior_set}, {structure})"
         if gate is not None:

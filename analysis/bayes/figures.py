@@ -52,7 +52,7 @@ def plot_caterpillar(table: pd.DataFrame, ax: plt.Axes, level: str, multiplier: 
     ax.axvline(multiplier, color=PALETTE[5], ls=LINESTYLES[1], lw=0.8, label=f"{multiplier:g} x benchmark")
     ax.set_yticks(y)
     ax.set_yticklabels(t[level], fontsize=5)
-    ax.set_xlabel("rate / published benchmark (posterior mean, 95% CrI)")
+    ax.set_xlabel("rate / region-mix benchmark (posterior mean, 95% CrI)")
     return ax
 
 

@@ -225,7 +225,8 @@ def build_manifest(study: ComplicationStudy, tables: dict, config: Complications
     m = config.benchmark_multiplier
     flag = f"p_above_{m:g}x_benchmark"
     caterpillars = [
-        {"path": f"caterpillar_injectors_{t}.png", "caption": f"Injector {t.replace('_', ' ')} rates relative to the benchmark.",
+        {"path": f"caterpillar_injectors_{t}.png", "caption": f"Injector {t.replace('_', ' ')} rates relative to the benchmark standardised to each "
+         "injector's region mix (published rates and labelled practice assumptions); flagged injectors in vermillion.",
          "alt": f"Caterpillar plot of injector {t.replace('_', ' ')} rate ratios with 95% credible intervals"}
         for t in config.headline_types
         if ((tables["complication_rates_by_injector"]["complication"] == t)

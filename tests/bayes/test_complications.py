@@ -215,3 +215,20 @@ def test_region_only_model_over_region_totals_has_the_same_log_density(cells, in
     logp_full, logp_small = full.compile_logp(), small.compile_logp()
     values = [(logp_full(p), logp_small(p)) for p in _random_points(full, 4, seed=8)]
     np.testing.assert_allclose([a for a, _ in values], [b for _, b in values], rtol=1e-10)
+
+
+def test_contrasts_are_centred_only_when_the_data_pin_them_down(cells, informative):
+    """Demo-sized data: every contrast non-centred; the same cells x1000: clinic contrasts
+    centred; ``centring=False`` (the retry's fallback) or the region-only model: none."""
+    from analysis.bayes.aggregate import Cells
+    from analysis.bayes.complications import model_data
+
+    c = cells["headache"]
+    priors = informative.for_type("headache", c.regions)
+    small = model_data(c, priors, HIERARCHICAL)
+    assert not small["clinic_lambda"].any() and not small["injector_lambda"].any()
+    big_cells = Cells(c.complication, c.regions, c.table.assign(n=c.table["n"] * 1000, y=c.table["y"] * 1000), c.levels)
+    big = model_data(big_cells, priors, HIERARCHICAL)
+    assert big["clinic_lambda"].all() and set(np.unique(big["injector_lambda"])) <= {0.0, 1.0}
+    for data in (model_data(big_cells, priors, HIERARCHICAL, centring=False), model_data(big_cells, priors, REGION_ONLY)):
+        assert not data["clinic_lambda"].any() and not data["injector_lambda"].any()
