@@ -135,12 +135,13 @@ def _at_least_one_column(basis: np.ndarray) -> np.ndarray:
 
 
 #: Centre a contrast when the data's Fisher information about it exceeds this (posterior SD of
-#: its log-odds shift below about 0.03, roughly 1,000 events' worth). Measured: the non-centred
+#: its log-odds shift below about 0.06). Measured (benchmarks/, validation/): the non-centred
 #: form of well-informed contrasts needed 46 leapfrog steps per draw and diverged on 2M
-#: episodes; centring at 100 caused 45-83 divergences on a 20k cohort whose clinic SD was
-#: small (0.13); at 1,000 neither happened (validation/validate_complications.py; the fallback
-#: of ``study.fit_with_retry`` samples everything non-centred if a fit still fails the gate).
-CENTRE_ABOVE_INFORMATION = 1000.0
+#: episodes; a threshold of 100 centred the clinics of 20k-episode headache cohorts whose clinic
+#: SD was small (about 0.13) and gave 18-87 divergences; 1,000 left the injectors of 200k-2M
+#: cohorts non-centred (min bulk ESS 198, R-hat 1.02 at 2M). At 300 neither happened. If a fit
+#: still fails the gate, ``study.fit_with_retry`` samples everything non-centred.
+CENTRE_ABOVE_INFORMATION = 300.0
 
 
 def centring_weights(
