@@ -73,15 +73,16 @@ def prior_data(cells: Cells, priors: ComplicationPriors) -> dict[str, np.ndarray
     prior (they sample it, and no table reports them).
     """
     by_region = dict(zip(cells.regions, priors.region_priors, strict=True))
+    effects = priors.effects
     placeholder = (-5.0, 1.0)
     mu = [by_region[r].logit_mean if r in by_region else placeholder[0] for r in cells.levels.regions]
     sd = [by_region[r].logit_sd if r in by_region else placeholder[1] for r in cells.levels.regions]
     return {
         "region_prior_mu": np.array(mu),
         "region_prior_sd": np.array(sd),
-        "dose_prior": np.array([priors.dose_mean, priors.dose_sd]),
+        "dose_prior": np.array([effects.dose_mean, effects.dose_sd]),
         "effect_scales": np.array(
-            [priors.product_sd, priors.clinic_scale, priors.injector_scale, priors.year_sd]
+            [effects.product_sd, effects.clinic_scale, effects.injector_scale, effects.year_sd]
         ),
     }
 

@@ -52,21 +52,28 @@ class RatePrior:
 
 
 @dataclass(frozen=True)
-class ComplicationPriors:
-    """All priors of one complication model (one type, one prior set).
+class EffectPriors:
+    """The effect priors every complication model of one prior set shares (logit scale)."""
 
-    ``region_priors`` holds one :class:`RatePrior` per region in the model's region order;
-    the other fields are the shared effect priors on the logit scale.
-    """
-
-    prior_set: str
-    region_priors: tuple[RatePrior, ...]
     dose_mean: float
     dose_sd: float
     product_sd: float
     clinic_scale: float
     injector_scale: float
     year_sd: float
+
+
+@dataclass(frozen=True)
+class ComplicationPriors:
+    """All priors of one complication model (one type, one prior set).
+
+    ``region_priors`` holds one :class:`RatePrior` per region in the model's region order;
+    ``effects`` are the set's shared effect priors.
+    """
+
+    prior_set: str
+    region_priors: tuple[RatePrior, ...]
+    effects: EffectPriors
 
     @property
     def region_mu(self) -> np.ndarray:
@@ -84,12 +91,7 @@ class PriorSet:
     name: str
     rates: Mapping[str, Mapping[str, RatePrior]]
     default_rate: RatePrior
-    dose_mean: float
-    dose_sd: float
-    product_sd: float
-    clinic_scale: float
-    injector_scale: float
-    year_sd: float
+    effects: EffectPriors
 
     def rate_prior(self, complication: str, region: str) -> RatePrior:
         """Region-specific prior, else the type's ``_other`` entry, else the set's default."""
@@ -101,12 +103,7 @@ class PriorSet:
         return ComplicationPriors(
             prior_set=self.name,
             region_priors=tuple(self.rate_prior(complication, r) for r in regions),
-            dose_mean=self.dose_mean,
-            dose_sd=self.dose_sd,
-            product_sd=self.product_sd,
-            clinic_scale=self.clinic_scale,
-            injector_scale=self.injector_scale,
-            year_sd=self.year_sd,
+            effects=self.effects,
         )
 
 
@@ -146,12 +143,14 @@ def prior_set_from_params(complications: Mapping, name: str) -> PriorSet:
         name=name,
         rates=rates,
         default_rate=RatePrior.from_params(node.get("default_rate", {}), f"{where}.default_rate"),
-        dose_mean=_number(node, "dose_log_or_per_doubling", "mean", where, positive=False),
-        dose_sd=_number(node, "dose_log_or_per_doubling", "sd", where),
-        product_sd=_number(node, "product_log_or_sd", "sd", where),
-        clinic_scale=_number(node, "clinic_sd_scale", "scale", where),
-        injector_scale=_number(node, "injector_sd_scale", "scale", where),
-        year_sd=_number(node, "year_log_or_sd", "sd", where),
+        effects=EffectPriors(
+            dose_mean=_number(node, "dose_log_or_per_doubling", "mean", where, positive=False),
+            dose_sd=_number(node, "dose_log_or_per_doubling", "sd", where),
+            product_sd=_number(node, "product_log_or_sd", "sd", where),
+            clinic_scale=_number(node, "clinic_sd_scale", "scale", where),
+            injector_scale=_number(node, "injector_sd_scale", "scale", where),
+            year_sd=_number(node, "year_log_or_sd", "sd", where),
+        ),
     )
 
 
@@ -197,12 +196,13 @@ def prior_table(prior_set: PriorSet, complication_types: Mapping) -> pd.DataFram
                     "source": p.source,
                 }
             )
+    e = prior_set.effects
     shared = [
-        ("dose log-OR per doubling", f"Normal({prior_set.dose_mean:g}, {prior_set.dose_sd:g})"),
-        ("product log-OR vs ona", f"Normal(0, {prior_set.product_sd:g})"),
-        ("clinic SD (logit)", f"HalfNormal({prior_set.clinic_scale:g})"),
-        ("injector SD (logit)", f"HalfNormal({prior_set.injector_scale:g})"),
-        ("calendar log-OR per year", f"Normal(0, {prior_set.year_sd:g})"),
+        ("dose log-OR per doubling", f"Normal({e.dose_mean:g}, {e.dose_sd:g})"),
+        ("product log-OR vs ona", f"Normal(0, {e.product_sd:g})"),
+        ("clinic SD (logit)", f"HalfNormal({e.clinic_scale:g})"),
+        ("injector SD (logit)", f"HalfNormal({e.injector_scale:g})"),
+        ("calendar log-OR per year", f"Normal(0, {e.year_sd:g})"),
     ]
     for name, dist in shared:
         rows.append({"prior_set": prior_set.name, "parameter": name, "distribution": dist})

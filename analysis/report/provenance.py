@@ -19,6 +19,8 @@ import pandas as pd
 import yaml
 
 NOT_A_CHECKOUT = "not a git checkout"
+#: Tracked paths whose uncommitted edits change what the pipeline computes.
+SOURCE_PATHS = ("analysis", "params.yaml", "dvc.yaml", "pyproject.toml", "requirements.lock")
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -68,6 +70,23 @@ def git_commit(directory: str | Path) -> str:
     return commit if res.returncode == 0 and commit else NOT_A_CHECKOUT
 
 
+def uncommitted_changes(directory: str | Path, paths: tuple[str, ...] = SOURCE_PATHS) -> tuple[str, ...]:
+    """Files under ``paths`` that differ from the checked-out commit (edited, added, deleted).
+
+    A report built before its code was committed says so, because the commit alone would then
+    name code that did not run (the code SHA-256 always names the code that did).
+    Empty outside a checkout.
+    """
+    try:
+        res = subprocess.run(["git", "status", "--porcelain=v1", "--untracked-files=all", "--", *paths],
+                             cwd=directory, capture_output=True, text=True, check=False, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    if res.returncode != 0:
+        return ()
+    return tuple(sorted(line[3:].split(" -> ")[-1] for line in res.stdout.splitlines() if line.strip()))
+
+
 def package_versions(packages: list[str]) -> dict[str, str]:
     """Installed version of each package (``"not installed"`` if absent), plus Python's."""
     out = {"python": platform.python_version()}
@@ -95,6 +114,7 @@ class Provenance:
     Attributes
     ----------
     git_commit : commit of the working directory, or "not a git checkout".
+    uncommitted : source files that differed from that commit when the report was built.
     code_sha256 : digest of the ``analysis`` package source that actually ran.
     data_sha256 : digest over the input data files; ``data_files`` lists each file's hash.
     params_sha256 : SHA-256 of params.yaml; ``params`` holds the YAML of the sections used.
@@ -102,6 +122,7 @@ class Provenance:
     """
 
     git_commit: str
+    uncommitted: tuple[str, ...]
     code_sha256: str
     data_dir: str
     data_sha256: str
@@ -113,11 +134,17 @@ class Provenance:
     run_date: str
 
     @property
+    def working_tree(self) -> str:
+        """``none`` or the uncommitted source files, for the footer."""
+        return ", ".join(self.uncommitted) if self.uncommitted else "none"
+
+    @property
     def summary(self) -> pd.DataFrame:
         """Tidy ``item, value`` table of the provenance (one row an item)."""
         rows = [
             ("Run date (data cut-off)", self.run_date),
             ("Git commit", self.git_commit),
+            ("Uncommitted source changes", self.working_tree),
             ("Analysis code SHA-256", self.code_sha256),
             (f"Input data SHA-256 ({self.data_dir})", self.data_sha256),
             (f"Parameters SHA-256 ({self.params_file})", self.params_sha256),
@@ -134,6 +161,7 @@ def collect_provenance(*, repo_dir: Path, code_dir: Path, data_dir: Path, params
     files = hash_tree(data_dir)
     return Provenance(
         git_commit=git_commit(repo_dir),
+        uncommitted=uncommitted_changes(repo_dir),
         code_sha256=tree_digest(hash_tree(code_dir, suffixes=(".py", ".j2", ".css"))),
         data_dir=Path(data_dir).as_posix(),
         data_sha256=tree_digest(files),

@@ -30,7 +30,7 @@ def test_weak_priors_are_wider(params, informative):
     for ctype in params["complication_types"]:
         for region in params["complication_types"][ctype]["regions"]:
             assert weak.rate_prior(ctype, region).logit_sd >= informative.rate_prior(ctype, region).logit_sd
-    assert weak.injector_scale > informative.injector_scale
+    assert weak.effects.injector_scale > informative.effects.injector_scale
 
 
 def test_bad_prior_values_raise_config_errors(params):

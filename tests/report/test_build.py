@@ -4,6 +4,7 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ from conftest import html_tables
 
 from analysis.cli import main
 from analysis.report.build import format_number
-from analysis.report.provenance import NOT_A_CHECKOUT, git_commit
+from analysis.report.provenance import NOT_A_CHECKOUT, git_commit, uncommitted_changes
 
 
 def _page(built) -> str:
@@ -107,6 +108,7 @@ def test_provenance_footer_hashes_inputs_and_dates_from_the_data(built_report):
     assert footer("data_sha256") == hashlib.sha256(lines.encode()).hexdigest()
     assert footer("run_date") == "2024-12-31"  # the synthetic data cut-off, not today
     assert re.fullmatch(r"[0-9a-f]{40}|" + NOT_A_CHECKOUT, footer("git_commit"))
+    assert footer("uncommitted") == "none" or footer("uncommitted").startswith(("analysis/", "params.yaml"))
     assert 'data-params-section="report"' in page and "min_count: 5" in page
 
 
@@ -151,6 +153,27 @@ def test_missing_manifest_stops_the_report_with_a_clear_message(built_report, tm
 
 def test_git_commit_outside_a_checkout(tmp_path):
     assert git_commit(tmp_path) == NOT_A_CHECKOUT
+    assert uncommitted_changes(tmp_path) == ()
+
+
+def test_uncommitted_source_changes_are_named(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "analysis").mkdir()
+    (tmp_path / "analysis" / "model.py").write_text("A = 1\n")
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    (tmp_path / "notes.txt").write_text("not a source\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "start")
+    assert uncommitted_changes(tmp_path) == ()
+    (tmp_path / "analysis" / "model.py").write_text("A = 2\n")
+    (tmp_path / "analysis" / "new.py").write_text("B = 1\n")
+    (tmp_path / "params.yaml").unlink()
+    (tmp_path / "notes.txt").write_text("edited, but not a source\n")
+    assert uncommitted_changes(tmp_path) == ("analysis/model.py", "analysis/new.py", "params.yaml")
 
 
 @pytest.mark.parametrize("value, digits, text", [
