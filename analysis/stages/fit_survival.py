@@ -60,7 +60,7 @@ def analyse(episodes: pd.DataFrame, cfg: SurvivalConfig, params: dict, source: s
     grid = np.arange(*cfg.curve_grid_days) if len(cfg.curve_grid_days) == 3 else None
     out: dict = {"n_episodes_total": len(episodes), "n_episodes_duration": len(df),
                  "n_patients_duration": int(df["patient_key"].nunique())}
-    out.update(_nonparametric(df, cfg, grid))
+    out.update(_nonparametric(df, cfg, grid, log))
     log(f"Turnbull done ({time.time() - t0:.0f} s)")
     out.update(_regression(df, cfg, grid, params))
     log(f"AFT done ({time.time() - t0:.0f} s)")
@@ -71,14 +71,21 @@ def analyse(episodes: pd.DataFrame, cfg: SurvivalConfig, params: dict, source: s
     return out
 
 
-def _nonparametric(df: pd.DataFrame, cfg: SurvivalConfig, grid) -> dict:
-    summaries, curves = [], []
+def _nonparametric(df: pd.DataFrame, cfg: SurvivalConfig, grid, log) -> dict:
+    summaries, curves, n_too_few = [], [], 0
     for k, var in enumerate(cfg.strata):
-        res = nonparametric.turnbull_by(df, var, n_boot=cfg.bootstrap_replicates, seed=cfg.seed + 1000 * k,
-                                        ci_level=cfg.ci_level, report_weeks=cfg.report_weeks, grid_days=grid)
+        res, too_few = nonparametric.turnbull_by(
+            df, var, n_boot=cfg.bootstrap_replicates, seed=cfg.seed + 1000 * k, ci_level=cfg.ci_level,
+            report_weeks=cfg.report_weeks, grid_days=grid, min_episodes=cfg.turnbull_min_episodes)
         for level, r in res.items():
             summaries.append(r.summary.assign(variable=var, level=level))
             curves.append(r.curve.assign(variable=var))
+        if not too_few.empty:
+            summaries.append(too_few.assign(variable=var)[[*too_few.columns.drop("level"), "variable", "level"]])
+            for level, n in too_few.groupby("level", sort=False)["n_episodes"].first().items():
+                log(f"Turnbull: {var}={level} has {n} episodes (< {cfg.turnbull_min_episodes}): "
+                    "listed without estimates")
+            n_too_few += too_few["level"].nunique()
     summary = pd.concat(summaries, ignore_index=True)
     med = summary[(summary["variable"] == "region") & (summary["quantity"] == "median_duration")]
     by_region = med.rename(columns={"level": "region", "estimate": "median_days", "lower": "median_lower",
@@ -89,7 +96,7 @@ def _nonparametric(df: pd.DataFrame, cfg: SurvivalConfig, grid) -> dict:
         strata = None if var == "region" else "region"
         r = nonparametric.generalised_logrank(df, var, strata=strata)
         tests.append({"variable": var, "stratified_by": strata or "", "chi2": r.chi2, "df": r.df, "p": r.p_value})
-    return {"turnbull_summary": summary, "turnbull_curves": pd.concat(curves, ignore_index=True),
+    return {"turnbull_summary": summary, "turnbull_levels_not_estimated": n_too_few, "turnbull_curves": pd.concat(curves, ignore_index=True),
             "median_by_region": by_region.reset_index(drop=True), "logrank": pd.DataFrame(tests)}
 
 
@@ -227,6 +234,7 @@ def _metrics(r: dict, cfg: SurvivalConfig, disc: pd.DataFrame) -> dict:
         "prediction": {f"{row.endpoint}_{row.metric}": row.estimate for row in cv_all.itertuples()},
         "aft_vs_turnbull_max_abs_diff": float(disc["max_abs_diff"].max()),
         "ph_failing_terms": len(r["ph_actions"]),
+        "turnbull_levels_not_estimated": r["turnbull_levels_not_estimated"],
     }
 
 
@@ -266,7 +274,8 @@ def _manifest(r: dict, cfg: SurvivalConfig, metrics: dict) -> dict:
          "figures": [{"path": "survival_by_region.png", "caption": "Proportion still effective by region",
                       "alt": "Turnbull survival curves of effect duration by region with 95% bands"}]},
         {"view": "research", "title": "Nonparametric estimates and group comparisons",
-         "text": "Turnbull estimates by region, product, exercise tier and muscle bulk; generalised log-rank tests.",
+         "text": "Turnbull estimates by region, product, exercise tier and muscle bulk; generalised log-rank tests. "
+                 f"A level with fewer than {cfg.turnbull_min_episodes} episodes is listed with its counts and no estimates.",
          "tables": [{"path": "turnbull_estimates.csv", "caption": "Median and proportion still effective at 8-24 weeks",
                      "count_columns": ["n_episodes", "n_patients"], "latex": False},
                     {"path": "logrank_tests.csv", "caption": "Generalised log-rank tests", "count_columns": [], "latex": True}],

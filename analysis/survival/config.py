@@ -37,6 +37,7 @@ class SurvivalConfig:
     ci_level: float = 0.95
     report_weeks: tuple[float, ...] = (8.0, 12.0, 16.0, 20.0, 24.0)
     bootstrap_replicates: int = 200
+    turnbull_min_episodes: int = 20
     strata: tuple[str, ...] = ("region", "product", "exercise_tier", "muscle_bulk")
     families: tuple[str, ...] = FAMILIES
     dose_knot_log2: float = 1.0
@@ -84,4 +85,6 @@ def load_config(params: dict[str, Any]) -> SurvivalConfig:
         raise ConfigError(f"survival.cox.ties must be 'efron' or 'breslow', got {cfg.cox.ties!r}")
     if cfg.bootstrap_replicates < 20:
         raise ConfigError("survival.bootstrap_replicates must be >= 20 for percentile intervals")
+    if cfg.turnbull_min_episodes < 1:
+        raise ConfigError(f"survival.turnbull_min_episodes must be >= 1, got {cfg.turnbull_min_episodes}")
     return cfg

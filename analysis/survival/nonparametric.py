@@ -308,18 +308,28 @@ def turnbull_by(
     report_weeks: tuple[float, ...] = (8, 12, 16, 20, 24),
     grid_days: np.ndarray | None = None,
     min_episodes: int = 20,
-) -> dict[str, TurnbullResult]:
-    """:func:`turnbull` for each level of ``by`` (levels with fewer than ``min_episodes`` skipped)."""
-    out = {}
+) -> tuple[dict[str, TurnbullResult], pd.DataFrame]:
+    """:func:`turnbull` for each level of ``by`` with at least ``min_episodes`` episodes.
+
+    Returns the results by level and, for the levels too small to estimate, summary rows in
+    the same format with missing estimates (so that no level leaves the table unannounced).
+    """
+    out, too_few = {}, []
+    quantities = ["median_duration", *(f"still_effective_week_{wk:g}" for wk in report_weeks)]
     for k, (level, sub) in enumerate(df.groupby(by, observed=True, sort=True)):
+        group = f"{by}={level}"
         if len(sub) < min_episodes:
+            too_few += [{"group": group, "quantity": q, "estimate": np.nan, "lower": np.nan, "upper": np.nan,
+                         "unit": "days" if q == "median_duration" else "proportion",
+                         "n_episodes": len(sub), "n_patients": int(sub["patient_key"].nunique()),
+                         "n_boot_failed": 0, "level": str(level)} for q in quantities]
             continue
         out[str(level)] = turnbull(
             sub["dur_lower_days"].to_numpy(), sub["dur_upper_days"].to_numpy(),
             sub["patient_key"].to_numpy(), n_boot=n_boot, seed=seed + k, ci_level=ci_level,
-            report_weeks=report_weeks, grid_days=grid_days, group=f"{by}={level}",
+            report_weeks=report_weeks, grid_days=grid_days, group=group,
         )
-    return out
+    return out, pd.DataFrame(too_few)
 
 
 @dataclass(frozen=True)

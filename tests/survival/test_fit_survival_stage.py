@@ -19,9 +19,12 @@ def stage_out(small_episodes, small_params, tmp_path_factory):
     root = tmp_path_factory.mktemp("survival_stage")
     episodes = root / "episodes.parquet"
     small_episodes.to_parquet(episodes)
+    # the smallest region falls below the Turnbull minimum, so the too-few path runs end to end
+    smallest = int(small_episodes[small_episodes["in_duration_analysis"]].groupby("region").size().min())
     params = with_overrides(small_params, {
         "survival.bootstrap_replicates": 20, "survival.strata": ["region", "exercise_tier"],
         "survival.families": ["weibull", "lognormal"], "survival.cv.folds": 3,
+        "survival.turnbull_min_episodes": smallest + 1,
     })
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     code = main(["fit-survival", "--params", str(root / "params.yaml"), "--episodes", str(episodes),
@@ -58,3 +61,22 @@ def test_no_identifier_reaches_the_outputs(stage_out, small_episodes):
     for csv in (stage_out / "survival").glob("*.csv"):
         text = csv.read_text()
         assert not any(k in text for k in list(keys)[:2000]), csv.name
+
+
+def test_every_stratum_level_is_in_the_turnbull_table(stage_out, small_episodes):
+    table = pd.read_csv(stage_out / "survival" / "turnbull_estimates.csv")
+    metrics = json.loads((stage_out / "metrics" / "survival.json").read_text())
+    analysed = small_episodes[small_episodes["in_duration_analysis"]]
+    min_episodes = int(analysed.groupby("region").size().min()) + 1
+    too_few = 0
+    for var in ["region", "exercise_tier"]:
+        counts = analysed.groupby(var, observed=True).size()
+        rows = table[(table["variable"] == var) & (table["quantity"] == "median_duration")]
+        assert sorted(rows["level"].astype(str)) == sorted(counts.index.astype(str))
+        by_level = rows.set_index(rows["level"].astype(str))["n_episodes"]
+        assert by_level.to_dict() == {str(k): int(v) for k, v in counts.items()}
+        small = counts[counts < min_episodes].index.astype(str)
+        assert rows.set_index(rows["level"].astype(str)).loc[small, "estimate"].isna().all()
+        too_few += len(small)
+    assert too_few >= 1
+    assert metrics["turnbull_levels_not_estimated"] == too_few

@@ -14,6 +14,7 @@ from analysis.survival.nonparametric import (
     innermost_intervals,
     median_days,
     turnbull,
+    turnbull_by,
 )
 
 
@@ -79,6 +80,24 @@ def test_median_and_bootstrap_interval_cover_a_known_median():
     assert wk16["lower"] <= true16 <= wk16["upper"]
     assert (res.curve["lower"] <= res.curve["survival"] + 1e-9).all()
     assert (res.curve["survival"] <= res.curve["upper"] + 1e-9).all()
+
+
+def test_turnbull_by_lists_levels_too_small_to_estimate(lognormal_episodes):
+    df = lognormal_episodes.copy()
+    small = df["region"].unique()[0]
+    keep = df.index[df["region"] == small][:7]
+    df = df[(df["region"] != small) | df.index.isin(keep)]
+    res, too_few = turnbull_by(df, "region", n_boot=20, seed=1, report_weeks=(12, 16), min_episodes=20)
+    assert str(small) not in res
+    assert set(res) == set(map(str, df["region"].unique())) - {str(small)}
+    # one row per quantity, same format as an estimated level's summary, counts kept, no estimates
+    assert too_few["quantity"].tolist() == ["median_duration", "still_effective_week_12", "still_effective_week_16"]
+    assert (too_few["group"] == f"region={small}").all() and (too_few["level"] == str(small)).all()
+    assert (too_few["n_episodes"] == 7).all()
+    assert (too_few["n_patients"] == df.loc[keep, "patient_key"].nunique()).all()
+    assert too_few[["estimate", "lower", "upper"]].isna().all().all()
+    estimated = next(iter(res.values())).summary
+    assert set(estimated.columns) <= set(too_few.columns)
 
 
 def test_median_is_nan_when_curve_stays_above_half():
