@@ -101,7 +101,7 @@ def run_replicate(
     """Simulate, fit and score one replicate (region, clinic and injector rows).
 
     The model structure follows the stage's rule for very rare types (``choose_structure``),
-    and a gate failure gets the stage's one retry with doubled draws (``fit_with_retry``;
+    and a gate failure gets the stage's one retry (``fit_with_retry``;
     column ``retried``); the region-only model has no provider effects, so only its region
     rows are scored.
     """
@@ -125,9 +125,9 @@ def run_replicate(
     cfg = config or sampler.config
     if gate is None:
         fit = sampler.fit(cells, priors, seed, structure=structure, gate=None, config=cfg)
-    else:  # the stage's policy: one retry with doubled draws and tuning, then give up
+    else:  # the stage's policy: one retry (see fit_with_retry), then give up
         fit = fit_with_retry(sampler, cells, priors, seed, structure, gate, cfg)
-    retried = fit.idata.posterior.sizes["draw"] > cfg.draws
+    retried = bool(fit.diagnostics.get("retried", False))
     keys = ("region", "clinic", "injector") if structure == HIERARCHICAL else ("region",)
     parts = [group_coverage(fit, episodes, truth, key) for key in keys]
     return pd.concat(parts, ignore_index=True).assign(

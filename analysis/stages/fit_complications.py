@@ -13,7 +13,12 @@ import pandas as pd
 from analysis.bayes import figures as cfig
 from analysis.bayes import summaries
 from analysis.bayes.priors import prior_table
-from analysis.bayes.study import ComplicationsConfig, ComplicationStudy, fit_complication_study
+from analysis.bayes.study import (
+    RETRY_TARGET_ACCEPT,
+    ComplicationsConfig,
+    ComplicationStudy,
+    fit_complication_study,
+)
 from analysis.errors import InputValidationError, Problem
 from analysis.figures.theme import save_figure, theme
 from analysis.io import write_json, write_table
@@ -190,6 +195,16 @@ def _headlines(tables: dict[str, pd.DataFrame], config: ComplicationsConfig) -> 
     return out
 
 
+def _retry_text(study: ComplicationStudy) -> str:
+    retried = [f"{f.complication} ({f.prior_set})" for f in study.fits + study.sensitivity_fits
+               if f.diagnostics.get("retried")]
+    how = (f"one retry with twice the draws and tuning, every group effect non-centred and target acceptance "
+           f"{RETRY_TARGET_ACCEPT}")
+    if not retried:
+        return f"; no model needed the gate's {how}"
+    return f"; {len(retried)} passed only on the gate's {how}: {', '.join(retried)}"
+
+
 def _methods(study: ComplicationStudy, config: ComplicationsConfig, params: dict) -> str:
     import arviz
     import nutpie
@@ -210,7 +225,8 @@ def _methods(study: ComplicationStudy, config: ComplicationsConfig, params: dict
         f"{' (' + ', '.join(rare) + ')' if rare else ''}. Posteriors were sampled with "
         f"{s.sampler} ({s.chains} chains x {s.draws} draws after {s.tune} tuning steps, target acceptance "
         f"{s.target_accept}); every model passed R-hat <= {config.gate.max_rhat}, bulk and tail ESS >= "
-        f"{config.gate.min_ess_bulk:g} and {config.gate.max_divergences} divergences. Provider rates are "
+        f"{config.gate.min_ess_bulk:g} and {config.gate.max_divergences} divergences"
+        f"{_retry_text(study)}. Provider rates are "
         "posterior expected rates of their own treatments against benchmarks standardised to their region mix "
         "and against the network's average provider on the same treatments; a provider was flagged when "
         f"P(rate > {config.benchmark_multiplier:g} x peers) or P(rate > {config.benchmark_multiplier:g} x a fully "

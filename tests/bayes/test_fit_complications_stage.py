@@ -132,3 +132,17 @@ def test_prior_sensitivity_table_compares_both_prior_sets(stage_run):
     sparse = sens.loc[sens["n_events"] < 20]
     width = lambda lo, hi: (sens.loc[sparse.index, hi] - sens.loc[sparse.index, lo]).to_numpy()  # noqa: E731
     assert (width("rate_lower_alt", "rate_upper_alt") >= width("rate_lower", "rate_upper")).all()
+
+
+@pytest.mark.slow
+def test_diagnostics_and_methods_say_which_fits_needed_the_retry(stage_run):
+    diag = pd.read_csv(stage_run / "reports" / "complications" / "complication_diagnostics.csv")
+    assert diag["retried"].dtype == bool
+    methods = json.loads((stage_run / "reports" / "complications" / "manifest.json").read_text())["methods"]
+    retried = diag[diag["retried"]]
+    if retried.empty:
+        assert "no model needed the gate's one retry" in methods
+    else:
+        assert f"{len(retried)} passed only on the gate's one retry" in methods
+        for row in retried.itertuples():
+            assert f"{row.complication} ({row.prior_set})" in methods
