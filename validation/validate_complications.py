@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{ctype} replicate {r}: gate failed: {exc}", file=sys.stderr)
                 continue
             results.append(res)
-            retried = " (passed the gate on the stage's retry with doubled draws)" if res["retried"].iloc[0] else ""
+            retried = " (passed the gate on the stage's retry: study.fit_with_retry)" if res["retried"].iloc[0] else ""
             print(f"{ctype} replicate {r}: {res['n_events'].iloc[0]} events, {res['structure'].iloc[0]}, "
                   f"{time.perf_counter() - t0:.1f}s{retried}", file=sys.stderr)
         done = pd.concat([r for r in results if r["complication"].iloc[0] == ctype], ignore_index=True)
