@@ -59,15 +59,19 @@ def tree_digest(hashes: pd.DataFrame) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def _git(directory: str | Path, *args: str) -> str | None:
+    """Standard output of ``git args`` run in ``directory``; None outside a checkout or without git."""
+    try:
+        res = subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True, check=False, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout if res.returncode == 0 else None
+
+
 def git_commit(directory: str | Path) -> str:
     """The checked-out commit of ``directory``, or :data:`NOT_A_CHECKOUT`."""
-    try:
-        res = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=directory,
-                             capture_output=True, text=True, check=False, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return NOT_A_CHECKOUT
-    commit = res.stdout.strip()
-    return commit if res.returncode == 0 and commit else NOT_A_CHECKOUT
+    commit = (_git(directory, "rev-parse", "--verify", "-q", "HEAD") or "").strip()
+    return commit or NOT_A_CHECKOUT
 
 
 def uncommitted_changes(directory: str | Path, paths: tuple[str, ...] = SOURCE_PATHS) -> tuple[str, ...]:
@@ -77,14 +81,8 @@ def uncommitted_changes(directory: str | Path, paths: tuple[str, ...] = SOURCE_P
     name code that did not run (the code SHA-256 always names the code that did).
     Empty outside a checkout.
     """
-    try:
-        res = subprocess.run(["git", "status", "--porcelain=v1", "--untracked-files=all", "--", *paths],
-                             cwd=directory, capture_output=True, text=True, check=False, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return ()
-    if res.returncode != 0:
-        return ()
-    return tuple(sorted(line[3:].split(" -> ")[-1] for line in res.stdout.splitlines() if line.strip()))
+    status = _git(directory, "status", "--porcelain=v1", "--untracked-files=all", "--", *paths) or ""
+    return tuple(sorted(line[3:].split(" -> ")[-1] for line in status.splitlines() if line.strip()))
 
 
 def package_versions(packages: list[str]) -> dict[str, str]:
