@@ -50,13 +50,25 @@ def _nuts(episodes: pd.DataFrame, spec, chains: int, draws: int) -> tuple[dict, 
     model = build_duration_model(data, PriorConfig(), "lognormal")
     compiled = nutpie.compile_pymc_model(model, backend="numba")
     t1 = time.perf_counter()
-    idata = nutpie.sample(compiled, draws=draws, tune=draws, chains=chains, cores=2, seed=SEED,
-                          progress_bar=False, target_accept=0.9)
+    idata = nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=draws,
+        chains=chains,
+        cores=2,
+        seed=SEED,
+        progress_bar=False,
+        target_accept=0.9,
+    )
     t2 = time.perf_counter()
     diag = diagnostics_table(idata, ["mu_region", "beta", "sigma", "tau"])
     return {
-        "episodes": data.n_episodes, "patients": data.n_patients, "compile_s": t1 - t0,
-        "sample_s": t2 - t1, "min_ess_bulk": diag["ess_bulk"].min(), "max_rhat": diag["r_hat"].max(),
+        "episodes": data.n_episodes,
+        "patients": data.n_patients,
+        "compile_s": t1 - t0,
+        "sample_s": t2 - t1,
+        "min_ess_bulk": diag["ess_bulk"].min(),
+        "max_rhat": diag["r_hat"].max(),
     }, idata
 
 
@@ -69,7 +81,9 @@ def job_fit(args, spec) -> None:
         rows.append(row)
         print(pd.DataFrame([row]).to_string(index=False), flush=True)
     out = pd.DataFrame(rows)
-    out["ratio_vs_smallest"] = out["sample_s_per_1k_episodes"] / out["sample_s_per_1k_episodes"].iloc[0]
+    out["ratio_vs_smallest"] = (
+        out["sample_s_per_1k_episodes"] / out["sample_s_per_1k_episodes"].iloc[0]
+    )
     print("\nNUTS (nutpie) by cohort size:\n" + out.to_string(index=False))
 
 
@@ -92,7 +106,9 @@ def job_scale(args, spec) -> None:
     n_patients = int(args.episodes / 3.5)  # the generator gives 3.5 episodes per patient on average
     t0 = time.perf_counter()
     episodes, truth, _ = synthetic_episodes(spec, n_patients, seed=SEED)
-    print(f"generated {len(episodes)} episodes of {n_patients} patients in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"generated {len(episodes)} episodes of {n_patients} patients in {time.perf_counter() - t0:.1f} s"
+    )
     truth_vec = _truth_vector(truth, spec)
 
     sub = subsample_patients(episodes, args.subsample, SEED)
@@ -111,10 +127,12 @@ def job_scale(args, spec) -> None:
     for _ in range(3):
         dlogp(point)
     grad_s = (time.perf_counter() - t3) / 3
-    print(f"full data: {data.n_episodes} episodes, {data.n_patients} frailties; build+compile "
-          f"{t2 - t1:.1f} s; one gradient {grad_s:.3f} s (C backend) -> NUTS 2 chains x 1000 "
-          f"iterations at tree depth 5 (31 steps, as on the demo) ~ {grad_s * 31 * 2000 / 3600:.1f} h "
-          f"on one core, vs {row['compile_s'] + row['sample_s']:.0f} s for the subsample fit")
+    print(
+        f"full data: {data.n_episodes} episodes, {data.n_patients} frailties; build+compile "
+        f"{t2 - t1:.1f} s; one gradient {grad_s:.3f} s (C backend) -> NUTS 2 chains x 1000 "
+        f"iterations at tree depth 5 (31 steps, as on the demo) ~ {grad_s * 31 * 2000 / 3600:.1f} h "
+        f"on one core, vs {row['compile_s'] + row['sample_s']:.0f} s for the subsample fit"
+    )
     cmp = pd.DataFrame({"truth": truth_vec, "nuts_subsample": nuts_est})
     cmp["nuts_abs_err"] = (cmp["nuts_subsample"] - cmp["truth"]).abs()
     if args.advi_iters:
@@ -124,18 +142,27 @@ def job_scale(args, spec) -> None:
         try:
             with model, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                approx = pm.fit(n=args.advi_iters, method="advi", random_seed=SEED, progressbar=False,
-                                obj_optimizer=pm.adam(learning_rate=0.005))
+                approx = pm.fit(
+                    n=args.advi_iters,
+                    method="advi",
+                    random_seed=SEED,
+                    progressbar=False,
+                    obj_optimizer=pm.adam(learning_rate=0.005),
+                )
                 advi_idata = approx.sample(1000, random_seed=SEED)
             advi_s = time.perf_counter() - t4
             cmp["advi_full"] = _estimates(advi_idata.posterior.stack(sample=("chain", "draw")))
             cmp["advi_abs_err"] = (cmp["advi_full"] - cmp["truth"]).abs()
             print(f"ADVI on all episodes: {args.advi_iters} iterations in {advi_s:.1f} s")
         except FloatingPointError as exc:
-            print(f"ADVI on all episodes failed after {time.perf_counter() - t4:.1f} s: "
-                  f"{str(exc).splitlines()[0]}")
-    print("\nPopulation estimates against the generating truth:\n"
-          + cmp.to_string(float_format=lambda x: f"{x:.4f}"))
+            print(
+                f"ADVI on all episodes failed after {time.perf_counter() - t4:.1f} s: "
+                f"{str(exc).splitlines()[0]}"
+            )
+    print(
+        "\nPopulation estimates against the generating truth:\n"
+        + cmp.to_string(float_format=lambda x: f"{x:.4f}")
+    )
     print(f"\nmean abs error of the NUTS subsample fit: {cmp['nuts_abs_err'].mean():.4f}")
 
 
@@ -151,15 +178,20 @@ def job_advise(args, spec, params) -> None:
     episodes, _, _ = synthetic_episodes(spec, 300, seed=SEED)
     jitter = lambda n: 1 + 0.02 * rng.standard_normal(n)  # noqa: E731 - a posterior-like spread
     draws = PosteriorDraws(
-        family="lognormal", spec=with_trained_ranges(spec, episodes),
+        family="lognormal",
+        spec=with_trained_ranges(spec, episodes),
         mu_region=np.array([truth.mu_region[r] for r in spec.regions])[None, :] * jitter((s, 1)),
         beta=np.array([truth.beta[c] for c in spec.covariate_names])[None, :] * jitter((s, 1)),
-        sigma=truth.sigma * jitter(s), tau=truth.tau * jitter(s),
+        sigma=truth.sigma * jitter(s),
+        tau=truth.tau * jitter(s),
     )
     req = AdviceRequest("glabella", "ona", 20, 2, 12, "F", 45)
     hist = tuple(PastEpisode("glabella", "ona", 20, lo, lo + 30) for lo in (90, 100, 110))
     timings = {}
-    for name, r in (("no history", req), ("3-episode history", AdviceRequest(**{**req.__dict__, "history": hist}))):
+    for name, r in (
+        ("no history", req),
+        ("3-episode history", AdviceRequest(**{**req.__dict__, "history": hist})),
+    ):
         advise(r, draws, config, n_nodes=config.quadrature_nodes)  # warm-up
         t0 = time.perf_counter()
         for _ in range(args.repeats):
@@ -167,14 +199,20 @@ def job_advise(args, spec, params) -> None:
         timings[name] = (time.perf_counter() - t0) / args.repeats
     base = timings["no history"]
     for name, sec in timings.items():
-        print(f"advise ({name}, {s} draws, {config.quadrature_nodes} nodes): {sec * 1000:.1f} ms "
-              f"per call ({sec / base:.1f}x the no-history baseline)")
-    print(f"batch throughput (no history): {1 / base:.0f} patients/s; with history: "
-          f"{1 / timings['3-episode history']:.0f} patients/s")
+        print(
+            f"advise ({name}, {s} draws, {config.quadrature_nodes} nodes): {sec * 1000:.1f} ms "
+            f"per call ({sec / base:.1f}x the no-history baseline)"
+        )
+    print(
+        f"batch throughput (no history): {1 / base:.0f} patients/s; with history: "
+        f"{1 / timings['3-episode history']:.0f} patients/s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--job", choices=["fit", "scale", "advise"], required=True)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--patients", type=int, nargs="+", default=[500, 2000])

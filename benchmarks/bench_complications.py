@@ -47,7 +47,9 @@ def one_run(sampler: ComplicationSampler, cells, priors, seed: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000, 2_000_000])
     parser.add_argument("--complication", default="eyelid_ptosis")
@@ -74,16 +76,28 @@ def main(argv: list[str] | None = None) -> int:
     priors = informative.for_type(ctype, regions)
     rows = []
     for name in args.samplers:
-        config = SamplerConfig(draws=args.draws, tune=args.tune, chains=4, cores=2, target_accept=0.9, sampler=name)
+        config = SamplerConfig(
+            draws=args.draws, tune=args.tune, chains=4, cores=2, target_accept=0.9, sampler=name
+        )
         t0 = time.perf_counter()
         sampler = ComplicationSampler(data[args.sizes[0]][0], priors, config)
         compile_s = time.perf_counter() - t0
         for n in args.sizes:
             cells, gen_s, agg_s = data[n]
             res = one_run(sampler, cells, priors, seed=1)
-            rows.append({"sampler": name, "episodes": n, "at_risk": cells.n_treatments, "cells": len(cells.table),
-                         "events": cells.n_events, "simulate_s": gen_s, "aggregate_s": agg_s,
-                         "compile_s": compile_s, **res})
+            rows.append(
+                {
+                    "sampler": name,
+                    "episodes": n,
+                    "at_risk": cells.n_treatments,
+                    "cells": len(cells.table),
+                    "events": cells.n_events,
+                    "simulate_s": gen_s,
+                    "aggregate_s": agg_s,
+                    "compile_s": compile_s,
+                    **res,
+                }
+            )
             print(f"{name} {n}: {res['sampling_s']:.1f}s", file=sys.stderr)
     table = pd.DataFrame(rows)
     base_time = table.groupby("sampler")["sampling_s"].transform("first")
@@ -91,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     if {"pymc", "nutpie"} <= set(table["sampler"]):
-        wide = table.pivot(index="episodes", columns="sampler", values=["sampling_s", "ess_bulk_per_s"])
+        wide = table.pivot(
+            index="episodes", columns="sampler", values=["sampling_s", "ess_bulk_per_s"]
+        )
         print("\nside by side (nutpie speed-up = pymc time / nutpie time):")
         wide[("speedup", "nutpie")] = wide[("sampling_s", "pymc")] / wide[("sampling_s", "nutpie")]
         print(wide.to_string(float_format=lambda x: f"{x:.2f}"))

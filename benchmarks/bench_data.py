@@ -53,11 +53,19 @@ class Steps:
     def run(self, name: str, fn, *args, **kwargs):
         t0, c0 = time.perf_counter(), _cpu_seconds()
         out = fn(*args, **kwargs)
-        row = {"step": name, "seconds": time.perf_counter() - t0, "cpu": _cpu_seconds() - c0,
-               "peak_gb": _peak_gb()}
+        row = {
+            "step": name,
+            "seconds": time.perf_counter() - t0,
+            "cpu": _cpu_seconds() - c0,
+            "peak_gb": _peak_gb(),
+        }
         self.rows.append(row)
-        print(f"  {name:<28} {row['seconds']:7.2f} s wall {row['cpu']:7.2f} s CPU   "
-              f"peak {row['peak_gb']:5.2f} GB", file=sys.stderr, flush=True)
+        print(
+            f"  {name:<28} {row['seconds']:7.2f} s wall {row['cpu']:7.2f} s CPU   "
+            f"peak {row['peak_gb']:5.2f} GB",
+            file=sys.stderr,
+            flush=True,
+        )
         return out
 
 
@@ -68,11 +76,19 @@ def job_simulate(args) -> list[dict]:
     params = load_params(REPO / "params.yaml")
     pilot = simulate_cohort(params, n_patients=2000)
     per_patient = len(pilot.treatments) / 2000
-    n_patients = math.ceil(1.08 * args.episodes / per_patient)  # the pilot overstates episodes per patient by 3-7%
+    n_patients = math.ceil(
+        1.08 * args.episodes / per_patient
+    )  # the pilot overstates episodes per patient by 3-7%
     steps = Steps()
-    cohort = steps.run("simulate", simulate_cohort, params, n_patients=n_patients, progress=sys.stderr.isatty())
-    steps.run(f"write raw ({args.format})", write_cohort, cohort, args.workdir / "raw", fmt=args.format)
-    steps.rows.append({"step": "episodes", "seconds": float(len(cohort.treatments)), "peak_gb": 0.0})
+    cohort = steps.run(
+        "simulate", simulate_cohort, params, n_patients=n_patients, progress=sys.stderr.isatty()
+    )
+    steps.run(
+        f"write raw ({args.format})", write_cohort, cohort, args.workdir / "raw", fmt=args.format
+    )
+    steps.rows.append(
+        {"step": "episodes", "seconds": float(len(cohort.treatments)), "peak_gb": 0.0}
+    )
     return steps.rows
 
 
@@ -93,8 +109,16 @@ def job_ingest(args) -> list[dict]:
     problems = steps.run("validate", validate, raw, cfg, cutoff)
     assert not problems, problems[:5]
     tables, _ = steps.run("pseudonymise", _keyed, raw.tables, KEY)
-    steps.run("derive", derive_episodes, tables["treatments"], tables["patients"],
-              tables["assessments"], tables["complications"], cfg, cutoff)
+    steps.run(
+        "derive",
+        derive_episodes,
+        tables["treatments"],
+        tables["patients"],
+        tables["assessments"],
+        tables["complications"],
+        cfg,
+        cutoff,
+    )
     return steps.rows
 
 
@@ -104,8 +128,14 @@ def job_prepare(args) -> list[dict]:
 
     params = load_params(REPO / "params.yaml")
     steps = Steps()
-    prepared = steps.run("prepare() end to end", prepare, args.workdir / "raw", params, key=KEY,
-                         progress=sys.stderr.isatty())
+    prepared = steps.run(
+        "prepare() end to end",
+        prepare,
+        args.workdir / "raw",
+        params,
+        key=KEY,
+        progress=sys.stderr.isatty(),
+    )
     steps.run("write processed", write_prepared, prepared, args.workdir / "processed")
     return steps.rows
 
@@ -158,7 +188,10 @@ def job_naive(args) -> list[dict]:
     steps = Steps()
     vec = steps.run(f"vectorised bounds ({len(sample):,})", visit_bounds, sample, asm)
     lo, up = steps.run(f"naive row-wise ({len(sample):,})", naive_duration, sample, asm, cfg)
-    same = bool(np.array_equal(lo, vec["visit_lower"].to_numpy()) and np.array_equal(up, vec["visit_upper"].to_numpy()))
+    same = bool(
+        np.array_equal(lo, vec["visit_lower"].to_numpy())
+        and np.array_equal(up, vec["visit_upper"].to_numpy())
+    )
     steps.rows.append({"step": "naive == vectorised", "seconds": float(same), "peak_gb": 0.0})
     full = steps.run(f"vectorised bounds ({len(ep):,})", visit_bounds, ep, tables["assessments"])
     del full
@@ -172,12 +205,21 @@ def job_truth(args) -> list[dict]:
 
     from analysis.data.pseudonym import pseudonymise
 
-    truth = pd.read_parquet(args.workdir / "raw" / "truth" / "episodes.parquet",
-                            columns=["episode_id", "latent_duration_days"])
+    truth = pd.read_parquet(
+        args.workdir / "raw" / "truth" / "episodes.parquet",
+        columns=["episode_id", "latent_duration_days"],
+    )
     truth["episode_key"] = pseudonymise(truth.pop("episode_id"), KEY, "episode")
-    ep = pd.read_parquet(args.workdir / "processed" / "episodes.parquet",
-                         columns=["episode_key", "dur_lower_days", "dur_upper_days", "dur_status",
-                                  "in_duration_analysis"]).merge(truth, on="episode_key")
+    ep = pd.read_parquet(
+        args.workdir / "processed" / "episodes.parquet",
+        columns=[
+            "episode_key",
+            "dur_lower_days",
+            "dur_upper_days",
+            "dur_status",
+            "in_duration_analysis",
+        ],
+    ).merge(truth, on="episode_key")
     ep = ep[ep["in_duration_analysis"]]
     lat, lo, up = ep["latent_duration_days"], ep["dur_lower_days"], ep["dur_upper_days"]
     rows = []
@@ -186,29 +228,61 @@ def job_truth(args) -> list[dict]:
             continue
         i = g.index
         share = float(((lat[i] > lo[i]) & (lat[i] <= up[i])).mean())
-        rows.append({"step": f"{status}: n={len(g)}, truth in (lower, upper]", "seconds": share, "peak_gb": 0.0})
+        rows.append(
+            {
+                "step": f"{status}: n={len(g)}, truth in (lower, upper]",
+                "seconds": share,
+                "peak_gb": 0.0,
+            }
+        )
     exact = ep[ep["dur_status"] == "exact_reported"]
     err = exact["dur_lower_days"] - exact["latent_duration_days"]
-    rows.append({"step": "exact_reported: median |error| days", "seconds": float(np.median(np.abs(err))), "peak_gb": 0.0})
-    rows.append({"step": "exact_reported: mean error days", "seconds": float(err.mean()), "peak_gb": 0.0})
+    rows.append(
+        {
+            "step": "exact_reported: median |error| days",
+            "seconds": float(np.median(np.abs(err))),
+            "peak_gb": 0.0,
+        }
+    )
+    rows.append(
+        {"step": "exact_reported: mean error days", "seconds": float(err.mean()), "peak_gb": 0.0}
+    )
     for r in rows:
         print(f"  {r['step']:<60} {r['seconds']:.4f}", file=sys.stderr)
     return rows
 
 
-JOBS = {"simulate": job_simulate, "steps": job_ingest, "prepare": job_prepare, "naive": job_naive, "truth": job_truth}
+JOBS = {
+    "simulate": job_simulate,
+    "steps": job_ingest,
+    "prepare": job_prepare,
+    "naive": job_naive,
+    "truth": job_truth,
+}
 
 
 def _child(job: str, args) -> list[dict]:
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, __file__, "--job", job, "--episodes", str(args.episodes),
-           "--format", args.format, "--workdir", str(args.workdir)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--job",
+        job,
+        "--episodes",
+        str(args.episodes),
+        "--format",
+        args.format,
+        "--workdir",
+        str(args.workdir),
+    ]
     res = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, check=True, cwd=REPO)
     return json.loads(res.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--episodes", type=int, default=1_000_000)
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     parser.add_argument("--workdir", type=Path, default=REPO / "benchmarks" / "out" / "bench_data")
@@ -218,8 +292,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(JOBS[args.job](args)))
         return 0
     args.workdir.mkdir(parents=True, exist_ok=True)
-    print(f"bench_data: {args.episodes:,} episodes, raw format {args.format}, {os.cpu_count()} cores",
-          file=sys.stderr)
+    print(
+        f"bench_data: {args.episodes:,} episodes, raw format {args.format}, {os.cpu_count()} cores",
+        file=sys.stderr,
+    )
     results = {}
     for job in ("simulate", "steps", "prepare", "naive", "truth"):
         print(f"[{job}] (own process)", file=sys.stderr, flush=True)
@@ -231,14 +307,21 @@ def main(argv: list[str] | None = None) -> int:
     vec_s, naive_s = naive[names[0]]["seconds"], naive[names[1]]["seconds"]
     print("\nSummary", file=sys.stderr)
     print(f"  episodes simulated            {n:,}", file=sys.stderr)
-    print(f"  ingest (prepare())            {ingest['seconds']:.1f} s wall, {ingest['cpu']:.1f} s CPU "
-          f"(target < {TARGET_SECONDS:.0f} s)  peak {ingest['peak_gb']:.2f} GB (target < {TARGET_GB:.0f} GB)",
-          file=sys.stderr)
+    print(
+        f"  ingest (prepare())            {ingest['seconds']:.1f} s wall, {ingest['cpu']:.1f} s CPU "
+        f"(target < {TARGET_SECONDS:.0f} s)  peak {ingest['peak_gb']:.2f} GB (target < {TARGET_GB:.0f} GB)",
+        file=sys.stderr,
+    )
     print(f"  load average (1, 5, 15 min)   {os.getloadavg()}", file=sys.stderr)
-    print(f"  duration bounds on {NAIVE_SAMPLE:,}: naive {naive_s:.2f} s vs vectorised {vec_s:.3f} s "
-          f"= {naive_s / max(vec_s, 1e-9):.0f}x; identical results: {bool(naive[names[2]]['seconds'])}",
-          file=sys.stderr)
-    print(f"  naive extrapolated to {n:,} episodes: {naive_s * n / NAIVE_SAMPLE:.0f} s", file=sys.stderr)
+    print(
+        f"  duration bounds on {NAIVE_SAMPLE:,}: naive {naive_s:.2f} s vs vectorised {vec_s:.3f} s "
+        f"= {naive_s / max(vec_s, 1e-9):.0f}x; identical results: {bool(naive[names[2]]['seconds'])}",
+        file=sys.stderr,
+    )
+    print(
+        f"  naive extrapolated to {n:,} episodes: {naive_s * n / NAIVE_SAMPLE:.0f} s",
+        file=sys.stderr,
+    )
     ok = ingest["seconds"] < TARGET_SECONDS and ingest["peak_gb"] < TARGET_GB
     print(f"  target met: {ok}", file=sys.stderr)
     return 0

@@ -22,8 +22,14 @@ import time
 import numpy as np
 import pandas as pd
 
-MODELS = ("turnbull", "weibull_aft", "lognormal_aft_clustered", "cox_lifelines", "cox_lifelines_cluster_col",
-          "cox_fast_clustered")
+MODELS = (
+    "turnbull",
+    "weibull_aft",
+    "lognormal_aft_clustered",
+    "cox_lifelines",
+    "cox_lifelines_cluster_col",
+    "cox_fast_clustered",
+)
 
 
 def make_data(n: int, seed: int = 1) -> pd.DataFrame:
@@ -33,7 +39,12 @@ def make_data(n: int, seed: int = 1) -> pd.DataFrame:
     pid = rng.integers(0, n_pat, n)
     x = rng.normal(size=(n, 6))
     u = rng.normal(0, 0.15, n_pat)[pid]
-    t = np.exp(np.log(130) + x @ np.array([0.1, -0.05, 0.08, 0.0, -0.1, 0.03]) + u + 0.21 * rng.normal(size=n))
+    t = np.exp(
+        np.log(130)
+        + x @ np.array([0.1, -0.05, 0.08, 0.0, -0.1, 0.03])
+        + u
+        + 0.21 * rng.normal(size=n)
+    )
     visits = np.sort(rng.integers(10, 300, (n, 4)), axis=1).astype(float)
     k = (visits < t[:, None]).sum(1)
     lo = np.where(k > 0, visits[np.arange(n), np.maximum(k - 1, 0)], 0.0)
@@ -42,8 +53,13 @@ def make_data(n: int, seed: int = 1) -> pd.DataFrame:
     retreat = t + rng.gamma(2.0, 15.0, n)
     cens = rng.uniform(60, 500, n)
     df = pd.DataFrame(x, columns=[f"x{i}" for i in range(6)])
-    return df.assign(dur_lower_days=lo, dur_upper_days=up, retreat_days=np.minimum(retreat, cens).round(),
-                     retreat_event=retreat <= cens, patient_key=pid)
+    return df.assign(
+        dur_lower_days=lo,
+        dur_upper_days=up,
+        retreat_days=np.minimum(retreat, cens).round(),
+        retreat_event=retreat <= cens,
+        patient_key=pid,
+    )
 
 
 def run_job(model: str, n: int) -> dict:
@@ -60,25 +76,40 @@ def run_job(model: str, n: int) -> dict:
     if model == "turnbull":
         fit_npmle(df["dur_lower_days"].to_numpy(), df["dur_upper_days"].to_numpy(), tol=1e-7)
     elif model == "weibull_aft":
-        d = df[cols + ["dur_lower_days", "dur_upper_days"]].assign(dur_lower_days=lambda d: d["dur_lower_days"].clip(lower=1e-3))
+        d = df[cols + ["dur_lower_days", "dur_upper_days"]].assign(
+            dur_lower_days=lambda d: d["dur_lower_days"].clip(lower=1e-3)
+        )
         WeibullAFTFitter().fit_interval_censoring(d, "dur_lower_days", "dur_upper_days")
     elif model == "lognormal_aft_clustered":
-        d = df[cols + ["dur_lower_days", "dur_upper_days"]].assign(dur_lower_days=lambda d: d["dur_lower_days"].clip(lower=1e-3))
+        d = df[cols + ["dur_lower_days", "dur_upper_days"]].assign(
+            dur_lower_days=lambda d: d["dur_lower_days"].clip(lower=1e-3)
+        )
         f = LogNormalAFTFitter().fit_interval_censoring(d, "dur_lower_days", "dur_upper_days")
         t1 = time.perf_counter()
         aft.clustered_covariance(f, "lognormal", d, df["patient_key"].to_numpy())
         extra["sandwich_s"] = time.perf_counter() - t1
     elif model == "cox_lifelines":
-        CoxPHFitter().fit(df[cols + ["retreat_days", "retreat_event"]], "retreat_days", "retreat_event")
+        CoxPHFitter().fit(
+            df[cols + ["retreat_days", "retreat_event"]], "retreat_days", "retreat_event"
+        )
     elif model == "cox_lifelines_cluster_col":
-        CoxPHFitter().fit(df[cols + ["retreat_days", "retreat_event", "patient_key"]], "retreat_days",
-                          "retreat_event", cluster_col="patient_key")
+        CoxPHFitter().fit(
+            df[cols + ["retreat_days", "retreat_event", "patient_key"]],
+            "retreat_days",
+            "retreat_event",
+            cluster_col="patient_key",
+        )
     elif model == "cox_fast_clustered":
         r = cox.fit_cox(df, "retreat_days", "retreat_event", cols, cluster_col="patient_key")
         t1 = time.perf_counter()
-        cox.clustered_covariance(df[cols].to_numpy(), df["retreat_days"].to_numpy(float),
-                                 df["retreat_event"].to_numpy(bool), r.summary["coef"].to_numpy(),
-                                 r.fitter.variance_matrix_.to_numpy(), df["patient_key"].to_numpy())
+        cox.clustered_covariance(
+            df[cols].to_numpy(),
+            df["retreat_days"].to_numpy(float),
+            df["retreat_event"].to_numpy(bool),
+            r.summary["coef"].to_numpy(),
+            r.fitter.variance_matrix_.to_numpy(),
+            df["patient_key"].to_numpy(),
+        )
         extra["sandwich_s"] = time.perf_counter() - t1
     fit_s = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -86,7 +117,9 @@ def run_job(model: str, n: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--models", nargs="+", default=list(MODELS))
     ap.add_argument("--skip-lifelines-cluster-above", type=int, default=100_000)
@@ -100,21 +133,28 @@ def main(argv: list[str] | None = None) -> int:
         for model in args.models:
             if model == "cox_lifelines_cluster_col" and n > args.skip_lifelines_cluster_above:
                 continue
-            out = subprocess.run([sys.executable, __file__, "--job", model, str(n)], capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--job", model, str(n)], capture_output=True, text=True
+            )
             if out.returncode != 0:
                 print(f"{model} at {n}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
                 continue
             row = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append(row)
-            print(f"{model:28s} n={n:>9,d}  fit {row['fit_s']:8.2f} s  peak +{row['peak_mb']:8.0f} MB"
-                  + (f"  (sandwich {row['sandwich_s']:.3f} s)" if "sandwich_s" in row else ""), flush=True)
+            print(
+                f"{model:28s} n={n:>9,d}  fit {row['fit_s']:8.2f} s  peak +{row['peak_mb']:8.0f} MB"
+                + (f"  (sandwich {row['sandwich_s']:.3f} s)" if "sandwich_s" in row else ""),
+                flush=True,
+            )
     table = pd.DataFrame(rows)
     print("\n" + table.round(3).to_string(index=False))
     wide = table.pivot(index="n", columns="model", values="fit_s")
     if {"cox_lifelines_cluster_col", "cox_fast_clustered"} <= set(wide.columns):
         ratio = (wide["cox_lifelines_cluster_col"] / wide["cox_fast_clustered"]).dropna()
         for n, r in ratio.items():
-            print(f"clustered Cox at n={n:,}: lifelines cluster_col / fast sandwich (both incl. fit) = {r:.1f}x")
+            print(
+                f"clustered Cox at n={n:,}: lifelines cluster_col / fast sandwich (both incl. fit) = {r:.1f}x"
+            )
     return 0
 
 

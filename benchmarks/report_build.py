@@ -33,8 +33,9 @@ def _timed(argv: list[str]) -> float:
 
 
 def bench(n_patients: int, root: Path) -> dict[str, float]:
-    params = with_overrides(load_params("params.yaml"), {"simulate.n_patients": n_patients,
-                                                         "report.stages": ["cohort"]})
+    params = with_overrides(
+        load_params("params.yaml"), {"simulate.n_patients": n_patients, "report.stages": ["cohort"]}
+    )
     cohort = simulate_cohort(params, seed=params["seed"])
     write_cohort(cohort, root / "raw")
     prepared = prepare(root / "raw", params, key=KEY)
@@ -46,12 +47,22 @@ def bench(n_patients: int, root: Path) -> dict[str, float]:
         files[pdf] = root / f"params_pdf_{pdf}.yaml"
         files[pdf].write_text(yaml.safe_dump(p))
     common = ["--processed", str(root / "processed")]
-    out["describe_s"] = _timed(["describe", "--params", str(files[False]), *common,
-                                "--out", str(root / "reports" / "cohort")])
-    out["report_html_s"] = _timed(["report", "--params", str(files[False]), *common,
-                                   "--out", str(root / "reports")])
-    out["report_pdf_s"] = _timed(["report", "--params", str(files[True]), *common,
-                                  "--out", str(root / "reports")])
+    out["describe_s"] = _timed(
+        [
+            "describe",
+            "--params",
+            str(files[False]),
+            *common,
+            "--out",
+            str(root / "reports" / "cohort"),
+        ]
+    )
+    out["report_html_s"] = _timed(
+        ["report", "--params", str(files[False]), *common, "--out", str(root / "reports")]
+    )
+    out["report_pdf_s"] = _timed(
+        ["report", "--params", str(files[True]), *common, "--out", str(root / "reports")]
+    )
     return out
 
 
@@ -59,13 +70,17 @@ def main(argv: list[str]) -> int:
     sizes = [int(a) for a in argv] or [1500, 5000]
     with tempfile.TemporaryDirectory() as tmp:  # warm-up: imports, font cache, numba
         bench(300, Path(tmp))
-    print(f"{'patients':>9} {'episodes':>9} {'describe s':>11} {'report html s':>14} "
-          f"{'report +pdf s':>14} {'pdf/html':>9}")
+    print(
+        f"{'patients':>9} {'episodes':>9} {'describe s':>11} {'report html s':>14} "
+        f"{'report +pdf s':>14} {'pdf/html':>9}"
+    )
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             r = bench(n, Path(tmp))
-        print(f"{n:>9} {r['episodes']:>9.0f} {r['describe_s']:>11.2f} {r['report_html_s']:>14.2f} "
-              f"{r['report_pdf_s']:>14.2f} {r['report_pdf_s'] / r['report_html_s']:>9.2f}")
+        print(
+            f"{n:>9} {r['episodes']:>9.0f} {r['describe_s']:>11.2f} {r['report_html_s']:>14.2f} "
+            f"{r['report_pdf_s']:>14.2f} {r['report_pdf_s'] / r['report_html_s']:>9.2f}"
+        )
     return 0
 
 

@@ -51,17 +51,25 @@ def simulate_and_prepare(params: dict, seed: int) -> tuple[pd.DataFrame, pd.Seri
         write_cohort(cohort, raw)
         episodes = prepare(raw, params, key=KEY).episodes
     truth = cohort.truth_tables["episodes"]
-    latent = truth.set_index(pseudonymise(truth["episode_id"], KEY, "episode"))["latent_duration_days"]
+    latent = truth.set_index(pseudonymise(truth["episode_id"], KEY, "episode"))[
+        "latent_duration_days"
+    ]
     return episodes, latent
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--n-patients", type=int, default=3000)
-    parser.add_argument("--holdout", type=float, default=None, help="default: advice.validation.holdout_fraction")
+    parser.add_argument(
+        "--holdout", type=float, default=None, help="default: advice.validation.holdout_fraction"
+    )
     parser.add_argument("--families", default=None, help="comma list (default: params)")
-    parser.add_argument("--draws", type=int, default=None, help="NUTS draws per chain (default: params)")
+    parser.add_argument(
+        "--draws", type=int, default=None, help="NUTS draws per chain (default: params)"
+    )
     parser.add_argument("--chains", type=int, default=None)
     parser.add_argument("--max-targets", type=int, default=None)
     parser.add_argument("--out", default=None, help="optional CSV of every target")
@@ -74,9 +82,17 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, families=tuple(args.families.split(",")))
     if args.draws or args.chains:
         s = config.sampler
-        config = replace(config, sampler=SamplerConfig(
-            draws=args.draws or s.draws, tune=s.tune, chains=args.chains or s.chains,
-            cores=s.cores, target_accept=s.target_accept, sampler=s.sampler))
+        config = replace(
+            config,
+            sampler=SamplerConfig(
+                draws=args.draws or s.draws,
+                tune=s.tune,
+                chains=args.chains or s.chains,
+                cores=s.cores,
+                target_accept=s.target_accept,
+                sampler=s.sampler,
+            ),
+        )
     fraction = args.holdout or params["advice"].get("validation", {}).get("holdout_fraction", 0.2)
 
     t0 = time.perf_counter()
@@ -87,19 +103,34 @@ def main(argv: list[str] | None = None) -> int:
     fit = fit_duration_models(train, spec_from_params(params, config.dose_knot_log2), config, seed)
     t2 = time.perf_counter()
     draws = PosteriorDraws.from_dataset(fit.posterior, fit.family, fit.spec, config.advice_draws)
-    result = evaluate_holdout(draws, episodes, held, mass=config.interval_mass, latent_days=latent,
-                              n_nodes=config.quadrature_nodes, max_targets=args.max_targets)
+    result = evaluate_holdout(
+        draws,
+        episodes,
+        held,
+        mass=config.interval_mass,
+        latent_days=latent,
+        n_nodes=config.quadrature_nodes,
+        max_targets=args.max_targets,
+    )
     t3 = time.perf_counter()
 
-    print(f"cohort: {args.n_patients} patients, {len(episodes)} episodes; held out {len(held)} patients")
+    print(
+        f"cohort: {args.n_patients} patients, {len(episodes)} episodes; held out {len(held)} patients"
+    )
     print(f"family by LOO: {fit.family}")
-    print(fit.comparison[["family", "elpd_loo", "elpd_se", "elpd_diff", "elpd_diff_se"]].to_string(index=False))
+    print(
+        fit.comparison[["family", "elpd_loo", "elpd_se", "elpd_diff", "elpd_diff_se"]].to_string(
+            index=False
+        )
+    )
     print(f"fit: {fit.n_episodes} episodes, {fit.n_patients} patients; gate {fit.diagnostics}")
     pd.set_option("display.width", 200)
     print("\nheld-out last episodes, 80% predictive interval and log score:")
     print(result.summary.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-    print(f"\ntimings: simulate+prepare {t1 - t0:.1f} s, fit {t2 - t1:.1f} s, "
-          f"validation predictions {t3 - t2:.1f} s ({len(result.targets)} predictions)")
+    print(
+        f"\ntimings: simulate+prepare {t1 - t0:.1f} s, fit {t2 - t1:.1f} s, "
+        f"validation predictions {t3 - t2:.1f} s ({len(result.targets)} predictions)"
+    )
     if args.out:
         result.targets.to_csv(args.out, index=False)
     return 0

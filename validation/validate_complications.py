@@ -40,12 +40,21 @@ def _type_and_size(spec: str, default: int) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--replicates", type=int, default=50)
-    parser.add_argument("--episodes", type=int, default=20000, help="episodes per replicate (default for every type)")
     parser.add_argument(
-        "--complications", nargs="+", default=["eyelid_ptosis", "headache", "brow_ptosis", "dysphagia:3000"],
+        "--episodes",
+        type=int,
+        default=20000,
+        help="episodes per replicate (default for every type)",
+    )
+    parser.add_argument(
+        "--complications",
+        nargs="+",
+        default=["eyelid_ptosis", "headache", "brow_ptosis", "dysphagia:3000"],
         help="types to validate; 'type:N' sets N episodes for that type (a small N makes a type very rare)",
     )
     parser.add_argument("--draws", type=int, default=1000)
@@ -76,27 +85,56 @@ def main(argv: list[str] | None = None) -> int:
             seed = int(params["seed"]) + 1000 + r
             t0 = time.perf_counter()
             try:
-                res = run_replicate(sampler, setup, prior_set, seed, gate=GateConfig(), region_only_below_events=rule)
-            except ConvergenceError as exc:  # failed twice, as the stage would: counted and reported
+                res = run_replicate(
+                    sampler,
+                    setup,
+                    prior_set,
+                    seed,
+                    gate=GateConfig(),
+                    region_only_below_events=rule,
+                )
+            except (
+                ConvergenceError
+            ) as exc:  # failed twice, as the stage would: counted and reported
                 failed[ctype] += 1
                 print(f"{ctype} replicate {r}: gate failed: {exc}", file=sys.stderr)
                 continue
             results.append(res)
-            retried = " (passed the gate on the stage's retry: study.fit_with_retry)" if res["retried"].iloc[0] else ""
-            print(f"{ctype} replicate {r}: {res['n_events'].iloc[0]} events, {res['structure'].iloc[0]}, "
-                  f"{time.perf_counter() - t0:.1f}s{retried}", file=sys.stderr)
-        done = pd.concat([r for r in results if r["complication"].iloc[0] == ctype], ignore_index=True)
-        print(f"{ctype} done ({failed[ctype]} gate failures): "
-              + coverage_summary(done).to_string(index=False, float_format=lambda x: f"{x:.3f}"), file=sys.stderr)
+            retried = (
+                " (passed the gate on the stage's retry: study.fit_with_retry)"
+                if res["retried"].iloc[0]
+                else ""
+            )
+            print(
+                f"{ctype} replicate {r}: {res['n_events'].iloc[0]} events, {res['structure'].iloc[0]}, "
+                f"{time.perf_counter() - t0:.1f}s{retried}",
+                file=sys.stderr,
+            )
+        done = pd.concat(
+            [r for r in results if r["complication"].iloc[0] == ctype], ignore_index=True
+        )
+        print(
+            f"{ctype} done ({failed[ctype]} gate failures): "
+            + coverage_summary(done).to_string(index=False, float_format=lambda x: f"{x:.3f}"),
+            file=sys.stderr,
+        )
     table = pd.concat(results, ignore_index=True)
     if args.out:
         table.to_csv(args.out, index=False)
     sizes = ", ".join(args.complications)
-    print(f"\n{len(results)} replicates ({args.replicates} per type; episodes per type {args.episodes} unless set: {sizes}); "
-          f"gate failures {failed}; {time.perf_counter() - start:.0f}s")
+    print(
+        f"\n{len(results)} replicates ({args.replicates} per type; episodes per type {args.episodes} unless set: {sizes}); "
+        f"gate failures {failed}; {time.perf_counter() - start:.0f}s"
+    )
     per_rep = table.groupby(["complication", "replicate"])[["structure", "retried"]].first()
-    print("model structure per replicate:\n" + per_rep.groupby(level=0)["structure"].value_counts().to_string())
-    print("replicates that needed the stage's retry:\n" + per_rep.groupby(level=0)["retried"].sum().to_string())
+    print(
+        "model structure per replicate:\n"
+        + per_rep.groupby(level=0)["structure"].value_counts().to_string()
+    )
+    print(
+        "replicates that needed the stage's retry:\n"
+        + per_rep.groupby(level=0)["retried"].sum().to_string()
+    )
     print(coverage_summary(table).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     for ctype, sel in table.groupby("complication", sort=False):
         if (sel["level"] == "injector").any():

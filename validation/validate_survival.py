@@ -55,24 +55,39 @@ def one_replicate(params: dict, seed: int) -> tuple[pd.DataFrame, dict]:
     s["term"] = np.where(s["parameter"] == "mu_", s["term"], "log_sigma")
     s = s.set_index("term")
     truth = truth_table(cohort.truth, spec.regions).reindex(s.index)
-    out = pd.DataFrame({"seed": seed, "estimate": s["coef"], "se": s["se_robust"], "truth": truth,
-                        "covered": (s["coef_lower"] <= truth) & (truth <= s["coef_upper"])})
+    out = pd.DataFrame(
+        {
+            "seed": seed,
+            "estimate": s["coef"],
+            "se": s["se_robust"],
+            "truth": truth,
+            "covered": (s["coef_lower"] <= truth) & (truth <= s["coef_upper"]),
+        }
+    )
     latent = cohort.truth_tables["episodes"][["episode_id", "latent_duration_days"]].copy()
     latent["episode_key"] = pseudonymise(latent["episode_id"], KEY, "episode").to_numpy()
     gl = df[df["region"] == "glabella"].merge(latent, on="episode_key")
     med = median_days(fit_npmle(gl["dur_lower_days"], gl["dur_upper_days"], tol=1e-8))[0]
-    extra = {"seed": seed, "turnbull_median": med, "latent_median": float(gl["latent_duration_days"].median()),
-             "n_episodes": len(df)}
+    extra = {
+        "seed": seed,
+        "turnbull_median": med,
+        "latent_median": float(gl["latent_duration_days"].median()),
+        "n_episodes": len(df),
+    }
     return out.reset_index(), extra
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--replicates", type=int, default=100)
     ap.add_argument("--n-patients", type=int, default=1500)
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--seed", type=int, default=None, help="first seed (default: params seed + 1)")
-    ap.add_argument("--out", type=Path, default=None, help="optional CSV of every replicate estimate")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="optional CSV of every replicate estimate"
+    )
     args = ap.parse_args(argv)
     params = with_overrides(load_params(args.params), {"simulate.n_patients": args.n_patients})
     first = args.seed if args.seed is not None else int(params["seed"]) + 1
@@ -92,22 +107,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         res.to_csv(args.out, index=False)
     table = res.groupby("term").agg(
-        truth=("truth", "first"), mean_estimate=("estimate", "mean"), bias=("estimate", lambda x: 0.0),
-        coverage=("covered", "mean"), mean_se=("se", "mean"), sd_estimate=("estimate", "std"), n=("covered", "size"))
+        truth=("truth", "first"),
+        mean_estimate=("estimate", "mean"),
+        bias=("estimate", lambda x: 0.0),
+        coverage=("covered", "mean"),
+        mean_se=("se", "mean"),
+        sd_estimate=("estimate", "std"),
+        n=("covered", "size"),
+    )
     table["bias"] = table["mean_estimate"] - table["truth"]
     table["se_ratio"] = table["mean_se"] / table["sd_estimate"]
     mc = 1.96 * np.sqrt(0.95 * 0.05 / table["n"])
     pd.set_option("display.width", 160)
-    print(f"\nLog-normal AFT, {len(extras)} replicates x {args.n_patients} patients "
-          f"(mean {np.mean([e['n_episodes'] for e in extras]):.0f} episodes), {time.time() - t0:.0f} s")
+    print(
+        f"\nLog-normal AFT, {len(extras)} replicates x {args.n_patients} patients "
+        f"(mean {np.mean([e['n_episodes'] for e in extras]):.0f} episodes), {time.time() - t0:.0f} s"
+    )
     print(f"Nominal 95%; Monte-Carlo band for coverage +/- {mc.iloc[0]:.3f}\n")
     print(table.round(4).to_string())
-    print(f"\nOverall coverage: {res['covered'].mean():.3f}; parameters outside 93-97%: "
-          f"{int(((table['coverage'] < 0.93) | (table['coverage'] > 0.97)).sum())} of {len(table)}")
+    print(
+        f"\nOverall coverage: {res['covered'].mean():.3f}; parameters outside 93-97%: "
+        f"{int(((table['coverage'] < 0.93) | (table['coverage'] > 0.97)).sum())} of {len(table)}"
+    )
     ex = pd.DataFrame(extras)
     rel = (ex["turnbull_median"] - ex["latent_median"]) / ex["latent_median"]
-    print(f"Turnbull glabella median vs latent median: mean relative error {rel.mean():+.4f}, "
-          f"SD {rel.std():.4f}, max |error| {rel.abs().max():.4f}, share within 5% {(rel.abs() < 0.05).mean():.2f}")
+    print(
+        f"Turnbull glabella median vs latent median: mean relative error {rel.mean():+.4f}, "
+        f"SD {rel.std():.4f}, max |error| {rel.abs().max():.4f}, share within 5% {(rel.abs() < 0.05).mean():.2f}"
+    )
     return 0
 
 

@@ -29,9 +29,7 @@ from analysis.advice.design import (
 from analysis.advice.predict import PosteriorDraws, predictive, weighted_quantile
 from analysis.errors import AdviceInputError
 
-SCOPE_NOTE = (
-    "This tool advises re-treatment intervals, not units: dose guidance is out of scope."
-)
+SCOPE_NOTE = "This tool advises re-treatment intervals, not units: dose guidance is out of scope."
 METHOD_NOTE = (
     "Bayesian interval-censored AFT model with a patient frailty; the patient's history updates "
     "the frailty by 1-D quadrature per posterior draw, with draws importance-weighted by the "
@@ -83,7 +81,9 @@ class PastEpisode:
                 upper = float(day)
                 break
             lower = float(day)
-        return cls(region, product, units, lower, upper, baseline_severity=baseline_severity, **kwargs)
+        return cls(
+            region, product, units, lower, upper, baseline_severity=baseline_severity, **kwargs
+        )
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,9 @@ def _request_rows(request: AdviceRequest, spec: DesignSpec) -> tuple[pd.DataFram
             {
                 "region": request.region,
                 "product": request.product,
-                "log2_rel_dose": log2_rel_dose(spec, request.region, request.product, request.units),
+                "log2_rel_dose": log2_rel_dose(
+                    spec, request.region, request.product, request.units
+                ),
                 "muscle_bulk": request.muscle_bulk,
                 "exercise_met_h_week": request.exercise_met_h_week,
                 "sex": request.sex,
@@ -200,17 +202,28 @@ def _or(value, default):
 
 
 def _check_request(request: AdviceRequest, spec: DesignSpec) -> None:
-    row = pd.DataFrame([{c: getattr(request, c, None) for c in COVARIATE_COLUMNS if c != "log2_rel_dose"}])
+    row = pd.DataFrame(
+        [{c: getattr(request, c, None) for c in COVARIATE_COLUMNS if c != "log2_rel_dose"}]
+    )
     row["log2_rel_dose"] = 0.0
     row["cycle"] = request.cycle or 1
     check_categories(row, spec, source="request")
     rules = (
         ("units", request.units, request.units > 0, "must be > 0"),
         ("muscle_bulk", request.muscle_bulk, 1 <= request.muscle_bulk <= 4, "must be 1-4"),
-        ("exercise_met_h_week", request.exercise_met_h_week, request.exercise_met_h_week >= 0, "must be >= 0"),
+        (
+            "exercise_met_h_week",
+            request.exercise_met_h_week,
+            request.exercise_met_h_week >= 0,
+            "must be >= 0",
+        ),
         ("age_years", request.age_years, 0 < request.age_years < 120, "must be in (0, 120)"),
-        ("baseline_severity", request.baseline_severity, 1 <= request.baseline_severity <= 3,
-         "must be 1-3 (0 means nothing to wear off)"),
+        (
+            "baseline_severity",
+            request.baseline_severity,
+            1 <= request.baseline_severity <= 3,
+            "must be 1-3 (0 means nothing to wear off)",
+        ),
     )
     for column, value, ok, rule in rules:
         if not ok:
@@ -254,7 +267,9 @@ def advise(
         notes += [f"history episode {j + 1}: {n}" for n in out_of_range(hist.iloc[j], draws.spec)]
     if notes:
         warnings.warn(
-            "advice is an extrapolation: " + "; ".join(notes), AdviceExtrapolationWarning, stacklevel=2
+            "advice is an extrapolation: " + "; ".join(notes),
+            AdviceExtrapolationWarning,
+            stacklevel=2,
         )
     pred = predictive(draws, new, hist if len(hist) else None, n_nodes=n_nodes)
     tail = (1.0 - config.interval_mass) / 2.0
@@ -264,7 +279,9 @@ def advise(
     start, end = max(q[3], floor), max(q[4], floor)
     dates = (None, None)
     if request.treatment_date:
-        dates = tuple(request.treatment_date + dt.timedelta(days=int(round(x))) for x in (start, end))
+        dates = tuple(
+            request.treatment_date + dt.timedelta(days=int(round(x))) for x in (start, end)
+        )
     return Advice(
         region=request.region,
         product=request.product,

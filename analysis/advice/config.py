@@ -90,7 +90,9 @@ class AdviceConfig:
                 raise ConfigError(f"advice.families: {exc}") from None
         booking = tuple(float(x) for x in s.get("booking_probs", (0.5, 0.8)))
         if len(booking) != 2 or not 0 < booking[0] < booking[1] < 1:
-            raise ConfigError(f"advice.booking_probs must be two increasing probabilities, got {booking}")
+            raise ConfigError(
+                f"advice.booking_probs must be two increasing probabilities, got {booking}"
+            )
         mass = float(s.get("interval_mass", 0.8))
         if not 0 < mass < 1:
             raise ConfigError(f"advice.interval_mass must lie in (0, 1), got {mass}")

@@ -118,7 +118,9 @@ def with_trained_ranges(spec: DesignSpec, episodes: pd.DataFrame) -> DesignSpec:
             float(grp["log2_rel_dose"].min()),
             float(grp["log2_rel_dose"].max()),
         ]
-    pairs = sorted({(str(r), str(p)) for r, p in zip(episodes["region"], episodes["product"], strict=True)})
+    pairs = sorted(
+        {(str(r), str(p)) for r, p in zip(episodes["region"], episodes["product"], strict=True)}
+    )
     d = spec.to_dict()
     d["trained_ranges"] = ranges
     d["trained_region_products"] = [list(x) for x in pairs]

@@ -22,8 +22,12 @@ def plot_duration_by_dose(
     for k, tier in enumerate(tiers):
         r = sel[sel["exercise_tier"] == tier].sort_values("dose_multiple")
         x = np.log2(r["dose_multiple"].to_numpy())
-        ax.fill_between(x, r["lower_days"], r["upper_days"], color=PALETTE[k], alpha=0.15, linewidth=0)
-        ax.plot(x, r["median_days"], color=PALETTE[k], marker="os^"[k % 3], label=f"{tier} exercise")
+        ax.fill_between(
+            x, r["lower_days"], r["upper_days"], color=PALETTE[k], alpha=0.15, linewidth=0
+        )
+        ax.plot(
+            x, r["median_days"], color=PALETTE[k], marker="os^"[k % 3], label=f"{tier} exercise"
+        )
     ax.axhline(floor_days, color="black", linewidth=1, linestyle=":")
     mults = sorted(sel["dose_multiple"].unique())
     ax.set_xticks(np.log2(mults), [f"{m:g}x" for m in mults])
@@ -36,20 +40,30 @@ def fig_duration_by_dose(table: pd.DataFrame, floor_days: float = 90.0) -> plt.F
     regions = list(dict.fromkeys(table["region"]))
     ncol = 5
     nrow = int(np.ceil(len(regions) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(11, 2.6 * nrow + 0.6), sharex=True, sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(11, 2.6 * nrow + 0.6), sharex=True, sharey=True, squeeze=False
+    )
     for ax, region in zip(axes.flat, regions, strict=False):
         plot_duration_by_dose(table, ax, region, floor_days)
-    for ax in list(axes.flat)[len(regions):]:
+    for ax in list(axes.flat)[len(regions) :]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("days")
     for ax in axes[-1, :]:
         ax.set_xlabel("x reference dose")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,
-               bbox_to_anchor=(0.5, -0.02))
-    fig.suptitle(f"Predicted duration: median and 80% interval (average muscle bulk); "
-                 f"dotted line = label minimum {floor_days:.0f} days", fontsize=11)
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        ncol=len(labels),
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.02),
+    )
+    fig.suptitle(
+        f"Predicted duration: median and 80% interval (average muscle bulk); "
+        f"dotted line = label minimum {floor_days:.0f} days",
+        fontsize=11,
+    )
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

@@ -77,8 +77,12 @@ def pointwise_loglik(idata: az.InferenceData, data: DurationData, family: str) -
     dose = post["dose_region"].values  # (c, d, R)
     sigma = post["sigma"].values[..., None]
     u = post["tau"].values[..., None] * post["z_patient"].values  # (c, d, N)
-    eta = (mu[..., data.region_idx] + beta @ data.X.T + dose[..., data.region_idx] * data.X[:, 0]
-           + u[..., data.patient_idx])
+    eta = (
+        mu[..., data.region_idx]
+        + beta @ data.X.T
+        + dose[..., data.region_idx] * data.X[:, 0]
+        + u[..., data.patient_idx]
+    )
     ll = interval_loglik(data.lower_days, data.upper_days, eta, sigma, family)
     return xr.DataArray(ll, dims=("chain", "draw", "episode"), name="duration")
 
@@ -115,9 +119,12 @@ def patient_marginal_loglik(
         ll = interval_loglik(lower, upper, loc, sigma[sl, None, None], family)
         per_patient = np.add.reduceat(ll, starts, axis=2)  # (s, K, N)
         m = per_patient.max(axis=1, keepdims=True)
-        out[sl] = (m[:, 0, :] + np.log(np.einsum("k,skn->sn", w, np.exp(per_patient - m))))
-    return xr.DataArray(out.reshape(n_chain, n_draw, data.n_patients),
-                        dims=("chain", "draw", "patient"), name="duration")
+        out[sl] = m[:, 0, :] + np.log(np.einsum("k,skn->sn", w, np.exp(per_patient - m)))
+    return xr.DataArray(
+        out.reshape(n_chain, n_draw, data.n_patients),
+        dims=("chain", "draw", "patient"),
+        name="duration",
+    )
 
 
 def fit_family(
@@ -152,7 +159,9 @@ def fit_family(
         }
         error = str(exc)
     diag["sampling_seconds"] = seconds
-    diag["pareto_k_over_0.7"] = int((np.asarray(loo.pareto_k) > 0.7).sum()) if loo is not None else None
+    diag["pareto_k_over_0.7"] = (
+        int((np.asarray(loo.pareto_k) > 0.7).sum()) if loo is not None else None
+    )
     return FamilyFit(family, idata, loo, diag, error, seconds)
 
 
@@ -161,7 +170,9 @@ def comparison_table(fits: dict[str, FamilyFit]) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         cmp = az.compare({f: fit.idata for f, fit in fits.items()}, ic="loo", var_name="duration")
-    out = cmp.reset_index(names="family")[["family", "rank", "elpd_loo", "se", "elpd_diff", "dse", "p_loo", "weight"]]
+    out = cmp.reset_index(names="family")[
+        ["family", "rank", "elpd_loo", "se", "elpd_diff", "dse", "p_loo", "weight"]
+    ]
     out = out.rename(columns={"se": "elpd_se", "dse": "elpd_diff_se"})
     out["compare_fit_passed_gate"] = [fits[f].diagnostics["passed"] for f in out["family"]]
     out["pareto_k_over_0_7"] = [fits[f].diagnostics["pareto_k_over_0.7"] for f in out["family"]]
@@ -175,7 +186,9 @@ def population_posterior(idata: az.InferenceData, n_draws: int, seed: int) -> xr
     if n_draws < total:
         keep = np.sort(np.random.default_rng(seed).choice(total, n_draws, replace=False))
         post = post.isel(sample=keep)
-    post = post.drop_vars(["chain", "draw", "sample"]).assign_coords(sample=np.arange(post.sizes["sample"]))
+    post = post.drop_vars(["chain", "draw", "sample"]).assign_coords(
+        sample=np.arange(post.sizes["sample"])
+    )
     post.attrs = {}
     return post
 
@@ -186,8 +199,15 @@ def parameter_summary(post: xr.Dataset, spec: DesignSpec) -> pd.DataFrame:
 
     def add(name: str, values: np.ndarray, kind: str) -> None:
         q = np.quantile(values, [0.025, 0.5, 0.975])
-        row = {"parameter": name, "kind": kind, "mean": values.mean(), "sd": values.std(ddof=1),
-               "q2_5": q[0], "median": q[1], "q97_5": q[2]}
+        row = {
+            "parameter": name,
+            "kind": kind,
+            "mean": values.mean(),
+            "sd": values.std(ddof=1),
+            "q2_5": q[0],
+            "median": q[1],
+            "q97_5": q[2],
+        }
         if kind == "coefficient":
             tr = np.quantile(np.exp(values), [0.025, 0.5, 0.975])
             row.update(time_ratio=tr[1], time_ratio_lower=tr[0], time_ratio_upper=tr[2])
@@ -273,14 +293,21 @@ def fit_duration_models(
 
 
 def _single_comparison(fits: dict[str, FamilyFit]) -> pd.DataFrame:
-    (fam, fit), = fits.items()
+    ((fam, fit),) = fits.items()
     loo = fit.loo
     return pd.DataFrame(
-        [{"family": fam, "rank": 0,
-          "elpd_loo": loo.elpd_loo if loo is not None else np.nan,
-          "elpd_se": loo.se if loo is not None else np.nan,
-          "elpd_diff": 0.0, "elpd_diff_se": 0.0,
-          "p_loo": loo.p_loo if loo is not None else np.nan, "weight": 1.0,
-          "compare_fit_passed_gate": fit.diagnostics["passed"],
-          "pareto_k_over_0_7": fit.diagnostics["pareto_k_over_0.7"]}]
+        [
+            {
+                "family": fam,
+                "rank": 0,
+                "elpd_loo": loo.elpd_loo if loo is not None else np.nan,
+                "elpd_se": loo.se if loo is not None else np.nan,
+                "elpd_diff": 0.0,
+                "elpd_diff_se": 0.0,
+                "p_loo": loo.p_loo if loo is not None else np.nan,
+                "weight": 1.0,
+                "compare_fit_passed_gate": fit.diagnostics["passed"],
+                "pareto_k_over_0_7": fit.diagnostics["pareto_k_over_0.7"],
+            }
+        ]
     )

@@ -104,7 +104,9 @@ def _loglik_terms(eta, sigma, data: DurationData, family: str):
         total = total + pt.sum(pt_log_pdf_std(z, family) - log_sigma - log_t)
     if len(groups["right"]):
         i = groups["right"]
-        total = total + pt.sum(pt_log_surv_std((np.log(data.lower_days[i]) - eta[i]) / sigma, family))
+        total = total + pt.sum(
+            pt_log_surv_std((np.log(data.lower_days[i]) - eta[i]) / sigma, family)
+        )
     if len(groups["left"]):
         i = groups["left"]
         log_s_u = pt_log_surv_std((np.log(data.upper_days[i]) - eta[i]) / sigma, family)

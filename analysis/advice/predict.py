@@ -151,9 +151,7 @@ class Predictive:
         return float(m + np.log(self.weight @ np.exp(ll - m)))
 
 
-def history_loglik(
-    draws: PosteriorDraws, history: pd.DataFrame, z: np.ndarray
-) -> np.ndarray:
+def history_loglik(draws: PosteriorDraws, history: pd.DataFrame, z: np.ndarray) -> np.ndarray:
     """log-likelihood of the history at each (draw, grid point): shape (S, K)."""
     eta = draws.linear_predictor(history)  # (S, J)
     loc = eta[:, None, :] + draws.tau[:, None, None] * z[None, :, None]  # (S, K, J)

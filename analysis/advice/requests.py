@@ -66,7 +66,8 @@ def parse_past(text: str, index: int = 1) -> PastEpisode:
         if key not in fields:
             raise AdviceInputError(f"{where}: missing '{key}=' (need region, product, units)")
     common = dict(
-        region=fields["region"], product=fields["product"],
+        region=fields["region"],
+        product=fields["product"],
         units=_num(fields["units"], f"{where}, units"),
         treatment_date=parse_date(fields.get("date"), f"{where}, date"),
     )
@@ -77,7 +78,12 @@ def parse_past(text: str, index: int = 1) -> PastEpisode:
             visits.append((_num(day, f"{where}, visits"), _num(sev, f"{where}, visits")))
         baseline = _num(fields.get("baseline"), f"{where}, baseline")
         return PastEpisode.from_assessments(
-            common.pop("region"), common.pop("product"), common.pop("units"), visits, baseline, **common
+            common.pop("region"),
+            common.pop("product"),
+            common.pop("units"),
+            visits,
+            baseline,
+            **common,
         )
     lower, upper = _outcome(fields, where)
     return PastEpisode(lower_days=lower, upper_days=upper, **common)
@@ -108,16 +114,23 @@ def history_from_frame(hist: pd.DataFrame, source: str) -> dict[str, list[PastEp
         where = f"{source}, row {pos}"
         fields = {k: ("" if pd.isna(v) else v) for k, v in row.items()}
         lower, upper = _outcome(
-            {"wearoff": fields.get("wearoff_day"), "lower": fields.get("lower_days"),
-             "upper": fields.get("upper_days")},
+            {
+                "wearoff": fields.get("wearoff_day"),
+                "lower": fields.get("lower_days"),
+                "upper": fields.get("upper_days"),
+            },
             where,
         )
         out.setdefault(str(row["patient_ref"]), []).append(
             PastEpisode(
-                region=str(row["region"]), product=str(row["product"]),
+                region=str(row["region"]),
+                product=str(row["product"]),
                 units=_num(row["units"], f"{where}, column 'units'"),
-                lower_days=lower, upper_days=upper,
-                treatment_date=parse_date(fields.get("treatment_date"), f"{where}, column 'treatment_date'"),
+                lower_days=lower,
+                upper_days=upper,
+                treatment_date=parse_date(
+                    fields.get("treatment_date"), f"{where}, column 'treatment_date'"
+                ),
             )
         )
     return out
@@ -138,15 +151,24 @@ def requests_from_frame(
         cycle = row.get("cycle")
         requests.append(
             AdviceRequest(
-                region=str(row["region"]), product=str(row["product"]),
+                region=str(row["region"]),
+                product=str(row["product"]),
                 units=_num(row["units"], f"{where}, column 'units'"),
                 muscle_bulk=_num(row["muscle_bulk"], f"{where}, column 'muscle_bulk'"),
-                exercise_met_h_week=_num(row["exercise_met_h_week"], f"{where}, column 'exercise_met_h_week'"),
+                exercise_met_h_week=_num(
+                    row["exercise_met_h_week"], f"{where}, column 'exercise_met_h_week'"
+                ),
                 sex=str(row["sex"]),
                 age_years=_num(row["age_years"], f"{where}, column 'age_years'"),
-                baseline_severity=_num(row.get("baseline_severity"), f"{where}, column 'baseline_severity'", default=2.0),
+                baseline_severity=_num(
+                    row.get("baseline_severity"),
+                    f"{where}, column 'baseline_severity'",
+                    default=2.0,
+                ),
                 cycle=None if cycle is None or pd.isna(cycle) else int(cycle),
-                treatment_date=parse_date(row.get("treatment_date"), f"{where}, column 'treatment_date'"),
+                treatment_date=parse_date(
+                    row.get("treatment_date"), f"{where}, column 'treatment_date'"
+                ),
                 history=tuple(past),
             )
         )
@@ -165,7 +187,9 @@ def advice_record(advice: Advice) -> dict:
     rec.update(
         booking_start_days=advice.booking_start_days,
         booking_end_days=advice.booking_end_days,
-        booking_start_date=advice.booking_start_date.isoformat() if advice.booking_start_date else "",
+        booking_start_date=advice.booking_start_date.isoformat()
+        if advice.booking_start_date
+        else "",
         booking_end_date=advice.booking_end_date.isoformat() if advice.booking_end_date else "",
         floor_binds=advice.floor_binds,
         personalised=advice.personalised,

@@ -30,7 +30,9 @@ class StoredModel:
     meta: dict
 
 
-def save_model(fit: AdviceFit, models_dir: str | Path, meta: dict | None = None) -> tuple[Path, Path]:
+def save_model(
+    fit: AdviceFit, models_dir: str | Path, meta: dict | None = None
+) -> tuple[Path, Path]:
     """Write ``posterior.nc`` and ``spec.json`` to ``models_dir``; return both paths."""
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)

@@ -33,9 +33,15 @@ def advice_table(draws: PosteriorDraws, config: AdviceConfig, n_nodes: int = 41)
             for bulk in tab.muscle_bulk:
                 for tier, met in tab.exercise_tiers.items():
                     request = AdviceRequest(
-                        region=region, product=ref["product"], units=units, muscle_bulk=bulk,
-                        exercise_met_h_week=met, sex=ref["sex"], age_years=ref["age_years"],
-                        baseline_severity=ref["baseline_severity"], cycle=ref["cycle"],
+                        region=region,
+                        product=ref["product"],
+                        units=units,
+                        muscle_bulk=bulk,
+                        exercise_met_h_week=met,
+                        sex=ref["sex"],
+                        age_years=ref["age_years"],
+                        baseline_severity=ref["baseline_severity"],
+                        cycle=ref["cycle"],
                     )
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", AdviceExtrapolationWarning)

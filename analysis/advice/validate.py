@@ -83,16 +83,25 @@ def evaluate_holdout(
         if len(grp) < 2:
             continue
         target, history = grp.iloc[[-1]], grp.iloc[:-1]
-        lower, upper = float(target["dur_lower_days"].iloc[0]), float(target["dur_upper_days"].iloc[0])
+        lower, upper = (
+            float(target["dur_lower_days"].iloc[0]),
+            float(target["dur_upper_days"].iloc[0]),
+        )
         cov = target[list(COVARIATE_COLUMNS)]
         for kind, hist in (("population", None), ("personalised", history)):
             pred = predictive(draws, cov, hist, n_nodes=n_nodes)
             q_lo, q_hi = pred.quantile([tail, 1 - tail])
             decided, expected = _coverage(pred, lower, upper, q_lo, q_hi)
             row = {
-                "kind": kind, "n_history": len(history), "lower_days": lower, "upper_days": upper,
-                "q_lo": q_lo, "q_hi": q_hi, "log_score": pred.log_prob_interval(lower, upper),
-                "covered_decided": decided, "covered_expected": expected,
+                "kind": kind,
+                "n_history": len(history),
+                "lower_days": lower,
+                "upper_days": upper,
+                "q_lo": q_lo,
+                "q_hi": q_hi,
+                "log_score": pred.log_prob_interval(lower, upper),
+                "covered_decided": decided,
+                "covered_expected": expected,
             }
             if latent_days is not None:
                 t = float(latent_days.get(target["episode_key"].iloc[0], np.nan))

@@ -16,7 +16,14 @@ import pandas as pd
 from analysis.errors import InputValidationError, Problem
 
 #: Columns of the episode table the complication models read (docs/ARCHITECTURE.md).
-REQUIRED_COLUMNS: tuple[str, ...] = ("region", "log2_rel_dose", "product", "clinic", "injector", "year")
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "region",
+    "log2_rel_dose",
+    "product",
+    "clinic",
+    "injector",
+    "year",
+)
 
 #: Covariates that define a cell (dose is the rounded log2 relative dose).
 CELL_KEYS: tuple[str, ...] = ("region", "dose", "product", "clinic", "injector", "year_c")
@@ -86,7 +93,11 @@ def region_totals(cells: Cells) -> Cells:
     equals the one over the full cells exactly (same posterior, far fewer terms). The other
     keys are set to the reference level (their terms are multiplied by 0 in that model).
     """
-    t = cells.table.groupby(["region", "region_idx"], sort=True, observed=True)[["n", "y"]].sum().reset_index()
+    t = (
+        cells.table.groupby(["region", "region_idx"], sort=True, observed=True)[["n", "y"]]
+        .sum()
+        .reset_index()
+    )
     levels = cells.levels
     table = t.assign(
         dose=0.0,
@@ -128,9 +139,21 @@ def validate_episodes(
     if missing:
         raise InputValidationError(problems)
     checks = [
-        ("region", ~episodes["region"].isin(regions), f"region must be one of {', '.join(regions)}"),
-        ("product", ~episodes["product"].isin(products), f"product must be one of {', '.join(products)}"),
-        ("log2_rel_dose", ~np.isfinite(episodes["log2_rel_dose"].astype(float)), "must be a finite number"),
+        (
+            "region",
+            ~episodes["region"].isin(regions),
+            f"region must be one of {', '.join(regions)}",
+        ),
+        (
+            "product",
+            ~episodes["product"].isin(products),
+            f"product must be one of {', '.join(products)}",
+        ),
+        (
+            "log2_rel_dose",
+            ~np.isfinite(episodes["log2_rel_dose"].astype(float)),
+            "must be a finite number",
+        ),
         ("year", episodes["year"].isna(), "must not be empty"),
         ("clinic", episodes["clinic"].isna(), "must not be empty"),
         ("injector", episodes["injector"].isna(), "must not be empty"),
@@ -142,7 +165,9 @@ def validate_episodes(
     for col, bad, rule in checks:
         rows = np.flatnonzero(np.asarray(bad))
         for row in rows[:20]:
-            shown = "<identifier>" if col in ("clinic", "injector") else str(episodes[col].iloc[row])
+            shown = (
+                "<identifier>" if col in ("clinic", "injector") else str(episodes[col].iloc[row])
+            )
             problems.append(Problem(file, int(row) + 1, col, shown, rule))
     if problems:
         raise InputValidationError(problems)
@@ -155,7 +180,9 @@ def levels_from_episodes(
     clinics = tuple(sorted(episodes["clinic"].astype(str).unique()))
     injectors = tuple(sorted(episodes["injector"].astype(str).unique()))
     pairs = episodes[["injector", "clinic"]].astype(str).value_counts().reset_index()
-    main = pairs.sort_values(["injector", "count", "clinic"], ascending=[True, False, True]).drop_duplicates("injector")
+    main = pairs.sort_values(
+        ["injector", "count", "clinic"], ascending=[True, False, True]
+    ).drop_duplicates("injector")
     main_clinic = dict(zip(main["injector"], main["clinic"], strict=True))
     return Levels(
         regions=tuple(regions),
@@ -183,7 +210,9 @@ def _coded(frame: pd.DataFrame, levels: Levels) -> pd.DataFrame:
         ("clinic", levels.clinics),
         ("injector", levels.injectors),
     ):
-        out[f"{col}_idx"] = pd.Categorical(out[col].astype(str), categories=order).codes.astype(np.int64)
+        out[f"{col}_idx"] = pd.Categorical(out[col].astype(str), categories=order).codes.astype(
+            np.int64
+        )
     return out
 
 

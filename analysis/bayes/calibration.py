@@ -50,7 +50,9 @@ class CalibrationSetup:
     worse_log_or: float = 1.0
 
 
-def draw_region_rates(prior_set: PriorSet, complication: str, regions: Sequence[str], rng: np.random.Generator) -> dict[str, float]:
+def draw_region_rates(
+    prior_set: PriorSet, complication: str, regions: Sequence[str], rng: np.random.Generator
+) -> dict[str, float]:
     """True rates drawn from the prior (so the prior is correct on average, as coverage assumes)."""
     out = {}
     for region in regions:
@@ -59,14 +61,18 @@ def draw_region_rates(prior_set: PriorSet, complication: str, regions: Sequence[
     return out
 
 
-def group_coverage(fit: ComplicationFit, episodes: pd.DataFrame, truth: SyntheticTruth, key: str) -> pd.DataFrame:
+def group_coverage(
+    fit: ComplicationFit, episodes: pd.DataFrame, truth: SyntheticTruth, key: str
+) -> pd.DataFrame:
     """Per group: true rate of its own treatments, posterior intervals, and whether they cover it.
 
     For injectors also the truth flag, the rank by posterior mean rate, and the provider
     table's ``flagged`` (peers rule; benchmarks are irrelevant here and never flag).
     """
     at_risk = episodes.loc[episodes["region"].isin(fit.cells.regions)]
-    true_rate = at_risk.assign(risk=truth.risk(fit.complication, at_risk)).groupby(key)["risk"].mean()
+    true_rate = (
+        at_risk.assign(risk=truth.risk(fit.complication, at_risk)).groupby(key)["risk"].mean()
+    )
     risk = summaries.cell_risk(summaries.posterior_draws(fit), fit.cells.arrays())
     bench = {r: 1.0 for r in fit.cells.regions}  # benchmarks are irrelevant here
     frame, draws = summaries.group_rates(fit, risk, key, bench)
@@ -81,11 +87,18 @@ def group_coverage(fit: ComplicationFit, episodes: pd.DataFrame, truth: Syntheti
         frame["truly_worse"] = frame["group"].isin(truth.truly_worse)
         frame["rank_by_rate"] = frame["rate_mean"].rank(ascending=False, method="first").astype(int)
         benchmarks = pd.DataFrame(
-            {"complication": fit.complication, "region": list(fit.cells.regions), "benchmark_rate": 1.0,
-             "benchmark_published": False, "benchmark_source": "none"}
+            {
+                "complication": fit.complication,
+                "region": list(fit.cells.regions),
+                "benchmark_rate": 1.0,
+                "benchmark_published": False,
+                "benchmark_source": "none",
+            }
         )
         providers = summaries.provider_table([fit], benchmarks, "injector", FLAG_MULTIPLIER, 0)
-        frame["flagged"] = frame["group"].map(providers.set_index("injector")["flagged"]).to_numpy(bool)
+        frame["flagged"] = (
+            frame["group"].map(providers.set_index("injector")["flagged"]).to_numpy(bool)
+        )
     return frame
 
 
@@ -119,7 +132,9 @@ def run_replicate(
         products=setup.products,
     )
     levels = design_levels(episodes, truth, setup)
-    cells = aggregate_cells(episodes, setup.complication, setup.regions, levels, calendar_trend=False)
+    cells = aggregate_cells(
+        episodes, setup.complication, setup.regions, levels, calendar_trend=False
+    )
     structure = choose_structure(cells, region_only_below_events)
     priors = prior_set.for_type(setup.complication, setup.regions)
     cfg = config or sampler.config
@@ -131,7 +146,10 @@ def run_replicate(
     keys = ("region", "clinic", "injector") if structure == HIERARCHICAL else ("region",)
     parts = [group_coverage(fit, episodes, truth, key) for key in keys]
     return pd.concat(parts, ignore_index=True).assign(
-        replicate=seed, n_events=cells.n_events, complication=setup.complication, structure=structure,
+        replicate=seed,
+        n_events=cells.n_events,
+        complication=setup.complication,
+        structure=structure,
         retried=retried,
     )
 
@@ -150,14 +168,21 @@ def design_levels(episodes: pd.DataFrame, truth: SyntheticTruth, setup: Calibrat
     )
 
 
-def template_sampler(setup: CalibrationSetup, prior_set: PriorSet, config: SamplerConfig) -> ComplicationSampler:
+def template_sampler(
+    setup: CalibrationSetup, prior_set: PriorSet, config: SamplerConfig
+) -> ComplicationSampler:
     """A sampler compiled for the synthetic cohorts' levels (the same in every replicate)."""
     episodes, truth = simulate_episodes(
-        2000, {setup.complication: setup.regions}, {setup.complication: dict.fromkeys(setup.regions, 0.05)},
-        seed=0, products=setup.products,
+        2000,
+        {setup.complication: setup.regions},
+        {setup.complication: dict.fromkeys(setup.regions, 0.05)},
+        seed=0,
+        products=setup.products,
     )
     levels = design_levels(episodes, truth, setup)
-    cells = aggregate_cells(episodes, setup.complication, setup.regions, levels, calendar_trend=False)
+    cells = aggregate_cells(
+        episodes, setup.complication, setup.regions, levels, calendar_trend=False
+    )
     return ComplicationSampler(cells, prior_set.for_type(setup.complication, setup.regions), config)
 
 
@@ -179,7 +204,9 @@ def coverage_summary(results: pd.DataFrame) -> pd.DataFrame:
                     "level": level,
                     "nominal": nominal,
                     "coverage": float(sel[col].mean()),
-                    "mc_se": float(per_rep.std(ddof=1) / np.sqrt(len(per_rep))) if len(per_rep) > 1 else np.nan,
+                    "mc_se": float(per_rep.std(ddof=1) / np.sqrt(len(per_rep)))
+                    if len(per_rep) > 1
+                    else np.nan,
                     "n_intervals": len(sel),
                     "n_replicates": len(per_rep),
                 }

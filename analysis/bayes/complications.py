@@ -75,7 +75,9 @@ def prior_data(cells: Cells, priors: ComplicationPriors) -> dict[str, np.ndarray
     by_region = dict(zip(cells.regions, priors.region_priors, strict=True))
     effects = priors.effects
     placeholder = (-5.0, 1.0)
-    mu = [by_region[r].logit_mean if r in by_region else placeholder[0] for r in cells.levels.regions]
+    mu = [
+        by_region[r].logit_mean if r in by_region else placeholder[0] for r in cells.levels.regions
+    ]
     sd = [by_region[r].logit_sd if r in by_region else placeholder[1] for r in cells.levels.regions]
     return {
         "region_prior_mu": np.array(mu),
@@ -277,7 +279,9 @@ def build_complication_model(
         n_clinics = d["clinic_basis"].shape[0]
         # clinic effects = their mean (prior only: non-centred) + deviations (contrasts)
         clinic_mean = on * clinic_sd / pt.sqrt(n_clinics) * pm.Normal("clinic_mean_z", 0.0, 1.0)
-        clinic_raw = pm.Normal("clinic_raw", 0.0, clinic_sd ** d["clinic_lambda"], dims="clinic_contrast")
+        clinic_raw = pm.Normal(
+            "clinic_raw", 0.0, clinic_sd ** d["clinic_lambda"], dims="clinic_contrast"
+        )
         clinic_dev = pt.dot(d["clinic_basis"], clinic_sd ** (1.0 - d["clinic_lambda"]) * clinic_raw)
         pm.Deterministic("clinic_effect", clinic_mean + clinic_dev, dims="clinic")
         # region_total = mu + sd * region_z  and  region_logit = region_total - clinic_mean
@@ -293,8 +297,12 @@ def build_complication_model(
             scales[0] * pm.Normal("product_z", 0.0, 1.0, dims="product_contrast"),
             dims="product_contrast",
         )
-        injector_sd = pm.Deterministic("injector_sd", scales[2] * pm.HalfNormal("injector_sd_z", 1.0))
-        injector_raw = pm.Normal("injector_raw", 0.0, injector_sd ** d["injector_lambda"], dims="injector_contrast")
+        injector_sd = pm.Deterministic(
+            "injector_sd", scales[2] * pm.HalfNormal("injector_sd_z", 1.0)
+        )
+        injector_raw = pm.Normal(
+            "injector_raw", 0.0, injector_sd ** d["injector_lambda"], dims="injector_contrast"
+        )
         injector_effect = pm.Deterministic(
             "injector_effect",
             pt.dot(d["injector_basis"], injector_sd ** (1.0 - d["injector_lambda"]) * injector_raw),

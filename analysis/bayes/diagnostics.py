@@ -34,7 +34,15 @@ class SamplerConfig:
 
     @classmethod
     def from_params(cls, section: dict) -> SamplerConfig:
-        keys = {"draws", "tune", "chains", "cores", "target_accept", "sampler", "low_rank_mass_matrix"}
+        keys = {
+            "draws",
+            "tune",
+            "chains",
+            "cores",
+            "target_accept",
+            "sampler",
+            "low_rank_mass_matrix",
+        }
         return cls(**{k: v for k, v in section.items() if k in keys})
 
 
@@ -157,5 +165,7 @@ def check_convergence(
         "passed": not failures,
     }
     if failures:
-        raise ConvergenceError(f"model '{model_name}' failed its diagnostics gate: " + "; ".join(failures))
+        raise ConvergenceError(
+            f"model '{model_name}' failed its diagnostics gate: " + "; ".join(failures)
+        )
     return summary

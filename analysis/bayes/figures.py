@@ -49,7 +49,9 @@ def plot_caterpillar(table: pd.DataFrame, ax: plt.Axes, level: str, multiplier: 
                 label=label,
             )
     ax.axvline(1.0, color=PALETTE[7], ls=LINESTYLES[0], lw=0.8, label="benchmark")
-    ax.axvline(multiplier, color=PALETTE[5], ls=LINESTYLES[1], lw=0.8, label=f"{multiplier:g} x benchmark")
+    ax.axvline(
+        multiplier, color=PALETTE[5], ls=LINESTYLES[1], lw=0.8, label=f"{multiplier:g} x benchmark"
+    )
     ax.set_yticks(y)
     ax.set_yticklabels(t[level], fontsize=5)
     ax.set_xlabel("rate / region-mix benchmark (posterior mean, 95% CrI)")
@@ -64,7 +66,9 @@ def fig_caterpillar(table: pd.DataFrame, level: str, multiplier: float, title: s
     return fig
 
 
-def funnel_limits(expected_rate: float, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+def funnel_limits(
+    expected_rate: float, n: np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Binomial control limits of an observed rate around ``expected_rate`` for volumes ``n``."""
     lo = stats.binom.ppf((1 - level) / 2, n, expected_rate) / n
     hi = stats.binom.ppf(1 - (1 - level) / 2, n, expected_rate) / n
@@ -77,16 +81,34 @@ def plot_funnel(table: pd.DataFrame, ax: plt.Axes, multiplier: float) -> plt.Axe
     t = table.loc[table["n_treatments"] > 0]
     ratio = t["observed_rate"] / t["benchmark_rate"]
     bench = float(np.average(t["benchmark_rate"], weights=t["n_treatments"]))
-    grid = np.unique(np.geomspace(max(1, t["n_treatments"].min()), t["n_treatments"].max() * 1.1, 120).round())
+    grid = np.unique(
+        np.geomspace(max(1, t["n_treatments"].min()), t["n_treatments"].max() * 1.1, 120).round()
+    )
     for level, ls in ((0.95, LINESTYLES[1]), (0.998, LINESTYLES[3])):
         lo, hi = funnel_limits(bench, grid, level)
         ax.plot(grid, hi / bench, color=GREY, ls=ls, lw=0.8, label=f"{level:.1%} limits")
         ax.plot(grid, lo / bench, color=GREY, ls=ls, lw=0.8)
     judged = ~t["too_few_to_judge"].to_numpy()
-    ax.scatter(t.loc[judged, "n_treatments"], ratio[judged], s=10, color=PALETTE[0], marker=MARKERS[0], label="injector")
-    ax.scatter(t.loc[~judged, "n_treatments"], ratio[~judged], s=10, color=GREY, marker=MARKERS[1], label="too few to judge")
+    ax.scatter(
+        t.loc[judged, "n_treatments"],
+        ratio[judged],
+        s=10,
+        color=PALETTE[0],
+        marker=MARKERS[0],
+        label="injector",
+    )
+    ax.scatter(
+        t.loc[~judged, "n_treatments"],
+        ratio[~judged],
+        s=10,
+        color=GREY,
+        marker=MARKERS[1],
+        label="too few to judge",
+    )
     ax.axhline(1.0, color=PALETTE[7], lw=0.8)
-    ax.axhline(multiplier, color=PALETTE[5], ls=LINESTYLES[1], lw=0.8, label=f"{multiplier:g} x benchmark")
+    ax.axhline(
+        multiplier, color=PALETTE[5], ls=LINESTYLES[1], lw=0.8, label=f"{multiplier:g} x benchmark"
+    )
     ax.set_xscale("log")
     ax.set_xlabel("treatments (volume)")
     ax.set_ylabel("observed / benchmark rate")
@@ -102,7 +124,7 @@ def fig_funnel(table: pd.DataFrame, multiplier: float, level: str = "injector") 
     for ax, ctype in zip(axes.ravel(), types, strict=False):
         plot_funnel(table.loc[table["complication"] == ctype], ax, multiplier)
         ax.set_title(_label(ctype), fontsize=10)
-    for ax in axes.ravel()[len(types):]:
+    for ax in axes.ravel()[len(types) :]:
         ax.set_visible(False)
     axes.ravel()[0].legend(fontsize=6, loc="upper right")
     fig.suptitle(f"Funnel plot: {level} complication rates against published benchmarks")
@@ -114,8 +136,21 @@ def plot_dose_risk(table: pd.DataFrame, ax: plt.Axes) -> plt.Axes:
     """Posterior risk (95% CrI band) against relative dose, one line per region."""
     for k, (region, t) in enumerate(table.groupby("region", sort=True)):
         colour = PALETTE[k % len(PALETTE)]
-        ax.plot(t["rel_dose"], 100 * t["risk_mean"], color=colour, ls=LINESTYLES[k % len(LINESTYLES)], label=_label(region))
-        ax.fill_between(t["rel_dose"], 100 * t["risk_lower"], 100 * t["risk_upper"], color=colour, alpha=0.15, lw=0)
+        ax.plot(
+            t["rel_dose"],
+            100 * t["risk_mean"],
+            color=colour,
+            ls=LINESTYLES[k % len(LINESTYLES)],
+            label=_label(region),
+        )
+        ax.fill_between(
+            t["rel_dose"],
+            100 * t["risk_lower"],
+            100 * t["risk_upper"],
+            color=colour,
+            alpha=0.15,
+            lw=0,
+        )
     ax.set_xscale("log", base=2)
     ax.set_xlabel("dose relative to the region's reference dose")
     ax.set_ylabel("30-day risk (%)")
@@ -131,7 +166,7 @@ def fig_dose_risk(table: pd.DataFrame) -> plt.Figure:
         plot_dose_risk(table.loc[table["complication"] == ctype], ax)
         ax.set_title(_label(ctype), fontsize=10)
         ax.legend(fontsize=5)
-    for ax in axes.ravel()[len(types):]:
+    for ax in axes.ravel()[len(types) :]:
         ax.set_visible(False)
     fig.suptitle("Dose-risk curves (reference product, average clinic and injector)")
     fig.tight_layout()
@@ -142,10 +177,33 @@ def plot_ppc(table: pd.DataFrame, ax: plt.Axes, key: str) -> plt.Axes:
     """Observed event counts against the 95% posterior predictive interval."""
     t = table.sort_values("replicated_mean").reset_index(drop=True)
     y = np.arange(len(t))
-    ax.hlines(y, t["replicated_lower"], t["replicated_upper"], color=GREY, lw=1.5, label="95% predictive interval")
+    ax.hlines(
+        y,
+        t["replicated_lower"],
+        t["replicated_upper"],
+        color=GREY,
+        lw=1.5,
+        label="95% predictive interval",
+    )
     inside = t["within_95"].to_numpy()
-    ax.scatter(t.loc[inside, "observed_events"], y[inside], s=8, color=PALETTE[0], marker=MARKERS[0], zorder=3, label="observed")
-    ax.scatter(t.loc[~inside, "observed_events"], y[~inside], s=14, color=PALETTE[5], marker=MARKERS[2], zorder=3, label="observed (outside)")
+    ax.scatter(
+        t.loc[inside, "observed_events"],
+        y[inside],
+        s=8,
+        color=PALETTE[0],
+        marker=MARKERS[0],
+        zorder=3,
+        label="observed",
+    )
+    ax.scatter(
+        t.loc[~inside, "observed_events"],
+        y[~inside],
+        s=14,
+        color=PALETTE[5],
+        marker=MARKERS[2],
+        zorder=3,
+        label="observed (outside)",
+    )
     ax.set_yticks(y if key == "region" else [])
     if key == "region":
         ax.set_yticklabels([_label(r) for r in t[key]], fontsize=6)
@@ -161,7 +219,7 @@ def fig_ppc(table: pd.DataFrame, key: str) -> plt.Figure:
     for ax, ctype in zip(axes.ravel(), types, strict=False):
         plot_ppc(table.loc[table["complication"] == ctype], ax, key)
         ax.set_title(_label(ctype), fontsize=9)
-    for ax in axes.ravel()[len(types):]:
+    for ax in axes.ravel()[len(types) :]:
         ax.set_visible(False)
     axes.ravel()[0].legend(fontsize=5, loc="lower right")
     fig.suptitle(f"Posterior predictive check: event counts per {key}")

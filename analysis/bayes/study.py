@@ -57,20 +57,30 @@ class ComplicationsConfig:
                 ppc_draws=int(c["ppc_draws"]),
                 headline_types=tuple(c["headline_types"]),
                 sampler=SamplerConfig.from_params(c["sampler"]),
-                sensitivity_sampler=SamplerConfig.from_params(c.get("sensitivity_sampler", c["sampler"])),
+                sensitivity_sampler=SamplerConfig.from_params(
+                    c.get("sensitivity_sampler", c["sampler"])
+                ),
                 gate=GateConfig.from_params(c["gate"]),
             )
         except KeyError as exc:
             raise ConfigError(f"params.yaml: complications.{exc.args[0]} is missing") from None
         if cfg.prior_set not in PRIOR_SETS:
-            raise ConfigError(f"complications.prior_set = {cfg.prior_set!r}: use one of {PRIOR_SETS}")
+            raise ConfigError(
+                f"complications.prior_set = {cfg.prior_set!r}: use one of {PRIOR_SETS}"
+            )
         if cfg.benchmark_multiplier <= 0 or cfg.min_treatments_to_judge < 0:
-            raise ConfigError("complications.benchmark_multiplier must be > 0 and min_treatments_to_judge >= 0")
+            raise ConfigError(
+                "complications.benchmark_multiplier must be > 0 and min_treatments_to_judge >= 0"
+            )
         if not 0.5 <= cfg.flag_probability < 1.0:
-            raise ConfigError(f"complications.flag_probability = {cfg.flag_probability} must lie in [0.5, 1)")
+            raise ConfigError(
+                f"complications.flag_probability = {cfg.flag_probability} must lie in [0.5, 1)"
+            )
         unknown = set(cfg.headline_types) - set(params["complication_types"])
         if unknown:
-            raise ConfigError(f"complications.headline_types names unknown types: {sorted(unknown)}")
+            raise ConfigError(
+                f"complications.headline_types names unknown types: {sorted(unknown)}"
+            )
         return cfg
 
     @property
@@ -97,7 +107,13 @@ RETRY_TARGET_ACCEPT = 0.97
 
 
 def fit_with_retry(
-    sampler: ComplicationSampler, cells, priors, seed: int, structure: str, gate: GateConfig, config: SamplerConfig
+    sampler: ComplicationSampler,
+    cells,
+    priors,
+    seed: int,
+    structure: str,
+    gate: GateConfig,
+    config: SamplerConfig,
 ) -> ComplicationFit:
     """Fit once; on a gate failure, once more with doubled draws and tuning, every group effect
     non-centred (the geometry that is slow on huge data but safe when a group SD is near zero)
@@ -106,9 +122,16 @@ def fit_with_retry(
     try:
         fit, retried = sampler.fit(cells, priors, seed, structure, gate, config=config), False
     except ConvergenceError:
-        longer = replace(config, draws=2 * config.draws, tune=2 * config.tune,
-                         target_accept=max(config.target_accept, RETRY_TARGET_ACCEPT))
-        fit, retried = sampler.fit(cells, priors, seed + 1, structure, gate, config=longer, centring=False), True
+        longer = replace(
+            config,
+            draws=2 * config.draws,
+            tune=2 * config.tune,
+            target_accept=max(config.target_accept, RETRY_TARGET_ACCEPT),
+        )
+        fit, retried = (
+            sampler.fit(cells, priors, seed + 1, structure, gate, config=longer, centring=False),
+            True,
+        )
     return replace(fit, diagnostics={**fit.diagnostics, "retried": retried})
 
 
@@ -139,17 +162,23 @@ def fit_complication_study(
     levels = levels_from_episodes(episodes, regions, products)
     prior_sets = {name: prior_set_from_params(params["complications"], name) for name in PRIOR_SETS}
     all_cells = {
-        t: aggregate_cells(episodes, t, ctypes[t]["regions"], levels, config.dose_step_log2, config.calendar_trend)
+        t: aggregate_cells(
+            episodes, t, ctypes[t]["regions"], levels, config.dose_step_log2, config.calendar_trend
+        )
         for t in types
     }
     first = all_cells[types[0]]
-    sampler = ComplicationSampler(first, prior_sets[config.prior_set].for_type(types[0], first.regions), config.sampler)
+    sampler = ComplicationSampler(
+        first, prior_sets[config.prior_set].for_type(types[0], first.regions), config.sampler
+    )
 
     def run(t: str, prior_name: str, k: int, sconfig: SamplerConfig) -> ComplicationFit:
         cells = all_cells[t]
         structure = choose_structure(cells, config.region_only_below_events)
         priors = prior_sets[prior_name].for_type(t, cells.regions)
-        fit = fit_with_retry(sampler, cells, priors, config.seed + k, structure, config.gate, sconfig)
+        fit = fit_with_retry(
+            sampler, cells, priors, config.seed + k, structure, config.gate, sconfig
+        )
         if progress:
             d = fit.diagnostics
             progress(

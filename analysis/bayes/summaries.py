@@ -96,7 +96,9 @@ def _indicator(codes: np.ndarray, n_groups: int) -> sparse.csr_matrix:
     )
 
 
-def _interval(x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _interval(
+    x: np.ndarray, axis: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     mean = x.mean(axis=axis)
     median, lower, upper = np.quantile(x, [0.5, LOWER_Q, UPPER_Q], axis=axis)
     return mean, median, lower, upper
@@ -128,7 +130,9 @@ def group_rates(
     return frame, rate_draws
 
 
-def _add_rate_columns(frame: pd.DataFrame, rate_draws: np.ndarray, multiplier: float) -> pd.DataFrame:
+def _add_rate_columns(
+    frame: pd.DataFrame, rate_draws: np.ndarray, multiplier: float
+) -> pd.DataFrame:
     mean, median, lower, upper = _interval(rate_draws)
     bench = frame["benchmark_rate"].to_numpy()
     out = frame.assign(
@@ -147,11 +151,18 @@ def _add_rate_columns(frame: pd.DataFrame, rate_draws: np.ndarray, multiplier: f
 
 
 def _identity(fit: ComplicationFit) -> dict[str, str]:
-    return {"complication": fit.complication, "model_structure": fit.structure, "prior_set": fit.prior_set}
+    return {
+        "complication": fit.complication,
+        "model_structure": fit.structure,
+        "prior_set": fit.prior_set,
+    }
 
 
 def region_rate_table(
-    fits: Sequence[ComplicationFit], benchmarks: pd.DataFrame, multiplier: float, max_draws: int | None = None
+    fits: Sequence[ComplicationFit],
+    benchmarks: pd.DataFrame,
+    multiplier: float,
+    max_draws: int | None = None,
 ) -> pd.DataFrame:
     """Per complication x region: posterior rate (95% CrI), one-sided 95% upper bound,
     the published benchmark, P(rate > benchmark) and P(rate > multiplier x benchmark)."""
@@ -161,8 +172,12 @@ def region_rate_table(
         risk = cell_risk(posterior_draws(fit, max_draws), fit.cells.arrays())
         frame, draws = group_rates(fit, risk, "region", bench)
         frame = _add_rate_columns(frame, draws, multiplier)
-        by_region = benchmarks.loc[benchmarks["complication"] == fit.complication].set_index("region")
-        frame["benchmark_published"] = frame["region"].map(by_region["benchmark_published"]).astype(bool)
+        by_region = benchmarks.loc[benchmarks["complication"] == fit.complication].set_index(
+            "region"
+        )
+        frame["benchmark_published"] = (
+            frame["region"].map(by_region["benchmark_published"]).astype(bool)
+        )
         frame["benchmark_source"] = frame["region"].map(by_region["benchmark_source"])
         frames.append(frame.assign(**_identity(fit)))
     return _front(pd.concat(frames, ignore_index=True), ["complication", "region"])
@@ -193,7 +208,9 @@ def provider_table(
         draws = posterior_draws(fit, max_draws)
         arrays = fit.cells.arrays()
         risk = cell_risk(draws, arrays)
-        frame, rate_draws = group_rates(fit, risk, level, _benchmark_map(benchmarks, fit.complication))
+        frame, rate_draws = group_rates(
+            fit, risk, level, _benchmark_map(benchmarks, fit.complication)
+        )
         frame = _add_rate_columns(frame, rate_draws, multiplier)
         published = _benchmark_map(benchmarks, fit.complication, "benchmark_published")
         share, _ = group_rates(fit, risk, level, {r: float(v) for r, v in published.items()})
@@ -217,7 +234,11 @@ def provider_table(
         frame["flagged"] = judged & (above_peers | above_bench)
         frame["flag_reason"] = np.select(
             [judged & above_peers & above_bench, judged & above_peers, judged & above_bench],
-            [f"> {multiplier:g}x peers and published benchmark", f"> {multiplier:g}x peers", f"> {multiplier:g}x published benchmark"],
+            [
+                f"> {multiplier:g}x peers and published benchmark",
+                f"> {multiplier:g}x peers",
+                f"> {multiplier:g}x published benchmark",
+            ],
             default="",
         )
         frames.append(frame.assign(**_identity(fit)))
@@ -239,7 +260,9 @@ def dose_risk_table(fits: Sequence[ComplicationFit], rel_doses: Sequence[float])
         levels = fit.cells.levels
         for region in fit.cells.regions:
             r = levels.regions.index(region)
-            risk = expit(d.region_logit[:, [r]] + d.effects_on * d.dose_log_or[:, None] * x[None, :])
+            risk = expit(
+                d.region_logit[:, [r]] + d.effects_on * d.dose_log_or[:, None] * x[None, :]
+            )
             mean, median, lower, upper = _interval(risk)
             rows.append(
                 pd.DataFrame(
@@ -267,7 +290,11 @@ def odds_ratio_table(fits: Sequence[ComplicationFit]) -> pd.DataFrame:
         d = posterior_draws(fit)
         products = fit.cells.levels.products
         terms = [("dose (per doubling of relative dose)", d.dose_log_or, True)]
-        terms += [(f"product {p} vs {products[0]}", d.product_log_or[:, k], True) for k, p in enumerate(products) if k]
+        terms += [
+            (f"product {p} vs {products[0]}", d.product_log_or[:, k], True)
+            for k, p in enumerate(products)
+            if k
+        ]
         terms += [("calendar year (per year)", d.year_log_or, True)]
         post = fit.idata.posterior
         terms += [
@@ -335,7 +362,9 @@ def _ppc_group(fit: ComplicationFit, y_rep: np.ndarray, key: str) -> pd.DataFram
     )
 
 
-def sensitivity_table(main: pd.DataFrame, alternative: pd.DataFrame, types: Sequence[str]) -> pd.DataFrame:
+def sensitivity_table(
+    main: pd.DataFrame, alternative: pd.DataFrame, types: Sequence[str]
+) -> pd.DataFrame:
     """Headline region rates under the main and the alternative prior set side by side."""
     cols = ["complication", "region", "rate_mean", "rate_lower", "rate_upper", "p_above_benchmark"]
     a = main.loc[main["complication"].isin(types), cols + ["prior_set", "n_treatments", "n_events"]]
@@ -345,7 +374,9 @@ def sensitivity_table(main: pd.DataFrame, alternative: pd.DataFrame, types: Sequ
     return merged
 
 
-def _benchmark_map(benchmarks: pd.DataFrame, complication: str, column: str = "benchmark_rate") -> dict:
+def _benchmark_map(
+    benchmarks: pd.DataFrame, complication: str, column: str = "benchmark_rate"
+) -> dict:
     sel = benchmarks.loc[benchmarks["complication"] == complication]
     return dict(zip(sel["region"], sel[column], strict=True))
 

@@ -85,15 +85,21 @@ def simulate_episodes(
     injector_effect = dict(zip(injectors, inj_eff, strict=True))
     for inj in worse:
         injector_effect[inj] += worse_log_or
-    product_log_or = {p: (0.0 if i == 0 else float(rng.normal(0, 0.2))) for i, p in enumerate(products)}
+    product_log_or = {
+        p: (0.0 if i == 0 else float(rng.normal(0, 0.2))) for i, p in enumerate(products)
+    }
     # busy injectors and small ones: volumes vary ~20-fold, as in clinics
     volume = rng.gamma(1.2, 1.0, len(injectors))
     injector = rng.choice(injectors, size=n_episodes, p=volume / volume.sum())
     frame = pd.DataFrame(
         {
             "region": rng.choice(regions, size=n_episodes),
-            "log2_rel_dose": np.log2(rng.choice([0.5, 0.75, 1.0, 1.0, 1.0, 1.25, 1.5, 2.0], size=n_episodes)),
-            "product": rng.choice(products, size=n_episodes, p=[0.5, 0.15, 0.15, 0.1, 0.1][: len(products)]),
+            "log2_rel_dose": np.log2(
+                rng.choice([0.5, 0.75, 1.0, 1.0, 1.0, 1.25, 1.5, 2.0], size=n_episodes)
+            ),
+            "product": rng.choice(
+                products, size=n_episodes, p=[0.5, 0.15, 0.15, 0.1, 0.1][: len(products)]
+            ),
             "clinic": pd.Series(injector).map(injector_clinic).to_numpy(),
             "injector": injector,
             "year": rng.choice(np.asarray(years), size=n_episodes),

@@ -26,12 +26,35 @@ REASON_BASELINE_ZERO = "baseline severity 0: no wrinkle to return to"
 REASON_NO_FOLLOWUP = "no follow-up assessment after the treatment day"
 
 EPISODE_COLUMNS: tuple[str, ...] = (
-    "episode_key", "patient_key", "clinic", "injector", "treatment_date", "year", "quarter",
-    "region", "product", "units", "units_ona_eq", "reference_dose_units", "rel_dose",
-    "log2_rel_dose", "muscle_bulk", "exercise_met_h_week", "exercise_tier", "baseline_severity",
-    "sex", "age_years", "body_fat_pct", "cycle",
-    "dur_lower_days", "dur_upper_days", "dur_status", "in_duration_analysis",
-    "dur_exclusion_reason", "retreat_days", "retreat_event",
+    "episode_key",
+    "patient_key",
+    "clinic",
+    "injector",
+    "treatment_date",
+    "year",
+    "quarter",
+    "region",
+    "product",
+    "units",
+    "units_ona_eq",
+    "reference_dose_units",
+    "rel_dose",
+    "log2_rel_dose",
+    "muscle_bulk",
+    "exercise_met_h_week",
+    "exercise_tier",
+    "baseline_severity",
+    "sex",
+    "age_years",
+    "body_fat_pct",
+    "cycle",
+    "dur_lower_days",
+    "dur_upper_days",
+    "dur_status",
+    "in_duration_analysis",
+    "dur_exclusion_reason",
+    "retreat_days",
+    "retreat_event",
 )
 
 
@@ -60,7 +83,9 @@ def add_dose(ep: pd.DataFrame, cfg: PrepareConfig) -> pd.DataFrame:
     ona = ep["units"] / _lookup(ep["product"], cfg.units_per_ona_unit)
     ref = pd.Series(_lookup(ep["region"], cfg.reference_dose_units), index=ep.index)
     rel = ona / ref
-    return ep.assign(units_ona_eq=ona, reference_dose_units=ref, rel_dose=rel, log2_rel_dose=np.log2(rel))
+    return ep.assign(
+        units_ona_eq=ona, reference_dose_units=ref, rel_dose=rel, log2_rel_dose=np.log2(rel)
+    )
 
 
 def add_calendar(ep: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +113,10 @@ def add_exercise_tier(ep: pd.DataFrame, cfg: PrepareConfig) -> pd.DataFrame:
     """Exercise tier: low < first cut-off <= moderate < second cut-off <= high (MET-h/week)."""
     lo, hi = cfg.exercise_tier_cutoffs
     tier = pd.cut(
-        ep["exercise_met_h_week"], [-np.inf, lo, hi, np.inf], right=False, labels=list(EXERCISE_TIERS)
+        ep["exercise_met_h_week"],
+        [-np.inf, lo, hi, np.inf],
+        right=False,
+        labels=list(EXERCISE_TIERS),
     ).astype(str)
     return ep.assign(exercise_tier=tier)
 
@@ -148,8 +176,9 @@ def visit_bounds(ep: pd.DataFrame, assessments: pd.DataFrame) -> pd.DataFrame:
     sev = assessments["severity"].to_numpy("float64", na_value=np.nan)
     keep = (pos >= 0) & ~np.isnan(sev)
     pos, sev = pos[keep], sev[keep]
-    day = (_day_number(assessments["assessment_date"])[keep]
-           - _day_number(ep["treatment_date"])[pos]).astype("float64")
+    day = (
+        _day_number(assessments["assessment_date"])[keep] - _day_number(ep["treatment_date"])[pos]
+    ).astype("float64")
     next_days = ep["next_treatment_days"].to_numpy("float64")[pos]
     valid = (day > 0) & ~(day > next_days)
     pos, sev, day = pos[valid], sev[valid], day[valid]
@@ -177,8 +206,9 @@ def reported_wearoff_day(ep: pd.DataFrame, assessments: pd.DataFrame) -> pd.Seri
     return pd.Series(np.where(np.isinf(first), np.nan, day), index=ep.index)
 
 
-def duration_endpoint(ep: pd.DataFrame, assessments: pd.DataFrame, cfg: PrepareConfig,
-                      cutoff: pd.Timestamp) -> pd.DataFrame:
+def duration_endpoint(
+    ep: pd.DataFrame, assessments: pd.DataFrame, cfg: PrepareConfig, cutoff: pd.Timestamp
+) -> pd.DataFrame:
     """Interval-censored duration of effect (ARCHITECTURE.md "Duration endpoint").
 
     Returns ``dur_lower_days``, ``dur_upper_days`` (``inf`` = right-censored), ``dur_status``,
@@ -198,23 +228,26 @@ def duration_endpoint(ep: pd.DataFrame, assessments: pd.DataFrame, cfg: PrepareC
     r = reported_wearoff_day(ep, assessments)
     tol = cfg.reported_wearoff_tolerance_days
     next_days = ep["next_treatment_days"]
-    consistent = (
-        r.notna() & (r > 0) & (r >= lower - tol) & (r <= upper + tol) & ~(r > next_days)
-    )
+    consistent = r.notna() & (r > 0) & (r >= lower - tol) & (r <= upper + tol) & ~(r > next_days)
     use = consistent & cfg.use_reported_wearoff
-    since_cutoff = (np.datetime64(cutoff.date(), "D").astype("int64")
-                    - _day_number(ep["treatment_date"]))
-    status = np.array(DUR_STATUSES, dtype=object)[np.select(
-        [use, np.isfinite(upper), next_days.notna(), since_cutoff < cfg.recent_episode_days],
-        [1, 0, 3, 4],
-        default=2,
-    )]
+    since_cutoff = np.datetime64(cutoff.date(), "D").astype("int64") - _day_number(
+        ep["treatment_date"]
+    )
+    status = np.array(DUR_STATUSES, dtype=object)[
+        np.select(
+            [use, np.isfinite(upper), next_days.notna(), since_cutoff < cfg.recent_episode_days],
+            [1, 0, 3, 4],
+            default=2,
+        )
+    ]
     reasons = np.array([None, REASON_BASELINE_ZERO, REASON_NO_FOLLOWUP], dtype=object)
-    reason = reasons[np.select(
-        [ep["baseline_severity"].to_numpy() == 0, ((b["n_visits"] == 0) & ~use).to_numpy()],
-        [1, 2],
-        default=0,
-    )]
+    reason = reasons[
+        np.select(
+            [ep["baseline_severity"].to_numpy() == 0, ((b["n_visits"] == 0) & ~use).to_numpy()],
+            [1, 2],
+            default=0,
+        )
+    ]
     # A reported date is recall, not a measurement: with a window w > 0 it narrows the visit
     # interval to (r - w, r + w] instead of pretending to be exact. Treating noisy reports as
     # exact biased the AFT intercept by -2% and inflated sigma (validation/validate_survival.py),
@@ -238,7 +271,9 @@ def duration_endpoint(ep: pd.DataFrame, assessments: pd.DataFrame, cfg: PrepareC
     )
 
 
-def complication_flags(ep: pd.DataFrame, complications: pd.DataFrame, cfg: PrepareConfig) -> pd.DataFrame:
+def complication_flags(
+    ep: pd.DataFrame, complications: pd.DataFrame, cfg: PrepareConfig
+) -> pd.DataFrame:
     """``c30_<type>`` for every type in params.yaml and ``c30_any``: onset within the window.
 
     An onset on day ``0 .. complication_window_days`` (inclusive) counts.
@@ -246,8 +281,10 @@ def complication_flags(ep: pd.DataFrame, complications: pd.DataFrame, cfg: Prepa
     pos = episode_position(ep, complications)
     known = pos >= 0
     onset_day = np.full(len(pos), np.nan)
-    onset_day[known] = (_day_number(complications["onset_date"])[known]
-                        - _day_number(ep["treatment_date"])[pos[known]])
+    onset_day[known] = (
+        _day_number(complications["onset_date"])[known]
+        - _day_number(ep["treatment_date"])[pos[known]]
+    )
     early = known & (onset_day >= 0) & (onset_day <= cfg.complication_window_days)
     kind = complications["complication_type"].to_numpy(object)
     flags = {}
@@ -260,8 +297,14 @@ def complication_flags(ep: pd.DataFrame, complications: pd.DataFrame, cfg: Prepa
     return out
 
 
-def derive_episodes(treatments: pd.DataFrame, patients: pd.DataFrame, assessments: pd.DataFrame,
-                    complications: pd.DataFrame, cfg: PrepareConfig, cutoff: pd.Timestamp) -> pd.DataFrame:
+def derive_episodes(
+    treatments: pd.DataFrame,
+    patients: pd.DataFrame,
+    assessments: pd.DataFrame,
+    complications: pd.DataFrame,
+    cfg: PrepareConfig,
+    cutoff: pd.Timestamp,
+) -> pd.DataFrame:
     """One row per treatment with every derived variable and endpoint.
 
     Parameters
@@ -292,4 +335,6 @@ def derive_episodes(treatments: pd.DataFrame, patients: pd.DataFrame, assessment
     dur = duration_endpoint(ep, assessments, cfg, cutoff)
     c30 = complication_flags(ep, complications, cfg)
     out = pd.concat([ep, dur, c30], axis=1)
-    return out[list(EPISODE_COLUMNS) + list(c30.columns) + ["reported_present", "reported_consistent"]]
+    return out[
+        list(EPISODE_COLUMNS) + list(c30.columns) + ["reported_present", "reported_consistent"]
+    ]

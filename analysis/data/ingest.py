@@ -84,14 +84,20 @@ def load_mapping(path: Path | None) -> Mapping:
         with path.open() as fh:
             raw = yaml.safe_load(fh) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise InputValidationError([Problem(name, None, None, None, f"cannot read mapping: {exc}")]) from None
+        raise InputValidationError(
+            [Problem(name, None, None, None, f"cannot read mapping: {exc}")]
+        ) from None
     problems = _check_mapping(raw, name)
     if problems:
         raise InputValidationError(problems)
     return Mapping(
         files={k: str(v) for k, v in (raw.get("files") or {}).items()},
-        columns={t: {str(k): str(v) for k, v in m.items()} for t, m in (raw.get("columns") or {}).items()},
-        values={t: {str(k): str(v) for k, v in m.items()} for t, m in (raw.get("values") or {}).items()},
+        columns={
+            t: {str(k): str(v) for k, v in m.items()} for t, m in (raw.get("columns") or {}).items()
+        },
+        values={
+            t: {str(k): str(v) for k, v in m.items()} for t, m in (raw.get("values") or {}).items()
+        },
         date_format=raw.get("date_format"),
     )
 
@@ -100,11 +106,13 @@ def _check_mapping(raw: Any, name: str) -> list[Problem]:
     if not isinstance(raw, dict):
         return [Problem(name, None, None, None, "mapping file must hold a YAML mapping")]
     problems = [
-        Problem(name, None, None, key, f"unknown section; allowed: {', '.join(sorted(MAPPING_KEYS))}")
+        Problem(
+            name, None, None, key, f"unknown section; allowed: {', '.join(sorted(MAPPING_KEYS))}"
+        )
         for key in raw
         if key not in MAPPING_KEYS
     ]
-    for table in (raw.get("files") or {}):
+    for table in raw.get("files") or {}:
         if table not in TABLE_NAMES:
             problems.append(Problem(name, None, None, str(table), "files: unknown table"))
     for table, cols in (raw.get("columns") or {}).items():
@@ -115,14 +123,24 @@ def _check_mapping(raw: Any, name: str) -> list[Problem]:
         for target in (cols or {}).values():
             if target not in canonical:
                 problems.append(
-                    Problem(name, None, None, str(target),
-                            f"columns.{table}: not a canonical column ({', '.join(sorted(canonical))})")
+                    Problem(
+                        name,
+                        None,
+                        None,
+                        str(target),
+                        f"columns.{table}: not a canonical column ({', '.join(sorted(canonical))})",
+                    )
                 )
-    for vocab in (raw.get("values") or {}):
+    for vocab in raw.get("values") or {}:
         if vocab not in MAPPABLE_VALUES:
             problems.append(
-                Problem(name, None, None, str(vocab),
-                        f"values: unknown vocabulary; allowed: {', '.join(sorted(MAPPABLE_VALUES))}")
+                Problem(
+                    name,
+                    None,
+                    None,
+                    str(vocab),
+                    f"values: unknown vocabulary; allowed: {', '.join(sorted(MAPPABLE_VALUES))}",
+                )
             )
     return problems
 
@@ -133,21 +151,29 @@ def default_mapping_path(input_dir: Path) -> Path | None:
     return path if path.exists() else None
 
 
-def find_table_file(input_dir: Path, table: str, mapping: Mapping) -> tuple[Path | None, Problem | None]:
+def find_table_file(
+    input_dir: Path, table: str, mapping: Mapping
+) -> tuple[Path | None, Problem | None]:
     """Locate one table's file: the mapping's name, or ``<table>.csv|.parquet|.xlsx``."""
     input_dir = Path(input_dir)
     if table in mapping.files:
         path = input_dir / mapping.files[table]
         if not path.exists():
-            return None, Problem(mapping.files[table], None, None, None, f"file for table '{table}' not found")
+            return None, Problem(
+                mapping.files[table], None, None, None, f"file for table '{table}' not found"
+            )
         return path, None
-    found = [input_dir / f"{table}{ext}" for ext in EXTENSIONS if (input_dir / f"{table}{ext}").exists()]
+    found = [
+        input_dir / f"{table}{ext}" for ext in EXTENSIONS if (input_dir / f"{table}{ext}").exists()
+    ]
     if not found:
         wanted = "|".join(e.lstrip(".") for e in EXTENSIONS)
         return None, Problem(f"{table}.{{{wanted}}}", None, None, None, "required file is missing")
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
-        return None, Problem(table, None, None, None, f"ambiguous: several files ({names}); keep one")
+        return None, Problem(
+            table, None, None, None, f"ambiguous: several files ({names}); keep one"
+        )
     return found[0], None
 
 
@@ -164,6 +190,7 @@ def _clean_arrow(table: pa.Table) -> pd.DataFrame:
 
 def _clean_objects(df: pd.DataFrame) -> pd.DataFrame:
     """Object cells (Excel) -> stripped text or missing; date cells -> ``YYYY-MM-DD`` text."""
+
     def text(v):
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return None
@@ -247,7 +274,9 @@ def _parse_number(raw: pd.Series, file: str, column: str) -> tuple[pd.Series, li
     return parsed, _problems(file, column, bad, text, "not a number")
 
 
-def _parse_date(raw: pd.Series, file: str, column: str, fmt: str | None) -> tuple[pd.Series, list[Problem]]:
+def _parse_date(
+    raw: pd.Series, file: str, column: str, fmt: str | None
+) -> tuple[pd.Series, list[Problem]]:
     if pd.api.types.is_datetime64_any_dtype(raw):
         out = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
         return out.astype("datetime64[ns]").dt.normalize(), []
@@ -261,8 +290,9 @@ def _parse_date(raw: pd.Series, file: str, column: str, fmt: str | None) -> tupl
     return parsed, _problems(file, column, bad, text, f"not a date (expected {expected})")
 
 
-def parse_column(raw: pd.Series, col: ColumnSpec, file: str, mapping: Mapping,
-                 vocab: str | None) -> tuple[pd.Series, list[Problem]]:
+def parse_column(
+    raw: pd.Series, col: ColumnSpec, file: str, mapping: Mapping, vocab: str | None
+) -> tuple[pd.Series, list[Problem]]:
     """Parse one raw column by its kind; return the typed column and the unreadable cells."""
     if col.kind in ("int", "float"):
         return _parse_number(raw, file, col.name)
@@ -288,7 +318,9 @@ def _vocab_of(table: str, column: str) -> str | None:
     return None
 
 
-def canonicalise(df: pd.DataFrame, table: str, file: str, mapping: Mapping) -> tuple[pd.DataFrame, list[Problem]]:
+def canonicalise(
+    df: pd.DataFrame, table: str, file: str, mapping: Mapping
+) -> tuple[pd.DataFrame, list[Problem]]:
     """Rename clinic columns, check presence, and parse every canonical column.
 
     Columns outside the contract are dropped here (they may hold names or free text).
@@ -297,7 +329,9 @@ def canonicalise(df: pd.DataFrame, table: str, file: str, mapping: Mapping) -> t
     problems: list[Problem] = []
     dupes = renamed.columns[renamed.columns.duplicated()].unique()
     for c in dupes:
-        problems.append(Problem(file, None, c, None, "column appears more than once (after mapping)"))
+        problems.append(
+            Problem(file, None, c, None, "column appears more than once (after mapping)")
+        )
     renamed = renamed.loc[:, ~renamed.columns.duplicated()]
     out: dict[str, pd.Series] = {}
     for col in TABLES[table]:
@@ -306,7 +340,9 @@ def canonicalise(df: pd.DataFrame, table: str, file: str, mapping: Mapping) -> t
                 problems.append(Problem(file, None, col.name, None, "required column is missing"))
             out[col.name] = pd.Series([None] * len(renamed), dtype=_empty_dtype(col))
             continue
-        parsed, col_problems = parse_column(renamed[col.name], col, file, mapping, _vocab_of(table, col.name))
+        parsed, col_problems = parse_column(
+            renamed[col.name], col, file, mapping, _vocab_of(table, col.name)
+        )
         out[col.name] = parsed.reset_index(drop=True)
         problems.extend(col_problems)
     return pd.DataFrame(out), problems

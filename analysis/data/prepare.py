@@ -35,8 +35,12 @@ from analysis.io import write_csv, write_json, write_parquet
 
 EXCLUDED_EPISODE = "its episode was excluded (see treatments)"
 PROCESSED_FILES = (
-    "patients.parquet", "treatments.parquet", "assessments.parquet", "complications.parquet",
-    "episodes.parquet", "data_quality.csv",
+    "patients.parquet",
+    "treatments.parquet",
+    "assessments.parquet",
+    "complications.parquet",
+    "episodes.parquet",
+    "data_quality.csv",
 )
 
 
@@ -63,7 +67,9 @@ def _keyed_like(ids: pd.Series, source_ids: pd.Series, source_keys: pd.Series) -
     return source_keys.to_numpy()[pd.Index(source_ids).get_indexer(ids)]
 
 
-def _keyed(raw: dict[str, pd.DataFrame], key: bytes) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def _keyed(
+    raw: dict[str, pd.DataFrame], key: bytes
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Replace identifiers by keyed pseudonyms; return the tables and the staff-code lookup.
 
     Each identifier is hashed once (in its own table) and looked up elsewhere: the references
@@ -83,12 +89,17 @@ def _keyed(raw: dict[str, pd.DataFrame], key: bytes) -> tuple[dict[str, pd.DataF
     t.insert(3, "injector", pseudonymise(injector, key, "injector"))
     a.insert(0, "episode_key", _keyed_like(a.pop("episode_id"), episode_ids, episode_keys))
     c.insert(0, "episode_key", _keyed_like(c.pop("episode_id"), episode_ids, episode_keys))
-    staff = pd.concat(
-        [
-            pd.DataFrame({"kind": "clinic", "label": clinic, "code": t["clinic"]}),
-            pd.DataFrame({"kind": "injector", "label": injector, "code": t["injector"]}),
-        ]
-    ).drop_duplicates().sort_values(["kind", "code"]).reset_index(drop=True)
+    staff = (
+        pd.concat(
+            [
+                pd.DataFrame({"kind": "clinic", "label": clinic, "code": t["clinic"]}),
+                pd.DataFrame({"kind": "injector", "label": injector, "code": t["injector"]}),
+            ]
+        )
+        .drop_duplicates()
+        .sort_values(["kind", "code"])
+        .reset_index(drop=True)
+    )
     return {"patients": p, "treatments": t, "assessments": a, "complications": c}, staff
 
 
@@ -117,8 +128,13 @@ def age_exclusions(episodes: pd.DataFrame, cfg: PrepareConfig) -> pd.Series:
     return reason
 
 
-def data_quality_table(rows_in: dict[str, int], episodes_all: pd.DataFrame, excluded: pd.Series,
-                       tables: dict[str, pd.DataFrame], cfg: PrepareConfig) -> pd.DataFrame:
+def data_quality_table(
+    rows_in: dict[str, int],
+    episodes_all: pd.DataFrame,
+    excluded: pd.Series,
+    tables: dict[str, pd.DataFrame],
+    cfg: PrepareConfig,
+) -> pd.DataFrame:
     """Reconcile rows in / kept / excluded (with reason) per table and for the endpoints."""
     dropped_keys = episodes_all.loc[excluded.notna(), "episode_key"]
     rows: list[dict[str, Any]] = []
@@ -140,7 +156,9 @@ def data_quality_table(rows_in: dict[str, int], episodes_all: pd.DataFrame, excl
     return pd.DataFrame(rows, columns=["table", "rows_in", "rows_kept", "rows_excluded", "reason"])
 
 
-def _finish_tables(tables: dict[str, pd.DataFrame], excluded: np.ndarray) -> dict[str, pd.DataFrame]:
+def _finish_tables(
+    tables: dict[str, pd.DataFrame], excluded: np.ndarray
+) -> dict[str, pd.DataFrame]:
     """Kept rows only, day counts added, deterministic order (by key, then date).
 
     ``excluded`` is a boolean per row of ``tables["treatments"]``.
@@ -170,12 +188,20 @@ def _finish_tables(tables: dict[str, pd.DataFrame], excluded: np.ndarray) -> dic
     c["resolution_day"] = pd.arrays.IntegerArray(days, ~resolved)  # unresolved: no day
     kind = pd.factorize(c["complication_type"], sort=True)[0]
     c = c.iloc[np.lexsort((kind, c["onset_day"].to_numpy(), *hex_key_columns(c["episode_key"])))]
-    return {n: df.reset_index(drop=True) for n, df in
-            {"patients": p, "treatments": t, "assessments": a, "complications": c}.items()}
+    return {
+        n: df.reset_index(drop=True)
+        for n, df in {"patients": p, "treatments": t, "assessments": a, "complications": c}.items()
+    }
 
 
-def prepare(input_dir: Path, params: dict, *, key: bytes, mapping_path: Path | None = None,
-            progress: bool = False) -> PreparedData:
+def prepare(
+    input_dir: Path,
+    params: dict,
+    *,
+    key: bytes,
+    mapping_path: Path | None = None,
+    progress: bool = False,
+) -> PreparedData:
     """Read, validate, pseudonymise and derive a clinic export (nothing is written).
 
     Parameters
@@ -201,9 +227,13 @@ def prepare(input_dir: Path, params: dict, *, key: bytes, mapping_path: Path | N
     cfg = PrepareConfig.from_params(params)
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
-        raise InputValidationError([Problem(str(input_dir), None, None, None, "input directory does not exist")])
+        raise InputValidationError(
+            [Problem(str(input_dir), None, None, None, "input directory does not exist")]
+        )
     steps = tqdm(total=4, desc="prepare", disable=not progress, file=sys.stderr)
-    mapping = load_mapping(mapping_path if mapping_path is not None else default_mapping_path(input_dir))
+    mapping = load_mapping(
+        mapping_path if mapping_path is not None else default_mapping_path(input_dir)
+    )
     raw = read_export(input_dir, mapping)
     steps.update()
     cutoff = data_cutoff(raw.tables, cfg)
@@ -215,24 +245,36 @@ def prepare(input_dir: Path, params: dict, *, key: bytes, mapping_path: Path | N
     tables, staff = _keyed(raw.tables, key)
     steps.update()
     all_episodes = derive_episodes(
-        tables["treatments"], tables["patients"], tables["assessments"], tables["complications"],
-        cfg, cutoff,
+        tables["treatments"],
+        tables["patients"],
+        tables["assessments"],
+        tables["complications"],
+        cfg,
+        cutoff,
     )
     excluded = age_exclusions(all_episodes, cfg)
     dq = data_quality_table(raw.rows_in, all_episodes, excluded, tables, cfg)
     drop = excluded.notna().to_numpy()
     episodes = all_episodes[~drop].drop(columns=["reported_present", "reported_consistent"])
-    order = np.lexsort((*hex_key_columns(episodes["episode_key"]), _day_number(episodes["treatment_date"])))
+    order = np.lexsort(
+        (*hex_key_columns(episodes["episode_key"]), _day_number(episodes["treatment_date"]))
+    )
     episodes = episodes.iloc[order].reset_index(drop=True)
     kept = _finish_tables(tables, drop)
     steps.update()
     steps.close()
-    return PreparedData(**kept, episodes=episodes, data_quality=dq, staff_codes=staff, cutoff_date=cutoff)
+    return PreparedData(
+        **kept, episodes=episodes, data_quality=dq, staff_codes=staff, cutoff_date=cutoff
+    )
 
 
 def data_quality_metrics(prepared: PreparedData) -> dict[str, Any]:
     """Small JSON-able summary for ``reports/data_quality.json`` (``dvc metrics show``)."""
-    out: dict[str, Any] = {"cutoff_date": f"{prepared.cutoff_date:%Y-%m-%d}" if prepared.cutoff_date is not None else None}
+    out: dict[str, Any] = {
+        "cutoff_date": f"{prepared.cutoff_date:%Y-%m-%d}"
+        if prepared.cutoff_date is not None
+        else None
+    }
     for table, g in prepared.data_quality.groupby("table", sort=False):
         out[table] = {
             "rows_in": int(g["rows_in"].iloc[0]),

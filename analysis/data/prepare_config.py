@@ -89,10 +89,12 @@ class PrepareConfig:
         try:
             cfg = cls(
                 reference_dose_units={
-                    k: float(v["reference_dose_units"]) for k, v in section(params, "regions").items()
+                    k: float(v["reference_dose_units"])
+                    for k, v in section(params, "regions").items()
                 },
                 units_per_ona_unit={
-                    k: float(v["units_per_ona_unit"]) for k, v in section(params, "products").items()
+                    k: float(v["units_per_ona_unit"])
+                    for k, v in section(params, "products").items()
                 },
                 complication_regions={
                     k: tuple(v["regions"]) for k, v in section(params, "complication_types").items()
@@ -113,7 +115,9 @@ class PrepareConfig:
                 recent_episode_days=int(prep["recent_episode_days"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"params.yaml 'prepare'/'regions'/'products': bad or missing {exc}") from None
+            raise ConfigError(
+                f"params.yaml 'prepare'/'regions'/'products': bad or missing {exc}"
+            ) from None
         cfg.check()
         return cfg
 
@@ -121,7 +125,9 @@ class PrepareConfig:
         """Raise :class:`ConfigError` on values that make no sense."""
         lo, hi = self.exercise_tier_cutoffs
         if not 0 < lo < hi:
-            raise ConfigError("prepare.exercise_tier_cutoffs must be two increasing positive numbers")
+            raise ConfigError(
+                "prepare.exercise_tier_cutoffs must be two increasing positive numbers"
+            )
         if not 0 <= self.min_age_years < self.max_age_years:
             raise ConfigError("prepare.exclude: need 0 <= min_age_years < max_age_years")
         if any(v <= 0 for v in self.units_per_ona_unit.values()):
@@ -130,6 +136,12 @@ class PrepareConfig:
             raise ConfigError("regions.*.reference_dose_units must be > 0")
         unknown = {r for rs in self.complication_regions.values() for r in rs} - set(self.regions)
         if unknown:
-            raise ConfigError(f"complication_types.*.regions name unknown regions: {sorted(unknown)}")
-        if self.reported_wearoff_window_days < 0 or self.reported_wearoff_tolerance_days < 0 or self.complication_window_days < 0:
+            raise ConfigError(
+                f"complication_types.*.regions name unknown regions: {sorted(unknown)}"
+            )
+        if (
+            self.reported_wearoff_window_days < 0
+            or self.reported_wearoff_tolerance_days < 0
+            or self.complication_window_days < 0
+        ):
             raise ConfigError("prepare: tolerances and windows must be >= 0")

@@ -16,7 +16,9 @@ import pandera.pandas as pa
 Kind = Literal["id", "code", "int", "float", "date"]
 
 #: Columns whose values identify a person (patient, or staff by name); never echoed in messages.
-IDENTIFIER_COLUMNS: frozenset[str] = frozenset({"patient_id", "episode_id", "clinic_id", "injector_id"})
+IDENTIFIER_COLUMNS: frozenset[str] = frozenset(
+    {"patient_id", "episode_id", "clinic_id", "injector_id"}
+)
 
 #: Shown instead of an identifier value in every message.
 MASK = "<identifier>"
@@ -184,7 +186,9 @@ def build_schemas(
                 "units": _col(
                     "treatments", "units", [pa.Check.gt(0, error="units must be greater than 0")]
                 ),
-                "muscle_bulk": _col("treatments", "muscle_bulk", [_range(*MUSCLE_BULK_RANGE), WHOLE]),
+                "muscle_bulk": _col(
+                    "treatments", "muscle_bulk", [_range(*MUSCLE_BULK_RANGE), WHOLE]
+                ),
                 "exercise_met_h_week": _col(
                     "treatments",
                     "exercise_met_h_week",

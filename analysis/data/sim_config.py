@@ -32,7 +32,9 @@ def _probs(values: Any, where: str, n: int | None = None) -> tuple[float, ...]:
     if arr.ndim != 1 or (n is not None and arr.size != n):
         raise ConfigError(f"params.yaml: '{where}' must be a list of {n} probabilities")
     if (arr < 0).any() or not np.isclose(arr.sum(), 1.0, atol=1e-6):
-        raise ConfigError(f"params.yaml: '{where}' must be non-negative and sum to 1 (got {arr.sum():.4f})")
+        raise ConfigError(
+            f"params.yaml: '{where}' must be non-negative and sum to 1 (got {arr.sum():.4f})"
+        )
     return tuple(float(v) for v in arr / arr.sum())
 
 
@@ -198,7 +200,9 @@ def _patients(node: dict[str, Any], regions: tuple[str, ...]) -> PatientConfig:
         body_fat_pct_mean={s: float(_get(node, "body_fat_pct_mean", w)[s]) for s in SEXES},
         body_fat_pct_sd={s: float(_get(node, "body_fat_pct_sd", w)[s]) for s in SEXES},
         n_regions_probs=_probs(_get(node, "n_regions_probs", w), f"{w}.n_regions_probs", 3),
-        region_weights=_probs(_per_key(weights, regions, f"{w}.region_weights"), f"{w}.region_weights"),
+        region_weights=_probs(
+            _per_key(weights, regions, f"{w}.region_weights"), f"{w}.region_weights"
+        ),
         exercise_zero_share=_share(_get(node, "exercise_zero_share", w), w),
         exercise_median_met_h=float(_get(node, "exercise_median_met_h", w)),
         exercise_sigma_log=float(_get(node, "exercise_sigma_log", w)),
@@ -224,13 +228,17 @@ def _treatment(node: dict[str, Any], products: tuple[str, ...]) -> TreatmentConf
         ),
         product_stickiness=_share(_get(node, "product_stickiness", w), w),
         dose_multipliers=mult,
-        dose_probs_female=_probs(_get(node, "dose_probs_female", w), f"{w}.dose_probs_female", len(mult)),
+        dose_probs_female=_probs(
+            _get(node, "dose_probs_female", w), f"{w}.dose_probs_female", len(mult)
+        ),
         dose_probs_male=_probs(_get(node, "dose_probs_male", w), f"{w}.dose_probs_male", len(mult)),
         units_rounding=_per_key(_get(node, "units_rounding", w), products, f"{w}.units_rounding"),
     )
 
 
-def _duration(node: dict[str, Any], regions: tuple[str, ...], products: tuple[str, ...]) -> DurationConfig:
+def _duration(
+    node: dict[str, Any], regions: tuple[str, ...], products: tuple[str, ...]
+) -> DurationConfig:
     w = "simulate.duration"
     medians = _per_key(_get(node, "median_days", w), regions, f"{w}.median_days")
     if any(m <= 0 for m in medians):
@@ -239,7 +247,9 @@ def _duration(node: dict[str, Any], regions: tuple[str, ...], products: tuple[st
     by_region = node.get("dose_slope_below_knot_by_region") or {}
     unknown = [r for r in by_region if r not in regions]
     if unknown:
-        raise ConfigError(f"params.yaml: '{w}.dose_slope_below_knot_by_region' names unknown regions {unknown}")
+        raise ConfigError(
+            f"params.yaml: '{w}.dose_slope_below_knot_by_region' names unknown regions {unknown}"
+        )
     sds = (float(_get(node, "frailty_sd", w)), float(_get(node, "residual_sd", w)))
     if min(sds) < 0 or sds[1] == 0:
         raise ConfigError(f"params.yaml: '{w}.frailty_sd' must be >= 0 and residual_sd > 0")
@@ -276,9 +286,13 @@ def _observation(node: dict[str, Any], n_clinics: int) -> ObservationConfig:
     min_retreat = int(_get(node, "min_retreat_days", w))
     delay = tuple(float(v) for v in _get(node, "return_delay_days", w))
     if len(delay) != 2 or not 0 <= delay[0] <= delay[1]:
-        raise ConfigError(f"params.yaml: '{w}.return_delay_days' must be [min, max] with 0 <= min <= max")
+        raise ConfigError(
+            f"params.yaml: '{w}.return_delay_days' must be [min, max] with 0 <= min <= max"
+        )
     if s_lo < min_retreat:
-        raise ConfigError(f"params.yaml: '{w}.scheduled_interval_days' must start at >= min_retreat_days")
+        raise ConfigError(
+            f"params.yaml: '{w}.scheduled_interval_days' must start at >= min_retreat_days"
+        )
     return ObservationConfig(
         two_week_attendance=_share(_get(node, "two_week_attendance", w), w),
         two_week_day_range=(lo, hi),
@@ -320,7 +334,9 @@ def _complications(
         for region in allowed:
             value = given.get(region, given.get("default"))
             if value is None or not 0.0 < float(value) < 1.0:
-                raise ConfigError(f"params.yaml: '{w}.base_rate.{ctype}.{region}' must be in (0, 1)")
+                raise ConfigError(
+                    f"params.yaml: '{w}.base_rate.{ctype}.{region}' must be in (0, 1)"
+                )
             base[t, regions.index(region)] = float(value)
     slopes = _get(node, "dose_slope_logit", w)
     sev = _get(node, "severity_probs", w)
@@ -342,8 +358,9 @@ def _complications(
     )
 
 
-def load_sim_config(params: dict[str, Any], *, seed: int | None = None,
-                    n_patients: int | None = None) -> SimConfig:
+def load_sim_config(
+    params: dict[str, Any], *, seed: int | None = None, n_patients: int | None = None
+) -> SimConfig:
     """Build the simulator's frozen config from the whole params dict.
 
     Parameters
@@ -363,7 +380,9 @@ def load_sim_config(params: dict[str, Any], *, seed: int | None = None,
     if n < 1:
         raise ConfigError(f"simulate.n_patients must be >= 1, got {n}")
     n_clinics = int(_get(node, "n_clinics", "simulate"))
-    clinic_weights = _probs(_get(node, "clinic_weights", "simulate"), "simulate.clinic_weights", n_clinics)
+    clinic_weights = _probs(
+        _get(node, "clinic_weights", "simulate"), "simulate.clinic_weights", n_clinics
+    )
     cfg = SimConfig(
         seed=int(seed if seed is not None else section(params, "seed")),
         n_patients=n,
@@ -387,8 +406,10 @@ def load_sim_config(params: dict[str, Any], *, seed: int | None = None,
         duration=_duration(_get(node, "duration", "simulate"), regions, products),
         observation=_observation(_get(node, "observation", "simulate"), n_clinics),
         complications=_complications(
-            _get(node, "complications", "simulate"), section(params, "complication_types"),
-            regions, products,
+            _get(node, "complications", "simulate"),
+            section(params, "complication_types"),
+            regions,
+            products,
         ),
     )
     if not cfg.start_date < cfg.entry_end_date <= cfg.cutoff_date:

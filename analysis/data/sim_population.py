@@ -53,13 +53,17 @@ def _exercise(cfg: SimConfig, rng: np.random.Generator, n: int) -> np.ndarray:
     return np.where(rng.random(n) < p.exercise_zero_share, 0.0, met)
 
 
-def _muscle_bulk(cfg: SimConfig, rng: np.random.Generator, male: np.ndarray,
-                 slots: np.ndarray) -> np.ndarray:
+def _muscle_bulk(
+    cfg: SimConfig, rng: np.random.Generator, male: np.ndarray, slots: np.ndarray
+) -> np.ndarray:
     p = cfg.patients
     masseter = cfg.regions.index("masseter") if "masseter" in cfg.regions else -2
-    latent = (REFERENCE_BULK + p.bulk_male_shift * male[:, None]
-              + p.bulk_masseter_shift * (slots == masseter)
-              + p.bulk_sd * rng.standard_normal(slots.shape))
+    latent = (
+        REFERENCE_BULK
+        + p.bulk_male_shift * male[:, None]
+        + p.bulk_masseter_shift * (slots == masseter)
+        + p.bulk_sd * rng.standard_normal(slots.shape)
+    )
     return np.clip(np.rint(latent), 1, 4).astype(np.int64)
 
 
@@ -95,16 +99,24 @@ def simulate_patients(cfg: SimConfig, rng: np.random.Generator) -> PatientArrays
     )
 
 
-def draw_units(cfg: SimConfig, rng: np.random.Generator, region: np.ndarray, product: np.ndarray,
-               male: np.ndarray) -> np.ndarray:
+def draw_units(
+    cfg: SimConfig,
+    rng: np.random.Generator,
+    region: np.ndarray,
+    product: np.ndarray,
+    male: np.ndarray,
+) -> np.ndarray:
     """Units in the product's own units: reference dose x multiplier x product ratio, rounded."""
     t = cfg.treatment
     n = region.size
     u = rng.random(n)
     cum_f = np.cumsum(t.dose_probs_female)
     cum_m = np.cumsum(t.dose_probs_male)
-    idx = np.where(male, np.searchsorted(cum_m, u * cum_m[-1], side="right"),
-                   np.searchsorted(cum_f, u * cum_f[-1], side="right"))
+    idx = np.where(
+        male,
+        np.searchsorted(cum_m, u * cum_m[-1], side="right"),
+        np.searchsorted(cum_f, u * cum_f[-1], side="right"),
+    )
     idx = np.minimum(idx, len(t.dose_multipliers) - 1)
     mult = np.asarray(t.dose_multipliers)[idx]
     ratio = np.asarray(cfg.units_per_ona_unit)[product]
@@ -113,8 +125,9 @@ def draw_units(cfg: SimConfig, rng: np.random.Generator, region: np.ndarray, pro
     return np.maximum(np.rint(raw / step) * step, step)
 
 
-def log2_rel_dose(cfg: SimConfig, units: np.ndarray, region: np.ndarray,
-                  product: np.ndarray) -> np.ndarray:
+def log2_rel_dose(
+    cfg: SimConfig, units: np.ndarray, region: np.ndarray, product: np.ndarray
+) -> np.ndarray:
     """log2(units_ona_eq / reference dose): the dose covariate the analysis sees."""
     ona_eq = units / np.asarray(cfg.units_per_ona_unit)[product]
     return np.log2(ona_eq / np.asarray(cfg.reference_dose_units)[region])
@@ -124,30 +137,44 @@ def dose_effect(d: DurationConfig, x: np.ndarray, region: np.ndarray) -> np.ndar
     """Linear spline in log2 relative dose with a knot at ``d.dose_knot_log2``."""
     below = np.asarray(d.dose_slope_below_knot)[region]
     return below * np.minimum(x, d.dose_knot_log2) + d.dose_slope_above_knot * np.maximum(
-        x - d.dose_knot_log2, 0.0)
+        x - d.dose_knot_log2, 0.0
+    )
 
 
-def log_duration_mean(d: DurationConfig, *, region: np.ndarray, log2_dose: np.ndarray,
-                      male: np.ndarray, bulk: np.ndarray, exercise_met_h: np.ndarray,
-                      age_years: np.ndarray, product: np.ndarray, cycle: np.ndarray,
-                      severity: np.ndarray) -> np.ndarray:
+def log_duration_mean(
+    d: DurationConfig,
+    *,
+    region: np.ndarray,
+    log2_dose: np.ndarray,
+    male: np.ndarray,
+    bulk: np.ndarray,
+    exercise_met_h: np.ndarray,
+    age_years: np.ndarray,
+    product: np.ndarray,
+    cycle: np.ndarray,
+    severity: np.ndarray,
+) -> np.ndarray:
     """Population (fixed-effect) mean of log T in days, frailty excluded."""
-    return (np.asarray(d.log_median_days)[region]
-            + dose_effect(d, log2_dose, region)
-            + d.sex_male * male
-            + d.muscle_bulk_per_grade * (bulk - REFERENCE_BULK)
-            + d.exercise_per_10_met_h * exercise_met_h / 10.0
-            + d.age_per_10_years * (age_years - REFERENCE_AGE_YEARS) / 10.0
-            + np.asarray(d.product)[product]
-            + d.log2_cycle * np.log2(cycle)
-            + d.baseline_severity_per_grade * (severity - REFERENCE_SEVERITY))
+    return (
+        np.asarray(d.log_median_days)[region]
+        + dose_effect(d, log2_dose, region)
+        + d.sex_male * male
+        + d.muscle_bulk_per_grade * (bulk - REFERENCE_BULK)
+        + d.exercise_per_10_met_h * exercise_met_h / 10.0
+        + d.age_per_10_years * (age_years - REFERENCE_AGE_YEARS) / 10.0
+        + np.asarray(d.product)[product]
+        + d.log2_cycle * np.log2(cycle)
+        + d.baseline_severity_per_grade * (severity - REFERENCE_SEVERITY)
+    )
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def complication_effects(cfg: SimConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def complication_effects(
+    cfg: SimConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Clinic and injector logit effects; returns (clinic_effect, injector_effect, truly_worse)."""
     c = cfg.complications
     clinic_eff = c.clinic_sd * rng.standard_normal(cfg.n_clinics)
@@ -159,12 +186,26 @@ def complication_effects(cfg: SimConfig, rng: np.random.Generator) -> tuple[np.n
     return clinic_eff, inj_eff, worse
 
 
-def complication_risk(cfg: SimConfig, *, type_idx: int, region: np.ndarray, log2_dose: np.ndarray,
-                      product: np.ndarray, clinic: np.ndarray, injector: np.ndarray,
-                      clinic_eff: np.ndarray, injector_eff: np.ndarray) -> np.ndarray:
+def complication_risk(
+    cfg: SimConfig,
+    *,
+    type_idx: int,
+    region: np.ndarray,
+    log2_dose: np.ndarray,
+    product: np.ndarray,
+    clinic: np.ndarray,
+    injector: np.ndarray,
+    clinic_eff: np.ndarray,
+    injector_eff: np.ndarray,
+) -> np.ndarray:
     """True 30-day risk of one complication type per episode (NaN where it cannot occur)."""
     c = cfg.complications
     base = c.base_rate[type_idx][region]
-    eta = (_logit(base) + c.dose_slope_logit[type_idx] * log2_dose
-           + np.asarray(c.product_logit)[product] + clinic_eff[clinic] + injector_eff[injector])
+    eta = (
+        _logit(base)
+        + c.dose_slope_logit[type_idx] * log2_dose
+        + np.asarray(c.product_logit)[product]
+        + clinic_eff[clinic]
+        + injector_eff[injector]
+    )
     return 1.0 / (1.0 + np.exp(-eta))

@@ -25,8 +25,9 @@ from analysis.data.simulate import SimulatedCohort, simulate_cohort
 from analysis.params import load_params
 
 
-def derive_intervals(cohort: SimulatedCohort, use_reported: bool = False,
-                     tolerance_days: float = 14.0) -> pd.DataFrame:
+def derive_intervals(
+    cohort: SimulatedCohort, use_reported: bool = False, tolerance_days: float = 14.0
+) -> pd.DataFrame:
     """Duration intervals per episode from the raw tables (docs/ARCHITECTURE.md rules).
 
     ``lower`` = last visit day with severity < baseline before ``upper`` (0 if none);
@@ -48,8 +49,14 @@ def derive_intervals(cohort: SimulatedCohort, use_reported: bool = False,
     ep["upper"] = upper.reindex(ep.index).fillna(np.inf)
     if use_reported:
         rep = cohort.assessments.dropna(subset=["reported_wearoff_date"]).merge(tr, on="episode_id")
-        r = ((rep["reported_wearoff_date"] - rep["treatment_date"]).dt.days.astype(float)
-             .set_axis(rep["episode_id"]).groupby(level=0).min().reindex(ep.index))
+        r = (
+            (rep["reported_wearoff_date"] - rep["treatment_date"])
+            .dt.days.astype(float)
+            .set_axis(rep["episode_id"])
+            .groupby(level=0)
+            .min()
+            .reindex(ep.index)
+        )
         ok = r.notna() & (r >= ep["lower"] - tolerance_days) & (r <= ep["upper"] + tolerance_days)
         ep.loc[ok, "lower"] = r[ok]
         ep.loc[ok, "upper"] = r[ok]
@@ -66,8 +73,9 @@ def turnbull_median(lower: pd.Series, upper: pd.Series) -> float:
     return float(np.asarray(kmf.median_survival_time_).ravel()[0])
 
 
-def median_recovery(cohort: SimulatedCohort, regions: list[str],
-                    use_reported: bool = False) -> pd.DataFrame:
+def median_recovery(
+    cohort: SimulatedCohort, regions: list[str], use_reported: bool = False
+) -> pd.DataFrame:
     """Turnbull median vs latent median per region for one cohort."""
     ep = derive_intervals(cohort, use_reported=use_reported)
     latent = cohort.truth_tables["episodes"].set_index("episode_id")["latent_duration_days"]
@@ -76,9 +84,16 @@ def median_recovery(cohort: SimulatedCohort, regions: list[str],
         g = ep.loc[ep["region"] == region]
         true_median = float(latent.loc[g.index].median())
         est = turnbull_median(g["lower"], g["upper"])
-        rows.append({"region": region, "n_episodes": len(g), "latent_median_days": true_median,
-                     "turnbull_median_days": est, "relative_error": est / true_median - 1,
-                     "share_right_censored": float(np.isinf(g["upper"]).mean())})
+        rows.append(
+            {
+                "region": region,
+                "n_episodes": len(g),
+                "latent_median_days": true_median,
+                "turnbull_median_days": est,
+                "relative_error": est / true_median - 1,
+                "share_right_censored": float(np.isinf(g["upper"]).mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -88,16 +103,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-patients", type=int, default=None)
     parser.add_argument("--regions", nargs="+", default=["glabella", "forehead", "crows_feet"])
-    parser.add_argument("--use-reported", action="store_true",
-                        help="use patient-reported wear-off dates as exact times")
-    parser.add_argument("--timing-patients", type=int, default=0,
-                        help="also time one simulation of this many patients")
+    parser.add_argument(
+        "--use-reported",
+        action="store_true",
+        help="use patient-reported wear-off dates as exact times",
+    )
+    parser.add_argument(
+        "--timing-patients",
+        type=int,
+        default=0,
+        help="also time one simulation of this many patients",
+    )
     args = parser.parse_args(argv)
     params = load_params(args.params)
     results = []
     for k in range(args.seeds):
         cohort = simulate_cohort(params, seed=int(params["seed"]) + k, n_patients=args.n_patients)
-        results.append(median_recovery(cohort, args.regions, args.use_reported).assign(seed_offset=k))
+        results.append(
+            median_recovery(cohort, args.regions, args.use_reported).assign(seed_offset=k)
+        )
     if results:
         res = pd.concat(results, ignore_index=True)
         pd.set_option("display.width", 160)
@@ -109,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         cohort = simulate_cohort(params, n_patients=args.timing_patients)
         elapsed = time.perf_counter() - t0
-        print(f"\ntiming: {args.timing_patients:,} patients -> {len(cohort.treatments):,} episodes, "
-              f"{len(cohort.assessments):,} assessments in {elapsed:.1f} s")
+        print(
+            f"\ntiming: {args.timing_patients:,} patients -> {len(cohort.treatments):,} episodes, "
+            f"{len(cohort.assessments):,} assessments in {elapsed:.1f} s"
+        )
     return 0
 
 

@@ -68,8 +68,13 @@ def _protocol_matrix(cfg: SimConfig) -> np.ndarray:
     return mat
 
 
-def _visit_days(cfg: SimConfig, rng: np.random.Generator, clinic: np.ndarray,
-                interval: np.ndarray, days_left: np.ndarray) -> np.ndarray:
+def _visit_days(
+    cfg: SimConfig,
+    rng: np.random.Generator,
+    clinic: np.ndarray,
+    interval: np.ndarray,
+    days_left: np.ndarray,
+) -> np.ndarray:
     """Visit days since treatment per patient (NaN = no visit), the return visit last."""
     o = cfg.observation
     n = clinic.size
@@ -86,8 +91,9 @@ def _visit_days(cfg: SimConfig, rng: np.random.Generator, clinic: np.ndarray,
     return np.column_stack([days, ret])
 
 
-def _next_interval(cfg: SimConfig, rng: np.random.Generator, scheduled: np.ndarray,
-                   first_wearoff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _next_interval(
+    cfg: SimConfig, rng: np.random.Generator, scheduled: np.ndarray, first_wearoff: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Days to the next treatment (inf = never returns) and why the episode ended."""
     o = cfg.observation
     n = scheduled.size
@@ -102,18 +108,29 @@ def _next_interval(cfg: SimConfig, rng: np.random.Generator, scheduled: np.ndarr
     return interval, reason
 
 
-def _cycle_episodes(cfg: SimConfig, rng: np.random.Generator, pa: PatientArrays,
-                    active: np.ndarray, day: np.ndarray, cycle: int) -> dict[str, np.ndarray]:
+def _cycle_episodes(
+    cfg: SimConfig,
+    rng: np.random.Generator,
+    pa: PatientArrays,
+    active: np.ndarray,
+    day: np.ndarray,
+    cycle: int,
+) -> dict[str, np.ndarray]:
     """Treat every region of every active patient once; returns per-episode arrays."""
     t, o = cfg.treatment, cfg.observation
     na = active.size
-    product = np.where(rng.random(na) < t.product_stickiness, pa.usual_product[active],
-                       rng.choice(len(cfg.products), size=na, p=t.product_shares))
-    other = (pa.clinic[active] * cfg.injectors_per_clinic
-             + rng.integers(0, cfg.injectors_per_clinic, na))
+    product = np.where(
+        rng.random(na) < t.product_stickiness,
+        pa.usual_product[active],
+        rng.choice(len(cfg.products), size=na, p=t.product_shares),
+    )
+    other = pa.clinic[active] * cfg.injectors_per_clinic + rng.integers(
+        0, cfg.injectors_per_clinic, na
+    )
     injector = np.where(rng.random(na) < cfg.injector_stickiness, pa.usual_injector[active], other)
     met = pa.exercise_base_met_h[active] * np.exp(
-        cfg.patients.exercise_visit_sd_log * rng.standard_normal(na))
+        cfg.patients.exercise_visit_sd_log * rng.standard_normal(na)
+    )
     met = np.round(met, 1)
     local, slot = np.nonzero(pa.region_slots[active] >= 0)
     pid = active[local]
@@ -126,28 +143,52 @@ def _cycle_episodes(cfg: SimConfig, rng: np.random.Generator, pa: PatientArrays,
     bulk = pa.muscle_bulk[pid, slot]
     sev = pa.baseline_severity[pid, slot]
     mean = log_duration_mean(
-        cfg.duration, region=region, log2_dose=x, male=pa.male[pid], bulk=bulk,
-        exercise_met_h=met[local], age_years=age, product=product[local],
-        cycle=np.full(local.size, cycle), severity=sev)
-    latent = np.exp(mean + pa.frailty[pid] + cfg.duration.residual_sd * rng.standard_normal(local.size))
+        cfg.duration,
+        region=region,
+        log2_dose=x,
+        male=pa.male[pid],
+        bulk=bulk,
+        exercise_met_h=met[local],
+        age_years=age,
+        product=product[local],
+        cycle=np.full(local.size, cycle),
+        severity=sev,
+    )
+    latent = np.exp(
+        mean + pa.frailty[pid] + cfg.duration.residual_sd * rng.standard_normal(local.size)
+    )
     drop = 1 + (rng.random(local.size) < 0.5)
     reported = latent + o.reported_wearoff_sd_days * rng.standard_normal(local.size)
-    reports = np.asarray(o.reports_wearoff)[pa.clinic[pid]] & (rng.random(local.size) < o.reported_wearoff_share)
+    reports = np.asarray(o.reports_wearoff)[pa.clinic[pid]] & (
+        rng.random(local.size) < o.reported_wearoff_share
+    )
     by_phone = reports & (rng.random(local.size) < o.reported_by_phone_share)
     return {
-        "local": local, "patient": pid, "region": region, "day": day[local],
-        "cycle": np.full(local.size, cycle), "product": product[local],
-        "injector": injector[local], "clinic": pa.clinic[pid], "units": units, "log2_dose": x,
-        "muscle_bulk": bulk, "exercise_met_h": met[local], "baseline_severity": sev,
-        "age_years": age, "log_mean": mean, "latent_days": latent,
+        "local": local,
+        "patient": pid,
+        "region": region,
+        "day": day[local],
+        "cycle": np.full(local.size, cycle),
+        "product": product[local],
+        "injector": injector[local],
+        "clinic": pa.clinic[pid],
+        "units": units,
+        "log2_dose": x,
+        "muscle_bulk": bulk,
+        "exercise_met_h": met[local],
+        "baseline_severity": sev,
+        "age_years": age,
+        "log_mean": mean,
+        "latent_days": latent,
         "effect_severity": np.maximum(sev - drop, 0),
         "reported_day": np.where(reports, np.maximum(np.rint(reported), 1.0), np.nan),
         "by_phone": by_phone,
     }
 
 
-def _assess(ep: dict[str, np.ndarray], visits: np.ndarray, end_day: np.ndarray,
-            offset: int) -> dict[str, np.ndarray]:
+def _assess(
+    ep: dict[str, np.ndarray], visits: np.ndarray, end_day: np.ndarray, offset: int
+) -> dict[str, np.ndarray]:
     """One assessment row per (visit, episode of the visiting patient), plus phone reports.
 
     ``end_day`` (per patient) is the last day an event of this cycle can be recorded: the day
@@ -157,7 +198,9 @@ def _assess(ep: dict[str, np.ndarray], visits: np.ndarray, end_day: np.ndarray,
     e_idx, v_idx = np.nonzero(np.isfinite(per_episode))
     day = per_episode[e_idx, v_idx]
     worn = day >= ep["latent_days"][e_idx]
-    severity = np.where(worn, ep["baseline_severity"][e_idx], ep["effect_severity"][e_idx]).astype(float)
+    severity = np.where(worn, ep["baseline_severity"][e_idx], ep["effect_severity"][e_idx]).astype(
+        float
+    )
     # A phone report is its own row on the reported day, without a severity grade.
     phone = np.flatnonzero(ep["by_phone"] & (ep["reported_day"] <= end_day[ep["local"]]))
     e_idx = np.concatenate([e_idx, phone])
@@ -175,8 +218,12 @@ def _assess(ep: dict[str, np.ndarray], visits: np.ndarray, end_day: np.ndarray,
     return {"episode": e_idx + offset, "day": day, "severity": severity, "reported_day": reported}
 
 
-def simulate_visits(cfg: SimConfig, rng: np.random.Generator, pa: PatientArrays,
-                    progress: Callable[[int], None] | None = None) -> tuple[EpisodeArrays, AssessmentArrays]:
+def simulate_visits(
+    cfg: SimConfig,
+    rng: np.random.Generator,
+    pa: PatientArrays,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[EpisodeArrays, AssessmentArrays]:
     """Run the cycle loop for the whole cohort.
 
     Parameters
@@ -197,7 +244,9 @@ def simulate_visits(cfg: SimConfig, rng: np.random.Generator, pa: PatientArrays,
         days_left = (cfg.cutoff_day - day).astype(float)
         reason = np.where((reason != END_DROPOUT) & (interval > days_left), END_CUTOFF, reason)
         visits = _visit_days(cfg, rng, pa.clinic[active], interval, days_left)
-        ep["next_treatment_day"] = np.where(interval <= days_left, day + interval, np.inf)[ep["local"]]
+        ep["next_treatment_day"] = np.where(interval <= days_left, day + interval, np.inf)[
+            ep["local"]
+        ]
         ep["end_reason"] = reason[ep["local"]]
         end_day = np.minimum(interval - 1, days_left)
         assessments.append(_assess(ep, visits, end_day, offset))

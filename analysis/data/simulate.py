@@ -45,12 +45,27 @@ from analysis.io import write_csv, write_json, write_parquet
 #: Canonical raw-table columns (docs/ARCHITECTURE.md, "Raw tables").
 RAW_COLUMNS: dict[str, list[str]] = {
     "patients": ["patient_id", "sex", "birth_year", "body_fat_pct"],
-    "treatments": ["episode_id", "patient_id", "clinic_id", "injector_id", "treatment_date",
-                   "region", "product", "units", "muscle_bulk", "exercise_met_h_week",
-                   "baseline_severity"],
+    "treatments": [
+        "episode_id",
+        "patient_id",
+        "clinic_id",
+        "injector_id",
+        "treatment_date",
+        "region",
+        "product",
+        "units",
+        "muscle_bulk",
+        "exercise_met_h_week",
+        "baseline_severity",
+    ],
     "assessments": ["episode_id", "assessment_date", "severity", "reported_wearoff_date"],
-    "complications": ["episode_id", "complication_type", "onset_date", "severity",
-                      "resolution_date"],
+    "complications": [
+        "episode_id",
+        "complication_type",
+        "onset_date",
+        "severity",
+        "resolution_date",
+    ],
 }
 END_REASONS = ("dropout", "scheduled", "wearoff_driven", "cutoff")
 FORMATS = ("parquet", "csv")
@@ -87,8 +102,9 @@ class SimulatedCohort:
         return pd.DataFrame(rows, columns=["kind", "table", "rows"])
 
 
-def simulate_cohort(params: dict, *, seed: int | None = None, n_patients: int | None = None,
-                    progress: bool = False) -> SimulatedCohort:
+def simulate_cohort(
+    params: dict, *, seed: int | None = None, n_patients: int | None = None, progress: bool = False
+) -> SimulatedCohort:
     """Simulate a demo cohort with known truth.
 
     Parameters
@@ -172,50 +188,64 @@ def _injector_ids(n: int) -> np.ndarray:
 
 
 def _patients_table(cfg: SimConfig, pa: PatientArrays) -> pd.DataFrame:
-    return pd.DataFrame({
-        "patient_id": _ids("P", 6, cfg.n_patients),
-        "sex": np.where(pa.male, "M", "F").astype(object),
-        "birth_year": pa.birth_year.astype(np.int64),
-        "body_fat_pct": pa.body_fat_pct.astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": _ids("P", 6, cfg.n_patients),
+            "sex": np.where(pa.male, "M", "F").astype(object),
+            "birth_year": pa.birth_year.astype(np.int64),
+            "body_fat_pct": pa.body_fat_pct.astype(float),
+        }
+    )
 
 
-def _treatments_table(cfg: SimConfig, ep: EpisodeArrays, ids: np.ndarray,
-                      order: np.ndarray) -> pd.DataFrame:
-    df = pd.DataFrame({
-        "episode_id": ids,
-        "patient_id": _ids("P", 6, cfg.n_patients)[ep.patient],
-        "clinic_id": _clinic_ids(cfg.n_clinics)[ep.clinic],
-        "injector_id": _injector_ids(cfg.n_injectors)[ep.injector],
-        "treatment_date": _dates(cfg, ep.day),
-        "region": np.asarray(cfg.regions, dtype=object)[ep.region],
-        "product": np.asarray(cfg.products, dtype=object)[ep.product],
-        "units": ep.units.astype(float),
-        "muscle_bulk": ep.muscle_bulk.astype(np.int64),
-        "exercise_met_h_week": ep.exercise_met_h.astype(float),
-        "baseline_severity": ep.baseline_severity.astype(np.int64),
-    })
+def _treatments_table(
+    cfg: SimConfig, ep: EpisodeArrays, ids: np.ndarray, order: np.ndarray
+) -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "episode_id": ids,
+            "patient_id": _ids("P", 6, cfg.n_patients)[ep.patient],
+            "clinic_id": _clinic_ids(cfg.n_clinics)[ep.clinic],
+            "injector_id": _injector_ids(cfg.n_injectors)[ep.injector],
+            "treatment_date": _dates(cfg, ep.day),
+            "region": np.asarray(cfg.regions, dtype=object)[ep.region],
+            "product": np.asarray(cfg.products, dtype=object)[ep.product],
+            "units": ep.units.astype(float),
+            "muscle_bulk": ep.muscle_bulk.astype(np.int64),
+            "exercise_met_h_week": ep.exercise_met_h.astype(float),
+            "baseline_severity": ep.baseline_severity.astype(np.int64),
+        }
+    )
     return df.iloc[order].reset_index(drop=True)
 
 
-def _assessments_table(cfg: SimConfig, ep: EpisodeArrays, asm: AssessmentArrays,
-                       ids: np.ndarray, rank: np.ndarray) -> pd.DataFrame:
+def _assessments_table(
+    cfg: SimConfig, ep: EpisodeArrays, asm: AssessmentArrays, ids: np.ndarray, rank: np.ndarray
+) -> pd.DataFrame:
     """Rows sorted by episode id then date (integer sort keys: string sorts are slow at 1M)."""
     order = np.lexsort((asm.day, rank[asm.episode]))
     episode = asm.episode[order]
     treated = ep.day[episode]
-    df = pd.DataFrame({
-        "episode_id": ids[episode],
-        "assessment_date": _dates(cfg, treated + asm.day[order]),
-        "severity": pd.array(asm.severity[order], dtype="Int64"),
-        "reported_wearoff_date": _dates(cfg, treated + asm.reported_day[order]),
-    })
+    df = pd.DataFrame(
+        {
+            "episode_id": ids[episode],
+            "assessment_date": _dates(cfg, treated + asm.day[order]),
+            "severity": pd.array(asm.severity[order], dtype="Int64"),
+            "reported_wearoff_date": _dates(cfg, treated + asm.reported_day[order]),
+        }
+    )
     return df
 
 
-def _complication_risk_table(cfg: SimConfig, ep: EpisodeArrays, ids: np.ndarray, rank: np.ndarray,
-                             clinic_eff: np.ndarray, inj_eff: np.ndarray,
-                             rng: np.random.Generator) -> pd.DataFrame:
+def _complication_risk_table(
+    cfg: SimConfig,
+    ep: EpisodeArrays,
+    ids: np.ndarray,
+    rank: np.ndarray,
+    clinic_eff: np.ndarray,
+    inj_eff: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """True risk and latent occurrence per episode and applicable complication type.
 
     Sorted by episode id, then type in vocabulary order; ``_episode`` is the internal index.
@@ -225,9 +255,16 @@ def _complication_risk_table(cfg: SimConfig, ep: EpisodeArrays, ids: np.ndarray,
     for t in range(len(c.types)):
         applicable = np.flatnonzero(np.isfinite(c.base_rate[t][ep.region]))
         p = complication_risk(
-            cfg, type_idx=t, region=ep.region[applicable], log2_dose=ep.log2_dose[applicable],
-            product=ep.product[applicable], clinic=ep.clinic[applicable],
-            injector=ep.injector[applicable], clinic_eff=clinic_eff, injector_eff=inj_eff)
+            cfg,
+            type_idx=t,
+            region=ep.region[applicable],
+            log2_dose=ep.log2_dose[applicable],
+            product=ep.product[applicable],
+            clinic=ep.clinic[applicable],
+            injector=ep.injector[applicable],
+            clinic_eff=clinic_eff,
+            injector_eff=inj_eff,
+        )
         episode.append(applicable)
         type_idx.append(np.full(applicable.size, t))
         base.append(c.base_rate[t][ep.region[applicable]])
@@ -236,87 +273,113 @@ def _complication_risk_table(cfg: SimConfig, ep: EpisodeArrays, ids: np.ndarray,
     e, t = np.concatenate(episode), np.concatenate(type_idx)
     order = np.lexsort((t, rank[e]))
     e, t = e[order], t[order]
-    return pd.DataFrame({
-        "_episode": e, "episode_id": ids[e],
-        "complication_type": np.asarray(c.types, dtype=object)[t],
-        "base_rate": np.concatenate(base)[order], "risk_30d": np.concatenate(risk)[order],
-        "occurred": np.concatenate(occurred)[order],
-    })
+    return pd.DataFrame(
+        {
+            "_episode": e,
+            "episode_id": ids[e],
+            "complication_type": np.asarray(c.types, dtype=object)[t],
+            "base_rate": np.concatenate(base)[order],
+            "risk_30d": np.concatenate(risk)[order],
+            "occurred": np.concatenate(occurred)[order],
+        }
+    )
 
 
-def _complications_table(cfg: SimConfig, ep: EpisodeArrays, risk: pd.DataFrame, ids: np.ndarray,
-                         rng: np.random.Generator) -> pd.DataFrame:
+def _complications_table(
+    cfg: SimConfig, ep: EpisodeArrays, risk: pd.DataFrame, ids: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
     c = cfg.complications
     hit = risk.loc[risk["occurred"]]
     n = len(hit)
     e = hit["_episode"].to_numpy()
     onset = ep.day[e] + rng.integers(c.onset_day_range[0], c.onset_day_range[1] + 1, n)
-    resolution = onset + rng.integers(7 * c.resolution_weeks_range[0], 7 * c.resolution_weeks_range[1] + 1, n)
-    resolution = np.where((rng.random(n) < c.resolution_missing_share) | (resolution > cfg.cutoff_day),
-                          np.nan, resolution)
+    resolution = onset + rng.integers(
+        7 * c.resolution_weeks_range[0], 7 * c.resolution_weeks_range[1] + 1, n
+    )
+    resolution = np.where(
+        (rng.random(n) < c.resolution_missing_share) | (resolution > cfg.cutoff_day),
+        np.nan,
+        resolution,
+    )
     severity = np.asarray(c.severity_levels, dtype=object)[
-        rng.choice(len(c.severity_levels), size=n, p=c.severity_probs)]
-    df = pd.DataFrame({
-        "episode_id": ids[e],
-        "complication_type": hit["complication_type"].to_numpy(dtype=object),
-        "onset_date": _dates(cfg, onset),
-        "severity": severity,
-        "resolution_date": _dates(cfg, resolution),
-    })
+        rng.choice(len(c.severity_levels), size=n, p=c.severity_probs)
+    ]
+    df = pd.DataFrame(
+        {
+            "episode_id": ids[e],
+            "complication_type": hit["complication_type"].to_numpy(dtype=object),
+            "onset_date": _dates(cfg, onset),
+            "severity": severity,
+            "resolution_date": _dates(cfg, resolution),
+        }
+    )
     # ``risk`` is already sorted by episode id and type
     return df.loc[onset <= cfg.cutoff_day].reset_index(drop=True)
 
 
-def _truth_episodes(cfg: SimConfig, ep: EpisodeArrays, pa: PatientArrays, ids: np.ndarray,
-                    order: np.ndarray) -> pd.DataFrame:
-    df = pd.DataFrame({
-        "episode_id": ids,
-        "latent_duration_days": ep.latent_days,
-        "log_duration_mean": ep.log_mean,
-        "log_duration_mean_given_frailty": ep.log_mean + pa.frailty[ep.patient],
-        "log2_rel_dose": ep.log2_dose,
-        "dose_effect": dose_effect(cfg.duration, ep.log2_dose, ep.region),
-        "cycle": ep.cycle.astype(np.int64),
-        "age_years": ep.age_years,
-        "reported_wearoff_days": ep.reported_day,
-        "next_treatment_days": ep.next_treatment_day - ep.day,
-        "end_reason": np.asarray(END_REASONS, dtype=object)[ep.end_reason],
-    })
+def _truth_episodes(
+    cfg: SimConfig, ep: EpisodeArrays, pa: PatientArrays, ids: np.ndarray, order: np.ndarray
+) -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "episode_id": ids,
+            "latent_duration_days": ep.latent_days,
+            "log_duration_mean": ep.log_mean,
+            "log_duration_mean_given_frailty": ep.log_mean + pa.frailty[ep.patient],
+            "log2_rel_dose": ep.log2_dose,
+            "dose_effect": dose_effect(cfg.duration, ep.log2_dose, ep.region),
+            "cycle": ep.cycle.astype(np.int64),
+            "age_years": ep.age_years,
+            "reported_wearoff_days": ep.reported_day,
+            "next_treatment_days": ep.next_treatment_day - ep.day,
+            "end_reason": np.asarray(END_REASONS, dtype=object)[ep.end_reason],
+        }
+    )
     return df.iloc[order].reset_index(drop=True)
 
 
 def _truth_patients(cfg: SimConfig, pa: PatientArrays) -> pd.DataFrame:
-    return pd.DataFrame({
-        "patient_id": _ids("P", 6, cfg.n_patients),
-        "frailty": pa.frailty,
-        "scheduled_booker": pa.scheduled,
-        "clinic_id": _clinic_ids(cfg.n_clinics)[pa.clinic],
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": _ids("P", 6, cfg.n_patients),
+            "frailty": pa.frailty,
+            "scheduled_booker": pa.scheduled,
+            "clinic_id": _clinic_ids(cfg.n_clinics)[pa.clinic],
+        }
+    )
 
 
 def _truth_injectors(cfg: SimConfig, inj_eff: np.ndarray, worse: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({
-        "injector_id": _injector_ids(cfg.n_injectors),
-        "clinic_id": _clinic_ids(cfg.n_clinics)[np.arange(cfg.n_injectors) // cfg.injectors_per_clinic],
-        "complication_logit_effect": inj_eff,
-        "complication_odds_ratio": np.exp(inj_eff),
-        "truly_worse": worse,
-    })
+    return pd.DataFrame(
+        {
+            "injector_id": _injector_ids(cfg.n_injectors),
+            "clinic_id": _clinic_ids(cfg.n_clinics)[
+                np.arange(cfg.n_injectors) // cfg.injectors_per_clinic
+            ],
+            "complication_logit_effect": inj_eff,
+            "complication_odds_ratio": np.exp(inj_eff),
+            "truly_worse": worse,
+        }
+    )
 
 
 def _truth_clinics(cfg: SimConfig, clinic_eff: np.ndarray) -> pd.DataFrame:
     o = cfg.observation
-    return pd.DataFrame({
-        "clinic_id": _clinic_ids(cfg.n_clinics),
-        "complication_logit_effect": clinic_eff,
-        "complication_odds_ratio": np.exp(clinic_eff),
-        "truly_worse": np.zeros(cfg.n_clinics, dtype=bool),
-        "followup_protocol": np.asarray(o.protocol_names, dtype=object),
-        "records_reported_wearoff": np.asarray(o.reports_wearoff),
-    })
+    return pd.DataFrame(
+        {
+            "clinic_id": _clinic_ids(cfg.n_clinics),
+            "complication_logit_effect": clinic_eff,
+            "complication_odds_ratio": np.exp(clinic_eff),
+            "truly_worse": np.zeros(cfg.n_clinics, dtype=bool),
+            "followup_protocol": np.asarray(o.protocol_names, dtype=object),
+            "records_reported_wearoff": np.asarray(o.reports_wearoff),
+        }
+    )
 
 
-def region_medians(cfg: SimConfig, multipliers: tuple[float, ...] = (0.5, 1.0, 2.0)) -> pd.DataFrame:
+def region_medians(
+    cfg: SimConfig, multipliers: tuple[float, ...] = (0.5, 1.0, 2.0)
+) -> pd.DataFrame:
     """True median latent duration (days) per region for the reference profile.
 
     The reference profile: woman, bulk 2, 0 MET-h/week, age 45, ona, cycle 1, severity 2,
@@ -328,9 +391,14 @@ def region_medians(cfg: SimConfig, multipliers: tuple[float, ...] = (0.5, 1.0, 2
         for m in multipliers:
             x = np.array([np.log2(m)])
             log_med = d.log_median_days[r] + dose_effect(d, x, np.array([r]))[0]
-            rows.append({"region": region, "dose_multiplier": m,
-                         "units_ona": cfg.reference_dose_units[r] * m,
-                         "median_days": float(np.exp(log_med))})
+            rows.append(
+                {
+                    "region": region,
+                    "dose_multiplier": m,
+                    "units_ona": cfg.reference_dose_units[r] * m,
+                    "median_days": float(np.exp(log_med)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -360,7 +428,10 @@ def _duration_truth(cfg: SimConfig) -> dict[str, Any]:
         "baseline_severity": d.baseline_severity_per_grade,
         "dose_slope_above_knot": d.dose_slope_above_knot,
         **{f"product_{p}": v for p, v in zip(cfg.products, d.product, strict=True)},
-        **{f"dose_slope_below_knot_{r}": v for r, v in zip(cfg.regions, d.dose_slope_below_knot, strict=True)},
+        **{
+            f"dose_slope_below_knot_{r}": v
+            for r, v in zip(cfg.regions, d.dose_slope_below_knot, strict=True)
+        },
     }
     total_sd = float(np.hypot(d.frailty_sd, d.residual_sd))
     return {
@@ -376,10 +447,19 @@ def _duration_truth(cfg: SimConfig) -> dict[str, Any]:
             "product_<code>": "indicator of product (ona = reference, 0)",
             "dose": "below * min(log2_rel_dose, knot) + above * max(log2_rel_dose - knot, 0)",
         },
-        "reference_profile": {"sex": "F", "muscle_bulk": REFERENCE_BULK, "exercise_met_h_week": 0,
-                              "age_years": REFERENCE_AGE_YEARS, "product": "ona", "cycle": 1,
-                              "baseline_severity": REFERENCE_SEVERITY, "rel_dose": 1.0},
-        "median_days_reference": dict(zip(cfg.regions, np.exp(d.log_median_days).tolist(), strict=True)),
+        "reference_profile": {
+            "sex": "F",
+            "muscle_bulk": REFERENCE_BULK,
+            "exercise_met_h_week": 0,
+            "age_years": REFERENCE_AGE_YEARS,
+            "product": "ona",
+            "cycle": 1,
+            "baseline_severity": REFERENCE_SEVERITY,
+            "rel_dose": 1.0,
+        },
+        "median_days_reference": dict(
+            zip(cfg.regions, np.exp(d.log_median_days).tolist(), strict=True)
+        ),
         "log_median_days_reference": dict(zip(cfg.regions, d.log_median_days, strict=True)),
         "dose_knot_log2": d.dose_knot_log2,
         "log_coefficients": coef,
@@ -395,11 +475,16 @@ def _observation_truth(cfg: SimConfig) -> dict[str, Any]:
     return {
         "two_week_attendance": o.two_week_attendance,
         "two_week_day_range": list(o.two_week_day_range),
-        "clinic_protocols": {f"clinic_{i + 1:02d}": {"protocol": n, "days": list(p), "attendance": a}
-                             for i, (n, p, a) in enumerate(zip(o.protocol_names, o.protocol_days,
-                                                               o.protocol_attendance, strict=True))},
+        "clinic_protocols": {
+            f"clinic_{i + 1:02d}": {"protocol": n, "days": list(p), "attendance": a}
+            for i, (n, p, a) in enumerate(
+                zip(o.protocol_names, o.protocol_days, o.protocol_attendance, strict=True)
+            )
+        },
         "visit_jitter_days": o.visit_jitter_days,
-        "reported_wearoff_clinics": [f"clinic_{i + 1:02d}" for i, r in enumerate(o.reports_wearoff) if r],
+        "reported_wearoff_clinics": [
+            f"clinic_{i + 1:02d}" for i, r in enumerate(o.reports_wearoff) if r
+        ],
         "reported_wearoff_share": o.reported_wearoff_share,
         "reported_wearoff_sd_days": o.reported_wearoff_sd_days,
         "reported_by_phone_share": o.reported_by_phone_share,
@@ -415,8 +500,14 @@ def _complication_truth(cfg: SimConfig) -> dict[str, Any]:
     c = cfg.complications
     return {
         "model": "logit p = logit(base_rate[type][region]) + dose_slope[type] * log2_rel_dose + product[product] + clinic + injector",
-        "base_rate": {t: {r: float(c.base_rate[i, j]) for j, r in enumerate(cfg.regions)
-                          if np.isfinite(c.base_rate[i, j])} for i, t in enumerate(c.types)},
+        "base_rate": {
+            t: {
+                r: float(c.base_rate[i, j])
+                for j, r in enumerate(cfg.regions)
+                if np.isfinite(c.base_rate[i, j])
+            }
+            for i, t in enumerate(c.types)
+        },
         "dose_slope_logit": dict(zip(c.types, c.dose_slope_logit, strict=True)),
         "product_logit": dict(zip(cfg.products, c.product_logit, strict=True)),
         "clinic_sd": c.clinic_sd,
@@ -436,7 +527,9 @@ def write_cohort(cohort: SimulatedCohort, out_dir: Path, fmt: str = "parquet") -
         raise ConfigError(f"unknown output format {fmt!r}; expected one of {FORMATS}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    writer: Callable[[pd.DataFrame, Path], Path] = write_parquet if fmt == "parquet" else _write_raw_csv
+    writer: Callable[[pd.DataFrame, Path], Path] = (
+        write_parquet if fmt == "parquet" else _write_raw_csv
+    )
     for name in RAW_COLUMNS:
         for other in FORMATS:
             stale = out_dir / f"{name}.{other}"

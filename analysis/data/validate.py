@@ -98,8 +98,11 @@ def parent_positions(raw: RawTables) -> dict[str, np.ndarray]:
     treatments). Duplicated parent ids (reported elsewhere) resolve to their first row.
     """
     t = raw.tables
-    links = {"treatments": ("patient_id", "patients"), "assessments": ("episode_id", "treatments"),
-             "complications": ("episode_id", "treatments")}
+    links = {
+        "treatments": ("patient_id", "patients"),
+        "assessments": ("episode_id", "treatments"),
+        "complications": ("episode_id", "treatments"),
+    }
     out: dict[str, np.ndarray] = {}
     index: dict[str, pd.Index] = {}
     for child, (col, parent) in links.items():
@@ -124,8 +127,11 @@ def _parent_values(pos: np.ndarray, parent: pd.DataFrame, column: str) -> pd.Ser
 def reference_problems(raw: RawTables, pos: dict[str, np.ndarray]) -> list[Problem]:
     """Referential integrity: treatments -> patients, assessments/complications -> treatments."""
     problems: list[Problem] = []
-    links = [("treatments", "patient_id", "patients"), ("assessments", "episode_id", "treatments"),
-             ("complications", "episode_id", "treatments")]
+    links = [
+        ("treatments", "patient_id", "patients"),
+        ("assessments", "episode_id", "treatments"),
+        ("complications", "episode_id", "treatments"),
+    ]
     for child, col, parent in links:
         if child not in pos:
             continue
@@ -136,7 +142,9 @@ def reference_problems(raw: RawTables, pos: dict[str, np.ndarray]) -> list[Probl
     return problems
 
 
-def date_problems(raw: RawTables, cutoff: pd.Timestamp, pos: dict[str, np.ndarray]) -> list[Problem]:
+def date_problems(
+    raw: RawTables, cutoff: pd.Timestamp, pos: dict[str, np.ndarray]
+) -> list[Problem]:
     """Dates in order: nothing before its treatment, resolution not before onset, nothing
     (treatment, visit, report, onset) after the data cut-off; a resolution may lie after it."""
     t = raw.tables
@@ -145,34 +153,72 @@ def date_problems(raw: RawTables, cutoff: pd.Timestamp, pos: dict[str, np.ndarra
         return problems
     tr = t["treatments"]
     late = tr["treatment_date"] > cutoff
-    problems += _rows(raw.files["treatments"], "treatment_date", late, tr["treatment_date"],
-                      f"treatment after the data cut-off {cutoff:%Y-%m-%d}")
+    problems += _rows(
+        raw.files["treatments"],
+        "treatment_date",
+        late,
+        tr["treatment_date"],
+        f"treatment after the data cut-off {cutoff:%Y-%m-%d}",
+    )
     if "assessments" in pos:
         a, f = t["assessments"], raw.files["assessments"]
         treated = _parent_values(pos["assessments"], tr, "treatment_date")
-        problems += _rows(f, "assessment_date", a["assessment_date"] < treated, a["assessment_date"],
-                          "assessment before its treatment date")
-        problems += _rows(f, "reported_wearoff_date", a["reported_wearoff_date"] <= treated,
-                          a["reported_wearoff_date"], "reported wear-off not after its treatment date")
+        problems += _rows(
+            f,
+            "assessment_date",
+            a["assessment_date"] < treated,
+            a["assessment_date"],
+            "assessment before its treatment date",
+        )
+        problems += _rows(
+            f,
+            "reported_wearoff_date",
+            a["reported_wearoff_date"] <= treated,
+            a["reported_wearoff_date"],
+            "reported wear-off not after its treatment date",
+        )
         for col in ("assessment_date", "reported_wearoff_date"):
-            problems += _rows(f, col, a[col] > cutoff, a[col],
-                              f"date after the data cut-off {cutoff:%Y-%m-%d}")
+            problems += _rows(
+                f, col, a[col] > cutoff, a[col], f"date after the data cut-off {cutoff:%Y-%m-%d}"
+            )
         empty = a["severity"].isna() & a["reported_wearoff_date"].isna()
-        problems += _rows(f, "severity", empty, a["severity"],
-                          "severity may be empty only when reported_wearoff_date is given")
+        problems += _rows(
+            f,
+            "severity",
+            empty,
+            a["severity"],
+            "severity may be empty only when reported_wearoff_date is given",
+        )
     if "complications" in pos:
         c, f = t["complications"], raw.files["complications"]
         treated = _parent_values(pos["complications"], tr, "treatment_date")
-        problems += _rows(f, "onset_date", c["onset_date"] < treated, c["onset_date"],
-                          "complication onset before its treatment date")
-        problems += _rows(f, "onset_date", c["onset_date"] > cutoff, c["onset_date"],
-                          f"date after the data cut-off {cutoff:%Y-%m-%d}")
-        problems += _rows(f, "resolution_date", c["resolution_date"] < c["onset_date"],
-                          c["resolution_date"], "resolution before onset")
+        problems += _rows(
+            f,
+            "onset_date",
+            c["onset_date"] < treated,
+            c["onset_date"],
+            "complication onset before its treatment date",
+        )
+        problems += _rows(
+            f,
+            "onset_date",
+            c["onset_date"] > cutoff,
+            c["onset_date"],
+            f"date after the data cut-off {cutoff:%Y-%m-%d}",
+        )
+        problems += _rows(
+            f,
+            "resolution_date",
+            c["resolution_date"] < c["onset_date"],
+            c["resolution_date"],
+            "resolution before onset",
+        )
     return problems
 
 
-def clinical_problems(raw: RawTables, cfg: PrepareConfig, pos: dict[str, np.ndarray]) -> list[Problem]:
+def clinical_problems(
+    raw: RawTables, cfg: PrepareConfig, pos: dict[str, np.ndarray]
+) -> list[Problem]:
     """Complication types impossible in the treated region; implausibly large doses."""
     t = raw.tables
     problems: list[Problem] = []
@@ -182,9 +228,14 @@ def clinical_problems(raw: RawTables, cfg: PrepareConfig, pos: dict[str, np.ndar
     codes, uniques = pd.factorize(tr["product"])
     ratio = np.array([cfg.units_per_ona_unit.get(u, np.nan) for u in uniques] + [np.nan])[codes]
     too_much = (tr["units"] / ratio) > cfg.max_units_ona_eq
-    problems += _rows(f, "units", too_much, tr["units"],
-                      f"dose above the plausible maximum of {cfg.max_units_ona_eq:g} "
-                      "onabotulinumtoxinA-equivalent units (prepare.max_units_ona_eq)")
+    problems += _rows(
+        f,
+        "units",
+        too_much,
+        tr["units"],
+        f"dose above the plausible maximum of {cfg.max_units_ona_eq:g} "
+        "onabotulinumtoxinA-equivalent units (prepare.max_units_ona_eq)",
+    )
     if "complications" in pos:
         c, f = t["complications"], raw.files["complications"]
         region = _parent_values(pos["complications"], tr, "region")
@@ -194,10 +245,15 @@ def clinical_problems(raw: RawTables, cfg: PrepareConfig, pos: dict[str, np.ndar
         impossible = known & ~pairs.isin(allowed)
         for i in np.flatnonzero(impossible.to_numpy()):
             ty, r = c["complication_type"].iloc[i], region.iloc[i]
-            problems.append(Problem(
-                f, int(i) + 1, "complication_type", ty,
-                f"'{ty}' cannot occur in the episode's region '{r}' (complication_types.{ty}.regions)",
-            ))
+            problems.append(
+                Problem(
+                    f,
+                    int(i) + 1,
+                    "complication_type",
+                    ty,
+                    f"'{ty}' cannot occur in the episode's region '{r}' (complication_types.{ty}.regions)",
+                )
+            )
     return problems
 
 

@@ -26,23 +26,29 @@ def _quarter_axis(ax: plt.Axes, quarters: pd.Series) -> None:
 def plot_episodes_per_quarter(trends: pd.DataFrame, ax: plt.Axes) -> plt.Axes:
     """Bars of treatment episodes per quarter (``quarterly_trends`` table)."""
     x = np.arange(len(trends))
-    ax.bar(x, trends["n_episodes"], color=PALETTE[0], edgecolor="black", linewidth=0.5,
-           hatch="//")
+    ax.bar(x, trends["n_episodes"], color=PALETTE[0], edgecolor="black", linewidth=0.5, hatch="//")
     ax.set_ylabel("Episodes (count)")
     ax.set_title("Treatment episodes")
     _quarter_axis(ax, trends["quarter"])
     return ax
 
 
-def plot_complication_trend(trends: pd.DataFrame, ax: plt.Axes, ci_level: float = 0.95
-                            ) -> plt.Axes:
+def plot_complication_trend(trends: pd.DataFrame, ax: plt.Axes, ci_level: float = 0.95) -> plt.Axes:
     """30-day complication rate per quarter (%) with its Wilson interval as error bars."""
     x = np.arange(len(trends))
     rate = 100 * trends["complication_rate"].to_numpy(float)
     lo = 100 * trends["complication_rate_lower"].to_numpy(float)
     hi = 100 * trends["complication_rate_upper"].to_numpy(float)
-    ax.errorbar(x, rate, yerr=[rate - lo, hi - rate], color=PALETTE[5], marker=MARKERS[1],
-                linestyle=LINESTYLES[1], capsize=2, label=f"rate with {round(100 * ci_level)}% interval")
+    ax.errorbar(
+        x,
+        rate,
+        yerr=[rate - lo, hi - rate],
+        color=PALETTE[5],
+        marker=MARKERS[1],
+        linestyle=LINESTYLES[1],
+        capsize=2,
+        label=f"rate with {round(100 * ci_level)}% interval",
+    )
     ax.set_ylabel("Any complication within 30 days (%)")
     ax.set_title("Complication rate")
     ax.set_ylim(bottom=0)
@@ -56,15 +62,29 @@ def plot_retreat_trend(trends: pd.DataFrame, ax: plt.Axes, ci_level: float = 0.9
     med = trends["median_retreat_days"].to_numpy(float)
     lo = trends["median_retreat_lower"].to_numpy(float)
     hi = trends["median_retreat_upper"].to_numpy(float)
-    ax.plot(x, med, color=PALETTE[2], marker=MARKERS[2], linestyle=LINESTYLES[0],
-            label="median")
-    ax.fill_between(x, lo, hi, color=PALETTE[2], alpha=0.2, hatch="..",
-                    label=f"{round(100 * ci_level)}% interval")
-    ax.axhline(90, color=PALETTE[7], linestyle=LINESTYLES[3], linewidth=1,
-               label="label minimum (90 days)")
+    ax.plot(x, med, color=PALETTE[2], marker=MARKERS[2], linestyle=LINESTYLES[0], label="median")
+    ax.fill_between(
+        x,
+        lo,
+        hi,
+        color=PALETTE[2],
+        alpha=0.2,
+        hatch="..",
+        label=f"{round(100 * ci_level)}% interval",
+    )
+    ax.axhline(
+        90, color=PALETTE[7], linestyle=LINESTYLES[3], linewidth=1, label="label minimum (90 days)"
+    )
     for xi in x[np.isnan(med)]:  # too recent: fewer than half re-treated by the cut-off
-        ax.annotate("not\nreached", (xi, 0.02), xycoords=("data", "axes fraction"),
-                    ha="center", va="bottom", fontsize="x-small", rotation=90)
+        ax.annotate(
+            "not\nreached",
+            (xi, 0.02),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            va="bottom",
+            fontsize="x-small",
+            rotation=90,
+        )
     ax.set_ylabel("Median time to re-treatment (days)")
     ax.set_title("Re-treatment interval")
     ax.legend(loc="best", fontsize="small")

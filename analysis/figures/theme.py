@@ -47,9 +47,12 @@ def theme() -> Iterator[None]:
         "axes.titleweight": "bold",
         "svg.hashsalt": "bonta",
     }
-    with matplotlib.rc_context(rc), sns.axes_style("whitegrid"), sns.plotting_context(
-        "paper", font_scale=1.2
-    ), sns.color_palette(PALETTE):
+    with (
+        matplotlib.rc_context(rc),
+        sns.axes_style("whitegrid"),
+        sns.plotting_context("paper", font_scale=1.2),
+        sns.color_palette(PALETTE),
+    ):
         yield
 
 

@@ -34,9 +34,24 @@ TEMPLATES = Path(__file__).parent / "templates"
 #: Columns treated as computed from a row's counts when a manifest table declares no
 #: ``derived_columns``: observed / crude / raw values (e.g. ``observed_rate``).
 OBSERVED_COLUMN = re.compile(r"(^|_)(observed|crude|raw)(_|$)")
-DEFAULT_PACKAGES = ("numpy", "pandas", "scipy", "lifelines", "statsmodels", "scikit-survival",
-                    "pymc", "pytensor", "arviz", "nutpie", "matplotlib", "seaborn", "pyarrow",
-                    "jinja2", "weasyprint", "dvc")
+DEFAULT_PACKAGES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "lifelines",
+    "statsmodels",
+    "scikit-survival",
+    "pymc",
+    "pytensor",
+    "arviz",
+    "nutpie",
+    "matplotlib",
+    "seaborn",
+    "pyarrow",
+    "jinja2",
+    "weasyprint",
+    "dvc",
+)
 
 
 @dataclass(frozen=True)
@@ -146,12 +161,22 @@ class Report:
     @property
     def summary(self) -> pd.DataFrame:
         rows = [
-            {"view": h.view, "key": h.key, "label": h.label, "value": h.value,
-             "lower": h.lower, "upper": h.upper, "unit": h.unit, "stage": h.stage}
-            for view in VIEWS for h in self.headlines[view]
+            {
+                "view": h.view,
+                "key": h.key,
+                "label": h.label,
+                "value": h.value,
+                "lower": h.lower,
+                "upper": h.upper,
+                "unit": h.unit,
+                "stage": h.stage,
+            }
+            for view in VIEWS
+            for h in self.headlines[view]
         ]
-        return pd.DataFrame(rows, columns=["view", "key", "label", "value", "lower", "upper",
-                                           "unit", "stage"])
+        return pd.DataFrame(
+            rows, columns=["view", "key", "label", "value", "lower", "upper", "unit", "stage"]
+        )
 
     @property
     def tables(self) -> list[RenderedTable]:
@@ -198,8 +223,10 @@ def format_table(table: pd.DataFrame) -> list[list[str]]:
     """Rows of display text (see :func:`format_number`); a missing label is an empty cell."""
     text_columns = [not pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
     return [
-        ["" if is_text and _missing(v) else format_number(v)
-         for v, is_text in zip(row, text_columns, strict=True)]
+        [
+            "" if is_text and _missing(v) else format_number(v)
+            for v, is_text in zip(row, text_columns, strict=True)
+        ]
         for row in table.itertuples(index=False)
     ]
 
@@ -217,17 +244,30 @@ def headline_from_manifest(head: dict, stage: str) -> Headline:
     interval = ""
     if lower is not None and upper is not None:
         interval = f"{format_number(lower, digits)}–{format_number(upper, digits)}"
-    return Headline(key=str(head["key"]), label=str(head["label"]), view=str(head["view"]),
-                    stage=stage, value=value, lower=lower, upper=upper,
-                    unit=str(head.get("unit", "") or ""), text=text, interval_text=interval,
-                    interval_label=str(head.get("interval_label", "interval") or "interval"),
-                    source=str(head.get("source", "") or ""))
+    return Headline(
+        key=str(head["key"]),
+        label=str(head["label"]),
+        view=str(head["view"]),
+        stage=stage,
+        value=value,
+        lower=lower,
+        upper=upper,
+        unit=str(head.get("unit", "") or ""),
+        text=text,
+        interval_text=interval,
+        interval_label=str(head.get("interval_label", "interval") or "interval"),
+        source=str(head.get("source", "") or ""),
+    )
 
 
 def data_uri(path: Path) -> str:
     """The file as a base64 ``data:`` URI (PNG, JPEG or SVG)."""
-    mime = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-            ".svg": "image/svg+xml"}.get(path.suffix.lower())
+    mime = {
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
+        ".svg": "image/svg+xml",
+    }.get(path.suffix.lower())
     if mime is None:
         raise ReportInputError(f"{path}: figures must be PNG, JPEG or SVG")
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
@@ -260,21 +300,40 @@ def render_table(man: Manifest, spec: dict, min_count: int, export: bool) -> Ren
         derived = [c for c in table.columns if OBSERVED_COLUMN.search(str(c))]
     shown = suppress_small_counts(table, spec.get("count_columns", []) or [], min_count, derived)
     stem = f"{man.name}-{Path(spec['path']).stem}" if export else None
-    return RenderedTable(caption=str(spec.get("caption", "")), source=f"{man.name}/{spec['path']}",
-                         columns=[str(c) for c in shown.columns], rows=format_table(shown),
-                         suppressed=shown, export_stem=stem)
+    return RenderedTable(
+        caption=str(spec.get("caption", "")),
+        source=f"{man.name}/{spec['path']}",
+        columns=[str(c) for c in shown.columns],
+        rows=format_table(shown),
+        suppressed=shown,
+        export_stem=stem,
+    )
 
 
 def render_section(man: Manifest, sec: dict, min_count: int) -> RenderedSection:
     view = sec["view"]
-    tables = [render_table(man, t, min_count, export=view == "research" or bool(t.get("latex")))
-              for t in sec.get("tables", []) or []]
-    figures = [RenderedFigure(caption=str(f.get("caption", "")), alt=str(f["alt"]),
-                              source=f"{man.name}/{f['path']}", data_uri=data_uri(man.path(f["path"])),
-                              width_px=png_display_width(man.path(f["path"])) or 800)
-               for f in sec.get("figures", []) or []]
-    return RenderedSection(stage=man.stage, view=view, title=str(sec["title"]),
-                           text=str(sec.get("text", "") or ""), tables=tables, figures=figures)
+    tables = [
+        render_table(man, t, min_count, export=view == "research" or bool(t.get("latex")))
+        for t in sec.get("tables", []) or []
+    ]
+    figures = [
+        RenderedFigure(
+            caption=str(f.get("caption", "")),
+            alt=str(f["alt"]),
+            source=f"{man.name}/{f['path']}",
+            data_uri=data_uri(man.path(f["path"])),
+            width_px=png_display_width(man.path(f["path"])) or 800,
+        )
+        for f in sec.get("figures", []) or []
+    ]
+    return RenderedSection(
+        stage=man.stage,
+        view=view,
+        title=str(sec["title"]),
+        text=str(sec.get("text", "") or ""),
+        tables=tables,
+        figures=figures,
+    )
 
 
 def data_quality_table(manifests: list[Manifest], min_count: int) -> RenderedTable:
@@ -283,11 +342,15 @@ def data_quality_table(manifests: list[Manifest], min_count: int) -> RenderedTab
         spec = man.data.get("data_quality")
         if spec:
             if not man.path(spec["path"]).is_file():
-                raise ReportInputError(f"{man.directory / 'manifest.json'}: data_quality names "
-                                       f"{spec['path']!r}, which does not exist")
+                raise ReportInputError(
+                    f"{man.directory / 'manifest.json'}: data_quality names "
+                    f"{spec['path']!r}, which does not exist"
+                )
             return render_table(man, spec, min_count, export=True)
-    raise ReportInputError("no manifest names a 'data_quality' table: the describe stage "
-                           "(reports/cohort) must run before the report")
+    raise ReportInputError(
+        "no manifest names a 'data_quality' table: the describe stage "
+        "(reports/cohort) must run before the report"
+    )
 
 
 def run_date(manifests: list[Manifest], params: dict[str, Any]) -> str:
@@ -298,31 +361,43 @@ def run_date(manifests: list[Manifest], params: dict[str, Any]) -> str:
     cutoff = (params.get("data") or {}).get("cutoff_date")
     if cutoff:
         return str(cutoff)
-    raise ReportInputError("no manifest gives 'data_cutoff' and params data.cutoff_date is "
-                           "null: the report needs a date taken from the data")
+    raise ReportInputError(
+        "no manifest gives 'data_cutoff' and params data.cutoff_date is "
+        "null: the report needs a date taken from the data"
+    )
 
 
-def methods_paragraphs(manifests: list[Manifest], provenance: Provenance,
-                       min_count: int) -> list[tuple[str, str]]:
+def methods_paragraphs(
+    manifests: list[Manifest], provenance: Provenance, min_count: int
+) -> list[tuple[str, str]]:
     """The methods text as (heading, paragraph): each stage's ``methods``, then software,
     parameters and the disclosure rule."""
     paras = [(str(man.data["title"]), man.data["methods"].strip()) for man in manifests]
-    software = ", ".join(f"{k} {v}" for k, v in provenance.versions.items()
-                         if v != "not installed")
+    software = ", ".join(f"{k} {v}" for k, v in provenance.versions.items() if v != "not installed")
     paras.append(("Software", f"Analyses ran in {software}."))
-    paras.append(("Parameters",
-        f"Every choice was read from {provenance.params_file} (SHA-256 "
-        f"{provenance.params_sha256[:16]}…); the sections used ({', '.join(provenance.params)}) "
-        "are reproduced in the provenance section. Input data SHA-256 "
-        f"{provenance.data_sha256[:16]}…; data cut-off {provenance.run_date}."))
-    paras.append(("Disclosure control", f"In every table of this report, counts from 1 to "
-                  f"{min_count - 1} are shown as \u201c<{min_count}\u201d and values computed "
-                  "from them in the same row are withheld."))
+    paras.append(
+        (
+            "Parameters",
+            f"Every choice was read from {provenance.params_file} (SHA-256 "
+            f"{provenance.params_sha256[:16]}…); the sections used ({', '.join(provenance.params)}) "
+            "are reproduced in the provenance section. Input data SHA-256 "
+            f"{provenance.data_sha256[:16]}…; data cut-off {provenance.run_date}.",
+        )
+    )
+    paras.append(
+        (
+            "Disclosure control",
+            f"In every table of this report, counts from 1 to "
+            f"{min_count - 1} are shown as \u201c<{min_count}\u201d and values computed "
+            "from them in the same row are withheld.",
+        )
+    )
     return paras
 
 
-def assemble_report(manifests: list[Manifest], config: ReportConfig, provenance: Provenance
-                    ) -> Report:
+def assemble_report(
+    manifests: list[Manifest], config: ReportConfig, provenance: Provenance
+) -> Report:
     """Build the :class:`Report` (no files written) from checked manifests."""
     sections: dict[str, list[RenderedSection]] = {v: [] for v in VIEWS}
     headlines: dict[str, list[Headline]] = {v: [] for v in VIEWS}
@@ -331,36 +406,50 @@ def assemble_report(manifests: list[Manifest], config: ReportConfig, provenance:
             sections[sec["view"]].append(render_section(man, sec, config.min_count))
         for head in man.data["headlines"]:
             headlines[head["view"]].append(headline_from_manifest(head, man.stage))
-    return Report(title=config.title, min_count=config.min_count, sections=sections,
-                  headlines=headlines,
-                  methods=methods_paragraphs(manifests, provenance, config.min_count),
-                  data_quality=data_quality_table(manifests, config.min_count),
-                  provenance=provenance,
-                  stage_titles=[str(m.data["title"]) for m in manifests])
+    return Report(
+        title=config.title,
+        min_count=config.min_count,
+        sections=sections,
+        headlines=headlines,
+        methods=methods_paragraphs(manifests, provenance, config.min_count),
+        data_quality=data_quality_table(manifests, config.min_count),
+        provenance=provenance,
+        stage_titles=[str(m.data["title"]) for m in manifests],
+    )
 
 
 # ------------------------------------------------------------------------------------------
 # Rendering and writing
 # ------------------------------------------------------------------------------------------
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True,
-                             lstrip_blocks=True, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters["slug"] = _slug
     return env
 
 
 def render_index(report: Report) -> str:
     """``index.html``: the three views, headlines marked with ``data-headline``."""
-    return _environment().get_template("index.html.j2").render(
-        report=report, views=VIEWS, view_titles=VIEW_TITLES, view_readers=VIEW_READERS)
+    return (
+        _environment()
+        .get_template("index.html.j2")
+        .render(report=report, views=VIEWS, view_titles=VIEW_TITLES, view_readers=VIEW_READERS)
+    )
 
 
 def render_research(report: Report) -> str:
     """HTML of the research view alone, laid out for print (the PDF's source)."""
-    return _environment().get_template("research.html.j2").render(
-        report=report, view_titles=VIEW_TITLES)
+    return (
+        _environment()
+        .get_template("research.html.j2")
+        .render(report=report, view_titles=VIEW_TITLES)
+    )
 
 
 def write_pdf(html: str, path: Path) -> Path:
@@ -381,7 +470,8 @@ def export_tables(report: Report, out_dir: Path) -> list[Path]:
         csv = write_csv(table.suppressed, out_dir / f"{table.export_stem}.csv")
         tex = out_dir / f"{table.export_stem}.tex"
         frame = pd.DataFrame(table.rows, columns=table.columns)
-        tex.write_text(to_latex(frame, table.caption or table.export_stem,
-                                _slug(table.export_stem)))
+        tex.write_text(
+            to_latex(frame, table.caption or table.export_stem, _slug(table.export_stem))
+        )
         written += [csv, tex]
     return written

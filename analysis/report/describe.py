@@ -23,10 +23,26 @@ from analysis.report.suppress import format_count_percent, suppressed_label
 
 #: Columns of ``episodes.parquet`` the describe stage reads.
 EPISODE_COLUMNS: tuple[str, ...] = (
-    "episode_key", "patient_key", "clinic", "injector", "treatment_date", "region", "product",
-    "units_ona_eq", "rel_dose", "muscle_bulk", "exercise_met_h_week", "exercise_tier",
-    "baseline_severity", "sex", "age_years", "body_fat_pct", "cycle", "retreat_days",
-    "retreat_event", "c30_any",
+    "episode_key",
+    "patient_key",
+    "clinic",
+    "injector",
+    "treatment_date",
+    "region",
+    "product",
+    "units_ona_eq",
+    "rel_dose",
+    "muscle_bulk",
+    "exercise_met_h_week",
+    "exercise_tier",
+    "baseline_severity",
+    "sex",
+    "age_years",
+    "body_fat_pct",
+    "cycle",
+    "retreat_days",
+    "retreat_event",
+    "c30_any",
 )
 DATA_QUALITY_COLUMNS: tuple[str, ...] = ("table", "rows_in", "rows_kept", "rows_excluded", "reason")
 TABLE1_BY_CHOICES = ("sex", "region")
@@ -98,11 +114,16 @@ def check_data_quality(dq: pd.DataFrame, file: str = "data_quality.csv") -> pd.D
         excluded = int(rows["rows_excluded"].fillna(0).sum())
         if rows_in != rows_kept + excluded:
             row = int(rows.index[0]) + 1
-            problems.append(Problem(
-                file=file, row=row, column="rows_excluded", value=str(excluded),
-                rule=f"table '{table}': rows_in ({rows_in}) must equal rows_kept ({rows_kept}) "
-                     "plus the rows excluded over all reasons",
-            ))
+            problems.append(
+                Problem(
+                    file=file,
+                    row=row,
+                    column="rows_excluded",
+                    value=str(excluded),
+                    rule=f"table '{table}': rows_in ({rows_in}) must equal rows_kept ({rows_kept}) "
+                    "plus the rows excluded over all reasons",
+                )
+            )
     if problems:
         raise InputValidationError(problems)
     return dq.reset_index(drop=True)
@@ -157,11 +178,13 @@ def cohort_at_glance(episodes: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFra
 def episodes_by_region(episodes: pd.DataFrame, region_order: Sequence[str] = ()) -> pd.DataFrame:
     """Episodes, patients and 30-day complications per region (raw counts, Wilson interval)."""
     grouped = episodes.groupby("region", sort=True)
-    out = pd.DataFrame({
-        "n_episodes": grouped.size(),
-        "n_patients": grouped["patient_key"].nunique(),
-        "n_complications": grouped["c30_any"].sum().astype(int),
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "n_episodes": grouped.size(),
+            "n_patients": grouped["patient_key"].nunique(),
+            "n_complications": grouped["c30_any"].sum().astype(int),
+        }
+    ).reset_index()
     order = [r for r in region_order if r in set(out["region"])]
     order += sorted(set(out["region"]) - set(order))
     out = out.set_index("region").loc[order].reset_index()
@@ -190,24 +213,46 @@ def _table1_rows(ep: pd.DataFrame, min_count: int, levels: dict[str, list]) -> l
     pts = _first_episodes(ep)
     n_pat, n_ep = len(pts), len(ep)
     rows = [
-        ("Patients", "", "n", str(n_pat) if n_pat >= min_count or n_pat == 0
-         else suppressed_label(min_count)),
-        ("Episodes", "", "n", str(n_ep) if n_ep >= min_count or n_ep == 0
-         else suppressed_label(min_count)),
+        (
+            "Patients",
+            "",
+            "n",
+            str(n_pat) if n_pat >= min_count or n_pat == 0 else suppressed_label(min_count),
+        ),
+        (
+            "Episodes",
+            "",
+            "n",
+            str(n_ep) if n_ep >= min_count or n_ep == 0 else suppressed_label(min_count),
+        ),
         ("Age at first treatment (years)", "", "median (IQR)", _median_iqr(pts["age_years"])),
         ("Body fat (%)", "", "median (IQR)", _median_iqr(pts["body_fat_pct"])),
-        ("Body fat recorded (patients)", "", "n (%)",
-         format_count_percent(int(pts["body_fat_pct"].notna().sum()), n_pat, min_count)),
-        ("Episodes per patient", "", "median (IQR)",
-         _median_iqr(ep.groupby("patient_key").size(), digits=0)),
-        ("Dose (onabotulinumtoxinA-equivalent units)", "", "median (IQR)",
-         _median_iqr(ep["units_ona_eq"])),
+        (
+            "Body fat recorded (patients)",
+            "",
+            "n (%)",
+            format_count_percent(int(pts["body_fat_pct"].notna().sum()), n_pat, min_count),
+        ),
+        (
+            "Episodes per patient",
+            "",
+            "median (IQR)",
+            _median_iqr(ep.groupby("patient_key").size(), digits=0),
+        ),
+        (
+            "Dose (onabotulinumtoxinA-equivalent units)",
+            "",
+            "median (IQR)",
+            _median_iqr(ep["units_ona_eq"]),
+        ),
         ("Dose relative to region reference", "", "median (IQR)", _median_iqr(ep["rel_dose"], 2)),
         ("Exercise (MET-h/week)", "", "median (IQR)", _median_iqr(ep["exercise_met_h_week"])),
         ("Treatment cycle in region", "", "median (IQR)", _median_iqr(ep["cycle"], 0)),
     ]
     labels = {
-        "sex": "Sex (patients)", "region": "Region (episodes)", "product": "Product (episodes)",
+        "sex": "Sex (patients)",
+        "region": "Region (episodes)",
+        "product": "Product (episodes)",
         "muscle_bulk": "Muscle bulk grade 1-4 (episodes)",
         "exercise_tier": "Exercise tier (episodes)",
         "baseline_severity": "Baseline severity FWS 0-3 (episodes)",
@@ -216,13 +261,20 @@ def _table1_rows(ep: pd.DataFrame, min_count: int, levels: dict[str, list]) -> l
         source, total = (pts, n_pat) if col == "sex" else (ep, n_ep)
         counts = source[col].astype(str).value_counts()
         for lvl in lvls:
-            rows.append((labels[col], lvl, "n (%)",
-                         format_count_percent(int(counts.get(lvl, 0)), total, min_count)))
+            rows.append(
+                (
+                    labels[col],
+                    lvl,
+                    "n (%)",
+                    format_count_percent(int(counts.get(lvl, 0)), total, min_count),
+                )
+            )
     return rows
 
 
-def table_one(episodes: pd.DataFrame, by: str = "sex", min_count: int = 5,
-              region_order: Sequence[str] = ()) -> pd.DataFrame:
+def table_one(
+    episodes: pd.DataFrame, by: str = "sex", min_count: int = 5, region_order: Sequence[str] = ()
+) -> pd.DataFrame:
     """Table 1 of baseline characteristics, split by ``by`` with an Overall column.
 
     Patient-level rows (age, sex, body fat) use each patient's first episode; episode-level
@@ -244,18 +296,23 @@ def table_one(episodes: pd.DataFrame, by: str = "sex", min_count: int = 5,
         present = sorted(episodes[col].dropna().astype(str).unique())
         if col == "exercise_tier":
             present = [t for t in EXERCISE_TIERS if t in present] + [
-                t for t in present if t not in EXERCISE_TIERS]
+                t for t in present if t not in EXERCISE_TIERS
+            ]
         if col == "region" and region_order:
             present = [r for r in region_order if r in present] + [
-                r for r in present if r not in region_order]
+                r for r in present if r not in region_order
+            ]
         levels[col] = present
     groups = sorted(episodes[by].dropna().astype(str).unique())
     if by == "region" and region_order:
-        groups = [r for r in region_order if r in groups] + [r for r in groups if r not in region_order]
+        groups = [r for r in region_order if r in groups] + [
+            r for r in groups if r not in region_order
+        ]
     columns = {}
     for grp in groups:
-        columns[f"{by}={grp}"] = _table1_rows(episodes[episodes[by].astype(str) == grp],
-                                              min_count, levels)
+        columns[f"{by}={grp}"] = _table1_rows(
+            episodes[episodes[by].astype(str) == grp], min_count, levels
+        )
     columns["Overall"] = _table1_rows(episodes, min_count, levels)
     first = next(iter(columns.values()))
     out = pd.DataFrame([r[:3] for r in first], columns=["characteristic", "level", "statistic"])
@@ -300,18 +357,21 @@ def quarterly_trends(episodes: pd.DataFrame, ci_level: float = 0.95) -> pd.DataF
     rows = []
     for quarter, grp in ep.groupby("quarter", sort=True):
         valid = grp["retreat_days"].notna()
-        med, med_lo, med_hi = km_median(grp.loc[valid, "retreat_days"],
-                                        grp.loc[valid, "retreat_event"].astype(bool), ci_level)
-        rows.append({
-            "quarter": quarter,
-            "n_episodes": len(grp),
-            "n_patients": grp["patient_key"].nunique(),
-            "n_complications": int(grp["c30_any"].astype(bool).sum()),
-            "n_retreated": int(grp.loc[valid, "retreat_event"].astype(bool).sum()),
-            "median_retreat_days": med,
-            "median_retreat_lower": med_lo,
-            "median_retreat_upper": med_hi,
-        })
+        med, med_lo, med_hi = km_median(
+            grp.loc[valid, "retreat_days"], grp.loc[valid, "retreat_event"].astype(bool), ci_level
+        )
+        rows.append(
+            {
+                "quarter": quarter,
+                "n_episodes": len(grp),
+                "n_patients": grp["patient_key"].nunique(),
+                "n_complications": int(grp["c30_any"].astype(bool).sum()),
+                "n_retreated": int(grp.loc[valid, "retreat_event"].astype(bool).sum()),
+                "median_retreat_days": med,
+                "median_retreat_lower": med_lo,
+                "median_retreat_upper": med_hi,
+            }
+        )
     out = pd.DataFrame(rows)
     lo, hi = wilson_interval(out["n_complications"], out["n_episodes"], ci_level)
     out.insert(4, "complication_rate", out["n_complications"] / out["n_episodes"])
@@ -328,20 +388,32 @@ def overall_outcomes(episodes: pd.DataFrame, ci_level: float = 0.95) -> pd.DataF
     k = int(episodes["c30_any"].astype(bool).sum())
     lo, hi = wilson_interval(np.array([k]), np.array([n]), ci_level)
     valid = episodes["retreat_days"].notna()
-    med, med_lo, med_hi = km_median(episodes.loc[valid, "retreat_days"],
-                                    episodes.loc[valid, "retreat_event"].astype(bool), ci_level)
-    out = pd.DataFrame([{
-        "n_episodes": n, "n_complications": k,
-        "complication_rate_pct": 100.0 * k / n if n else np.nan,
-        "complication_rate_pct_lower": 100.0 * lo[0], "complication_rate_pct_upper": 100.0 * hi[0],
-        "n_retreated": int(episodes.loc[valid, "retreat_event"].astype(bool).sum()),
-        "median_retreat_days": med, "median_retreat_lower": med_lo, "median_retreat_upper": med_hi,
-    }])
+    med, med_lo, med_hi = km_median(
+        episodes.loc[valid, "retreat_days"],
+        episodes.loc[valid, "retreat_event"].astype(bool),
+        ci_level,
+    )
+    out = pd.DataFrame(
+        [
+            {
+                "n_episodes": n,
+                "n_complications": k,
+                "complication_rate_pct": 100.0 * k / n if n else np.nan,
+                "complication_rate_pct_lower": 100.0 * lo[0],
+                "complication_rate_pct_upper": 100.0 * hi[0],
+                "n_retreated": int(episodes.loc[valid, "retreat_event"].astype(bool).sum()),
+                "median_retreat_days": med,
+                "median_retreat_lower": med_lo,
+                "median_retreat_upper": med_hi,
+            }
+        ]
+    )
     return out.replace([np.inf, -np.inf], np.nan)
 
 
 def exclusion_sentence(dq: pd.DataFrame, min_count: int) -> str:
     """Plain-language summary of the data-quality table (small counts suppressed)."""
+
     def count(n) -> str:
         return suppressed_label(min_count) if 0 < n < min_count else f"{int(n):,}"
 
@@ -349,10 +421,11 @@ def exclusion_sentence(dq: pd.DataFrame, min_count: int) -> str:
     for table, rows in dq.groupby("table", sort=True):
         first = rows.iloc[0]
         excl = rows[rows["rows_excluded"].fillna(0) > 0]
-        reasons = "; ".join(f"{r.reason}: {count(r.rows_excluded)}"
-                            for r in excl.itertuples())
-        parts.append(f"{table}: {count(first.rows_in)} rows read, {count(first.rows_kept)} kept"
-                     + (f" (excluded: {reasons})" if reasons else ""))
+        reasons = "; ".join(f"{r.reason}: {count(r.rows_excluded)}" for r in excl.itertuples())
+        parts.append(
+            f"{table}: {count(first.rows_in)} rows read, {count(first.rows_kept)} kept"
+            + (f" (excluded: {reasons})" if reasons else "")
+        )
     return ". ".join(parts) + "."
 
 
@@ -374,13 +447,19 @@ class CohortDescription:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Tables by the file stem the describe stage writes them under."""
-        return {"cohort_at_glance": self.glance, "cohort_outcomes": self.outcomes,
-                "episodes_by_region": self.by_region, "quarterly_trends": self.trends,
-                "table1": self.table1, "data_quality": self.data_quality}
+        return {
+            "cohort_at_glance": self.glance,
+            "cohort_outcomes": self.outcomes,
+            "episodes_by_region": self.by_region,
+            "quarterly_trends": self.trends,
+            "table1": self.table1,
+            "data_quality": self.data_quality,
+        }
 
 
-def describe_cohort(episodes: pd.DataFrame, data_quality: pd.DataFrame,
-                    config: DescribeConfig) -> CohortDescription:
+def describe_cohort(
+    episodes: pd.DataFrame, data_quality: pd.DataFrame, config: DescribeConfig
+) -> CohortDescription:
     """All cohort summaries of the processed episodes (see the module docstring)."""
     cutoff = data_cutoff(episodes, config.cutoff_date)
     return CohortDescription(

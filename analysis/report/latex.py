@@ -7,9 +7,21 @@ import re
 import pandas as pd
 
 _SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "<": r"\textless{}", ">": r"\textgreater{}", "–": "--", "≥": r"$\geq$", "≤": r"$\leq$",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "–": "--",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
 }
 _PATTERN = re.compile("|".join(re.escape(k) for k in _SPECIAL))
 
@@ -28,6 +40,7 @@ def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
 
     Numeric-looking columns are right-aligned, others left-aligned.
     """
+
     def numeric(col: pd.Series) -> bool:
         return bool(col.astype(str).str.fullmatch(r"[-+]?[\d.,]+(e[-+]?\d+)?|–|<\d+").all())
 

@@ -76,16 +76,25 @@ def _check_table(file: Path, where: str, spec: dict, directory: Path) -> None:
         cols = spec.get(key, []) or []
         missing = [c for c in cols if c not in table.columns]
         if missing:
-            raise _fail(file, where, f"{key} {missing} are not columns of {spec['path']} "
-                                     f"(columns: {list(table.columns)})")
+            raise _fail(
+                file,
+                where,
+                f"{key} {missing} are not columns of {spec['path']} "
+                f"(columns: {list(table.columns)})",
+            )
 
 
 def check_manifest(data: Any, file: Path) -> None:
     """Raise :class:`ReportInputError` naming the first place ``data`` breaks the contract."""
     if not isinstance(data, dict):
         raise _fail(file, "top level", "must be a JSON object")
-    for key, kind in (("stage", str), ("title", str), ("methods", str), ("sections", list),
-                      ("headlines", list)):
+    for key, kind in (
+        ("stage", str),
+        ("title", str),
+        ("methods", str),
+        ("sections", list),
+        ("headlines", list),
+    ):
         if not isinstance(data.get(key), kind):
             raise _fail(file, f"key '{key}'", f"is required and must be a {kind.__name__}")
     directory = file.parent

@@ -43,13 +43,19 @@ def hash_tree(root: str | Path, suffixes: tuple[str, ...] | None = None) -> pd.D
     root = Path(root)
     rows = []
     if root.is_file():
-        return pd.DataFrame([{"path": root.name, "bytes": root.stat().st_size,
-                              "sha256": sha256_file(root)}])
+        return pd.DataFrame(
+            [{"path": root.name, "bytes": root.stat().st_size, "sha256": sha256_file(root)}]
+        )
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         if "__pycache__" in path.parts or (suffixes and path.suffix not in suffixes):
             continue
-        rows.append({"path": path.relative_to(root).as_posix(), "bytes": path.stat().st_size,
-                     "sha256": sha256_file(path)})
+        rows.append(
+            {
+                "path": path.relative_to(root).as_posix(),
+                "bytes": path.stat().st_size,
+                "sha256": sha256_file(path),
+            }
+        )
     return pd.DataFrame(rows, columns=["path", "bytes", "sha256"])
 
 
@@ -62,7 +68,9 @@ def tree_digest(hashes: pd.DataFrame) -> str:
 def _git(directory: str | Path, *args: str) -> str | None:
     """Standard output of ``git args`` run in ``directory``; None outside a checkout or without git."""
     try:
-        res = subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True, check=False, timeout=20)
+        res = subprocess.run(
+            ["git", *args], cwd=directory, capture_output=True, text=True, check=False, timeout=20
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return res.stdout if res.returncode == 0 else None
@@ -74,14 +82,18 @@ def git_commit(directory: str | Path) -> str:
     return commit or NOT_A_CHECKOUT
 
 
-def uncommitted_changes(directory: str | Path, paths: tuple[str, ...] = SOURCE_PATHS) -> tuple[str, ...]:
+def uncommitted_changes(
+    directory: str | Path, paths: tuple[str, ...] = SOURCE_PATHS
+) -> tuple[str, ...]:
     """Files under ``paths`` that differ from the checked-out commit (edited, added, deleted).
 
     A report built before its code was committed says so, because the commit alone would then
     name code that did not run (the code SHA-256 always names the code that did).
     Empty outside a checkout.
     """
-    status = _git(directory, "status", "--porcelain=v1", "--untracked-files=all", "--", *paths) or ""
+    status = (
+        _git(directory, "status", "--porcelain=v1", "--untracked-files=all", "--", *paths) or ""
+    )
     return tuple(sorted(line[3:].split(" -> ")[-1] for line in status.splitlines() if line.strip()))
 
 
@@ -152,9 +164,17 @@ class Provenance:
         return pd.DataFrame(rows, columns=["item", "value"])
 
 
-def collect_provenance(*, repo_dir: Path, code_dir: Path, data_dir: Path, params_file: Path,
-                       params: dict[str, Any], sections: list[str], packages: list[str],
-                       run_date: str) -> Provenance:
+def collect_provenance(
+    *,
+    repo_dir: Path,
+    code_dir: Path,
+    data_dir: Path,
+    params_file: Path,
+    params: dict[str, Any],
+    sections: list[str],
+    packages: list[str],
+    run_date: str,
+) -> Provenance:
     """Gather the provenance of a report from files (see :class:`Provenance`)."""
     files = hash_tree(data_dir)
     return Provenance(

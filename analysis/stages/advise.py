@@ -51,15 +51,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region")
     parser.add_argument("--product")
     parser.add_argument("--units", type=float)
-    parser.add_argument("--muscle-bulk", type=float, help="1 slight, 2 average, 3 strong, 4 hypertrophic")
+    parser.add_argument(
+        "--muscle-bulk", type=float, help="1 slight, 2 average, 3 strong, 4 hypertrophic"
+    )
     parser.add_argument("--exercise", type=float, help="exercise load, MET-hours per week")
     parser.add_argument("--sex", choices=["F", "M"])
     parser.add_argument("--age", type=float, help="age in years")
-    parser.add_argument("--severity", type=float, default=2.0, help="baseline severity 1-3 (default 2)")
-    parser.add_argument("--cycle", type=int, default=None, help="treatment cycle in the region (default: from --past)")
+    parser.add_argument(
+        "--severity", type=float, default=2.0, help="baseline severity 1-3 (default 2)"
+    )
+    parser.add_argument(
+        "--cycle",
+        type=int,
+        default=None,
+        help="treatment cycle in the region (default: from --past)",
+    )
     parser.add_argument("--date", default=None, help="treatment date YYYY-MM-DD (booking dates)")
     parser.add_argument("--past", action="append", default=[], help="a past episode (repeatable)")
-    parser.add_argument("--history", type=Path, default=None, help="CSV of past episodes (patient_ref column)")
+    parser.add_argument(
+        "--history", type=Path, default=None, help="CSV of past episodes (patient_ref column)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument("--batch", type=Path, default=None, help="CSV of upcoming treatments")
     parser.add_argument("--out", type=Path, default=None, help="batch output CSV")
@@ -68,27 +79,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _draws(args) -> tuple[PosteriorDraws, AdviceConfig]:
     config = AdviceConfig.from_params(load_params(args.params))
     model = load_model(args.models)
-    draws = PosteriorDraws.from_dataset(model.posterior, model.family, model.spec, config.advice_draws)
+    draws = PosteriorDraws.from_dataset(
+        model.posterior, model.family, model.spec, config.advice_draws
+    )
     return draws, config
 
 
 def run(args: argparse.Namespace) -> int:
     if args.batch:
         return run_batch(args)
-    missing = [f"--{k.replace('_', '-')}" for k in
-               ("region", "product", "units", "muscle_bulk", "exercise", "sex", "age")
-               if getattr(args, k) is None]
+    missing = [
+        f"--{k.replace('_', '-')}"
+        for k in ("region", "product", "units", "muscle_bulk", "exercise", "sex", "age")
+        if getattr(args, k) is None
+    ]
     if missing:
         raise AdviceInputError(f"missing {', '.join(missing)} (or use --batch FILE)")
     past = [parse_past(text, i) for i, text in enumerate(args.past, start=1)]
     if args.history:
-        for episodes in history_from_frame(read_table_file(args.history), str(args.history)).values():
+        for episodes in history_from_frame(
+            read_table_file(args.history), str(args.history)
+        ).values():
             past += episodes
     request = AdviceRequest(
-        region=args.region, product=args.product, units=args.units, muscle_bulk=args.muscle_bulk,
-        exercise_met_h_week=args.exercise, sex=args.sex, age_years=args.age,
-        baseline_severity=args.severity, cycle=args.cycle,
-        treatment_date=parse_date(args.date, "--date"), history=tuple(past),
+        region=args.region,
+        product=args.product,
+        units=args.units,
+        muscle_bulk=args.muscle_bulk,
+        exercise_met_h_week=args.exercise,
+        sex=args.sex,
+        age_years=args.age,
+        baseline_severity=args.severity,
+        cycle=args.cycle,
+        treatment_date=parse_date(args.date, "--date"),
+        history=tuple(past),
     )
     draws, config = _draws(args)
     with warnings.catch_warnings():
@@ -105,15 +129,21 @@ def run_batch(args: argparse.Namespace) -> int:
     if args.out is None:
         raise AdviceInputError("--batch needs --out FILE.csv")
     frame = read_table_file(args.batch)
-    history = history_from_frame(read_table_file(args.history), str(args.history)) if args.history else {}
+    history = (
+        history_from_frame(read_table_file(args.history), str(args.history)) if args.history else {}
+    )
     requests = requests_from_frame(frame, history, str(args.batch))
     draws, config = _draws(args)
     records = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AdviceExtrapolationWarning)  # in the 'warnings' column
-        for pos, request in enumerate(tqdm(requests, desc="advice", unit="patient", file=sys.stderr), start=1):
+        for pos, request in enumerate(
+            tqdm(requests, desc="advice", unit="patient", file=sys.stderr), start=1
+        ):
             try:
-                records.append(advice_record(advise(request, draws, config, n_nodes=config.quadrature_nodes)))
+                records.append(
+                    advice_record(advise(request, draws, config, n_nodes=config.quadrature_nodes))
+                )
             except AdviceInputError as exc:
                 raise AdviceInputError(f"{args.batch}, row {pos}: {exc}") from None
     out = pd.concat([frame.reset_index(drop=True), pd.DataFrame(records)], axis=1)

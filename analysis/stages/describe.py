@@ -33,11 +33,19 @@ Kaplan-Meier median time to re-treatment) and the data-quality table. Reads para
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--processed", type=Path, default=Path("data/processed"),
-                        help="directory of the processed tables (default: data/processed)")
+    parser.add_argument(
+        "--processed",
+        type=Path,
+        default=Path("data/processed"),
+        help="directory of the processed tables (default: data/processed)",
+    )
     parser.add_argument("--out", type=Path, default=Path("reports/cohort"))
-    parser.add_argument("--metrics", type=Path, default=None,
-                        help="metrics JSON (default: OUT/../metrics/cohort.json)")
+    parser.add_argument(
+        "--metrics",
+        type=Path,
+        default=None,
+        help="metrics JSON (default: OUT/../metrics/cohort.json)",
+    )
 
 
 def _read_inputs(processed: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -70,73 +78,150 @@ def _methods(glance: pd.DataFrame, dq: pd.DataFrame, config: DescribeConfig) -> 
 def _headlines(glance: pd.DataFrame, outcomes: pd.DataFrame, ci_level: float) -> list[dict]:
     g = glance.set_index("measure")
     heads = [
-        {"key": f"cohort_{m}", "label": str(g.loc[m, "label"]), "value": int(g.loc[m, "value"]),
-         "unit": str(g.loc[m, "unit"]), "view": "clinic", "source": "cohort_at_glance.csv"}
+        {
+            "key": f"cohort_{m}",
+            "label": str(g.loc[m, "label"]),
+            "value": int(g.loc[m, "value"]),
+            "unit": str(g.loc[m, "unit"]),
+            "view": "clinic",
+            "source": "cohort_at_glance.csv",
+        }
         for m in ("n_patients", "n_episodes", "n_clinics", "n_regions")
     ]
-    heads.append({"key": "cohort_data_cutoff", "label": "Data cut-off",
-                  "value": str(g.loc["data_cutoff", "value"]), "unit": "date", "view": "clinic",
-                  "source": "cohort_at_glance.csv"})
+    heads.append(
+        {
+            "key": "cohort_data_cutoff",
+            "label": "Data cut-off",
+            "value": str(g.loc["data_cutoff", "value"]),
+            "unit": "date",
+            "view": "clinic",
+            "source": "cohort_at_glance.csv",
+        }
+    )
     o = outcomes.iloc[0]
-    heads.append({"key": "cohort_complication_rate_pct", "view": "clinic", "digits": 1,
-                  "label": "Any complication within 30 days", "unit": "% of episodes",
-                  "value": o["complication_rate_pct"], "lower": o["complication_rate_pct_lower"],
-                  "upper": o["complication_rate_pct_upper"], "source": "cohort_outcomes.csv",
-                  "interval_label": f"{round(100 * ci_level)}% Wilson interval"})
-    heads.append({"key": "cohort_median_retreat_days", "view": "clinic", "digits": 0,
-                  "label": "Median time to re-treatment (Kaplan-Meier)", "unit": "days",
-                  "value": o["median_retreat_days"], "lower": o["median_retreat_lower"],
-                  "upper": o["median_retreat_upper"], "source": "cohort_outcomes.csv",
-                  "interval_label": f"{round(100 * ci_level)}% interval"})
+    heads.append(
+        {
+            "key": "cohort_complication_rate_pct",
+            "view": "clinic",
+            "digits": 1,
+            "label": "Any complication within 30 days",
+            "unit": "% of episodes",
+            "value": o["complication_rate_pct"],
+            "lower": o["complication_rate_pct_lower"],
+            "upper": o["complication_rate_pct_upper"],
+            "source": "cohort_outcomes.csv",
+            "interval_label": f"{round(100 * ci_level)}% Wilson interval",
+        }
+    )
+    heads.append(
+        {
+            "key": "cohort_median_retreat_days",
+            "view": "clinic",
+            "digits": 0,
+            "label": "Median time to re-treatment (Kaplan-Meier)",
+            "unit": "days",
+            "value": o["median_retreat_days"],
+            "lower": o["median_retreat_lower"],
+            "upper": o["median_retreat_upper"],
+            "source": "cohort_outcomes.csv",
+            "interval_label": f"{round(100 * ci_level)}% interval",
+        }
+    )
     return [h for h in heads if h["value"] is not None and not pd.isna(h["value"])]
 
 
 def _manifest(glance, outcomes, dq, config, cutoff) -> dict:
     trend_counts = ["n_episodes", "n_patients", "n_complications", "n_retreated"]
-    trend_derived = ["complication_rate", "complication_rate_lower", "complication_rate_upper",
-                     "median_retreat_days", "median_retreat_lower", "median_retreat_upper"]
+    trend_derived = [
+        "complication_rate",
+        "complication_rate_lower",
+        "complication_rate_upper",
+        "median_retreat_days",
+        "median_retreat_lower",
+        "median_retreat_upper",
+    ]
     pct = round(100 * config.ci_level)
     return {
         "stage": "describe",
         "title": "The cohort",
         "methods": _methods(glance, dq, config),
         "data_cutoff": cutoff.date().isoformat(),
-        "data_quality": {"path": "data_quality.csv", "caption": "Rows in, kept and excluded",
-                         "count_columns": ["rows_in", "rows_kept", "rows_excluded"]},
+        "data_quality": {
+            "path": "data_quality.csv",
+            "caption": "Rows in, kept and excluded",
+            "count_columns": ["rows_in", "rows_kept", "rows_excluded"],
+        },
         "sections": [
-            {"view": "clinic", "title": "Cohort at a glance",
-             "text": "Who was treated, where, and when. A treatment episode is one region "
-                     "treated at one visit.",
-             "tables": [{"path": "cohort_at_glance.csv", "caption": "Cohort at a glance"},
-                        {"path": "cohort_outcomes.csv",
-                         "caption": f"30-day complications and time to re-treatment, with {pct}% "
-                                    "intervals",
-                         "count_columns": ["n_episodes", "n_complications", "n_retreated"],
-                         "derived_columns": ["complication_rate_pct",
-                                             "complication_rate_pct_lower",
-                                             "complication_rate_pct_upper"]},
-                        {"path": "episodes_by_region.csv", "caption": "Episodes by region",
-                         "count_columns": ["n_episodes", "n_patients", "n_complications"]}],
-             "figures": [{"path": "episodes_by_region.png", "caption": "Episodes by region",
-                          "alt": "Horizontal bar chart of the number of treatment episodes in "
-                                 "each region"}]},
-            {"view": "clinic", "title": "Trends by quarter",
-             "text": "Recent quarters have had less time to return, so their re-treatment "
-                     "medians are censored (wide intervals or not reached yet).",
-             "tables": [{"path": "quarterly_trends.csv", "caption": "Quarterly trends",
-                         "count_columns": trend_counts, "derived_columns": trend_derived}],
-             "figures": [{"path": "quarterly_trends.png",
-                          "caption": f"Episodes, 30-day complication rate ({pct}% Wilson "
-                                     "interval) and Kaplan-Meier median time to re-treatment "
-                                     f"({pct}% interval) by quarter of treatment",
-                          "alt": "Three panels by quarter: episode counts, complication rate "
-                                 "with error bars, and median re-treatment interval with a band"}]},
-            {"view": "research", "title": "Table 1: baseline characteristics",
-             "text": f"By {config.table1_by}. Counts under {config.min_count} are shown as "
-                     f"<{config.min_count}.",
-             "tables": [{"path": "table1.csv", "caption": f"Baseline characteristics by "
-                                                          f"{config.table1_by}",
-                         "latex": True}]},
+            {
+                "view": "clinic",
+                "title": "Cohort at a glance",
+                "text": "Who was treated, where, and when. A treatment episode is one region "
+                "treated at one visit.",
+                "tables": [
+                    {"path": "cohort_at_glance.csv", "caption": "Cohort at a glance"},
+                    {
+                        "path": "cohort_outcomes.csv",
+                        "caption": f"30-day complications and time to re-treatment, with {pct}% "
+                        "intervals",
+                        "count_columns": ["n_episodes", "n_complications", "n_retreated"],
+                        "derived_columns": [
+                            "complication_rate_pct",
+                            "complication_rate_pct_lower",
+                            "complication_rate_pct_upper",
+                        ],
+                    },
+                    {
+                        "path": "episodes_by_region.csv",
+                        "caption": "Episodes by region",
+                        "count_columns": ["n_episodes", "n_patients", "n_complications"],
+                    },
+                ],
+                "figures": [
+                    {
+                        "path": "episodes_by_region.png",
+                        "caption": "Episodes by region",
+                        "alt": "Horizontal bar chart of the number of treatment episodes in "
+                        "each region",
+                    }
+                ],
+            },
+            {
+                "view": "clinic",
+                "title": "Trends by quarter",
+                "text": "Recent quarters have had less time to return, so their re-treatment "
+                "medians are censored (wide intervals or not reached yet).",
+                "tables": [
+                    {
+                        "path": "quarterly_trends.csv",
+                        "caption": "Quarterly trends",
+                        "count_columns": trend_counts,
+                        "derived_columns": trend_derived,
+                    }
+                ],
+                "figures": [
+                    {
+                        "path": "quarterly_trends.png",
+                        "caption": f"Episodes, 30-day complication rate ({pct}% Wilson "
+                        "interval) and Kaplan-Meier median time to re-treatment "
+                        f"({pct}% interval) by quarter of treatment",
+                        "alt": "Three panels by quarter: episode counts, complication rate "
+                        "with error bars, and median re-treatment interval with a band",
+                    }
+                ],
+            },
+            {
+                "view": "research",
+                "title": "Table 1: baseline characteristics",
+                "text": f"By {config.table1_by}. Counts under {config.min_count} are shown as "
+                f"<{config.min_count}.",
+                "tables": [
+                    {
+                        "path": "table1.csv",
+                        "caption": f"Baseline characteristics by {config.table1_by}",
+                        "latex": True,
+                    }
+                ],
+            },
         ],
         "headlines": _headlines(glance, outcomes, config.ci_level),
     }
@@ -151,11 +236,11 @@ def run(args: argparse.Namespace) -> int:
     for name, table in cohort.tables().items():
         write_table(table, out / name)
     with theme():
-        save_figure(fig_quarterly_trends(cohort.trends, config.ci_level),
-                    out / "quarterly_trends.png")
+        save_figure(
+            fig_quarterly_trends(cohort.trends, config.ci_level), out / "quarterly_trends.png"
+        )
         save_figure(fig_episodes_by_region(cohort.by_region), out / "episodes_by_region.png")
-    manifest = _manifest(cohort.glance, cohort.outcomes, cohort.data_quality, config,
-                         cohort.cutoff)
+    manifest = _manifest(cohort.glance, cohort.outcomes, cohort.data_quality, config, cohort.cutoff)
     write_json(manifest, out / "manifest.json")
     metrics = args.metrics or out.parent / "metrics" / "cohort.json"
     write_json({h["key"]: h["value"] for h in manifest["headlines"]}, metrics)

@@ -39,8 +39,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=Path, default=Path("data/processed/episodes.parquet"))
     parser.add_argument("--out", type=Path, default=Path("reports/advice"))
     parser.add_argument("--models", type=Path, default=Path("data/models/advice"))
-    parser.add_argument("--metrics", type=Path, default=None,
-                        help="metrics JSON (default: <out>/../metrics/advice.json)")
+    parser.add_argument(
+        "--metrics",
+        type=Path,
+        default=None,
+        help="metrics JSON (default: <out>/../metrics/advice.json)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,14 +62,19 @@ def run(args: argparse.Namespace) -> int:
     write_table(fit.comparison, out / "model_comparison")
     write_table(fit.summary, out / "parameter_summary")
     with theme():
-        save_figure(fig_duration_by_dose(table, config.label_min_interval_days), out / "duration_by_dose.png")
+        save_figure(
+            fig_duration_by_dose(table, config.label_min_interval_days),
+            out / "duration_by_dose.png",
+        )
     write_json(manifest(fit, table, config), out / "manifest.json")
     metrics_path = args.metrics or out.parent / "metrics" / "advice.json"
     write_json(metrics(fit, table), metrics_path)
     seconds = {f: round(ff.seconds) for f, ff in fit.fits.items()}
-    print(f"fit-advice: family {fit.family} chosen by LOO (comparison fits {seconds} s); final fit "
-          f"{fit.n_episodes} episodes, {fit.n_patients} patients, "
-          f"{fit.diagnostics['sampling_seconds']:.0f} s; outputs in {out} and {args.models}")
+    print(
+        f"fit-advice: family {fit.family} chosen by LOO (comparison fits {seconds} s); final fit "
+        f"{fit.n_episodes} episodes, {fit.n_patients} patients, "
+        f"{fit.diagnostics['sampling_seconds']:.0f} s; outputs in {out} and {args.models}"
+    )
     return 0
 
 
@@ -107,9 +116,16 @@ def manifest(fit: AdviceFit, table: pd.DataFrame, config: AdviceConfig) -> dict:
     headlines = []
     for r in region_summary(table).itertuples():
         headlines.append(
-            {"key": f"advice_median_days_{r.region}", "label": f"{r.region} predicted median duration",
-             "value": r.median_days, "lower": r.lower_days, "upper": r.upper_days, "unit": "days",
-             "view": "advice", "source": "advice_table.csv"}
+            {
+                "key": f"advice_median_days_{r.region}",
+                "label": f"{r.region} predicted median duration",
+                "value": r.median_days,
+                "lower": r.lower_days,
+                "upper": r.upper_days,
+                "unit": "days",
+                "view": "advice",
+                "source": "advice_table.csv",
+            }
         )
     return {
         "stage": "fit_advice",
@@ -128,13 +144,23 @@ def manifest(fit: AdviceFit, table: pd.DataFrame, config: AdviceConfig) -> dict:
                     "half to when 80% of such patients have worn off, never before the label's "
                     f"{floor:.0f} days. The tool advises intervals, not units."
                 ),
-                "tables": [{"path": "advice_table.csv", "caption": "Interval advice by region, "
-                            "dose, muscle bulk and exercise tier (days since treatment).",
-                            "count_columns": [], "latex": False}],
-                "figures": [{"path": "duration_by_dose.png",
-                             "caption": "Predicted duration by dose, average bulk, moderate exercise.",
-                             "alt": "Predicted median duration and 80% interval against relative "
-                                    "dose, one line per region, with the 90-day label minimum."}],
+                "tables": [
+                    {
+                        "path": "advice_table.csv",
+                        "caption": "Interval advice by region, "
+                        "dose, muscle bulk and exercise tier (days since treatment).",
+                        "count_columns": [],
+                        "latex": False,
+                    }
+                ],
+                "figures": [
+                    {
+                        "path": "duration_by_dose.png",
+                        "caption": "Predicted duration by dose, average bulk, moderate exercise.",
+                        "alt": "Predicted median duration and 80% interval against relative "
+                        "dose, one line per region, with the 90-day label minimum.",
+                    }
+                ],
             },
             {
                 "view": "research",
@@ -147,10 +173,18 @@ def manifest(fit: AdviceFit, table: pd.DataFrame, config: AdviceConfig) -> dict:
                     "divergences. Time ratios are exp(coefficient) with 95% credible intervals."
                 ),
                 "tables": [
-                    {"path": "model_comparison.csv", "caption": "LOO comparison of AFT families.",
-                     "count_columns": [], "latex": True},
-                    {"path": "parameter_summary.csv", "caption": "Population parameters.",
-                     "count_columns": [], "latex": True},
+                    {
+                        "path": "model_comparison.csv",
+                        "caption": "LOO comparison of AFT families.",
+                        "count_columns": [],
+                        "latex": True,
+                    },
+                    {
+                        "path": "parameter_summary.csv",
+                        "caption": "Population parameters.",
+                        "count_columns": [],
+                        "latex": True,
+                    },
                 ],
                 "figures": [],
             },

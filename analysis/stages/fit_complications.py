@@ -44,8 +44,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", required=True, help="processed episodes.parquet")
     parser.add_argument("--out", required=True, help="output directory for tables and figures")
     parser.add_argument("--models", required=True, help="directory for posterior NetCDF files")
-    parser.add_argument("--metrics", default=None, help="metrics JSON (default: <out>/../metrics/complications.json)")
-    parser.add_argument("--types", nargs="*", default=None, help="only these complication types (for quick runs)")
+    parser.add_argument(
+        "--metrics",
+        default=None,
+        help="metrics JSON (default: <out>/../metrics/complications.json)",
+    )
+    parser.add_argument(
+        "--types", nargs="*", default=None, help="only these complication types (for quick runs)"
+    )
 
 
 def _read_episodes(path: Path) -> pd.DataFrame:
@@ -59,9 +65,15 @@ def run(args: argparse.Namespace) -> int:
     config = ComplicationsConfig.from_params(params)
     episodes = _read_episodes(Path(args.episodes))
     out, models = Path(args.out), Path(args.models)
-    metrics_path = Path(args.metrics) if args.metrics else out.parent / "metrics" / "complications.json"
+    metrics_path = (
+        Path(args.metrics) if args.metrics else out.parent / "metrics" / "complications.json"
+    )
     study = fit_complication_study(
-        episodes, params, config, types=args.types, progress=lambda line: print(line, file=sys.stderr)
+        episodes,
+        params,
+        config,
+        types=args.types,
+        progress=lambda line: print(line, file=sys.stderr),
     )
     for fit in study.fits:
         path = models / f"{fit.complication}.nc"
@@ -81,39 +93,74 @@ def build_tables(study: ComplicationStudy, config: ComplicationsConfig) -> dict[
     """Every table of the stage, keyed by file stem."""
     m, n_min = config.benchmark_multiplier, config.min_treatments_to_judge
     regions = summaries.region_rate_table(study.fits, study.benchmarks, m)
-    for col in ("rate_mean", "rate_lower", "rate_upper", "rate_upper_one_sided_95", "benchmark_rate", "observed_rate"):
+    for col in (
+        "rate_mean",
+        "rate_lower",
+        "rate_upper",
+        "rate_upper_one_sided_95",
+        "benchmark_rate",
+        "observed_rate",
+    ):
         regions[f"{col}_pct"] = 100 * regions[col]
     ppc_region, ppc_injector = summaries.ppc_tables(study.fits, config.ppc_draws, config.seed)
     # Wall-clock sampling time goes to the log, never into an output: outputs must be
     # byte-identical between runs (dvc repro --force twice).
-    diagnostics = pd.DataFrame([{**f.diagnostics, "complication": f.complication, "prior_set": f.prior_set,
-                                 "model_structure": f.structure} for f in study.fits + study.sensitivity_fits])
-    print(f"fit-complications: sampling took {diagnostics['sampling_seconds'].sum():.0f} s in total",
-          file=sys.stderr)
+    diagnostics = pd.DataFrame(
+        [
+            {
+                **f.diagnostics,
+                "complication": f.complication,
+                "prior_set": f.prior_set,
+                "model_structure": f.structure,
+            }
+            for f in study.fits + study.sensitivity_fits
+        ]
+    )
+    print(
+        f"fit-complications: sampling took {diagnostics['sampling_seconds'].sum():.0f} s in total",
+        file=sys.stderr,
+    )
     diagnostics = diagnostics.drop(columns="sampling_seconds")
     tables = {
         "complication_rates_by_region": regions,
         "complication_rates_by_injector": summaries.provider_table(
-            study.fits, study.benchmarks, "injector", m, n_min, flag_probability=config.flag_probability
+            study.fits,
+            study.benchmarks,
+            "injector",
+            m,
+            n_min,
+            flag_probability=config.flag_probability,
         ),
         "complication_rates_by_clinic": summaries.provider_table(
-            study.fits, study.benchmarks, "clinic", m, n_min, flag_probability=config.flag_probability
+            study.fits,
+            study.benchmarks,
+            "clinic",
+            m,
+            n_min,
+            flag_probability=config.flag_probability,
         ),
         "dose_risk_curves": summaries.dose_risk_table(study.fits, DOSE_GRID),
         "complication_odds_ratios": summaries.odds_ratio_table(study.fits),
         "complication_model_parameters": pd.concat(
-            [f.summary.assign(complication=f.complication, prior_set=f.prior_set) for f in study.fits], ignore_index=True
+            [
+                f.summary.assign(complication=f.complication, prior_set=f.prior_set)
+                for f in study.fits
+            ],
+            ignore_index=True,
         ),
         "complication_diagnostics": diagnostics,
         "ppc_by_region": ppc_region,
         "ppc_by_injector": ppc_injector,
         "complication_priors": pd.concat(
-            [prior_table(study.prior_sets[name], _types_of(study)) for name in study.prior_sets], ignore_index=True
+            [prior_table(study.prior_sets[name], _types_of(study)) for name in study.prior_sets],
+            ignore_index=True,
         ),
     }
     if study.sensitivity_fits:
         alt = summaries.region_rate_table(study.sensitivity_fits, study.benchmarks, m)
-        tables["prior_sensitivity"] = summaries.sensitivity_table(regions, alt, config.headline_types)
+        tables["prior_sensitivity"] = summaries.sensitivity_table(
+            regions, alt, config.headline_types
+        )
     return tables
 
 
@@ -131,19 +178,29 @@ def write_figures(tables: dict[str, pd.DataFrame], config: ComplicationsConfig, 
             sel = hier.loc[hier["complication"] == ctype]
             if len(sel):
                 title = f"Injectors: {ctype.replace('_', ' ')}"
-                save_figure(cfig.fig_caterpillar(sel, "injector", m, title), out / f"caterpillar_injectors_{ctype}.png")
+                save_figure(
+                    cfig.fig_caterpillar(sel, "injector", m, title),
+                    out / f"caterpillar_injectors_{ctype}.png",
+                )
         clinics = tables["complication_rates_by_clinic"]
         for ctype in config.headline_types:
-            sel = clinics.loc[(clinics["complication"] == ctype) & (clinics["model_structure"] == "hierarchical")]
+            sel = clinics.loc[
+                (clinics["complication"] == ctype) & (clinics["model_structure"] == "hierarchical")
+            ]
             if len(sel):
                 title = f"Clinics: {ctype.replace('_', ' ')}"
-                save_figure(cfig.fig_caterpillar(sel, "clinic", m, title), out / f"caterpillar_clinics_{ctype}.png")
+                save_figure(
+                    cfig.fig_caterpillar(sel, "clinic", m, title),
+                    out / f"caterpillar_clinics_{ctype}.png",
+                )
         save_figure(cfig.fig_dose_risk(tables["dose_risk_curves"]), out / "dose_risk.png")
         save_figure(cfig.fig_ppc(tables["ppc_by_region"], "region"), out / "ppc_regions.png")
         save_figure(cfig.fig_ppc(tables["ppc_by_injector"], "injector"), out / "ppc_injectors.png")
 
 
-def build_metrics(study: ComplicationStudy, tables: dict[str, pd.DataFrame], config: ComplicationsConfig) -> dict:
+def build_metrics(
+    study: ComplicationStudy, tables: dict[str, pd.DataFrame], config: ComplicationsConfig
+) -> dict:
     """Small metrics file for `dvc metrics show`: gate, PPC and headline rates."""
     diag = tables["complication_diagnostics"]
     ppc_i, ppc_r = tables["ppc_by_injector"], tables["ppc_by_region"]
@@ -166,7 +223,11 @@ def build_metrics(study: ComplicationStudy, tables: dict[str, pd.DataFrame], con
         "injectors_flagged": int(injectors.loc[injectors["flagged"], "injector"].nunique()),
         "clinic_type_pairs_flagged": int(clinics["flagged"].sum()),
         "headline_rates": {
-            f"{r.complication}.{r.region}": {"mean": r.rate_mean, "lower": r.rate_lower, "upper": r.rate_upper}
+            f"{r.complication}.{r.region}": {
+                "mean": r.rate_mean,
+                "lower": r.rate_lower,
+                "upper": r.rate_upper,
+            }
             for r in regions.loc[regions["complication"].isin(config.headline_types)].itertuples()
         },
     }
@@ -196,10 +257,15 @@ def _headlines(tables: dict[str, pd.DataFrame], config: ComplicationsConfig) -> 
 
 
 def _retry_text(study: ComplicationStudy) -> str:
-    retried = [f"{f.complication} ({f.prior_set})" for f in study.fits + study.sensitivity_fits
-               if f.diagnostics.get("retried")]
-    how = (f"one retry with twice the draws and tuning, every group effect non-centred and target acceptance "
-           f"{RETRY_TARGET_ACCEPT}")
+    retried = [
+        f"{f.complication} ({f.prior_set})"
+        for f in study.fits + study.sensitivity_fits
+        if f.diagnostics.get("retried")
+    ]
+    how = (
+        f"one retry with twice the draws and tuning, every group effect non-centred and target acceptance "
+        f"{RETRY_TARGET_ACCEPT}"
+    )
     if not retried:
         return f"; no model needed the gate's {how}"
     return f"; {len(retried)} passed only on the gate's {how}: {', '.join(retried)}"
@@ -237,16 +303,23 @@ def _methods(study: ComplicationStudy, config: ComplicationsConfig, params: dict
     )
 
 
-def build_manifest(study: ComplicationStudy, tables: dict, config: ComplicationsConfig, params: dict) -> dict:
+def build_manifest(
+    study: ComplicationStudy, tables: dict, config: ComplicationsConfig, params: dict
+) -> dict:
     m = config.benchmark_multiplier
     flag = f"p_above_{m:g}x_benchmark"
     caterpillars = [
-        {"path": f"caterpillar_injectors_{t}.png", "caption": f"Injector {t.replace('_', ' ')} rates relative to the benchmark standardised to each "
-         "injector's region mix (published rates and labelled practice assumptions); flagged injectors in vermillion.",
-         "alt": f"Caterpillar plot of injector {t.replace('_', ' ')} rate ratios with 95% credible intervals"}
+        {
+            "path": f"caterpillar_injectors_{t}.png",
+            "caption": f"Injector {t.replace('_', ' ')} rates relative to the benchmark standardised to each "
+            "injector's region mix (published rates and labelled practice assumptions); flagged injectors in vermillion.",
+            "alt": f"Caterpillar plot of injector {t.replace('_', ' ')} rate ratios with 95% credible intervals",
+        }
         for t in config.headline_types
-        if ((tables["complication_rates_by_injector"]["complication"] == t)
-            & (tables["complication_rates_by_injector"]["model_structure"] == "hierarchical")).any()
+        if (
+            (tables["complication_rates_by_injector"]["complication"] == t)
+            & (tables["complication_rates_by_injector"]["model_structure"] == "hierarchical")
+        ).any()
     ]
     sections = [
         {
@@ -255,10 +328,21 @@ def build_manifest(study: ComplicationStudy, tables: dict, config: Complications
             "text": "Posterior 30-day rate per region and complication with its 95% credible interval, the "
             "published benchmark, and the probability that the rate exceeds it. For very rare types the "
             "one-sided 95% upper bound says how high the rate can plausibly be.",
-            "tables": [{"path": "complication_rates_by_region.csv", "caption": "Complication rates by region",
-                        "count_columns": ["n_treatments", "n_events"], "latex": True}],
-            "figures": [{"path": "dose_risk.png", "caption": "Posterior risk against relative dose per region.",
-                         "alt": "Dose-risk curves with 95% credible bands per complication type and region"}],
+            "tables": [
+                {
+                    "path": "complication_rates_by_region.csv",
+                    "caption": "Complication rates by region",
+                    "count_columns": ["n_treatments", "n_events"],
+                    "latex": True,
+                }
+            ],
+            "figures": [
+                {
+                    "path": "dose_risk.png",
+                    "caption": "Posterior risk against relative dose per region.",
+                    "alt": "Dose-risk curves with 95% credible bands per complication type and region",
+                }
+            ],
         },
         {
             "view": "clinic",
@@ -272,14 +356,28 @@ def build_manifest(study: ComplicationStudy, tables: dict, config: Complications
             f"published); providers with fewer than {config.min_treatments_to_judge} treatments are shown but "
             "labelled too few to judge and never flagged.",
             "tables": [
-                {"path": "complication_rates_by_injector.csv", "caption": "Injector complication rates",
-                 "count_columns": ["n_treatments", "n_events"], "latex": False},
-                {"path": "complication_rates_by_clinic.csv", "caption": "Clinic complication rates",
-                 "count_columns": ["n_treatments", "n_events"], "latex": False},
+                {
+                    "path": "complication_rates_by_injector.csv",
+                    "caption": "Injector complication rates",
+                    "count_columns": ["n_treatments", "n_events"],
+                    "latex": False,
+                },
+                {
+                    "path": "complication_rates_by_clinic.csv",
+                    "caption": "Clinic complication rates",
+                    "count_columns": ["n_treatments", "n_events"],
+                    "latex": False,
+                },
             ],
-            "figures": [{"path": "funnel_injectors.png", "caption": "Observed injector rates relative to the "
-                         "benchmark against volume, with 95% and 99.8% limits.",
-                         "alt": "Funnel plots of injector complication rates"}] + caterpillars,
+            "figures": [
+                {
+                    "path": "funnel_injectors.png",
+                    "caption": "Observed injector rates relative to the "
+                    "benchmark against volume, with 95% and 99.8% limits.",
+                    "alt": "Funnel plots of injector complication rates",
+                }
+            ]
+            + caterpillars,
         },
         {
             "view": "research",
@@ -287,25 +385,62 @@ def build_manifest(study: ComplicationStudy, tables: dict, config: Complications
             "text": "Odds ratios with 95% credible intervals, convergence diagnostics of every model, and posterior "
             "predictive checks of event counts per region and injector.",
             "tables": [
-                {"path": "complication_odds_ratios.csv", "caption": "Odds ratios", "count_columns": [], "latex": True},
-                {"path": "complication_diagnostics.csv", "caption": "Diagnostics gate", "count_columns": [], "latex": True},
-                {"path": "ppc_by_region.csv", "caption": "Posterior predictive check by region",
-                 "count_columns": ["n_treatments", "observed_events"], "latex": False},
+                {
+                    "path": "complication_odds_ratios.csv",
+                    "caption": "Odds ratios",
+                    "count_columns": [],
+                    "latex": True,
+                },
+                {
+                    "path": "complication_diagnostics.csv",
+                    "caption": "Diagnostics gate",
+                    "count_columns": [],
+                    "latex": True,
+                },
+                {
+                    "path": "ppc_by_region.csv",
+                    "caption": "Posterior predictive check by region",
+                    "count_columns": ["n_treatments", "observed_events"],
+                    "latex": False,
+                },
             ],
             "figures": [
-                {"path": "ppc_regions.png", "caption": "Observed vs replicated events per region.",
-                 "alt": "Posterior predictive intervals and observed counts per region"},
-                {"path": "ppc_injectors.png", "caption": "Observed vs replicated events per injector.",
-                 "alt": "Posterior predictive intervals and observed counts per injector"},
+                {
+                    "path": "ppc_regions.png",
+                    "caption": "Observed vs replicated events per region.",
+                    "alt": "Posterior predictive intervals and observed counts per region",
+                },
+                {
+                    "path": "ppc_injectors.png",
+                    "caption": "Observed vs replicated events per injector.",
+                    "alt": "Posterior predictive intervals and observed counts per injector",
+                },
             ],
         },
         {
             "view": "research",
             "title": "Priors and prior sensitivity",
             "text": "Every prior with its source, and the headline rates refitted with the alternative prior set.",
-            "tables": [{"path": "complication_priors.csv", "caption": "Priors", "count_columns": [], "latex": False}]
-            + ([{"path": "prior_sensitivity.csv", "caption": "Prior sensitivity of headline rates",
-                 "count_columns": ["n_treatments", "n_events"], "latex": True}] if "prior_sensitivity" in tables else []),
+            "tables": [
+                {
+                    "path": "complication_priors.csv",
+                    "caption": "Priors",
+                    "count_columns": [],
+                    "latex": False,
+                }
+            ]
+            + (
+                [
+                    {
+                        "path": "prior_sensitivity.csv",
+                        "caption": "Prior sensitivity of headline rates",
+                        "count_columns": ["n_treatments", "n_events"],
+                        "latex": True,
+                    }
+                ]
+                if "prior_sensitivity" in tables
+                else []
+            ),
             "figures": [],
         },
     ]

@@ -29,16 +29,29 @@ Reads params: data, prepare, regions, products, complication_types.
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--input", type=Path, default=None,
-                        help="export directory (default: params data.input_dir)")
+    parser.add_argument(
+        "--input", type=Path, default=None, help="export directory (default: params data.input_dir)"
+    )
     parser.add_argument("--out", type=Path, default=Path("data/processed"))
-    parser.add_argument("--mapping", type=Path, default=None,
-                        help="mapping YAML (default: params data.mapping, else INPUT/mapping.yaml)")
-    parser.add_argument("--metrics", type=Path, default=None,
-                        help="write data-quality metrics JSON here (the pipeline: reports/data_quality.json)")
-    parser.add_argument("--private", type=Path, default=None,
-                        help="directory of the private staff-code lookup, never under reports/ "
-                             "(the pipeline: data/private)")
+    parser.add_argument(
+        "--mapping",
+        type=Path,
+        default=None,
+        help="mapping YAML (default: params data.mapping, else INPUT/mapping.yaml)",
+    )
+    parser.add_argument(
+        "--metrics",
+        type=Path,
+        default=None,
+        help="write data-quality metrics JSON here (the pipeline: reports/data_quality.json)",
+    )
+    parser.add_argument(
+        "--private",
+        type=Path,
+        default=None,
+        help="directory of the private staff-code lookup, never under reports/ "
+        "(the pipeline: data/private)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
     data = params.get("data") or {}
     input_dir = args.input or Path(data.get("input_dir", "data/raw/demo"))
     mapping = args.mapping or (Path(data["mapping"]) if data.get("mapping") else None)
-    prepared = prepare(input_dir, params, key=load_key(), mapping_path=mapping,
-                       progress=sys.stderr.isatty())
+    prepared = prepare(
+        input_dir, params, key=load_key(), mapping_path=mapping, progress=sys.stderr.isatty()
+    )
     write_prepared(prepared, args.out)
     if args.metrics is not None:
         write_metrics(prepared, args.metrics)
@@ -56,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     dq = prepared.data_quality
     kept = dq[dq["table"] == "episodes"]["rows_kept"].iloc[0]
     in_dur = dq[dq["table"] == "duration_analysis"]["rows_kept"].iloc[0]
-    print(f"prepare: {kept} episodes ({in_dur} in the duration analysis) -> {args.out}",
-          file=sys.stderr)
+    print(
+        f"prepare: {kept} episodes ({in_dur} in the duration analysis) -> {args.out}",
+        file=sys.stderr,
+    )
     return 0

@@ -34,10 +34,18 @@ date from the data cut-off.
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--out", type=Path, default=Path("reports"))
-    parser.add_argument("--reports", type=Path, default=None,
-                        help="directory holding <stage>/manifest.json (default: OUT)")
-    parser.add_argument("--processed", type=Path, default=Path("data/processed"),
-                        help="input data hashed into the provenance (default: data/processed)")
+    parser.add_argument(
+        "--reports",
+        type=Path,
+        default=None,
+        help="directory holding <stage>/manifest.json (default: OUT)",
+    )
+    parser.add_argument(
+        "--processed",
+        type=Path,
+        default=Path("data/processed"),
+        help="input data hashed into the provenance (default: data/processed)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,9 +54,15 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     manifests = load_manifests(args.reports or out, list(config.stages))
     provenance = collect_provenance(
-        repo_dir=Path.cwd(), code_dir=Path(analysis.__file__).parent, data_dir=args.processed,
-        params_file=args.params, params=params, sections=list(config.params_sections),
-        packages=list(config.packages), run_date=run_date(manifests, params))
+        repo_dir=Path.cwd(),
+        code_dir=Path(analysis.__file__).parent,
+        data_dir=args.processed,
+        params_file=args.params,
+        params=params,
+        sections=list(config.params_sections),
+        packages=list(config.packages),
+        run_date=run_date(manifests, params),
+    )
     report = assemble_report(manifests, config, provenance)
     out.mkdir(parents=True, exist_ok=True)
     (out / "index.html").write_text(render_index(report), encoding="utf-8")

@@ -26,22 +26,31 @@ Example:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"),
-                        help="parameter file (default: params.yaml)")
+    parser.add_argument(
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="parameter file (default: params.yaml)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--n-patients", type=int, default=None,
-                        help="override simulate.n_patients")
+    parser.add_argument("--n-patients", type=int, default=None, help="override simulate.n_patients")
     parser.add_argument("--seed", type=int, default=None, help="override the top-level seed")
-    parser.add_argument("--format", choices=FORMATS, default="parquet",
-                        help="raw table format (truth/ is always Parquet + JSON)")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="parquet",
+        help="raw table format (truth/ is always Parquet + JSON)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     params = load_params(args.params)
-    cohort = simulate_cohort(params, seed=args.seed, n_patients=args.n_patients,
-                             progress=sys.stderr.isatty())
+    cohort = simulate_cohort(
+        params, seed=args.seed, n_patients=args.n_patients, progress=sys.stderr.isatty()
+    )
     write_cohort(cohort, args.out, fmt=args.format)
-    counts = ", ".join(f"{row.table} {row.rows:,}" for row in cohort.summary.itertuples()
-                       if row.kind == "raw")
+    counts = ", ".join(
+        f"{row.table} {row.rows:,}" for row in cohort.summary.itertuples() if row.kind == "raw"
+    )
     print(f"simulate: wrote {counts} to {args.out}")
     return 0

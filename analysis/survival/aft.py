@@ -79,8 +79,14 @@ def _gg_log_pdf(z: np.ndarray, lam: float) -> np.ndarray:
     return np.log(abs(lam)) - special.gammaln(q) + q * np.log(u) - u
 
 
-def loglik_rows(family: str, mu: np.ndarray, log_sigma: np.ndarray | float,
-                lower: np.ndarray, upper: np.ndarray, shape: float | None = None) -> np.ndarray:
+def loglik_rows(
+    family: str,
+    mu: np.ndarray,
+    log_sigma: np.ndarray | float,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    shape: float | None = None,
+) -> np.ndarray:
     """Log-likelihood of each episode: interval ``(lower, upper]``, right-censored or exact (days).
 
     ``shape`` is the generalised-gamma lambda (``family="gengamma"`` only).
@@ -93,9 +99,17 @@ def loglik_rows(family: str, mu: np.ndarray, log_sigma: np.ndarray | float,
     exact = lower == upper
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         z_lo = np.where(lower > 0, (np.log(np.where(lower > 0, lower, 1.0)) - mu) / sigma, -np.inf)
-        z_up = np.where(np.isfinite(upper), (np.log(np.where(np.isfinite(upper) & (upper > 0), upper, 1.0)) - mu) / sigma, np.inf)
-        ls_lo = np.where(np.isneginf(z_lo), 0.0, _log_sf(family, np.where(np.isneginf(z_lo), 0.0, z_lo)))
-        ls_up = np.where(np.isposinf(z_up), -np.inf, _log_sf(family, np.where(np.isposinf(z_up), 0.0, z_up)))
+        z_up = np.where(
+            np.isfinite(upper),
+            (np.log(np.where(np.isfinite(upper) & (upper > 0), upper, 1.0)) - mu) / sigma,
+            np.inf,
+        )
+        ls_lo = np.where(
+            np.isneginf(z_lo), 0.0, _log_sf(family, np.where(np.isneginf(z_lo), 0.0, z_lo))
+        )
+        ls_up = np.where(
+            np.isposinf(z_up), -np.inf, _log_sf(family, np.where(np.isposinf(z_up), 0.0, z_up))
+        )
         interval = ls_lo + np.log1p(-np.exp(np.minimum(ls_up - ls_lo, 0.0)))
         z_ex = np.where(exact, z_up, 0.0)
         point = _log_pdf(family, z_ex) - np.log(sigma) - np.log(np.where(exact, upper, 1.0))
@@ -117,13 +131,23 @@ def _loglik_rows_gg(mu, log_sigma, lower, upper, lam):
     return np.where(exact, point, interval)
 
 
-def score_rows(family: str, mu: np.ndarray, log_sigma: float, lower: np.ndarray,
-               upper: np.ndarray, h: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+def score_rows(
+    family: str,
+    mu: np.ndarray,
+    log_sigma: float,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    h: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-episode derivatives of the log-likelihood with respect to ``mu_i`` and ``log sigma``."""
-    d_mu = (loglik_rows(family, mu + h, log_sigma, lower, upper)
-            - loglik_rows(family, mu - h, log_sigma, lower, upper)) / (2 * h)
-    d_ls = (loglik_rows(family, mu, log_sigma + h, lower, upper)
-            - loglik_rows(family, mu, log_sigma - h, lower, upper)) / (2 * h)
+    d_mu = (
+        loglik_rows(family, mu + h, log_sigma, lower, upper)
+        - loglik_rows(family, mu - h, log_sigma, lower, upper)
+    ) / (2 * h)
+    d_ls = (
+        loglik_rows(family, mu, log_sigma + h, lower, upper)
+        - loglik_rows(family, mu, log_sigma - h, lower, upper)
+    ) / (2 * h)
     return d_mu, d_ls
 
 
@@ -155,7 +179,10 @@ class AFTResult:
         cls, loc, _, _ = FAMILIES[self.family]
         x = design_matrix(df, self.spec)
         beta = self.fitter.params_.loc[loc]
-        return beta["Intercept"] + x[beta.index.drop("Intercept")].to_numpy() @ beta.drop("Intercept").to_numpy()
+        return (
+            beta["Intercept"]
+            + x[beta.index.drop("Intercept")].to_numpy() @ beta.drop("Intercept").to_numpy()
+        )
 
     @property
     def log_sigma(self) -> float:
@@ -165,7 +192,11 @@ class AFTResult:
     @property
     def shape(self) -> float | None:
         """Generalised-gamma lambda (None for the two-parameter families)."""
-        return float(self.fitter.params_.loc["lambda_"]["Intercept"]) if self.family == "gengamma" else None
+        return (
+            float(self.fitter.params_.loc["lambda_"]["Intercept"])
+            if self.family == "gengamma"
+            else None
+        )
 
     def survival(self, df: pd.DataFrame, t_days: np.ndarray) -> np.ndarray:
         """Predicted P(T > t) for each episode (rows) at each day in ``t_days`` (columns)."""
@@ -177,7 +208,9 @@ class AFTResult:
 
     def median_days(self, df: pd.DataFrame) -> np.ndarray:
         """Predicted median duration (days) of each episode."""
-        return np.exp(self.linear_predictor(df) + np.exp(self.log_sigma) * z_median(self.family, self.shape))
+        return np.exp(
+            self.linear_predictor(df) + np.exp(self.log_sigma) * z_median(self.family, self.shape)
+        )
 
 
 def z_median(family: str, shape: float | None = None) -> float:
@@ -198,8 +231,14 @@ def _to_frame(df: pd.DataFrame, spec: DesignSpec) -> pd.DataFrame:
     return x
 
 
-def fit_aft(df: pd.DataFrame, family: str, spec: DesignSpec, cluster: str = "patient_key",
-            ci_level: float = 0.95, initial_point: np.ndarray | None = None) -> AFTResult:
+def fit_aft(
+    df: pd.DataFrame,
+    family: str,
+    spec: DesignSpec,
+    cluster: str = "patient_key",
+    ci_level: float = 0.95,
+    initial_point: np.ndarray | None = None,
+) -> AFTResult:
     """Fit one interval-censored AFT model with patient-clustered robust standard errors.
 
     Parameters
@@ -219,19 +258,31 @@ def fit_aft(df: pd.DataFrame, family: str, spec: DesignSpec, cluster: str = "pat
     try:
         if family == "gengamma":
             regressors = {"mu_": " + ".join(spec.columns), "sigma_": "1", "lambda_": "1"}
-            fitter.fit_interval_censoring(data, lower_bound_col=LOWER, upper_bound_col=UPPER,
-                                          regressors=regressors, initial_point=initial_point)
+            fitter.fit_interval_censoring(
+                data,
+                lower_bound_col=LOWER,
+                upper_bound_col=UPPER,
+                regressors=regressors,
+                initial_point=initial_point,
+            )
         else:
-            fitter.fit_interval_censoring(data, lower_bound_col=LOWER, upper_bound_col=UPPER,
-                                          initial_point=initial_point)
+            fitter.fit_interval_censoring(
+                data, lower_bound_col=LOWER, upper_bound_col=UPPER, initial_point=initial_point
+            )
     except Exception as exc:  # lifelines raises ConvergenceError / LinAlgError / ValueError
         raise FitError(f"{family} AFT did not converge on {len(df)} episodes: {exc}") from None
     cov = clustered_covariance(fitter, family, data, df[cluster].to_numpy())
     summary = _summary(fitter, family, cov, ci_level)
     return AFTResult(
-        family=family, spec=spec, fitter=fitter, loglik=float(fitter.log_likelihood_),
-        n_params=int(fitter.params_.size), n_episodes=len(df),
-        n_patients=int(pd.Series(df[cluster]).nunique()), cov_robust=cov, summary=summary,
+        family=family,
+        spec=spec,
+        fitter=fitter,
+        loglik=float(fitter.log_likelihood_),
+        n_params=int(fitter.params_.size),
+        n_episodes=len(df),
+        n_patients=int(pd.Series(df[cluster]).nunique()),
+        cov_robust=cov,
+        summary=summary,
     )
 
 
@@ -245,13 +296,17 @@ def score_matrix(fitter: Any, family: str, data: pd.DataFrame) -> np.ndarray:
     log_sigma = sign * params.loc[scale]["Intercept"]
     lower, upper = data[LOWER].to_numpy(), data[UPPER].to_numpy()
     if family == "gengamma":
-        d_mu, d_ls, d_lam = _gg_scores(mu, log_sigma, float(params.loc["lambda_"]["Intercept"]), lower, upper)
+        d_mu, d_ls, d_lam = _gg_scores(
+            mu, log_sigma, float(params.loc["lambda_"]["Intercept"]), lower, upper
+        )
     else:
         d_mu, d_ls = score_rows(family, mu, log_sigma, lower, upper)
     blocks = {}
-    for (par, cov_name) in params.index:
+    for par, cov_name in params.index:
         if par == loc:
-            blocks[(par, cov_name)] = d_mu if cov_name == "Intercept" else d_mu * data[cov_name].to_numpy(float)
+            blocks[(par, cov_name)] = (
+                d_mu if cov_name == "Intercept" else d_mu * data[cov_name].to_numpy(float)
+            )
         elif par == "lambda_":
             blocks[(par, cov_name)] = d_lam
         else:
@@ -261,13 +316,21 @@ def score_matrix(fitter: Any, family: str, data: pd.DataFrame) -> np.ndarray:
 
 def _gg_scores(mu, log_sigma, lam, lower, upper, h=1e-5):
     f = _loglik_rows_gg
-    d_mu = (f(mu + h, log_sigma, lower, upper, lam) - f(mu - h, log_sigma, lower, upper, lam)) / (2 * h)
-    d_ls = (f(mu, log_sigma + h, lower, upper, lam) - f(mu, log_sigma - h, lower, upper, lam)) / (2 * h)
-    d_lam = (f(mu, log_sigma, lower, upper, lam + h) - f(mu, log_sigma, lower, upper, lam - h)) / (2 * h)
+    d_mu = (f(mu + h, log_sigma, lower, upper, lam) - f(mu - h, log_sigma, lower, upper, lam)) / (
+        2 * h
+    )
+    d_ls = (f(mu, log_sigma + h, lower, upper, lam) - f(mu, log_sigma - h, lower, upper, lam)) / (
+        2 * h
+    )
+    d_lam = (f(mu, log_sigma, lower, upper, lam + h) - f(mu, log_sigma, lower, upper, lam - h)) / (
+        2 * h
+    )
     return d_mu, d_ls, d_lam
 
 
-def clustered_covariance(fitter: Any, family: str, data: pd.DataFrame, cluster: np.ndarray) -> pd.DataFrame:
+def clustered_covariance(
+    fitter: Any, family: str, data: pd.DataFrame, cluster: np.ndarray
+) -> pd.DataFrame:
     """Patient-clustered sandwich covariance ``H^-1 (S_g' S_g) H^-1`` of all parameters."""
     scores = score_matrix(fitter, family, data)
     codes = pd.factorize(cluster)[0]
@@ -283,14 +346,16 @@ def _summary(fitter: Any, family: str, cov: pd.DataFrame, ci_level: float) -> pd
     params = fitter.params_
     se_model = np.sqrt(np.diag(fitter.variance_matrix_.to_numpy()))
     se_robust = np.sqrt(np.diag(cov.to_numpy()))
-    out = pd.DataFrame({
-        "family": family,
-        "parameter": [p for p, _ in params.index],
-        "term": [c for _, c in params.index],
-        "coef": params.to_numpy(),
-        "se_model": se_model,
-        "se_robust": se_robust,
-    })
+    out = pd.DataFrame(
+        {
+            "family": family,
+            "parameter": [p for p, _ in params.index],
+            "term": [c for _, c in params.index],
+            "coef": params.to_numpy(),
+            "se_model": se_model,
+            "se_robust": se_robust,
+        }
+    )
     out["coef_lower"] = out["coef"] - z * out["se_robust"]
     out["coef_upper"] = out["coef"] + z * out["se_robust"]
     out["time_ratio"] = np.exp(out["coef"])
@@ -317,8 +382,9 @@ class ModelChoice:
         return self.fits[self.chosen]
 
 
-def choose_family(df: pd.DataFrame, spec: DesignSpec, families: tuple[str, ...],
-                  ci_level: float = 0.95) -> ModelChoice:
+def choose_family(
+    df: pd.DataFrame, spec: DesignSpec, families: tuple[str, ...], ci_level: float = 0.95
+) -> ModelChoice:
     """Fit each family and choose the one with the smallest AIC (families that fail are listed)."""
     fits, rows = {}, []
     for fam in families:
@@ -326,15 +392,32 @@ def choose_family(df: pd.DataFrame, spec: DesignSpec, families: tuple[str, ...],
             continue
         try:
             fits[fam] = fit_aft(df, fam, spec, ci_level=ci_level)
-            rows.append({"family": fam, "loglik": fits[fam].loglik, "n_params": fits[fam].n_params,
-                         "aic": fits[fam].aic, "converged": True})
+            rows.append(
+                {
+                    "family": fam,
+                    "loglik": fits[fam].loglik,
+                    "n_params": fits[fam].n_params,
+                    "aic": fits[fam].aic,
+                    "converged": True,
+                }
+            )
         except FitError:
-            rows.append({"family": fam, "loglik": np.nan, "n_params": np.nan, "aic": np.nan, "converged": False})
+            rows.append(
+                {
+                    "family": fam,
+                    "loglik": np.nan,
+                    "n_params": np.nan,
+                    "aic": np.nan,
+                    "converged": False,
+                }
+            )
     if not fits:
         raise FitError(f"no AFT family converged among {list(families)}")
     table = pd.DataFrame(rows).sort_values("aic", na_position="last").reset_index(drop=True)
     table["delta_aic"] = table["aic"] - table["aic"].min()
-    table["akaike_weight"] = np.exp(-0.5 * table["delta_aic"]) / np.nansum(np.exp(-0.5 * table["delta_aic"]))
+    table["akaike_weight"] = np.exp(-0.5 * table["delta_aic"]) / np.nansum(
+        np.exp(-0.5 * table["delta_aic"])
+    )
     return ModelChoice(fits=fits, aic_table=table, chosen=str(table.loc[0, "family"]))
 
 
@@ -350,14 +433,18 @@ class SlopeTest:
     region_specific: bool
 
 
-def compare_dose_slopes(df: pd.DataFrame, spec: DesignSpec, family: str, alpha: float) -> tuple[SlopeTest, AFTResult, AFTResult]:
+def compare_dose_slopes(
+    df: pd.DataFrame, spec: DesignSpec, family: str, alpha: float
+) -> tuple[SlopeTest, AFTResult, AFTResult]:
     """Compare a common dose slope with one slope per region (LR test and AIC)."""
     common = fit_aft(df, family, DesignSpec(spec.regions, spec.products, spec.knot, False))
     per_region = fit_aft(df, family, DesignSpec(spec.regions, spec.products, spec.knot, True))
     lr = max(2 * (per_region.loglik - common.loglik), 0.0)
     dof = per_region.n_params - common.n_params
     p = float(stats.chi2.sf(lr, dof))
-    test = SlopeTest(lr, dof, p, common.aic, per_region.aic, bool(p < alpha and per_region.aic < common.aic))
+    test = SlopeTest(
+        lr, dof, p, common.aic, per_region.aic, bool(p < alpha and per_region.aic < common.aic)
+    )
     return test, common, per_region
 
 
@@ -372,15 +459,25 @@ def _median_gradient(fit: AFTResult, x_row: pd.Series) -> tuple[float, np.ndarra
             grad.append(1.0 if cov_name == "Intercept" else float(x_row[cov_name]))
         elif par == "lambda_":
             h = 1e-6
-            grad.append(sigma * (z_median("gengamma", fit.shape + h) - z_median("gengamma", fit.shape - h)) / (2 * h))
+            grad.append(
+                sigma
+                * (z_median("gengamma", fit.shape + h) - z_median("gengamma", fit.shape - h))
+                / (2 * h)
+            )
         else:
             grad.append(sign * z50 * sigma)
     beta = fit.fitter.params_.loc[loc]
-    log_med = beta["Intercept"] + float(x_row[beta.index.drop("Intercept")] @ beta.drop("Intercept")) + sigma * z50
+    log_med = (
+        beta["Intercept"]
+        + float(x_row[beta.index.drop("Intercept")] @ beta.drop("Intercept"))
+        + sigma * z50
+    )
     return float(log_med), np.asarray(grad)
 
 
-def predicted_medians(fit: AFTResult, profiles: pd.DataFrame, ci_level: float = 0.95) -> pd.DataFrame:
+def predicted_medians(
+    fit: AFTResult, profiles: pd.DataFrame, ci_level: float = 0.95
+) -> pd.DataFrame:
     """Predicted median duration (days) of covariate profiles, delta-method CI (robust covariance)."""
     z = stats.norm.ppf(0.5 + ci_level / 2)
     x = design_matrix(profiles, fit.spec)
@@ -395,10 +492,14 @@ def predicted_medians(fit: AFTResult, profiles: pd.DataFrame, ci_level: float = 
     return out
 
 
-def marginal_survival(fit: AFTResult, df: pd.DataFrame, by: str, grid_days: np.ndarray) -> pd.DataFrame:
+def marginal_survival(
+    fit: AFTResult, df: pd.DataFrame, by: str, grid_days: np.ndarray
+) -> pd.DataFrame:
     """Model-based survival averaged over the episodes of each group (to set against the NPMLE)."""
     frames = []
     for level, sub in df.groupby(by, observed=True, sort=True):
         s = fit.survival(sub, np.maximum(grid_days, 1e-9)).mean(axis=0)
-        frames.append(pd.DataFrame({"group": f"{by}={level}", "time_days": grid_days, "survival": s}))
+        frames.append(
+            pd.DataFrame({"group": f"{by}={level}", "time_days": grid_days, "survival": s})
+        )
     return pd.concat(frames, ignore_index=True)

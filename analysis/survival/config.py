@@ -68,9 +68,7 @@ def load_config(params: dict[str, Any]) -> SurvivalConfig:
     s = dict(params["survival"])
     cox = CoxConfig(**s.pop("cox", {}))
     cv_raw = s.pop("cv", {})
-    cv = CVConfig(
-        **{k: (_tuple(v) if isinstance(v, list) else v) for k, v in cv_raw.items()}
-    )
+    cv = CVConfig(**{k: (_tuple(v) if isinstance(v, list) else v) for k, v in cv_raw.items()})
     kwargs = {k: (_tuple(v) if isinstance(v, list) else v) for k, v in s.items()}
     try:
         cfg = SurvivalConfig(seed=int(params["seed"]), cox=cox, cv=cv, **kwargs)
@@ -86,5 +84,7 @@ def load_config(params: dict[str, Any]) -> SurvivalConfig:
     if cfg.bootstrap_replicates < 20:
         raise ConfigError("survival.bootstrap_replicates must be >= 20 for percentile intervals")
     if cfg.turnbull_min_episodes < 1:
-        raise ConfigError(f"survival.turnbull_min_episodes must be >= 1, got {cfg.turnbull_min_episodes}")
+        raise ConfigError(
+            f"survival.turnbull_min_episodes must be >= 1, got {cfg.turnbull_min_episodes}"
+        )
     return cfg

@@ -24,8 +24,14 @@ def _segment_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts, axis=0) if values.size else values
 
 
-def score_residuals(x: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.ndarray,
-                    entry: np.ndarray | None = None, ties: str = "efron") -> np.ndarray:
+def score_residuals(
+    x: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    beta: np.ndarray,
+    entry: np.ndarray | None = None,
+    ties: str = "efron",
+) -> np.ndarray:
     """Cox score residuals of one stratum, shape ``(n, p)``, in O(n log n + n p).
 
     Parameters
@@ -82,22 +88,34 @@ def score_residuals(x: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np
 def _risk_sums(time, entry, phi, x, t_ev):
     order = np.argsort(time)
     cum_phi = np.concatenate([np.cumsum(phi[order][::-1])[::-1], [0.0]])
-    cum_x = np.vstack([np.cumsum((phi[:, None] * x)[order][::-1], axis=0)[::-1], np.zeros((1, x.shape[1]))])
+    cum_x = np.vstack(
+        [np.cumsum((phi[:, None] * x)[order][::-1], axis=0)[::-1], np.zeros((1, x.shape[1]))]
+    )
     idx = np.searchsorted(time[order], t_ev, side="left")
     r, rx = cum_phi[idx].copy(), cum_x[idx].copy()
     if np.any(entry > 0):
         order_e = np.argsort(entry)
         ce_phi = np.concatenate([np.cumsum(phi[order_e][::-1])[::-1], [0.0]])
-        ce_x = np.vstack([np.cumsum((phi[:, None] * x)[order_e][::-1], axis=0)[::-1], np.zeros((1, x.shape[1]))])
+        ce_x = np.vstack(
+            [np.cumsum((phi[:, None] * x)[order_e][::-1], axis=0)[::-1], np.zeros((1, x.shape[1]))]
+        )
         idx_e = np.searchsorted(entry[order_e], t_ev, side="left")
         r -= ce_phi[idx_e]
         rx -= ce_x[idx_e]
     return r, rx
 
 
-def clustered_covariance(x: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.ndarray,
-                         bread: np.ndarray, cluster: np.ndarray, strata: np.ndarray | None = None,
-                         entry: np.ndarray | None = None, ties: str = "efron") -> np.ndarray:
+def clustered_covariance(
+    x: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    beta: np.ndarray,
+    bread: np.ndarray,
+    cluster: np.ndarray,
+    strata: np.ndarray | None = None,
+    entry: np.ndarray | None = None,
+    ties: str = "efron",
+) -> np.ndarray:
     """Patient-clustered sandwich ``bread @ (U_g' U_g) @ bread`` from vectorised score residuals."""
     resid = np.zeros((len(time), len(beta)))
     groups = np.zeros(len(time)) if strata is None else np.asarray(strata)
@@ -130,9 +148,17 @@ class CoxResult:
     entry_col: str | None = None
 
 
-def fit_cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: list[str],
-            cluster_col: str = "patient_key", strata: list[str] | None = None,
-            entry_col: str | None = None, ties: str = "efron", ci_level: float = 0.95) -> CoxResult:
+def fit_cox(
+    data: pd.DataFrame,
+    duration_col: str,
+    event_col: str,
+    covariates: list[str],
+    cluster_col: str = "patient_key",
+    strata: list[str] | None = None,
+    entry_col: str | None = None,
+    ties: str = "efron",
+    ci_level: float = 0.95,
+) -> CoxResult:
     """Fit a Cox model (lifelines, Efron ties) and add the fast clustered sandwich.
 
     Parameters
@@ -140,35 +166,67 @@ def fit_cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: l
     data : DataFrame with numeric ``covariates``, duration, event, cluster (and strata/entry).
     """
     strata = list(strata or [])
-    cols = list(covariates) + [duration_col, event_col] + strata + ([entry_col] if entry_col else [])
+    cols = (
+        list(covariates) + [duration_col, event_col] + strata + ([entry_col] if entry_col else [])
+    )
     cph = CoxPHFitter(alpha=1 - ci_level)
-    cph.fit(data[cols], duration_col=duration_col, event_col=event_col,
-            strata=strata or None, entry_col=entry_col)
+    cph.fit(
+        data[cols],
+        duration_col=duration_col,
+        event_col=event_col,
+        strata=strata or None,
+        entry_col=entry_col,
+    )
     x = data[list(covariates)].to_numpy(float)
     strata_codes = None
     if strata:
         strata_codes = pd.MultiIndex.from_frame(data[strata].astype(str)).factorize()[0]
     cov = clustered_covariance(
-        x, data[duration_col].to_numpy(float), data[event_col].to_numpy(bool),
-        cph.params_[list(covariates)].to_numpy(), cph.variance_matrix_.to_numpy(),
-        data[cluster_col].to_numpy(), strata_codes,
-        data[entry_col].to_numpy(float) if entry_col else None, ties,
+        x,
+        data[duration_col].to_numpy(float),
+        data[event_col].to_numpy(bool),
+        cph.params_[list(covariates)].to_numpy(),
+        cph.variance_matrix_.to_numpy(),
+        data[cluster_col].to_numpy(),
+        strata_codes,
+        data[entry_col].to_numpy(float) if entry_col else None,
+        ties,
     )
     z = stats.norm.ppf(0.5 + ci_level / 2)
     se_r = np.sqrt(np.diag(cov))
     coef = cph.params_[list(covariates)].to_numpy()
-    summary = pd.DataFrame({
-        "term": list(covariates), "coef": coef,
-        "se_model": np.sqrt(np.diag(cph.variance_matrix_.to_numpy())), "se_robust": se_r,
-        "hazard_ratio": np.exp(coef), "hazard_ratio_lower": np.exp(coef - z * se_r),
-        "hazard_ratio_upper": np.exp(coef + z * se_r), "p": 2 * stats.norm.sf(np.abs(coef / se_r)),
-    })
-    return CoxResult(cph, tuple(covariates), tuple(strata), len(data),
-                     int(data[event_col].sum()), int(data[cluster_col].nunique()), cov, summary, entry_col)
+    summary = pd.DataFrame(
+        {
+            "term": list(covariates),
+            "coef": coef,
+            "se_model": np.sqrt(np.diag(cph.variance_matrix_.to_numpy())),
+            "se_robust": se_r,
+            "hazard_ratio": np.exp(coef),
+            "hazard_ratio_lower": np.exp(coef - z * se_r),
+            "hazard_ratio_upper": np.exp(coef + z * se_r),
+            "p": 2 * stats.norm.sf(np.abs(coef / se_r)),
+        }
+    )
+    return CoxResult(
+        cph,
+        tuple(covariates),
+        tuple(strata),
+        len(data),
+        int(data[event_col].sum()),
+        int(data[cluster_col].nunique()),
+        cov,
+        summary,
+        entry_col,
+    )
 
 
-def ph_test(result: CoxResult, data: pd.DataFrame, duration_col: str, event_col: str,
-            time_transform: str = "rank") -> pd.DataFrame:
+def ph_test(
+    result: CoxResult,
+    data: pd.DataFrame,
+    duration_col: str,
+    event_col: str,
+    time_transform: str = "rank",
+) -> pd.DataFrame:
     """Scaled-Schoenfeld test of proportional hazards per covariate (lifelines; not clustered)."""
     cols = list(result.covariates) + [duration_col, event_col] + list(result.strata)
     if result.entry_col:
@@ -190,7 +248,9 @@ class PHAction:
     actions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def split_at(data: pd.DataFrame, duration_col: str, event_col: str, cut: float, terms: list[str]) -> pd.DataFrame:
+def split_at(
+    data: pd.DataFrame, duration_col: str, event_col: str, cut: float, terms: list[str]
+) -> pd.DataFrame:
     """Episode splitting at ``cut`` days: ``<term>_early``/``<term>_late`` give a piecewise-constant effect."""
     early = data.copy()
     early["entry_days"] = 0.0
@@ -226,9 +286,15 @@ class RetreatmentResult:
     data: pd.DataFrame
 
 
-def fit_retreatment(data: pd.DataFrame, covariates: list[str], alpha: float,
-                    duration_col: str = "retreat_days", event_col: str = "retreat_event",
-                    time_transform: str = "rank", ties: str = "efron") -> RetreatmentResult:
+def fit_retreatment(
+    data: pd.DataFrame,
+    covariates: list[str],
+    alpha: float,
+    duration_col: str = "retreat_days",
+    event_col: str = "retreat_event",
+    time_transform: str = "rank",
+    ties: str = "efron",
+) -> RetreatmentResult:
     """Fit, test PH (scaled Schoenfeld), act on failures, refit and retest.
 
     Region and product dummies that fail are replaced by strata of the whole factor; a failing
@@ -250,13 +316,25 @@ def fit_retreatment(data: pd.DataFrame, covariates: list[str], alpha: float,
     if split_terms:
         cut = float(np.median(data.loc[data[event_col], duration_col]))
         work = split_at(data, duration_col, event_col, cut, split_terms)
-        keep = [c for c in keep if c not in split_terms] + [f"{t}_{p}" for t in split_terms for p in ("early", "late")]
+        keep = [c for c in keep if c not in split_terms] + [
+            f"{t}_{p}" for t in split_terms for p in ("early", "late")
+        ]
         entry = "entry_days"
     final = fit_cox(work, duration_col, event_col, keep, strata=strata, entry_col=entry, ties=ties)
-    ph1 = ph_test(final, work, duration_col, event_col, time_transform) if entry is None else \
-        pd.DataFrame(columns=["term", "chi2", "p", "time_transform"])
+    ph1 = (
+        ph_test(final, work, duration_col, event_col, time_transform)
+        if entry is None
+        else pd.DataFrame(columns=["term", "chi2", "p", "time_transform"])
+    )
     actions = pd.DataFrame(
         [{"term": t, "action": f"stratified by {_source(t)}"} for t in failing if _source(t) != t]
         + [{"term": t, "action": f"separate effects before/after day {cut:g}"} for t in split_terms]
     )
-    return RetreatmentResult(initial, final, ph0, ph1, PHAction(failing, tuple(strata), tuple(split_terms), cut, actions), work)
+    return RetreatmentResult(
+        initial,
+        final,
+        ph0,
+        ph1,
+        PHAction(failing, tuple(strata), tuple(split_terms), cut, actions),
+        work,
+    )

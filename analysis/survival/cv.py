@@ -33,8 +33,9 @@ from analysis.survival.design import DesignSpec
 from analysis.survival.nonparametric import DAYS_PER_WEEK, NPMLE, fit_npmle, turnbull
 
 
-def concordance_interval(lower: np.ndarray, upper: np.ndarray, predicted: np.ndarray,
-                         chunk: int = 2000) -> tuple[float, int]:
+def concordance_interval(
+    lower: np.ndarray, upper: np.ndarray, predicted: np.ndarray, chunk: int = 2000
+) -> tuple[float, int]:
     """Harrell-type C for interval-censored data; returns (C, number of comparable pairs).
 
     ``predicted`` is a predicted duration (longer = later wear-off). With exact times this is
@@ -44,20 +45,25 @@ def concordance_interval(lower: np.ndarray, upper: np.ndarray, predicted: np.nda
     conc, comparable = 0.0, 0
     idx = np.flatnonzero(np.isfinite(upper))
     for start in range(0, idx.size, chunk):
-        i = idx[start:start + chunk]
+        i = idx[start : start + chunk]
         # i is known to end before j: R_i < L_j, or R_i == L_j with j not exact (T_j > L_j)
         comp = (upper[i][:, None] < lower[None, :]) | (
-            (upper[i][:, None] == lower[None, :]) & (upper > lower)[None, :])
+            (upper[i][:, None] == lower[None, :]) & (upper > lower)[None, :]
+        )
         diff = pred[None, :] - pred[i][:, None]
         conc += float(np.sum(comp & (diff > 0)) + 0.5 * np.sum(comp & (diff == 0)))
         comparable += int(comp.sum())
     return (conc / comparable if comparable else np.nan), comparable
 
 
-def status_probability(npmle: NPMLE, lower: np.ndarray, upper: np.ndarray, t_days: float) -> np.ndarray:
+def status_probability(
+    npmle: NPMLE, lower: np.ndarray, upper: np.ndarray, t_days: float
+) -> np.ndarray:
     """``P(T > t | lower < T <= upper)`` under ``npmle`` (1 if t <= lower, 0 if t >= upper)."""
     s_lo = npmle.survival(np.asarray(lower, float))
-    s_up = np.where(np.isfinite(upper), npmle.survival(np.where(np.isfinite(upper), upper, 0.0)), 0.0)
+    s_up = np.where(
+        np.isfinite(upper), npmle.survival(np.where(np.isfinite(upper), upper, 0.0)), 0.0
+    )
     s_t = npmle.survival(np.maximum(np.full_like(np.asarray(lower, float), t_days), lower))
     denom = s_lo - s_up
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -75,8 +81,9 @@ class CVResult:
     predictions: pd.DataFrame
 
 
-def cv_aft(df: pd.DataFrame, family: str, spec: DesignSpec, folds: int,
-           brier_weeks: tuple[float, ...]) -> CVResult:
+def cv_aft(
+    df: pd.DataFrame, family: str, spec: DesignSpec, folds: int, brier_weeks: tuple[float, ...]
+) -> CVResult:
     """Patient-grouped CV of an interval-censored AFT model (see module docstring)."""
     gkf = GroupKFold(n_splits=folds)
     rows, briers, preds = [], [], []
@@ -88,8 +95,14 @@ def cv_aft(df: pd.DataFrame, family: str, spec: DesignSpec, folds: int,
         surv = fit.survival(test, week_days)
         c, n_pairs = concordance_interval(test["dur_lower_days"], test["dur_upper_days"], med)
         bs = _expected_brier(train, test, surv, week_days)
-        rows.append({"fold": k, "c_harrell_interval": c, "comparable_pairs": n_pairs,
-                     "integrated_brier": _integrate(week_days, bs)})
+        rows.append(
+            {
+                "fold": k,
+                "c_harrell_interval": c,
+                "comparable_pairs": n_pairs,
+                "integrated_brier": _integrate(week_days, bs),
+            }
+        )
         briers.append(pd.DataFrame({"fold": k, "week": brier_weeks, "brier": bs}))
         pred = test[["region", "dur_lower_days", "dur_upper_days", "patient_key"]].copy()
         pred["predicted_median_days"] = med
@@ -97,12 +110,24 @@ def cv_aft(df: pd.DataFrame, family: str, spec: DesignSpec, folds: int,
             pred[f"pred_surv_week_{w:g}"] = col
         preds.append(pred)
     per_fold = pd.DataFrame(rows)
-    summary = pd.DataFrame([
-        _metric("c_harrell_interval", per_fold["c_harrell_interval"], "concordance (0.5 = chance)"),
-        _metric("integrated_brier", per_fold["integrated_brier"], "Brier, weeks "
-                f"{brier_weeks[0]:g}-{brier_weeks[-1]:g}"),
-    ]).assign(endpoint="duration", model=f"{family} AFT", folds=folds)
-    brier = pd.concat(briers).groupby("week", as_index=False)["brier"].agg(["mean", "std"]).reset_index()
+    summary = pd.DataFrame(
+        [
+            _metric(
+                "c_harrell_interval", per_fold["c_harrell_interval"], "concordance (0.5 = chance)"
+            ),
+            _metric(
+                "integrated_brier",
+                per_fold["integrated_brier"],
+                f"Brier, weeks {brier_weeks[0]:g}-{brier_weeks[-1]:g}",
+            ),
+        ]
+    ).assign(endpoint="duration", model=f"{family} AFT", folds=folds)
+    brier = (
+        pd.concat(briers)
+        .groupby("week", as_index=False)["brier"]
+        .agg(["mean", "std"])
+        .reset_index()
+    )
     return CVResult(summary, brier, pd.concat(preds, ignore_index=True))
 
 
@@ -127,30 +152,62 @@ def _integrate(t: np.ndarray, values: np.ndarray) -> float:
 
 def _metric(name, values, unit) -> dict:
     values = np.asarray(values, float)
-    return {"metric": name, "estimate": float(np.mean(values)),
-            "fold_sd": float(np.std(values, ddof=1)) if values.size > 1 else np.nan, "unit": unit}
+    return {
+        "metric": name,
+        "estimate": float(np.mean(values)),
+        "fold_sd": float(np.std(values, ddof=1)) if values.size > 1 else np.nan,
+        "unit": unit,
+    }
 
 
-def calibration_table(predictions: pd.DataFrame, weeks: tuple[float, ...], groups: int,
-                      n_boot: int, seed: int, ci_level: float = 0.95) -> pd.DataFrame:
+def calibration_table(
+    predictions: pd.DataFrame,
+    weeks: tuple[float, ...],
+    groups: int,
+    n_boot: int,
+    seed: int,
+    ci_level: float = 0.95,
+) -> pd.DataFrame:
     """Observed (Turnbull, patient bootstrap CI) vs mean predicted S(t) in predicted-risk groups."""
     rows = []
     for w in weeks:
         col = f"pred_surv_week_{w:g}"
         grp = pd.qcut(predictions[col].rank(method="first"), groups, labels=False)
         for g, sub in predictions.groupby(grp):
-            tb = turnbull(sub["dur_lower_days"].to_numpy(), sub["dur_upper_days"].to_numpy(),
-                          sub["patient_key"].to_numpy(), n_boot=n_boot, seed=seed + int(g),
-                          ci_level=ci_level, report_weeks=(w,), grid_days=np.array([w * DAYS_PER_WEEK]))
+            tb = turnbull(
+                sub["dur_lower_days"].to_numpy(),
+                sub["dur_upper_days"].to_numpy(),
+                sub["patient_key"].to_numpy(),
+                n_boot=n_boot,
+                seed=seed + int(g),
+                ci_level=ci_level,
+                report_weeks=(w,),
+                grid_days=np.array([w * DAYS_PER_WEEK]),
+            )
             obs = tb.summary.iloc[1]
-            rows.append({"week": w, "risk_group": int(g) + 1, "n_episodes": len(sub),
-                         "predicted": float(sub[col].mean()), "observed": obs["estimate"],
-                         "observed_lower": obs["lower"], "observed_upper": obs["upper"]})
+            rows.append(
+                {
+                    "week": w,
+                    "risk_group": int(g) + 1,
+                    "n_episodes": len(sub),
+                    "predicted": float(sub[col].mean()),
+                    "observed": obs["estimate"],
+                    "observed_lower": obs["lower"],
+                    "observed_upper": obs["upper"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def cv_cox(data: pd.DataFrame, covariates: list[str], strata: list[str], folds: int,
-           duration_col: str, event_col: str, eval_days: np.ndarray) -> pd.DataFrame:
+def cv_cox(
+    data: pd.DataFrame,
+    covariates: list[str],
+    strata: list[str],
+    folds: int,
+    duration_col: str,
+    event_col: str,
+    eval_days: np.ndarray,
+) -> pd.DataFrame:
     """Patient-grouped CV of the re-treatment Cox model: Harrell C, Uno C, integrated Brier."""
     from lifelines import CoxPHFitter
     from sksurv.metrics import (
@@ -168,21 +225,27 @@ def cv_cox(data: pd.DataFrame, covariates: list[str], strata: list[str], folds: 
         y_tr = _surv_array(train, duration_col, event_col)
         y_te = _surv_array(test, duration_col, event_col)
         risk = cph.predict_partial_hazard(test[cols]).to_numpy().ravel()
-        horizon = min(eval_days[-1], float(train[duration_col].max()) - 1, float(test[duration_col].max()) - 1)
+        horizon = min(
+            eval_days[-1], float(train[duration_col].max()) - 1, float(test[duration_col].max()) - 1
+        )
         times = eval_days[(eval_days < horizon) & (eval_days > float(test[duration_col].min()))]
         sf = cph.predict_survival_function(test[cols], times=times).to_numpy().T
-        rows.append({
-            "fold": k,
-            "c_harrell": concordance_index_censored(y_te["event"], y_te["time"], risk)[0],
-            "c_uno": concordance_index_ipcw(y_tr, y_te, risk, tau=float(times[-1]))[0],
-            "integrated_brier": integrated_brier_score(y_tr, y_te, sf, times),
-        })
+        rows.append(
+            {
+                "fold": k,
+                "c_harrell": concordance_index_censored(y_te["event"], y_te["time"], risk)[0],
+                "c_uno": concordance_index_ipcw(y_tr, y_te, risk, tau=float(times[-1]))[0],
+                "integrated_brier": integrated_brier_score(y_tr, y_te, sf, times),
+            }
+        )
     per_fold = pd.DataFrame(rows)
-    return pd.DataFrame([
-        _metric("c_harrell", per_fold["c_harrell"], "concordance (0.5 = chance)"),
-        _metric("c_uno", per_fold["c_uno"], "concordance, IPCW (0.5 = chance)"),
-        _metric("integrated_brier", per_fold["integrated_brier"], "Brier over evaluation days"),
-    ]).assign(endpoint="retreatment", model="Cox PH", folds=folds)
+    return pd.DataFrame(
+        [
+            _metric("c_harrell", per_fold["c_harrell"], "concordance (0.5 = chance)"),
+            _metric("c_uno", per_fold["c_uno"], "concordance, IPCW (0.5 = chance)"),
+            _metric("integrated_brier", per_fold["integrated_brier"], "Brier over evaluation days"),
+        ]
+    ).assign(endpoint="retreatment", model="Cox PH", folds=folds)
 
 
 def _surv_array(df, duration_col, event_col):

@@ -23,11 +23,26 @@ REFERENCE_AGE_YEARS = 45.0
 REFERENCE_SEVERITY = 2
 
 DURATION_COLUMNS = ("patient_key", "dur_lower_days", "dur_upper_days", "in_duration_analysis")
-COVARIATE_COLUMNS = ("region", "product", "log2_rel_dose", "muscle_bulk", "exercise_met_h_week",
-                     "sex", "age_years", "cycle", "baseline_severity")
+COVARIATE_COLUMNS = (
+    "region",
+    "product",
+    "log2_rel_dose",
+    "muscle_bulk",
+    "exercise_met_h_week",
+    "sex",
+    "age_years",
+    "cycle",
+    "baseline_severity",
+)
 #: covariates of every duration model except region, product and dose terms
-CONTINUOUS_TERMS = ("sex_M", "muscle_bulk", "exercise_per_10_met_h", "age_per_10_years",
-                    "log2_cycle", "baseline_severity")
+CONTINUOUS_TERMS = (
+    "sex_M",
+    "muscle_bulk",
+    "exercise_per_10_met_h",
+    "age_per_10_years",
+    "log2_cycle",
+    "baseline_severity",
+)
 UNITS = {
     "sex_M": "men vs women",
     "muscle_bulk": "per bulk grade",
@@ -61,7 +76,12 @@ def duration_frame(df: pd.DataFrame, source: str = "episodes.parquet") -> pd.Dat
     keep = df["in_duration_analysis"].to_numpy(bool)
     rules = [
         ("dur_lower_days", ~np.isfinite(lo) | (lo < 0), lo, "must be a finite number of days >= 0"),
-        ("dur_upper_days", np.isnan(up) | (up < lo), up, "must be >= dur_lower_days (inf = right-censored)"),
+        (
+            "dur_upper_days",
+            np.isnan(up) | (up < lo),
+            up,
+            "must be >= dur_lower_days (inf = right-censored)",
+        ),
         ("dur_upper_days", np.isfinite(lo) & (up == 0), up, "an interval (0, 0] has no length"),
     ]
     for column, bad, values, rule in rules:
@@ -69,12 +89,30 @@ def duration_frame(df: pd.DataFrame, source: str = "episodes.parquet") -> pd.Dat
             problems.append(Problem(source, int(i) + 1, column, f"{values[i]:g}", rule))
     for column in COVARIATE_COLUMNS:
         for i in np.flatnonzero(df[column].isna().to_numpy() & keep)[:20]:
-            problems.append(Problem(source, int(i) + 1, column, "missing", "covariate required for the duration models"))
+            problems.append(
+                Problem(
+                    source,
+                    int(i) + 1,
+                    column,
+                    "missing",
+                    "covariate required for the duration models",
+                )
+            )
     if problems:
         raise InputValidationError(problems)
     out = df.loc[keep].reset_index(drop=True)
     if len(out) == 0:
-        raise InputValidationError([Problem(source, None, "in_duration_analysis", None, "no episode is in the duration analysis")])
+        raise InputValidationError(
+            [
+                Problem(
+                    source,
+                    None,
+                    "in_duration_analysis",
+                    None,
+                    "no episode is in the duration analysis",
+                )
+            ]
+        )
     return out
 
 
@@ -93,7 +131,9 @@ class DesignSpec:
 
     @property
     def columns(self) -> list[str]:
-        cols = [f"region_{r}" for r in self.regions[1:]] + [f"product_{p}" for p in self.products[1:]]
+        cols = [f"region_{r}" for r in self.regions[1:]] + [
+            f"product_{p}" for p in self.products[1:]
+        ]
         cols += list(CONTINUOUS_TERMS)
         if self.region_slopes:
             cols += [f"dose_slope_below_knot_{r}" for r in self.regions]
@@ -102,8 +142,13 @@ class DesignSpec:
         return cols + ["dose_slope_above_knot"]
 
 
-def make_spec(df: pd.DataFrame, reference_region: str, reference_product: str, knot: float,
-              region_slopes: bool = False) -> DesignSpec:
+def make_spec(
+    df: pd.DataFrame,
+    reference_region: str,
+    reference_product: str,
+    knot: float,
+    region_slopes: bool = False,
+) -> DesignSpec:
     """Levels present in ``df`` with the reference level first."""
     regions = sorted(df["region"].astype(str).unique())
     products = sorted(df["product"].astype(str).unique())

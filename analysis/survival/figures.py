@@ -13,14 +13,17 @@ from matplotlib.figure import Figure
 from analysis.figures.theme import LINESTYLES, PALETTE
 
 
-def plot_survival_curves(curves: pd.DataFrame, ax, groups: list[str] | None = None,
-                         model: pd.DataFrame | None = None):
+def plot_survival_curves(
+    curves: pd.DataFrame, ax, groups: list[str] | None = None, model: pd.DataFrame | None = None
+):
     """Turnbull curves with 95% bands (``curves``: group, time_days, survival, lower, upper)."""
     groups = groups or list(dict.fromkeys(curves["group"]))
     for k, g in enumerate(groups):
         c = curves[curves["group"] == g]
         color = PALETTE[k % len(PALETTE)]
-        ax.plot(c["time_days"], c["survival"], color=color, ls=LINESTYLES[k % len(LINESTYLES)], label=g)
+        ax.plot(
+            c["time_days"], c["survival"], color=color, ls=LINESTYLES[k % len(LINESTYLES)], label=g
+        )
         ax.fill_between(c["time_days"], c["lower"], c["upper"], color=color, alpha=0.15, lw=0)
         if model is not None:
             m = model[model["group"] == g]
@@ -38,17 +41,33 @@ def plot_numbers_known_effective(curves: pd.DataFrame, ax, groups: list[str], ti
         c = curves[curves["group"] == g].set_index("time_days")["n_known_effective"]
         vals = c.reindex(ticks, method="nearest")
         y = 1 - (k + 0.5) / len(groups)
-        ax.text(-0.01, y, g.split("=")[-1], transform=ax.transAxes, ha="right", va="center", fontsize=7,
-                color=PALETTE[k % len(PALETTE)])
+        ax.text(
+            -0.01,
+            y,
+            g.split("=")[-1],
+            transform=ax.transAxes,
+            ha="right",
+            va="center",
+            fontsize=7,
+            color=PALETTE[k % len(PALETTE)],
+        )
         for t, v in zip(ticks, vals, strict=True):
-            ax.text(t, y, f"{int(v)}", transform=ax.get_xaxis_transform(), ha="center", va="center", fontsize=7)
+            ax.text(
+                t,
+                y,
+                f"{int(v)}",
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="center",
+                fontsize=7,
+            )
     return ax
 
 
 def fig_survival_by_region(curves: pd.DataFrame, model: pd.DataFrame | None = None) -> Figure:
     """Turnbull curves by region (two panels) with numbers known still effective."""
     groups = list(dict.fromkeys(curves["group"]))
-    halves = [groups[: (len(groups) + 1) // 2], groups[(len(groups) + 1) // 2:]]
+    halves = [groups[: (len(groups) + 1) // 2], groups[(len(groups) + 1) // 2 :]]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), gridspec_kw={"height_ratios": [3, 1.2]})
     ticks = np.arange(0, curves["time_days"].max() + 1, 60.0)
     for col, gs in enumerate(halves):
@@ -58,8 +77,10 @@ def fig_survival_by_region(curves: pd.DataFrame, model: pd.DataFrame | None = No
         plot_numbers_known_effective(curves, axes[1, col], gs, ticks)
         axes[1, col].set_xlim(axes[0, col].get_xlim())
         axes[1, col].set_title("Episodes known still effective", fontsize=8, loc="left")
-    fig.suptitle("Duration of effect by region (Turnbull NPMLE, 95% patient-bootstrap band"
-                 + ("; dotted: chosen AFT model)" if model is not None else ")"))
+    fig.suptitle(
+        "Duration of effect by region (Turnbull NPMLE, 95% patient-bootstrap band"
+        + ("; dotted: chosen AFT model)" if model is not None else ")")
+    )
     fig.tight_layout()
     return fig
 
@@ -68,14 +89,24 @@ def plot_forest(table: pd.DataFrame, ax, estimate: str = "time_ratio"):
     """Forest plot of ratios with intervals (``label``, ``<estimate>``, ``_lower``, ``_upper``)."""
     t = table.reset_index(drop=True)
     y = np.arange(len(t))[::-1]
-    ax.errorbar(t[estimate], y, xerr=[t[estimate] - t[f"{estimate}_lower"], t[f"{estimate}_upper"] - t[estimate]],
-                fmt="o", color=PALETTE[0], ecolor=PALETTE[0], capsize=2, ms=4)
+    ax.errorbar(
+        t[estimate],
+        y,
+        xerr=[t[estimate] - t[f"{estimate}_lower"], t[f"{estimate}_upper"] - t[estimate]],
+        fmt="o",
+        color=PALETTE[0],
+        ecolor=PALETTE[0],
+        capsize=2,
+        ms=4,
+    )
     ax.axvline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_yticks(y)
     ax.set_yticklabels(t["label"], fontsize=7)
     ax.set_xscale("log")
     lo, hi = float(t[f"{estimate}_lower"].min()), float(t[f"{estimate}_upper"].max())
-    ticks = [v for v in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0) if lo / 1.1 <= v <= hi * 1.1]
+    ticks = [
+        v for v in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0) if lo / 1.1 <= v <= hi * 1.1
+    ]
     ax.set_xticks(ticks)
     ax.set_xticklabels([f"{v:g}" for v in ticks])
     ax.minorticks_off()
@@ -96,8 +127,16 @@ def plot_dose_response(table: pd.DataFrame, ax, regions: list[str]):
     for k, r in enumerate(regions):
         t = table[table["region"] == r]
         color = PALETTE[k % len(PALETTE)]
-        ax.plot(t["units_ona_eq"], t["median_days"], color=color, ls=LINESTYLES[k % len(LINESTYLES)], label=r)
-        ax.fill_between(t["units_ona_eq"], t["median_lower"], t["median_upper"], color=color, alpha=0.15, lw=0)
+        ax.plot(
+            t["units_ona_eq"],
+            t["median_days"],
+            color=color,
+            ls=LINESTYLES[k % len(LINESTYLES)],
+            label=r,
+        )
+        ax.fill_between(
+            t["units_ona_eq"], t["median_lower"], t["median_upper"], color=color, alpha=0.15, lw=0
+        )
         ref = t.loc[t["rel_dose"].sub(1).abs().idxmin()]
         ax.plot(ref["units_ona_eq"], ref["median_days"], "o", color=color, ms=4)
     ax.set_xlabel("Dose (onabotulinumtoxinA-equivalent units)")
@@ -126,8 +165,14 @@ def fig_dose_response(table: pd.DataFrame) -> Figure:
 def plot_calibration(table: pd.DataFrame, ax, week: float):
     t = table[table["week"] == week]
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-    ax.errorbar(t["predicted"], t["observed"], yerr=[t["observed"] - t["observed_lower"], t["observed_upper"] - t["observed"]],
-                fmt="o", color=PALETTE[0], capsize=2)
+    ax.errorbar(
+        t["predicted"],
+        t["observed"],
+        yerr=[t["observed"] - t["observed_lower"], t["observed_upper"] - t["observed"]],
+        fmt="o",
+        color=PALETTE[0],
+        capsize=2,
+    )
     ax.set_xlabel(f"Predicted P(still effective) at week {week:g}")
     ax.set_ylabel("Observed (Turnbull, 95% CI)")
     ax.set_xlim(0, 1)

@@ -77,7 +77,9 @@ def innermost_intervals(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarra
     """
     lo, up = _as_intervals(lower, upper)
     values = np.concatenate([np.unique(up), np.unique(lo)])
-    is_left = np.concatenate([np.zeros(np.unique(up).size, bool), np.ones(np.unique(lo).size, bool)])
+    is_left = np.concatenate(
+        [np.zeros(np.unique(up).size, bool), np.ones(np.unique(lo).size, bool)]
+    )
     order = np.lexsort((is_left, values))
     values, is_left = values[order], is_left[order]
     starts = np.flatnonzero(is_left[:-1] & ~is_left[1:])
@@ -92,8 +94,12 @@ def _clique_bounds(lo: np.ndarray, up: np.ndarray, left: np.ndarray, right: np.n
     n, m = lo.size, left.size
     # difference operator: +1 at the block start, -1 just after its end (sparse, built once)
     ends = sparse.csr_matrix(
-        (np.r_[np.ones(n), -np.ones(n)], (np.r_[first, last + 1], np.r_[np.arange(n), np.arange(n)])),
-        shape=(m + 1, n))
+        (
+            np.r_[np.ones(n), -np.ones(n)],
+            (np.r_[first, last + 1], np.r_[np.arange(n), np.arange(n)]),
+        ),
+        shape=(m + 1, n),
+    )
     return first, last, ends
 
 
@@ -174,7 +180,11 @@ def fit_npmle(
     codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs))
     u_lo = uniq.get_level_values(0).to_numpy(float)
     u_up = uniq.get_level_values(1).to_numpy(float)
-    w = np.ones((lo.size, 1)) if weights is None else np.asarray(weights, float).reshape(lo.size, -1)
+    w = (
+        np.ones((lo.size, 1))
+        if weights is None
+        else np.asarray(weights, float).reshape(lo.size, -1)
+    )
     w_u = np.zeros((u_lo.size, w.shape[1]))
     np.add.at(w_u, codes, w)
     bounds = _clique_bounds(u_lo, u_up, left, right)
@@ -221,7 +231,9 @@ class TurnbullResult:
     summary: pd.DataFrame
 
 
-def _bootstrap_weights(patient_codes: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+def _bootstrap_weights(
+    patient_codes: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
     n_pat = patient_codes.max() + 1
     draws = rng.integers(0, n_pat, size=(n_boot, n_pat))
     counts = np.stack([np.bincount(d, minlength=n_pat) for d in draws], axis=1)
@@ -279,7 +291,9 @@ def turnbull(
     summary["n_episodes"] = int(len(patient_codes))
     summary["n_patients"] = int(patient_codes.max() + 1)
     summary["n_boot_failed"] = int((~np.isfinite(median_days(boot))).sum())
-    return TurnbullResult(group, len(patient_codes), int(patient_codes.max() + 1), fit, curve, summary)
+    return TurnbullResult(
+        group, len(patient_codes), int(patient_codes.max() + 1), fit, curve, summary
+    )
 
 
 def _known_effective(lower: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -291,11 +305,17 @@ def _known_effective(lower: np.ndarray, grid: np.ndarray) -> np.ndarray:
 def _row(group, quantity, estimate, boot, q, unit) -> dict:
     boot = np.asarray(boot, float)
     finite = boot[np.isfinite(boot)]
-    lo, hi = (np.quantile(finite, q) if finite.size > 0.9 * boot.size else (np.nan, np.nan))
+    lo, hi = np.quantile(finite, q) if finite.size > 0.9 * boot.size else (np.nan, np.nan)
     # days to 0.01 (exact times are widened by EXACT_EPS), proportions to 1e-6
     digits = 2 if unit == "days" else 6
-    return {"group": group, "quantity": quantity, "estimate": round(float(estimate), digits),
-            "lower": round(float(lo), digits), "upper": round(float(hi), digits), "unit": unit}
+    return {
+        "group": group,
+        "quantity": quantity,
+        "estimate": round(float(estimate), digits),
+        "lower": round(float(lo), digits),
+        "upper": round(float(hi), digits),
+        "unit": unit,
+    }
 
 
 def turnbull_by(
@@ -319,15 +339,32 @@ def turnbull_by(
     for k, (level, sub) in enumerate(df.groupby(by, observed=True, sort=True)):
         group = f"{by}={level}"
         if len(sub) < min_episodes:
-            too_few += [{"group": group, "quantity": q, "estimate": np.nan, "lower": np.nan, "upper": np.nan,
-                         "unit": "days" if q == "median_duration" else "proportion",
-                         "n_episodes": len(sub), "n_patients": int(sub["patient_key"].nunique()),
-                         "n_boot_failed": 0, "level": str(level)} for q in quantities]
+            too_few += [
+                {
+                    "group": group,
+                    "quantity": q,
+                    "estimate": np.nan,
+                    "lower": np.nan,
+                    "upper": np.nan,
+                    "unit": "days" if q == "median_duration" else "proportion",
+                    "n_episodes": len(sub),
+                    "n_patients": int(sub["patient_key"].nunique()),
+                    "n_boot_failed": 0,
+                    "level": str(level),
+                }
+                for q in quantities
+            ]
             continue
         out[str(level)] = turnbull(
-            sub["dur_lower_days"].to_numpy(), sub["dur_upper_days"].to_numpy(),
-            sub["patient_key"].to_numpy(), n_boot=n_boot, seed=seed + k, ci_level=ci_level,
-            report_weeks=report_weeks, grid_days=grid_days, group=group,
+            sub["dur_lower_days"].to_numpy(),
+            sub["dur_upper_days"].to_numpy(),
+            sub["patient_key"].to_numpy(),
+            n_boot=n_boot,
+            seed=seed + k,
+            ci_level=ci_level,
+            report_weeks=report_weeks,
+            grid_days=grid_days,
+            group=group,
         )
     return out, pd.DataFrame(too_few)
 
@@ -348,7 +385,9 @@ def logrank_scores(lower: np.ndarray, upper: np.ndarray, npmle: NPMLE) -> np.nda
     """Fay's (1999) logrank scores ``[S(L)logS(L) - S(R)logS(R)] / [S(L) - S(R)]`` under ``npmle``."""
     lo, up = _as_intervals(lower, upper)
     s_lo = _surv_at_endpoints(npmle, lo)
-    s_up = np.where(np.isfinite(up), _surv_at_endpoints(npmle, np.where(np.isfinite(up), up, 0)), 0.0)
+    s_up = np.where(
+        np.isfinite(up), _surv_at_endpoints(npmle, np.where(np.isfinite(up), up, 0)), 0.0
+    )
 
     def slogs(s):
         return np.where(s > 0, s * np.log(np.maximum(s, 1e-300)), 0.0)
@@ -398,8 +437,13 @@ def generalised_logrank(
     u_r, v_r = u[:-1], v[:-1, :-1]
     chi2 = float(u_r @ np.linalg.solve(v_r, u_r))
     dof = levels.size - 1
-    summary = pd.DataFrame({
-        "variable": variable, "level": levels.astype(str), "n_episodes": z_all.sum(0).astype(int),
-        "score_sum": u, "score_se": np.sqrt(np.diag(v)),
-    })
+    summary = pd.DataFrame(
+        {
+            "variable": variable,
+            "level": levels.astype(str),
+            "n_episodes": z_all.sum(0).astype(int),
+            "score_sum": u,
+            "score_se": np.sqrt(np.diag(v)),
+        }
+    )
     return LogrankResult(variable, strata, chi2, dof, float(stats.chi2.sf(chi2, dof)), summary)

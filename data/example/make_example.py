@@ -26,8 +26,12 @@ def main() -> None:
         for col in df.columns:
             if str(df[col].dtype).startswith("datetime"):
                 df[col] = df[col].dt.strftime(fmt)
-        for vocab, where in (("region", "region"), ("product", "product"), ("sex", "sex"),
-                             ("complication_type", "complication_type")):
+        for vocab, where in (
+            ("region", "region"),
+            ("product", "product"),
+            ("sex", "sex"),
+            ("complication_type", "complication_type"),
+        ):
             if where in df.columns and vocab in mapping["values"]:
                 back = {v: k for k, v in mapping["values"][vocab].items()}
                 df[where] = df[where].map(lambda v, b=back: b.get(v, v))

@@ -32,22 +32,57 @@ def test_stored_model_round_trips(advice_fit, models_dir):
         assert ranges_stored[key] == pytest.approx([lo, hi], abs=1e-9)
     np.testing.assert_allclose(model.posterior["beta"].values, advice_fit.posterior["beta"].values)
     # no patient-level quantities (hence no patient keys) in the stored posterior
-    assert set(model.posterior.data_vars) == {"mu_region", "beta", "dose_sd", "dose_region", "sigma", "tau"}
+    assert set(model.posterior.data_vars) == {
+        "mu_region",
+        "beta",
+        "dose_sd",
+        "dose_region",
+        "sigma",
+        "tau",
+    }
     assert "patient" not in model.posterior.dims
 
 
 def _single(models_dir, *extra):
-    return ["advise", "--models", str(models_dir), "--region", "glabella", "--product", "ona",
-            "--units", "20", "--muscle-bulk", "2", "--exercise", "12", "--sex", "F", "--age", "45", *extra]
+    return [
+        "advise",
+        "--models",
+        str(models_dir),
+        "--region",
+        "glabella",
+        "--product",
+        "ona",
+        "--units",
+        "20",
+        "--muscle-bulk",
+        "2",
+        "--exercise",
+        "12",
+        "--sex",
+        "F",
+        "--age",
+        "45",
+        *extra,
+    ]
 
 
 def test_single_patient_text_and_json(models_dir, capsys):
     assert main(_single(models_dir)) == 0
     text = capsys.readouterr().out
     assert "Recommended booking window" in text and "not units" in text
-    assert main(_single(models_dir, "--json", "--past",
-                        "region=glabella,product=ona,units=20,date=2026-05-01,wearoff=80",
-                        "--date", "2026-11-24")) == 0
+    assert (
+        main(
+            _single(
+                models_dir,
+                "--json",
+                "--past",
+                "region=glabella,product=ona,units=20,date=2026-05-01,wearoff=80",
+                "--date",
+                "2026-11-24",
+            )
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert d["personalised"] and d["n_history"] == 1
     assert d["booking_start_date"] >= "2027-02-22"  # never before 90 days after 2026-11-24
@@ -88,14 +123,27 @@ def test_batch_csv_in_csv_out(models_dir, tmp_path, advice_draws):
     )
     upcoming.to_csv(tmp_path / "in.csv", index=False)
     history.to_csv(tmp_path / "hist.csv", index=False)
-    code = main(["advise", "--models", str(models_dir), "--batch", str(tmp_path / "in.csv"),
-                 "--history", str(tmp_path / "hist.csv"), "--out", str(tmp_path / "out.csv")])
+    code = main(
+        [
+            "advise",
+            "--models",
+            str(models_dir),
+            "--batch",
+            str(tmp_path / "in.csv"),
+            "--history",
+            str(tmp_path / "hist.csv"),
+            "--out",
+            str(tmp_path / "out.csv"),
+        ]
+    )
     assert code == 0
     out = pd.read_csv(tmp_path / "out.csv")
     assert list(out["patient_ref"]) == ["a", "b", "c"]
     assert list(out["n_history"]) == [2, 0, 0]
     assert (out["booking_start_days"] >= 90).all()
-    assert (out["lower_days"] < out["median_days"]).all() and (out["median_days"] < out["upper_days"]).all()
+    assert (out["lower_days"] < out["median_days"]).all() and (
+        out["median_days"] < out["upper_days"]
+    ).all()
     # patient a wore off early twice: the personalised median is below the population one
     from analysis.advice.advise import AdviceRequest, advise
 
@@ -104,15 +152,33 @@ def test_batch_csv_in_csv_out(models_dir, tmp_path, advice_draws):
 
 
 def test_batch_error_names_row_not_patient(models_dir, tmp_path):
-    bad = pd.DataFrame({"patient_ref": ["secret-id-1"], "region": ["glabella"], "product": ["xyz"],
-                        "units": [20], "muscle_bulk": [2], "exercise_met_h_week": [5], "sex": ["F"],
-                        "age_years": [40]})
+    bad = pd.DataFrame(
+        {
+            "patient_ref": ["secret-id-1"],
+            "region": ["glabella"],
+            "product": ["xyz"],
+            "units": [20],
+            "muscle_bulk": [2],
+            "exercise_met_h_week": [5],
+            "sex": ["F"],
+            "age_years": [40],
+        }
+    )
     bad.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(Exception) as exc:
         from analysis.cli import build_parser
 
-        args = build_parser().parse_args(["advise", "--models", str(models_dir), "--batch",
-                                          str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o.csv")])
+        args = build_parser().parse_args(
+            [
+                "advise",
+                "--models",
+                str(models_dir),
+                "--batch",
+                str(tmp_path / "bad.csv"),
+                "--out",
+                str(tmp_path / "o.csv"),
+            ]
+        )
         args._run(args)
     assert "row 1" in str(exc.value) and "'xyz'" in str(exc.value)
     assert "secret-id-1" not in str(exc.value)

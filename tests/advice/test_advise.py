@@ -45,8 +45,15 @@ def config(params) -> AdviceConfig:
 
 
 def request(**over) -> AdviceRequest:
-    base = dict(region="glabella", product="ona", units=20.0, muscle_bulk=2,
-                exercise_met_h_week=10.0, sex="F", age_years=45.0)
+    base = dict(
+        region="glabella",
+        product="ona",
+        units=20.0,
+        muscle_bulk=2,
+        exercise_met_h_week=10.0,
+        sex="F",
+        age_years=45.0,
+    )
     base.update(over)
     return AdviceRequest(**base)
 
@@ -63,7 +70,9 @@ def test_no_history_gives_the_population_advice(draws, config):
     assert a.interval_lower_days < a.median_days < a.interval_upper_days
     s = a.survival["prob_effect_holds"].to_numpy()
     assert np.all(np.diff(s) < 0) and np.all((0 < s) & (s < 1))
-    assert np.all(a.survival["prob_lower"] <= s + 1e-12) and np.all(s <= a.survival["prob_upper"] + 1e-12)
+    assert np.all(a.survival["prob_lower"] <= s + 1e-12) and np.all(
+        s <= a.survival["prob_upper"] + 1e-12
+    )
     # booking window: from P(worn off) = 50% (the median) to 80%
     assert a.booking_start_days == pytest.approx(max(a.median_days, 90.0))
     assert a.booking_end_days > a.booking_start_days
@@ -103,8 +112,11 @@ def test_cycle_counts_past_episodes_in_the_same_region(draws, config):
 
 @pytest.mark.parametrize(
     ("over", "column", "value"),
-    [({"region": "earlobe"}, "region", "earlobe"), ({"product": "botox"}, "product", "botox"),
-     ({"sex": "X"}, "sex", "X")],
+    [
+        ({"region": "earlobe"}, "region", "earlobe"),
+        ({"product": "botox"}, "product", "botox"),
+        ({"sex": "X"}, "sex", "X"),
+    ],
 )
 def test_unknown_codes_raise_a_clear_error(draws, config, over, column, value):
     with pytest.raises(AdviceInputError, match=f"column '{column}', value '{value}'"):
@@ -112,11 +124,15 @@ def test_unknown_codes_raise_a_clear_error(draws, config, over, column, value):
 
 
 def test_unknown_product_in_history_names_the_episode(draws, config):
-    with pytest.raises(AdviceInputError, match="history, episode 1, column 'product', value 'dysport'"):
+    with pytest.raises(
+        AdviceInputError, match="history, episode 1, column 'product', value 'dysport'"
+    ):
         advise(request(history=(past(90, 120, product="dysport"),)), draws, config)
 
 
-@pytest.mark.parametrize("over", [{"units": 0}, {"muscle_bulk": 7}, {"age_years": -3}, {"baseline_severity": 0}])
+@pytest.mark.parametrize(
+    "over", [{"units": 0}, {"muscle_bulk": 7}, {"age_years": -3}, {"baseline_severity": 0}]
+)
 def test_impossible_values_raise(draws, config, over):
     with pytest.raises(AdviceInputError, match="request, column"):
         advise(request(**over), draws, config)
@@ -140,8 +156,11 @@ def test_outside_trained_range_warns_extrapolation(draws, config):
 
 def test_floor_binds_for_a_short_lasting_treatment(draws, config):
     # brow lift (shortest region), half dose, hypertrophic muscle, very active man
-    a = advise(request(region="brow_lift", units=4.0, muscle_bulk=4, exercise_met_h_week=60,
-                       sex="M"), draws, config)
+    a = advise(
+        request(region="brow_lift", units=4.0, muscle_bulk=4, exercise_met_h_week=60, sex="M"),
+        draws,
+        config,
+    )
     assert a.median_days < 90 and a.floor_binds
     assert a.booking_start_days == 90.0
     assert "minimum re-treatment interval of 90 days binds" in a.to_text()
@@ -156,6 +175,9 @@ def test_text_and_json_outputs(draws, config):
     d = json.loads(json.dumps(a.to_dict()))
     assert d["scope_note"] == SCOPE_NOTE and "not units" in d["scope_note"]
     assert [r["week"] for r in d["survival"]] == [8, 12, 16, 20]
-    assert d["booking_start_date"] == (dt.date(2026, 11, 24) + dt.timedelta(days=round(a.booking_start_days))).isoformat()
+    assert (
+        d["booking_start_date"]
+        == (dt.date(2026, 11, 24) + dt.timedelta(days=round(a.booking_start_days))).isoformat()
+    )
     text = a.to_text()
     assert "Recommended booking window" in text and "not units" in text and "week 12" in text

@@ -53,7 +53,9 @@ def test_interval_loglik_is_log_of_survival_difference(family):
     got = interval_loglik(lower, upper, eta, sigma, family)
     with np.errstate(divide="ignore"):
         s = lambda t: ref.sf((np.log(t) - eta) / sigma)  # noqa: E731
-    expected = np.log(s(lower[:4]) - np.where(np.isinf(upper[:4]), 0.0, s(np.minimum(upper[:4], 1e300))))
+    expected = np.log(
+        s(lower[:4]) - np.where(np.isinf(upper[:4]), 0.0, s(np.minimum(upper[:4], 1e300)))
+    )
     np.testing.assert_allclose(got[:4], expected, rtol=1e-9)
     # exact time: density of T = density of log T / t
     dens = ref.logpdf((np.log(90.0) - eta) / sigma) - np.log(sigma) - np.log(90.0)

@@ -39,7 +39,13 @@ def test_loo_prefers_the_simulators_family(advice_fit):
     assert advice_fit.family == "lognormal"
     worse = cmp[cmp["family"] != "lognormal"].iloc[0]
     assert worse["elpd_diff"] > worse["elpd_diff_se"]
-    assert set(cmp.columns) >= {"family", "elpd_loo", "elpd_se", "elpd_diff", "compare_fit_passed_gate"}
+    assert set(cmp.columns) >= {
+        "family",
+        "elpd_loo",
+        "elpd_se",
+        "elpd_diff",
+        "compare_fit_passed_gate",
+    }
 
 
 def test_chosen_fit_passed_the_gate(advice_fit):
@@ -113,12 +119,20 @@ def test_model_logp_equals_numpy_likelihood(small_episodes, advice_spec, advice_
         point = {k: v + 0.1 * rng.standard_normal(np.shape(v)) for k, v in point.items()}
         pot = model.compile_logp(vars=[model.potentials[0]], jacobian=False)(point)
         names = [v.name for v in model.unobserved_value_vars]
-        values = model.compile_fn(model.unobserved_value_vars, inputs=model.value_vars,
-                                  on_unused_input="ignore", point_fn=False)(*[point[v.name] for v in model.value_vars])
+        values = model.compile_fn(
+            model.unobserved_value_vars,
+            inputs=model.value_vars,
+            on_unused_input="ignore",
+            point_fn=False,
+        )(*[point[v.name] for v in model.value_vars])
         v = dict(zip(names, values, strict=True))
         assert abs(v["dose_region"].sum()) < 1e-9  # zero-sum deviations
-        eta = (v["mu_region"][data.region_idx] + data.X @ v["beta"]
-               + v["dose_region"][data.region_idx] * data.X[:, 0] + v["tau"] * v["z_patient"][data.patient_idx])
+        eta = (
+            v["mu_region"][data.region_idx]
+            + data.X @ v["beta"]
+            + v["dose_region"][data.region_idx] * data.X[:, 0]
+            + v["tau"] * v["z_patient"][data.patient_idx]
+        )
         sigma = v["sigma"]
         ll = interval_loglik(data.lower_days, data.upper_days, eta, sigma, family)
         keep = ~((np.isinf(data.upper_days)) & (data.lower_days <= 0))

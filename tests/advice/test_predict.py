@@ -37,8 +37,17 @@ def point_draws(spec):
 
 
 def _row(**over) -> pd.DataFrame:
-    base = dict(region="glabella", product="ona", log2_rel_dose=0.0, muscle_bulk=2,
-                exercise_met_h_week=10.0, sex="F", age_years=45, cycle=1, baseline_severity=2)
+    base = dict(
+        region="glabella",
+        product="ona",
+        log2_rel_dose=0.0,
+        muscle_bulk=2,
+        exercise_met_h_week=10.0,
+        sex="F",
+        age_years=45,
+        cycle=1,
+        baseline_severity=2,
+    )
     base.update(over)
     return pd.DataFrame([base])
 
@@ -54,9 +63,13 @@ def test_population_prediction_is_the_frailty_marginal(point_draws):
     eta = _eta(point_draws, row)
     total_sd = np.hypot(SIGMA, TAU)  # log T = eta + u + sigma eps, u ~ N(0, tau^2)
     t = np.array([60.0, 120.0, 200.0])
-    np.testing.assert_allclose(pred.survival(t), stats.norm.sf((np.log(t) - eta) / total_sd), atol=1e-6)
+    np.testing.assert_allclose(
+        pred.survival(t), stats.norm.sf((np.log(t) - eta) / total_sd), atol=1e-6
+    )
     q = pred.quantile([0.1, 0.5, 0.9])
-    np.testing.assert_allclose(np.log(q), eta + total_sd * stats.norm.ppf([0.1, 0.5, 0.9]), atol=1e-5)
+    np.testing.assert_allclose(
+        np.log(q), eta + total_sd * stats.norm.ppf([0.1, 0.5, 0.9]), atol=1e-5
+    )
     assert not pred.personalised
 
 
@@ -76,7 +89,9 @@ def test_exact_history_gives_the_conjugate_frailty_posterior(point_draws):
     eta_new = _eta(point_draws, _row(cycle=4))
     sd = np.sqrt(SIGMA**2 + v)
     q = pred.quantile([0.1, 0.5, 0.9])
-    np.testing.assert_allclose(np.log(q), eta_new + m + sd * stats.norm.ppf([0.1, 0.5, 0.9]), atol=2e-4)
+    np.testing.assert_allclose(
+        np.log(q), eta_new + m + sd * stats.norm.ppf([0.1, 0.5, 0.9]), atol=2e-4
+    )
     assert pred.personalised and pred.n_history == 3
     # a patient who wore off early is predicted to wear off early again
     assert q[1] < predictive(point_draws, _row(cycle=4)).quantile([0.5])[0]
@@ -114,7 +129,9 @@ def test_frailty_grid_matches_closed_form_when_history_is_uninformative(point_dr
     grid = predictive(point_draws, row, hist)
     exact = predictive(point_draws, row)
     assert grid.personalised and len(grid.loc) > len(exact.loc)
-    np.testing.assert_allclose(grid.quantile([0.1, 0.5, 0.9]), exact.quantile([0.1, 0.5, 0.9]), rtol=1e-4)
+    np.testing.assert_allclose(
+        grid.quantile([0.1, 0.5, 0.9]), exact.quantile([0.1, 0.5, 0.9]), rtol=1e-4
+    )
     t = np.array([56.0, 84.0, 112.0, 140.0])
     np.testing.assert_allclose(grid.survival(t), exact.survival(t), atol=1e-6)
 

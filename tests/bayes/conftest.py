@@ -16,8 +16,22 @@ TYPES = ("headache", "eyelid_ptosis", "dysphagia")
 
 #: True base rates (different from the informative prior centres on purpose).
 BASE_RATES = {
-    "headache": {r: 0.05 for r in ("glabella", "forehead", "crows_feet", "bunny_lines", "lip_flip",
-                                  "chin", "dao", "masseter", "platysma", "brow_lift")} | {"forehead": 0.08},
+    "headache": {
+        r: 0.05
+        for r in (
+            "glabella",
+            "forehead",
+            "crows_feet",
+            "bunny_lines",
+            "lip_flip",
+            "chin",
+            "dao",
+            "masseter",
+            "platysma",
+            "brow_lift",
+        )
+    }
+    | {"forehead": 0.08},
     "eyelid_ptosis": {"glabella": 0.03, "forehead": 0.012, "brow_lift": 0.01, "crows_feet": 0.004},
     "dysphagia": {"platysma": 0.0003},
 }
@@ -34,7 +48,9 @@ def type_regions(params) -> dict[str, list[str]]:
 @pytest.fixture(scope="session")
 def synthetic(type_regions):
     """(episodes, truth): 8000 episodes, 8 clinics x 5 injectors, 3 truly worse injectors."""
-    return simulate_episodes(8000, type_regions, BASE_RATES, seed=11, clinic_sd=0.2, injector_sd=0.3, worse_log_or=1.0)
+    return simulate_episodes(
+        8000, type_regions, BASE_RATES, seed=11, clinic_sd=0.2, injector_sd=0.3, worse_log_or=1.0
+    )
 
 
 @pytest.fixture(scope="session")
@@ -62,10 +78,22 @@ def sampler(cells, informative):
 @pytest.fixture(scope="session")
 def headache_fit(sampler, cells, informative):
     c = cells["headache"]
-    return sampler.fit(c, informative.for_type("headache", c.regions), seed=1, structure=HIERARCHICAL, gate=GateConfig())
+    return sampler.fit(
+        c,
+        informative.for_type("headache", c.regions),
+        seed=1,
+        structure=HIERARCHICAL,
+        gate=GateConfig(),
+    )
 
 
 @pytest.fixture(scope="session")
 def dysphagia_fit(sampler, cells, informative):
     c = cells["dysphagia"]
-    return sampler.fit(c, informative.for_type("dysphagia", c.regions), seed=2, structure=REGION_ONLY, gate=GateConfig())
+    return sampler.fit(
+        c,
+        informative.for_type("dysphagia", c.regions),
+        seed=2,
+        structure=REGION_ONLY,
+        gate=GateConfig(),
+    )

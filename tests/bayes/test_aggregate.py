@@ -62,10 +62,16 @@ def test_validation_never_echoes_identifiers(synthetic, params):
 
 
 def test_missing_outcome_column_is_reported(synthetic, params):
-    with pytest.raises(InputValidationError, match="column 'c30_neck_weakness'.*required column is missing"):
-        validate_episodes(synthetic[0], ["neck_weakness"], list(params["regions"]), list(params["products"]))
+    with pytest.raises(
+        InputValidationError, match="column 'c30_neck_weakness'.*required column is missing"
+    ):
+        validate_episodes(
+            synthetic[0], ["neck_weakness"], list(params["regions"]), list(params["products"])
+        )
 
 
 def test_dose_rounding_grid(synthetic, levels, type_regions):
-    c = aggregate_cells(synthetic[0], "headache", type_regions["headache"], levels, dose_step_log2=0.5)
+    c = aggregate_cells(
+        synthetic[0], "headache", type_regions["headache"], levels, dose_step_log2=0.5
+    )
     assert np.allclose(c.table["dose"] * 2, np.round(c.table["dose"] * 2))

@@ -17,7 +17,9 @@ def test_rat_tumour_data_match_bda():
 @pytest.mark.slow
 def test_rat_tumour_posterior_means_match_bda():
     """BDA3 reports posterior means alpha ~ 2.4, beta ~ 14.3 under p(a,b) ∝ (a+b)^(-5/2)."""
-    fit = fit_beta_binomial(RAT_TUMOUR_Y, RAT_TUMOUR_N, SamplerConfig(draws=2000, tune=1000, chains=4), seed=20261124)
+    fit = fit_beta_binomial(
+        RAT_TUMOUR_Y, RAT_TUMOUR_N, SamplerConfig(draws=2000, tune=1000, chains=4), seed=20261124
+    )
     s = fit.summary.set_index("parameter")
     # Monte Carlo SE of the means: sd/sqrt(ESS) ~ 0.9/sqrt(4000) ~ 0.015 (alpha), ~0.09 (beta)
     assert s.loc["alpha", "mean"] == pytest.approx(2.4, abs=0.15)

@@ -29,7 +29,10 @@ def calibration(sampler, informative, params):
         products=tuple(params["products"]),
         n_episodes=6000,
     )
-    results = [run_replicate(sampler, setup, informative, seed=700 + r, gate=GateConfig()) for r in range(REPLICATES)]
+    results = [
+        run_replicate(sampler, setup, informative, seed=700 + r, gate=GateConfig())
+        for r in range(REPLICATES)
+    ]
     return pd.concat(results, ignore_index=True)
 
 
@@ -39,7 +42,9 @@ def test_injector_and_region_intervals_cover_the_truth(calibration):
     assert summary[("injector", 0.95)] >= 0.85
     assert summary[("injector", 0.90)] >= 0.78
     assert summary[("region", 0.95)] >= 0.75  # 16 intervals
-    assert summary[("injector", 0.95)] <= 1.0 and summary[("injector", 0.90)] < 1.0  # not vacuously wide
+    assert (
+        summary[("injector", 0.95)] <= 1.0 and summary[("injector", 0.90)] < 1.0
+    )  # not vacuously wide
 
 
 def test_truly_worse_injectors_rank_and_flag_above_chance(calibration):

@@ -26,10 +26,14 @@ def _log_binomial_coefficients(y: np.ndarray, n: np.ndarray) -> float:
 def _random_points(model, n: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     point = model.initial_point()
-    return [{k: v + rng.normal(0, 0.7, size=np.shape(v)) for k, v in point.items()} for _ in range(n)]
+    return [
+        {k: v + rng.normal(0, 0.7, size=np.shape(v)) for k, v in point.items()} for _ in range(n)
+    ]
 
 
-def test_binomial_cells_and_bernoulli_episodes_have_the_same_posterior(cells, synthetic, levels, type_regions, informative):
+def test_binomial_cells_and_bernoulli_episodes_have_the_same_posterior(
+    cells, synthetic, levels, type_regions, informative
+):
     """The sampled model (binomial kernel over cells) and PyMC's own per-episode Bernoulli model
     have the same log density at every parameter value, hence the same posterior; PyMC's
     ``Binomial`` over the cells differs from both by the same constant, the sum of the log
@@ -66,16 +70,32 @@ def test_reparametrised_model_has_the_textbook_nested_prior(cells, informative):
     model = build_complication_model(c, priors)
     with model:
         pm.set_data({"clinic_lambda": np.full(model["clinic_lambda"].get_value().shape, 0.7)})
-        draws = pm.sample_prior_predictive(draws=20000, random_seed=4, var_names=["region_logit", "clinic_effect", "clinic_sd", "injector_effect", "injector_sd"]).prior
+        draws = pm.sample_prior_predictive(
+            draws=20000,
+            random_seed=4,
+            var_names=[
+                "region_logit",
+                "clinic_effect",
+                "clinic_sd",
+                "injector_effect",
+                "injector_sd",
+            ],
+        ).prior
     region = np.asarray(draws["region_logit"]).reshape(20000, -1)
     mu = np.array([p.logit_mean for p in priors.region_priors])
     sd = np.array([p.logit_sd for p in priors.region_priors])
     idx = [list(c.levels.regions).index(r) for r in c.regions]
     np.testing.assert_allclose(region[:, idx].mean(axis=0), mu, atol=0.03)
     np.testing.assert_allclose(region[:, idx].std(axis=0), sd, rtol=0.03)
-    clinic = np.asarray(draws["clinic_effect"]).reshape(20000, -1) / np.asarray(draws["clinic_sd"]).reshape(-1, 1)
-    np.testing.assert_allclose(np.cov(clinic.T), np.eye(clinic.shape[1]), atol=0.04)  # i.i.d. Normal(0, sd)
-    injector = np.asarray(draws["injector_effect"]).reshape(20000, -1) / np.asarray(draws["injector_sd"]).reshape(-1, 1)
+    clinic = np.asarray(draws["clinic_effect"]).reshape(20000, -1) / np.asarray(
+        draws["clinic_sd"]
+    ).reshape(-1, 1)
+    np.testing.assert_allclose(
+        np.cov(clinic.T), np.eye(clinic.shape[1]), atol=0.04
+    )  # i.i.d. Normal(0, sd)
+    injector = np.asarray(draws["injector_effect"]).reshape(20000, -1) / np.asarray(
+        draws["injector_sd"]
+    ).reshape(-1, 1)
     np.testing.assert_allclose(injector.std(axis=0), 1.0, rtol=0.03)
 
 
@@ -137,8 +157,17 @@ def test_very_rare_type_gets_a_sensible_upper_bound(dysphagia_fit, cells):
 def test_gate_stops_a_short_run_and_names_model_and_parameter(sampler, cells, informative):
     c = cells["headache"]
     short = SamplerConfig(draws=30, tune=30, chains=2, cores=2)
-    with pytest.raises(ConvergenceError, match=r"model 'short-run' failed its diagnostics gate: .*for '"):
-        sampler.fit(c, informative.for_type("headache", c.regions), seed=5, gate=GateConfig(), model_name="short-run", config=short)
+    with pytest.raises(
+        ConvergenceError, match=r"model 'short-run' failed its diagnostics gate: .*for '"
+    ):
+        sampler.fit(
+            c,
+            informative.for_type("headache", c.regions),
+            seed=5,
+            gate=GateConfig(),
+            model_name="short-run",
+            config=short,
+        )
 
 
 def test_gate_covers_every_free_parameter(sampler):
@@ -146,7 +175,9 @@ def test_gate_covers_every_free_parameter(sampler):
 
 
 def test_gate_reports_bfmi(headache_fit):
-    summary = check_convergence(headache_fit.idata, "again", GateConfig(), var_names=list(FREE_PARAMETERS))
+    summary = check_convergence(
+        headache_fit.idata, "again", GateConfig(), var_names=list(FREE_PARAMETERS)
+    )
     assert 0.3 < summary["bfmi_min"] < 3.0
 
 
@@ -168,18 +199,29 @@ def test_injector_basis_removes_clinic_means_and_keeps_unit_variance():
     from analysis.bayes.aggregate import Levels
     from analysis.bayes.complications import clinic_basis, helmert_basis, injector_basis
 
-    levels = Levels(("r",), ("ona",), ("C1", "C2", "C3"), ("a", "b", "c", "d", "e", "f"), 2023.0, (0, 0, 0, 1, 1, 2))
+    levels = Levels(
+        ("r",),
+        ("ona",),
+        ("C1", "C2", "C3"),
+        ("a", "b", "c", "d", "e", "f"),
+        2023.0,
+        (0, 0, 0, 1, 1, 2),
+    )
     b = injector_basis(levels)
     assert b.shape == (6, 3)  # (3 - 1) + (2 - 1) + (1 - 1) contrasts
     effects = b @ np.random.default_rng(1).normal(size=(3, 20000))
-    np.testing.assert_allclose(effects[:3].sum(axis=0), 0, atol=1e-12)  # clinic C1 deviations sum to 0
+    np.testing.assert_allclose(
+        effects[:3].sum(axis=0), 0, atol=1e-12
+    )  # clinic C1 deviations sum to 0
     np.testing.assert_allclose(effects[3:5].sum(axis=0), 0, atol=1e-12)
     np.testing.assert_allclose(np.diag(b @ b.T), [1, 1, 1, 1, 1, 0])  # alone in C3: no deviation
     h = helmert_basis(5)
     np.testing.assert_allclose(h.T @ h, np.eye(4), atol=1e-12)
     np.testing.assert_allclose(h @ h.T, np.eye(5) - 1 / 5, atol=1e-12)
     one = Levels(("r",), ("ona",), ("C1",), ("a",), 2023.0, (0,))
-    assert clinic_basis(one).shape == (1, 1) and not clinic_basis(one).any()  # fixed shape, no contrast
+    assert (
+        clinic_basis(one).shape == (1, 1) and not clinic_basis(one).any()
+    )  # fixed shape, no contrast
 
 
 def test_flags_come_from_peers_or_published_benchmarks_only(headache_fit, synthetic):
@@ -187,17 +229,26 @@ def test_flags_come_from_peers_or_published_benchmarks_only(headache_fit, synthe
     marked published flags nearly everyone; the peers rule picks out truly worse injectors."""
     truth = synthetic[1]
     bench = _bench(headache_fit).assign(benchmark_rate=0.005)  # 10x below the true rates
-    assumed = summaries.provider_table([headache_fit], bench.assign(benchmark_published=False), "injector", 1.5, 30)
-    assert (assumed["p_above_1.5x_benchmark"] > 0.9).mean() > 0.8  # the probability is still reported
+    assumed = summaries.provider_table(
+        [headache_fit], bench.assign(benchmark_published=False), "injector", 1.5, 30
+    )
+    assert (
+        assumed["p_above_1.5x_benchmark"] > 0.9
+    ).mean() > 0.8  # the probability is still reported
     assert not assumed["flag_reason"].str.contains("benchmark").any()
-    published = summaries.provider_table([headache_fit], bench.assign(benchmark_published=True), "injector", 1.5, 30)
+    published = summaries.provider_table(
+        [headache_fit], bench.assign(benchmark_published=True), "injector", 1.5, 30
+    )
     judged = ~published["too_few_to_judge"]
     assert published.loc[judged, "flagged"].mean() > 0.8
     assert published.loc[~judged, "flagged"].sum() == 0  # too few to judge: never flagged
     by_peers = assumed.set_index("injector")
     worse = by_peers.index.isin(truth.truly_worse)
     # truly worse injectors (odds x e) exceed their peers far more often than the others
-    assert by_peers.loc[worse, "p_above_1.5x_peers"].mean() > 3 * by_peers.loc[~worse, "p_above_1.5x_peers"].mean()
+    assert (
+        by_peers.loc[worse, "p_above_1.5x_peers"].mean()
+        > 3 * by_peers.loc[~worse, "p_above_1.5x_peers"].mean()
+    )
     assert by_peers.loc[~worse, "flagged"].mean() < 0.1
 
 
@@ -227,10 +278,18 @@ def test_contrasts_are_centred_only_when_the_data_pin_them_down(cells, informati
     priors = informative.for_type("headache", c.regions)
     small = model_data(c, priors, HIERARCHICAL)
     assert not small["clinic_lambda"].any() and not small["injector_lambda"].any()
-    big_cells = Cells(c.complication, c.regions, c.table.assign(n=c.table["n"] * 1000, y=c.table["y"] * 1000), c.levels)
+    big_cells = Cells(
+        c.complication,
+        c.regions,
+        c.table.assign(n=c.table["n"] * 1000, y=c.table["y"] * 1000),
+        c.levels,
+    )
     big = model_data(big_cells, priors, HIERARCHICAL)
     assert big["clinic_lambda"].all() and set(np.unique(big["injector_lambda"])) <= {0.0, 1.0}
-    for data in (model_data(big_cells, priors, HIERARCHICAL, centring=False), model_data(big_cells, priors, REGION_ONLY)):
+    for data in (
+        model_data(big_cells, priors, HIERARCHICAL, centring=False),
+        model_data(big_cells, priors, REGION_ONLY),
+    ):
         assert not data["clinic_lambda"].any() and not data["injector_lambda"].any()
 
 
@@ -249,13 +308,18 @@ def test_gate_failure_is_retried_once_with_safer_geometry_and_smaller_steps():
         def fit(self, cells, priors, seed, structure, gate, config, centring=True):
             self.calls.append({"seed": seed, "config": config, "centring": centring})
             if len(self.calls) <= self.failures:
-                raise ConvergenceError("model 'm' failed its diagnostics gate: 1 divergent transitions")
-            return ComplicationFit("dysphagia", structure, "informative", cells, priors, None, {"passed": True}, None)
+                raise ConvergenceError(
+                    "model 'm' failed its diagnostics gate: 1 divergent transitions"
+                )
+            return ComplicationFit(
+                "dysphagia", structure, "informative", cells, priors, None, {"passed": True}, None
+            )
 
     config = SamplerConfig(draws=1000, tune=800, target_accept=0.9)
     first_time = Stub(failures=0)
-    assert fit_with_retry(first_time, None, None, 5, "hierarchical", GateConfig(), config).diagnostics == {
-        "passed": True, "retried": False}
+    assert fit_with_retry(
+        first_time, None, None, 5, "hierarchical", GateConfig(), config
+    ).diagnostics == {"passed": True, "retried": False}
     assert first_time.calls == [{"seed": 5, "config": config, "centring": True}]
 
     once = Stub(failures=1)
@@ -263,7 +327,9 @@ def test_gate_failure_is_retried_once_with_safer_geometry_and_smaller_steps():
     assert fit.diagnostics["retried"] is True
     retry = once.calls[1]
     assert retry["seed"] == 6 and retry["centring"] is False
-    assert retry["config"] == replace(config, draws=2000, tune=1600, target_accept=RETRY_TARGET_ACCEPT)
+    assert retry["config"] == replace(
+        config, draws=2000, tune=1600, target_accept=RETRY_TARGET_ACCEPT
+    )
     assert RETRY_TARGET_ACCEPT > config.target_accept
     # a higher configured acceptance is never lowered by the retry
     keen = SamplerConfig(target_accept=0.99)

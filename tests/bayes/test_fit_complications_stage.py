@@ -35,8 +35,12 @@ def stage_run(small_episodes, small_params, tmp_path_factory):
 
     params_path.write_text(yaml.safe_dump(params))
     args = argparse.Namespace(
-        params=str(params_path), episodes=str(episodes_path), out=str(root / "reports" / "complications"),
-        models=str(root / "models"), metrics=None, types=STAGE_TYPES,
+        params=str(params_path),
+        episodes=str(episodes_path),
+        out=str(root / "reports" / "complications"),
+        models=str(root / "models"),
+        metrics=None,
+        types=STAGE_TYPES,
     )
     assert fit_complications.run(args) == 0
     return root
@@ -58,7 +62,12 @@ def test_every_manifest_path_exists_and_headlines_match_tables(stage_run):
     keys = [h["key"] for h in manifest["headlines"]]
     assert len(keys) == 1 and keys[0].startswith("rate_eyelid_ptosis_")
     for h in manifest["headlines"]:
-        row = table.loc[[f"rate_{c}_{r}" == h["key"] for c, r in zip(table["complication"], table["region"], strict=True)]].iloc[0]
+        row = table.loc[
+            [
+                f"rate_{c}_{r}" == h["key"]
+                for c, r in zip(table["complication"], table["region"], strict=True)
+            ]
+        ].iloc[0]
         assert h["value"] == pytest.approx(row["rate_mean_pct"], abs=1e-3)
         assert h["lower"] < h["value"] < h["upper"]
 
@@ -76,18 +85,28 @@ def test_metrics_and_posteriors_are_written(stage_run):
 
 
 @pytest.mark.slow
-def test_region_rates_cover_the_simulator_truth(stage_run, small_cohort, small_episodes, pseudonym_key):
+def test_region_rates_cover_the_simulator_truth(
+    stage_run, small_cohort, small_episodes, pseudonym_key
+):
     from analysis.data.pseudonym import pseudonymise
 
     risk = small_cohort.truth_tables["complication_risk"]
     risk = risk.assign(episode_key=pseudonymise(risk["episode_id"], pseudonym_key, "episode"))
     kept = small_episodes[["episode_key", "region"]]
-    truth = risk.merge(kept, on="episode_key").groupby(["complication_type", "region"])["risk_30d"].mean()
+    truth = (
+        risk.merge(kept, on="episode_key")
+        .groupby(["complication_type", "region"])["risk_30d"]
+        .mean()
+    )
     table = pd.read_csv(_out(stage_run) / "complication_rates_by_region.csv")
     table = table.loc[table["complication"].isin(["eyelid_ptosis", "headache"])]
-    true = np.array([truth[(c, r)] for c, r in zip(table["complication"], table["region"], strict=True)])
+    true = np.array(
+        [truth[(c, r)] for c, r in zip(table["complication"], table["region"], strict=True)]
+    )
     covered = (table["rate_lower"].to_numpy() <= true) & (true <= table["rate_upper"].to_numpy())
-    assert covered.mean() >= 0.8, table.assign(true=true)[["complication", "region", "rate_lower", "rate_upper", "true"]]
+    assert covered.mean() >= 0.8, table.assign(true=true)[
+        ["complication", "region", "rate_lower", "rate_upper", "true"]
+    ]
 
 
 @pytest.mark.slow
@@ -138,7 +157,9 @@ def test_prior_sensitivity_table_compares_both_prior_sets(stage_run):
 def test_diagnostics_and_methods_say_which_fits_needed_the_retry(stage_run):
     diag = pd.read_csv(stage_run / "reports" / "complications" / "complication_diagnostics.csv")
     assert diag["retried"].dtype == bool
-    methods = json.loads((stage_run / "reports" / "complications" / "manifest.json").read_text())["methods"]
+    methods = json.loads((stage_run / "reports" / "complications" / "manifest.json").read_text())[
+        "methods"
+    ]
     retried = diag[diag["retried"]]
     if retried.empty:
         assert "no model needed the gate's one retry" in methods

@@ -20,7 +20,9 @@ def test_informative_priors_centre_on_published_rates(informative):
 
 
 def test_every_informative_rate_cites_a_source(params):
-    table = benchmark_table(prior_set_from_params(params["complications"], "informative"), params["complication_types"])
+    table = benchmark_table(
+        prior_set_from_params(params["complications"], "informative"), params["complication_types"]
+    )
     assert len(table) == sum(len(v["regions"]) for v in params["complication_types"].values())
     assert (table["benchmark_source"].str.len() > 10).all()
 
@@ -29,7 +31,10 @@ def test_weak_priors_are_wider(params, informative):
     weak = prior_set_from_params(params["complications"], "weak")
     for ctype in params["complication_types"]:
         for region in params["complication_types"][ctype]["regions"]:
-            assert weak.rate_prior(ctype, region).logit_sd >= informative.rate_prior(ctype, region).logit_sd
+            assert (
+                weak.rate_prior(ctype, region).logit_sd
+                >= informative.rate_prior(ctype, region).logit_sd
+            )
     assert weak.effects.injector_scale > informative.effects.injector_scale
 
 
@@ -37,5 +42,7 @@ def test_bad_prior_values_raise_config_errors(params):
     with pytest.raises(ConfigError, match="use one of informative, weak"):
         prior_set_from_params(params["complications"], "flat")
     broken = with_overrides(params, {"complications.priors.informative.default_rate.rate": 1.5})
-    with pytest.raises(ConfigError, match="default_rate: rate 1.5 must lie strictly between 0 and 1"):
+    with pytest.raises(
+        ConfigError, match="default_rate: rate 1.5 must lie strictly between 0 and 1"
+    ):
         prior_set_from_params(broken["complications"], "informative")

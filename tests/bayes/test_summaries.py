@@ -12,12 +12,22 @@ from analysis.bayes import summaries
 
 
 def _fake_fit(table: pd.DataFrame):
-    return SimpleNamespace(cells=SimpleNamespace(table=table), complication="x", structure="hierarchical", prior_set="informative")
+    return SimpleNamespace(
+        cells=SimpleNamespace(table=table),
+        complication="x",
+        structure="hierarchical",
+        prior_set="informative",
+    )
 
 
 def test_group_rate_is_the_treatment_weighted_mean_risk():
     table = pd.DataFrame(
-        {"region": ["a", "a", "b"], "injector": ["i1", "i2", "i1"], "n": [10, 30, 60], "y": [1, 3, 0]}
+        {
+            "region": ["a", "a", "b"],
+            "injector": ["i1", "i2", "i1"],
+            "n": [10, 30, 60],
+            "y": [1, 3, 0],
+        }
     )
     risk = np.array([[0.1, 0.2, 0.05], [0.3, 0.1, 0.0]])  # two draws, three cells
     frame, draws = summaries.group_rates(_fake_fit(table), risk, "injector", {"a": 0.1, "b": 0.02})
@@ -38,7 +48,9 @@ def test_exceedance_probabilities_count_draws_above_the_margin():
 
 
 def test_ppc_flags_counts_outside_the_predictive_interval():
-    table = pd.DataFrame({"region": ["a", "b"], "injector": ["i", "j"], "n": [100, 100], "y": [5, 60]})
+    table = pd.DataFrame(
+        {"region": ["a", "b"], "injector": ["i", "j"], "n": [100, 100], "y": [5, 60]}
+    )
     rng = np.random.default_rng(0)
     y_rep = rng.binomial(100, 0.05, size=(2000, 2))
     out = summaries._ppc_group(_fake_fit(table), y_rep, "region").set_index("region")

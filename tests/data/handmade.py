@@ -23,21 +23,138 @@ PATIENTS = pd.DataFrame(
 
 _T = [
     # episode, patient, clinic, injector, date, region, product, units, bulk, MET, baseline
-    ("EPI-9000001", "PAT-100001", "Clinic Nord", "Dr. Alpha", "2024-01-10", "glabella", "ona", 20, 2, 5.0, 2),
-    ("EPI-9000002", "PAT-100001", "Clinic Nord", "Dr. Alpha", "2024-06-01", "glabella", "ona", 24, 2, 12.0, 2),
-    ("EPI-9000003", "PAT-100002", "Clinic Sued", "Dr. Beta", "2022-03-01", "forehead", "abo", 50, 3, 30.0, 3),
-    ("EPI-9000004", "PAT-100002", "Clinic Sued", "Dr. Beta", "2023-01-10", "crows_feet", "ona", 24, 2, 45.0, 2),
-    ("EPI-9000005", "PAT-100002", "Clinic Sued", "Dr. Beta", "2023-04-20", "crows_feet", "ona", 24, 2, 40.0, 2),
-    ("EPI-9000006", "PAT-100004", "Clinic Nord", "Dr. Gamma", "2024-02-01", "masseter", "prabo", 60, 4, 9.99, 2),
-    ("EPI-9000007", "PAT-100004", "Clinic Nord", "Dr. Gamma", "2024-02-01", "lip_flip", "inco", 4, 1, 9.99, 0),
-    ("EPI-9000008", "PAT-100003", "Clinic Nord", "Dr. Alpha", "2024-03-01", "glabella", "ona", 20, 1, 0.0, 1),
-    ("EPI-9000009", "PAT-100004", "Clinic Nord", "Dr. Gamma", "2024-02-01", "glabella", "daxi", 40, 2, 9.99, 3),
+    (
+        "EPI-9000001",
+        "PAT-100001",
+        "Clinic Nord",
+        "Dr. Alpha",
+        "2024-01-10",
+        "glabella",
+        "ona",
+        20,
+        2,
+        5.0,
+        2,
+    ),
+    (
+        "EPI-9000002",
+        "PAT-100001",
+        "Clinic Nord",
+        "Dr. Alpha",
+        "2024-06-01",
+        "glabella",
+        "ona",
+        24,
+        2,
+        12.0,
+        2,
+    ),
+    (
+        "EPI-9000003",
+        "PAT-100002",
+        "Clinic Sued",
+        "Dr. Beta",
+        "2022-03-01",
+        "forehead",
+        "abo",
+        50,
+        3,
+        30.0,
+        3,
+    ),
+    (
+        "EPI-9000004",
+        "PAT-100002",
+        "Clinic Sued",
+        "Dr. Beta",
+        "2023-01-10",
+        "crows_feet",
+        "ona",
+        24,
+        2,
+        45.0,
+        2,
+    ),
+    (
+        "EPI-9000005",
+        "PAT-100002",
+        "Clinic Sued",
+        "Dr. Beta",
+        "2023-04-20",
+        "crows_feet",
+        "ona",
+        24,
+        2,
+        40.0,
+        2,
+    ),
+    (
+        "EPI-9000006",
+        "PAT-100004",
+        "Clinic Nord",
+        "Dr. Gamma",
+        "2024-02-01",
+        "masseter",
+        "prabo",
+        60,
+        4,
+        9.99,
+        2,
+    ),
+    (
+        "EPI-9000007",
+        "PAT-100004",
+        "Clinic Nord",
+        "Dr. Gamma",
+        "2024-02-01",
+        "lip_flip",
+        "inco",
+        4,
+        1,
+        9.99,
+        0,
+    ),
+    (
+        "EPI-9000008",
+        "PAT-100003",
+        "Clinic Nord",
+        "Dr. Alpha",
+        "2024-03-01",
+        "glabella",
+        "ona",
+        20,
+        1,
+        0.0,
+        1,
+    ),
+    (
+        "EPI-9000009",
+        "PAT-100004",
+        "Clinic Nord",
+        "Dr. Gamma",
+        "2024-02-01",
+        "glabella",
+        "daxi",
+        40,
+        2,
+        9.99,
+        3,
+    ),
 ]
 TREATMENTS = pd.DataFrame(
     _T,
     columns=[
-        "episode_id", "patient_id", "clinic_id", "injector_id", "treatment_date", "region",
-        "product", "units", "muscle_bulk", "exercise_met_h_week", "baseline_severity",
+        "episode_id",
+        "patient_id",
+        "clinic_id",
+        "injector_id",
+        "treatment_date",
+        "region",
+        "product",
+        "units",
+        "muscle_bulk",
+        "exercise_met_h_week",
+        "baseline_severity",
     ],
 )
 
@@ -51,12 +168,19 @@ _A = [
     ("EPI-9000004", "2023-04-20", 1, None),  # d100, re-treatment day, still effect -> retreated
     ("EPI-9000005", "2023-05-04", 0, None),  # d14
     ("EPI-9000005", None, None, None),  # placeholder replaced below (reported-only row)
-    ("EPI-9000005", "2023-09-01", 2, None),  # d134 back at baseline; reported d103 -> (89, 117] with the 14-day window
+    (
+        "EPI-9000005",
+        "2023-09-01",
+        2,
+        None,
+    ),  # d134 back at baseline; reported d103 -> (89, 117] with the 14-day window
     ("EPI-9000006", "2024-07-01", 2, None),  # d151 first visit already at baseline -> (0, 151]
     ("EPI-9000007", "2024-02-15", 0, None),  # baseline 0 -> not in duration analysis
     ("EPI-9000008", "2024-03-15", 0, None),  # minor: excluded with its episode
 ]
-ASSESSMENTS = pd.DataFrame(_A, columns=["episode_id", "assessment_date", "severity", "reported_wearoff_date"])
+ASSESSMENTS = pd.DataFrame(
+    _A, columns=["episode_id", "assessment_date", "severity", "reported_wearoff_date"]
+)
 # a phone call: no severity, only the patient-reported wear-off date
 ASSESSMENTS.loc[8, ["assessment_date", "reported_wearoff_date"]] = ["2023-08-01", "2023-08-01"]
 ASSESSMENTS["severity"] = ASSESSMENTS["severity"].astype("Int64")
@@ -78,7 +202,15 @@ EXPECTED = {
     "EPI-9000002": (14.0, INF, "right_cutoff", True, 2, 213.0, False),
     "EPI-9000003": (14.0, INF, "right_no_return", True, 1, 1036.0, False),
     "EPI-9000004": (100.0, INF, "right_retreated_responding", True, 1, 100.0, True),
-    "EPI-9000005": (89.0, 117.0, "interval_reported", True, 2, 621.0, False),  # (103 -/+ 14) within (14, 134]
+    "EPI-9000005": (
+        89.0,
+        117.0,
+        "interval_reported",
+        True,
+        2,
+        621.0,
+        False,
+    ),  # (103 -/+ 14) within (14, 134]
     "EPI-9000006": (0.0, 151.0, "interval", True, 1, 334.0, False),
     "EPI-9000007": (0.0, 14.0, "interval", False, 1, 334.0, False),
     "EPI-9000009": (0.0, INF, "right_cutoff", False, 1, 334.0, False),

@@ -30,7 +30,9 @@ def hand_episodes(hand):
 
 def test_columns_follow_the_contract(hand, params):
     types = list(params["complication_types"])
-    assert list(hand.episodes.columns) == list(EPISODE_COLUMNS) + [f"c30_{t}" for t in types] + ["c30_any"]
+    assert list(hand.episodes.columns) == list(EPISODE_COLUMNS) + [f"c30_{t}" for t in types] + [
+        "c30_any"
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(handmade.EXPECTED))
@@ -51,7 +53,9 @@ def test_exclusion_reasons(hand_episodes):
 
 def test_reported_date_ignored_when_switched_off(hand_params, tmp_path):
     raw = handmade.write(handmade.tables(), tmp_path)
-    off = prepare(raw, with_overrides(hand_params, {"prepare.use_reported_wearoff": False}), key=KEY)
+    off = prepare(
+        raw, with_overrides(hand_params, {"prepare.use_reported_wearoff": False}), key=KEY
+    )
     key = pseudonymise(pd.Series(["EPI-9000005"]), KEY, "episode")[0]
     row = off.episodes.set_index("episode_key").loc[key]
     assert (row.dur_lower_days, row.dur_upper_days, row.dur_status) == (14.0, 134.0, "interval")
@@ -99,17 +103,26 @@ def test_thirty_day_complication_flags(hand_episodes):
 
 def test_minor_is_excluded_with_reason(hand):
     dq = hand.data_quality.set_index(["table", "reason"])
-    assert dq.loc[("treatments", "age under 18 at treatment (prepare.exclude.min_age_years)"), "rows_excluded"] == 1
+    assert (
+        dq.loc[
+            ("treatments", "age under 18 at treatment (prepare.exclude.min_age_years)"),
+            "rows_excluded",
+        ]
+        == 1
+    )
     assert len(hand.episodes) == 8
 
 
 # --- against simulator truth -------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def with_truth(small_cohort, small_prepared, pseudonym_key):
     truth = small_cohort.truth_tables["episodes"]
     truth = truth.assign(episode_key=pseudonymise(truth["episode_id"], pseudonym_key, "episode"))
-    return small_prepared.episodes.merge(truth, on="episode_key", suffixes=("", "_true"), validate="1:1")
+    return small_prepared.episodes.merge(
+        truth, on="episode_key", suffixes=("", "_true"), validate="1:1"
+    )
 
 
 def test_every_episode_matches_one_truth_row(with_truth, small_cohort, small_prepared):
@@ -144,10 +157,16 @@ def test_reported_windows_contain_the_truth(with_truth):
 
 def test_reported_date_as_exact_time_when_window_is_zero(hand_params, tmp_path):
     raw = handmade.write(handmade.tables(), tmp_path)
-    exact = prepare(raw, with_overrides(hand_params, {"prepare.reported_wearoff_window_days": 0}), key=KEY)
+    exact = prepare(
+        raw, with_overrides(hand_params, {"prepare.reported_wearoff_window_days": 0}), key=KEY
+    )
     key = pseudonymise(pd.Series(["EPI-9000005"]), KEY, "episode")[0]
     row = exact.episodes.set_index("episode_key").loc[key]
-    assert (row.dur_lower_days, row.dur_upper_days, row.dur_status) == (103.0, 103.0, "exact_reported")
+    assert (row.dur_lower_days, row.dur_upper_days, row.dur_status) == (
+        103.0,
+        103.0,
+        "exact_reported",
+    )
 
 
 def test_derived_covariates_match_truth(with_truth):

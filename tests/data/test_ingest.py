@@ -28,9 +28,11 @@ def from_csv(hand_params, tmp_path_factory):
 def test_parquet_and_excel_give_the_same_result_as_csv(ext, from_csv, hand_params, tmp_path):
     tables = handmade.tables()
     # typed date columns (Excel date cells, Parquet timestamps), as real exports carry them
-    for name, cols in {"treatments": ["treatment_date"],
-                       "assessments": ["assessment_date", "reported_wearoff_date"],
-                       "complications": ["onset_date", "resolution_date"]}.items():
+    for name, cols in {
+        "treatments": ["treatment_date"],
+        "assessments": ["assessment_date", "reported_wearoff_date"],
+        "complications": ["onset_date", "resolution_date"],
+    }.items():
         for c in cols:
             tables[name][c] = pd.to_datetime(tables[name][c])
     got = prepare(handmade.write(tables, tmp_path, ext), hand_params, key=b"k")
@@ -56,14 +58,20 @@ def test_clinic_mapping_renames_columns_labels_and_dates(from_csv, hand_params, 
     t["treatment_date"] = pd.to_datetime(t["treatment_date"]).dt.strftime("%d.%m.%Y")
     tables["treatments"] = t.assign(notes="free text with a name in it")
     tables["patients"]["sex"] = tables["patients"]["sex"].replace({"F": "w"})
-    for name, cols in {"assessments": ["assessment_date", "reported_wearoff_date"],
-                       "complications": ["onset_date", "resolution_date"]}.items():
+    for name, cols in {
+        "assessments": ["assessment_date", "reported_wearoff_date"],
+        "complications": ["onset_date", "resolution_date"],
+    }.items():
         for c in cols:
             tables[name][c] = pd.to_datetime(tables[name][c]).dt.strftime("%d.%m.%Y")
     handmade.write(tables, tmp_path)
     mapping = {
         "columns": {"treatments": {"Pat-Nr": "patient_id", "Zone": "region"}},
-        "values": {"region": {"Glabella (11s)": "glabella"}, "product": {"Botox": "ona"}, "sex": {"w": "F"}},
+        "values": {
+            "region": {"Glabella (11s)": "glabella"},
+            "product": {"Botox": "ona"},
+            "sex": {"w": "F"},
+        },
         "date_format": "%d.%m.%Y",
     }
     (tmp_path / "mapping.yaml").write_text(yaml.safe_dump(mapping, allow_unicode=True))
@@ -76,13 +84,17 @@ def test_unmapped_clinic_label_is_reported(hand_params, tmp_path):
     tables = handmade.tables()
     tables["treatments"]["region"] = tables["treatments"]["region"].replace({"masseter": "Jaw"})
     handmade.write(tables, tmp_path)
-    with pytest.raises(InputValidationError, match=r"treatments.csv, row 6, column 'region', value 'Jaw'"):
+    with pytest.raises(
+        InputValidationError, match=r"treatments.csv, row 6, column 'region', value 'Jaw'"
+    ):
         prepare(tmp_path, hand_params, key=b"k")
 
 
 def test_bad_mapping_file_is_reported(tmp_path):
     path = tmp_path / "mapping.yaml"
-    path.write_text(yaml.safe_dump({"columns": {"treatments": {"Pat": "patient_no"}}, "colours": {}}))
+    path.write_text(
+        yaml.safe_dump({"columns": {"treatments": {"Pat": "patient_no"}}, "colours": {}})
+    )
     with pytest.raises(InputValidationError) as info:
         load_mapping(path)
     text = str(info.value)

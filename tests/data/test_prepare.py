@@ -18,7 +18,9 @@ from analysis.data.prepare import PROCESSED_FILES, prepare, write_prepared
 
 def _reconciles(dq: pd.DataFrame) -> bool:
     by = dq.groupby("table")
-    return bool((by["rows_in"].first() == by["rows_kept"].first() + by["rows_excluded"].sum()).all())
+    return bool(
+        (by["rows_in"].first() == by["rows_kept"].first() + by["rows_excluded"].sum()).all()
+    )
 
 
 def test_data_quality_reconciles_on_the_simulated_cohort(small_prepared, small_cohort):
@@ -55,13 +57,17 @@ def test_same_input_same_bytes_even_when_rows_are_shuffled(hand_params, tmp_path
     write_prepared(a, tmp_path / "out_a")
     write_prepared(b, tmp_path / "out_b")
     for name in PROCESSED_FILES:
-        assert (tmp_path / "out_a" / name).read_bytes() == (tmp_path / "out_b" / name).read_bytes(), name
+        assert (tmp_path / "out_a" / name).read_bytes() == (
+            tmp_path / "out_b" / name
+        ).read_bytes(), name
 
 
 def test_no_identifier_in_any_processed_file(small_prepared, small_cohort, tmp_path):
     write_prepared(small_prepared, tmp_path / "processed")
     t = small_cohort.treatments
-    originals = set(t["episode_id"]) | set(t["patient_id"]) | set(t["clinic_id"]) | set(t["injector_id"])
+    originals = (
+        set(t["episode_id"]) | set(t["patient_id"]) | set(t["clinic_id"]) | set(t["injector_id"])
+    )
     originals |= set(small_cohort.patients["patient_id"])
     for name in PROCESSED_FILES:
         path = tmp_path / "processed" / name
@@ -69,7 +75,11 @@ def test_no_identifier_in_any_processed_file(small_prepared, small_cohort, tmp_p
         cells = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
         text = set(cells.astype(str).to_numpy().ravel()) | set(cells.columns)
         assert not (text & originals), name
-        sample = sorted(originals)[:200] + sorted(t["clinic_id"].unique()) + sorted(t["injector_id"].unique())
+        sample = (
+            sorted(originals)[:200]
+            + sorted(t["clinic_id"].unique())
+            + sorted(t["injector_id"].unique())
+        )
         assert not any(o.encode() in data for o in sample), name
 
 
@@ -84,7 +94,9 @@ def test_prepared_data_is_immutable(small_prepared):
         small_prepared.episodes = pd.DataFrame()
 
 
-def test_stage_writes_tables_metrics_and_private_staff_codes(hand_params, tmp_path, monkeypatch, capsys):
+def test_stage_writes_tables_metrics_and_private_staff_codes(
+    hand_params, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setenv("BONTA_PSEUDONYM_KEY", "stage-key")
     raw = handmade.write(handmade.tables(), tmp_path / "raw")
     par = tmp_path / "params.yaml"
@@ -92,9 +104,19 @@ def test_stage_writes_tables_metrics_and_private_staff_codes(hand_params, tmp_pa
     out = tmp_path / "processed"
     out.mkdir()
     (out / "stale.parquet").write_bytes(b"old")  # a previous run's leftover is replaced
-    args = ["prepare", "--params", str(par), "--input", str(raw), "--out", str(out),
-            "--metrics", str(tmp_path / "reports" / "data_quality.json"),
-            "--private", str(tmp_path / "private")]
+    args = [
+        "prepare",
+        "--params",
+        str(par),
+        "--input",
+        str(raw),
+        "--out",
+        str(out),
+        "--metrics",
+        str(tmp_path / "reports" / "data_quality.json"),
+        "--private",
+        str(tmp_path / "private"),
+    ]
     assert main(args) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(PROCESSED_FILES)
     metrics = json.loads((tmp_path / "reports" / "data_quality.json").read_text())
@@ -104,7 +126,13 @@ def test_stage_writes_tables_metrics_and_private_staff_codes(hand_params, tmp_pa
     assert stat.S_IMODE(os.stat(staff).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(staff.parent).st_mode) == 0o700
     codes = pd.read_csv(staff)
-    assert set(codes["label"]) == {"Clinic Nord", "Clinic Sued", "Dr. Alpha", "Dr. Beta", "Dr. Gamma"}
+    assert set(codes["label"]) == {
+        "Clinic Nord",
+        "Clinic Sued",
+        "Dr. Alpha",
+        "Dr. Beta",
+        "Dr. Gamma",
+    }
     episodes = pd.read_parquet(out / "episodes.parquet")
     assert set(episodes["clinic"]) <= set(codes["code"])
     err = capsys.readouterr().err

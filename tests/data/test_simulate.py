@@ -45,14 +45,18 @@ def default_cohort(params) -> SimulatedCohort:
 def episodes(default_cohort) -> pd.DataFrame:
     """Raw treatments joined to patients and the latent truth, with the analysis covariates."""
     c = default_cohort
-    df = (c.treatments.merge(c.patients, on="patient_id")
-          .merge(c.truth_tables["episodes"], on="episode_id", suffixes=("", "_truth")))
+    df = c.treatments.merge(c.patients, on="patient_id").merge(
+        c.truth_tables["episodes"], on="episode_id", suffixes=("", "_truth")
+    )
     return df
 
 
 def _hashes(directory) -> dict[str, str]:
-    return {p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,9 +93,13 @@ def test_raw_tables_have_exactly_the_contract_columns_and_types(small_cohort):
     for name, columns in RAW_COLUMNS.items():
         assert list(getattr(small_cohort, name).columns) == columns, name
     c = small_cohort
-    for table, col in [("treatments", "treatment_date"), ("assessments", "assessment_date"),
-                       ("assessments", "reported_wearoff_date"), ("complications", "onset_date"),
-                       ("complications", "resolution_date")]:
+    for table, col in [
+        ("treatments", "treatment_date"),
+        ("assessments", "assessment_date"),
+        ("assessments", "reported_wearoff_date"),
+        ("complications", "onset_date"),
+        ("complications", "resolution_date"),
+    ]:
         s = getattr(c, table)[col]
         assert s.dtype == "datetime64[ns]", (table, col)
         assert (s.dropna() == s.dropna().dt.normalize()).all(), (table, col)
@@ -137,7 +145,9 @@ def test_dates_are_ordered_and_within_the_study(small_cohort, params):
 
 def test_retreatment_never_before_90_days(small_cohort):
     visits = small_cohort.treatments[["patient_id", "treatment_date"]].drop_duplicates()
-    gaps = visits.sort_values("treatment_date").groupby("patient_id")["treatment_date"].diff().dropna()
+    gaps = (
+        visits.sort_values("treatment_date").groupby("patient_id")["treatment_date"].diff().dropna()
+    )
     assert len(gaps) > 500
     assert gaps.dt.days.min() >= 90
 
@@ -188,8 +198,12 @@ def test_patient_mix_matches_the_configuration(default_cohort, episodes):
 
 
 def test_units_are_in_the_products_own_units(episodes, params):
-    ref = episodes["region"].map({r: v["reference_dose_units"] for r, v in params["regions"].items()})
-    ratio = episodes["product"].map({k: v["units_per_ona_unit"] for k, v in params["products"].items()})
+    ref = episodes["region"].map(
+        {r: v["reference_dose_units"] for r, v in params["regions"].items()}
+    )
+    ratio = episodes["product"].map(
+        {k: v["units_per_ona_unit"] for k, v in params["products"].items()}
+    )
     rel = episodes["units"] / ratio / ref
     assert np.allclose(np.log2(rel), episodes["log2_rel_dose"])
     gl_abo = episodes.query("region == 'glabella' and product == 'abo'")["units"]
@@ -213,13 +227,18 @@ def test_marginal_median_at_reference_dose_in_domain_range(episodes):
 def test_glabella_20_vs_40_units_about_four_weeks(default_cohort, episodes):
     """19.7 -> 24.0 wk (PMC9558451): both in the truth and in the simulated latent durations."""
     med = default_cohort.truth_tables["region_medians"].set_index(["region", "dose_multiplier"])
-    truth_diff = med.loc[("glabella", 2.0), "median_days"] - med.loc[("glabella", 1.0), "median_days"]
+    truth_diff = (
+        med.loc[("glabella", 2.0), "median_days"] - med.loc[("glabella", 1.0), "median_days"]
+    )
     assert 21 <= truth_diff <= 35
     gl = episodes.loc[episodes["region"] == "glabella"].copy()
     # remove every non-dose fixed effect, keep frailty and noise: what a matched comparison sees
     non_dose = gl["log_duration_mean"] - gl["dose_effect"]
     gl["t_adj"] = np.exp(np.log(gl["latent_duration_days"]) - non_dose + np.log(140.0))
-    at = {m: gl.loc[np.isclose(gl["log2_rel_dose"], np.log2(m), atol=0.03), "t_adj"] for m in (0.5, 1, 2)}
+    at = {
+        m: gl.loc[np.isclose(gl["log2_rel_dose"], np.log2(m), atol=0.03), "t_adj"]
+        for m in (0.5, 1, 2)
+    }
     assert min(len(v) for v in at.values()) > 150
     diff = at[2].median() - at[1].median()
     assert 21 <= diff <= 40, diff
@@ -241,14 +260,17 @@ def _design(episodes: pd.DataFrame, products: list[str]) -> pd.DataFrame:
     e = episodes
     cycle = e.groupby(["patient_id", "region"]).cumcount() + 1
     age = e["treatment_date"].dt.year - e["birth_year"]
-    x = pd.DataFrame({
-        "sex_M": (e["sex"] == "M").astype(float),
-        "muscle_bulk": e["muscle_bulk"] - 2.0,
-        "exercise_per_10_met_h": e["exercise_met_h_week"] / 10.0,
-        "age_per_10_years": (age - 45.0) / 10.0,
-        "log2_cycle": np.log2(cycle),
-        "baseline_severity": e["baseline_severity"] - 2.0,
-    }, index=e.index)
+    x = pd.DataFrame(
+        {
+            "sex_M": (e["sex"] == "M").astype(float),
+            "muscle_bulk": e["muscle_bulk"] - 2.0,
+            "exercise_per_10_met_h": e["exercise_met_h_week"] / 10.0,
+            "age_per_10_years": (age - 45.0) / 10.0,
+            "log2_cycle": np.log2(cycle),
+            "baseline_severity": e["baseline_severity"] - 2.0,
+        },
+        index=e.index,
+    )
     for p in products[1:]:
         x[f"product_{p}"] = (e["product"] == p).astype(float)
     return x
@@ -261,14 +283,18 @@ def test_latent_durations_follow_the_stated_aft_coefficients(default_cohort, epi
     x = _design(e, list(params["products"]))
     offset = e["region"].map(truth["log_median_days_reference"]) + e["dose_effect"]
     y = np.log(e["latent_duration_days"]) - offset
-    fit = sm.OLS(y, sm.add_constant(x)).fit(cov_type="cluster", cov_kwds={"groups": e["patient_id"].factorize()[0]})
+    fit = sm.OLS(y, sm.add_constant(x)).fit(
+        cov_type="cluster", cov_kwds={"groups": e["patient_id"].factorize()[0]}
+    )
     assert abs(fit.params["const"]) < 4 * fit.bse["const"]
     for name in x.columns:
         true = truth["log_coefficients"][name]
         assert abs(fit.params[name] - true) < 4 * fit.bse[name], (name, fit.params[name], true)
     resid_sd = np.sqrt(fit.scale)
     assert abs(resid_sd - truth["total_sd"]) < 0.01
-    assert np.isclose(truth["time_ratios"]["product_daxi"], np.exp(truth["log_coefficients"]["product_daxi"]))
+    assert np.isclose(
+        truth["time_ratios"]["product_daxi"], np.exp(truth["log_coefficients"]["product_daxi"])
+    )
     assert 1.2 <= truth["time_ratios"]["product_daxi"] <= 1.3
 
 
@@ -288,7 +314,9 @@ def test_assessments_reflect_the_latent_duration(default_cohort):
     sev = a["severity"].astype(float)
     assert (sev[worn] == a.loc[worn, "baseline_severity"]).all()
     assert (sev[~worn] < a.loc[~worn, "baseline_severity"]).all()
-    err = (rep["reported_wearoff_date"] - rep["treatment_date"]).dt.days - rep["latent_duration_days"]
+    err = (rep["reported_wearoff_date"] - rep["treatment_date"]).dt.days - rep[
+        "latent_duration_days"
+    ]
     assert len(rep) > 500
     assert abs(err.mean()) < 1.5 and 5 <= err.std() <= 9  # report = T + N(0, 7 d)
     clinics = c.treatments.loc[c.treatments["episode_id"].isin(rep["episode_id"]), "clinic_id"]
@@ -310,13 +338,21 @@ def test_complication_counts_match_true_risks(default_cohort, params):
     c = default_cohort
     cutoff = pd.Timestamp(params["simulate"]["cutoff_date"])
     tr = c.treatments.set_index("episode_id")
-    risk = c.truth_tables["complication_risk"].join(tr[["region", "treatment_date"]], on="episode_id")
+    risk = c.truth_tables["complication_risk"].join(
+        tr[["region", "treatment_date"]], on="episode_id"
+    )
     risk = risk.loc[risk["treatment_date"] <= cutoff - pd.Timedelta(days=30)]
-    observed = (c.complications.set_index(["episode_id", "complication_type"]).index)
-    risk["event"] = pd.MultiIndex.from_frame(risk[["episode_id", "complication_type"]]).isin(observed)
+    observed = c.complications.set_index(["episode_id", "complication_type"]).index
+    risk["event"] = pd.MultiIndex.from_frame(risk[["episode_id", "complication_type"]]).isin(
+        observed
+    )
     cells = risk.groupby(["complication_type", "region"]).agg(
-        n=("event", "size"), events=("event", "sum"), expected=("risk_30d", "sum"),
-        var=("risk_30d", lambda p: float((p * (1 - p)).sum())), base=("base_rate", "first"))
+        n=("event", "size"),
+        events=("event", "sum"),
+        expected=("risk_30d", "sum"),
+        var=("risk_30d", lambda p: float((p * (1 - p)).sum())),
+        base=("base_rate", "first"),
+    )
     z = (cells["events"] - cells["expected"]) / np.sqrt(cells["var"] + 0.25)
     assert (z.abs() < 4.5).all(), z[z.abs() >= 4.5]
     # the configured base rate is what the cohort sees, up to random-effect and dose inflation
@@ -355,9 +391,17 @@ def test_truth_round_trips(small_cohort, small_raw_dir):
     on_disk = read_json(small_raw_dir / "truth" / "truth.json")
     assert on_disk == json.loads(json.dumps(_jsonable(small_cohort.truth)))
     coef = on_disk["duration"]["log_coefficients"]
-    for key in ["sex_M", "muscle_bulk", "exercise_per_10_met_h", "age_per_10_years", "log2_cycle",
-                "baseline_severity", "product_daxi", "dose_slope_below_knot_glabella",
-                "dose_slope_above_knot"]:
+    for key in [
+        "sex_M",
+        "muscle_bulk",
+        "exercise_per_10_met_h",
+        "age_per_10_years",
+        "log2_cycle",
+        "baseline_severity",
+        "product_daxi",
+        "dose_slope_below_knot_glabella",
+        "dose_slope_above_knot",
+    ]:
         assert np.isclose(on_disk["duration"]["time_ratios"][key], np.exp(coef[key]))
     for name, table in small_cohort.truth_tables.items():
         back = pd.read_parquet(small_raw_dir / "truth" / f"{name}.parquet")
@@ -372,7 +416,9 @@ def test_overrides_and_config_errors(small_params):
     broken = with_overrides(small_params, {"simulate.duration.median_days": {"glabella": 130}})
     with pytest.raises(ConfigError, match="median_days"):
         simulate_cohort(broken)
-    bad_rate = with_overrides(small_params, {"simulate.complications.base_rate.dysphagia": {"glabella": 0.1}})
+    bad_rate = with_overrides(
+        small_params, {"simulate.complications.base_rate.dysphagia": {"glabella": 0.1}}
+    )
     with pytest.raises(ConfigError, match="dysphagia cannot occur in glabella"):
         simulate_cohort(bad_rate)
 

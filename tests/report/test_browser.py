@@ -20,8 +20,16 @@ import pytest
 import yaml
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWS = ("clinic", "research", "advice")
 
 
@@ -41,8 +49,7 @@ def browser():
 
 def _manifests(reports: Path, params_file: Path) -> list[tuple[Path, dict]]:
     stages = yaml.safe_load(params_file.read_text())["report"]["stages"]
-    return [(reports / s, json.loads((reports / s / "manifest.json").read_text()))
-            for s in stages]
+    return [(reports / s, json.loads((reports / s / "manifest.json").read_text())) for s in stages]
 
 
 def _decimals(text: str) -> int:
@@ -73,7 +80,8 @@ def _assert_in_source(stage_dir: Path, head: dict) -> None:
     # a stage may round its headline (2.665 for a cell 2.66537): allow half its last digit
     tol = 0.5 * 10 ** -_decimals(repr(value)) if "e" not in repr(value) else 0.0
     assert any(math.isclose(x, value, rel_tol=1e-5, abs_tol=tol + 1e-9) for x in numbers), (
-        f"{head['key']}={head['value']} not found in {source}")
+        f"{head['key']}={head['value']} not found in {source}"
+    )
 
 
 def check_report(browser, index: Path, manifests: list[tuple[Path, dict]]) -> None:
@@ -99,18 +107,21 @@ def check_report(browser, index: Path, manifests: list[tuple[Path, dict]]) -> No
                 continue
             el = page.locator(f'[data-headline="{head["key"]}"]')
             assert el.count() == 1 and el.is_visible(), head["key"]
-            _assert_shown_equals(el.locator(".value").inner_text().strip(), head["value"],
-                                 head["key"])
+            _assert_shown_equals(
+                el.locator(".value").inner_text().strip(), head["value"], head["key"]
+            )
             if not isinstance(head["value"], str):
-                assert math.isclose(float(el.get_attribute("data-value")), float(head["value"]),
-                                    rel_tol=1e-12)
+                assert math.isclose(
+                    float(el.get_attribute("data-value")), float(head["value"]), rel_tol=1e-12
+                )
             if head.get("lower") is not None and head.get("upper") is not None:
                 lo, hi = re.split("–", el.locator(".interval-text").inner_text().strip())
                 _assert_shown_equals(lo, head["lower"], head["key"] + " lower")
                 _assert_shown_equals(hi, head["upper"], head["key"] + " upper")
             _assert_in_source(stage_dir, head)
     images = page.evaluate(
-        "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])")
+        "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])"
+    )
     n_figures = sum(len(s.get("figures", []) or []) for _, m in manifests for s in m["sections"])
     assert len(images) == n_figures
     assert all(done and width > 0 and alt for done, width, alt in images), images
@@ -120,8 +131,11 @@ def check_report(browser, index: Path, manifests: list[tuple[Path, dict]]) -> No
 
 
 def test_built_report_in_browser(browser, built_report):
-    check_report(browser, built_report["reports"] / "index.html",
-                 _manifests(built_report["reports"], built_report["params"]))
+    check_report(
+        browser,
+        built_report["reports"] / "index.html",
+        _manifests(built_report["reports"], built_report["params"]),
+    )
 
 
 def test_repository_report_in_browser(browser, repo_root):

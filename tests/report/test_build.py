@@ -34,8 +34,17 @@ def _rebuild(built, tmp_path, edit=None, pdf=None) -> Path:
         params["report"]["pdf"] = pdf
         params_file = tmp_path / "params.yaml"
         params_file.write_text(yaml.safe_dump(params))
-    code = main(["report", "--params", str(params_file), "--processed", str(built["processed"]),
-                 "--out", str(reports)])
+    code = main(
+        [
+            "report",
+            "--params",
+            str(params_file),
+            "--processed",
+            str(built["processed"]),
+            "--out",
+            str(reports),
+        ]
+    )
     assert code == 0
     return reports
 
@@ -72,9 +81,12 @@ def test_headlines_are_taken_from_the_manifest_not_the_template(built_report, tm
         path.write_text(json.dumps(man))
 
     page = (_rebuild(built_report, tmp_path, edit, pdf=False) / "index.html").read_text()
-    match = re.search(r'data-headline="median_days_glabella" data-value="([^"]+)"'
-                      r'.*?<span class="value">([^<]+)</span>.*?class="interval-text">([^<]+)<',
-                      page, re.S)
+    match = re.search(
+        r'data-headline="median_days_glabella" data-value="([^"]+)"'
+        r'.*?<span class="value">([^<]+)</span>.*?class="interval-text">([^<]+)<',
+        page,
+        re.S,
+    )
     assert match is not None
     assert match.groups() == ("99.94", "99.9", "90.0–109.5")
 
@@ -82,9 +94,11 @@ def test_headlines_are_taken_from_the_manifest_not_the_template(built_report, tm
 def test_research_tables_are_exported_as_csv_and_latex(built_report):
     out = built_report["reports"] / "tables"
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(f"{stem}.{ext}" for stem in
-                           ("cohort-table1", "survival-time_ratios", "cohort-data_quality")
-                           for ext in ("csv", "tex"))
+    assert names == sorted(
+        f"{stem}.{ext}"
+        for stem in ("cohort-table1", "survival-time_ratios", "cohort-data_quality")
+        for ext in ("csv", "tex")
+    )
     exported = pd.read_csv(out / "survival-time_ratios.csv")
     source = pd.read_csv(built_report["reports"] / "survival" / "time_ratios.csv")
     pd.testing.assert_frame_equal(exported, source)
@@ -101,20 +115,29 @@ def test_provenance_footer_hashes_inputs_and_dates_from_the_data(built_report):
     def footer(key):
         return re.search(rf'data-provenance="{key}">([^<]+)<', page).group(1)
 
-    assert footer("params_sha256") == hashlib.sha256(built_report["params"].read_bytes()).hexdigest()
+    assert (
+        footer("params_sha256") == hashlib.sha256(built_report["params"].read_bytes()).hexdigest()
+    )
     files = sorted(p for p in built_report["processed"].rglob("*") if p.is_file())
-    lines = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  "
-                    f"{p.relative_to(built_report['processed']).as_posix()}\n" for p in files)
+    lines = "".join(
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  "
+        f"{p.relative_to(built_report['processed']).as_posix()}\n"
+        for p in files
+    )
     assert footer("data_sha256") == hashlib.sha256(lines.encode()).hexdigest()
     assert footer("run_date") == "2024-12-31"  # the synthetic data cut-off, not today
     assert re.fullmatch(r"[0-9a-f]{40}|" + NOT_A_CHECKOUT, footer("git_commit"))
-    assert footer("uncommitted") == "none" or footer("uncommitted").startswith(("analysis/", "params.yaml"))
+    assert footer("uncommitted") == "none" or footer("uncommitted").startswith(
+        ("analysis/", "params.yaml")
+    )
     assert 'data-params-section="report"' in page and "min_count: 5" in page
 
 
 def test_methods_paragraph_assembles_stage_methods_and_versions(built_report):
     page = _page(built_report)
-    methods = page[page.index('id="methods"'):page.index("</article>", page.index('id="methods"'))]
+    methods = page[
+        page.index('id="methods"') : page.index("</article>", page.index('id="methods"'))
+    ]
     for man in built_report["fakes"].values():
         assert man["methods"] in methods
     import lifelines
@@ -126,8 +149,11 @@ def test_methods_paragraph_assembles_stage_methods_and_versions(built_report):
 def test_rebuilding_gives_identical_bytes(built_report, tmp_path):
     again = _rebuild(built_report, tmp_path)
     first = built_report["reports"]
-    for rel in ["index.html", "research.pdf",
-                *[f"tables/{p.name}" for p in (first / "tables").iterdir()]]:
+    for rel in [
+        "index.html",
+        "research.pdf",
+        *[f"tables/{p.name}" for p in (first / "tables").iterdir()],
+    ]:
         assert (again / rel).read_bytes() == (first / rel).read_bytes(), rel
 
 
@@ -139,13 +165,21 @@ def test_pdf_embeds_research_figures_at_full_resolution(built_report):
     assert f"/Width {width}".encode() in pdf  # not resampled: 200 dpi as saved
 
 
-def test_missing_manifest_stops_the_report_with_a_clear_message(built_report, tmp_path,
-                                                                capsys):
+def test_missing_manifest_stops_the_report_with_a_clear_message(built_report, tmp_path, capsys):
     reports = tmp_path / "reports"
     shutil.copytree(built_report["reports"] / "cohort", reports / "cohort")
     shutil.copytree(built_report["reports"] / "survival", reports / "survival")
-    code = main(["report", "--params", str(built_report["params"]), "--processed",
-                 str(built_report["processed"]), "--out", str(reports)])
+    code = main(
+        [
+            "report",
+            "--params",
+            str(built_report["params"]),
+            "--processed",
+            str(built_report["processed"]),
+            "--out",
+            str(reports),
+        ]
+    )
     assert code == 1
     assert "complications/manifest.json is missing" in capsys.readouterr().err
     assert not (reports / "index.html").exists()
@@ -158,8 +192,12 @@ def test_git_commit_outside_a_checkout(tmp_path):
 
 def test_uncommitted_source_changes_are_named(tmp_path):
     def git(*args):
-        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path,
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
 
     git("init", "-q")
     (tmp_path / "analysis").mkdir()
@@ -176,9 +214,17 @@ def test_uncommitted_source_changes_are_named(tmp_path):
     assert uncommitted_changes(tmp_path) == ("analysis/model.py", "analysis/new.py", "params.yaml")
 
 
-@pytest.mark.parametrize("value, digits, text", [
-    (128.43, None, "128.4"), (1.19, 2, "1.19"), (600, None, "600"), (0.0123, None, "0.0123"),
-    (float("nan"), None, "–"), (144.6, 0, "145"), ("2024-12-31", None, "2024-12-31"),
-])
+@pytest.mark.parametrize(
+    "value, digits, text",
+    [
+        (128.43, None, "128.4"),
+        (1.19, 2, "1.19"),
+        (600, None, "600"),
+        (0.0123, None, "0.0123"),
+        (float("nan"), None, "–"),
+        (144.6, 0, "145"),
+        ("2024-12-31", None, "2024-12-31"),
+    ],
+)
 def test_number_formatting(value, digits, text):
     assert format_number(value, digits) == text

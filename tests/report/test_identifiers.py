@@ -21,8 +21,10 @@ from conftest import write_fake_stage_outputs
 
 from analysis.cli import main
 
-RAW_ID_COLUMNS = {"patients": ["patient_id"],
-                  "treatments": ["episode_id", "patient_id", "clinic_id", "injector_id"]}
+RAW_ID_COLUMNS = {
+    "patients": ["patient_id"],
+    "treatments": ["episode_id", "patient_id", "clinic_id", "injector_id"],
+}
 
 
 def raw_identifiers(raw_dir: Path) -> set[str]:
@@ -41,14 +43,14 @@ def _png_text(data: bytes) -> Iterator[bytes]:
     """Text chunks of a PNG (tEXt raw, zTXt/iTXt decompressed)."""
     pos = 8
     while pos + 8 <= len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
         if kind == b"tEXt":
             yield body
         elif kind in (b"zTXt", b"iTXt"):
             yield body
             try:
-                yield zlib.decompress(body[body.index(b"\0") + 2:])
+                yield zlib.decompress(body[body.index(b"\0") + 2 :])
             except (ValueError, zlib.error):
                 pass
         pos += 12 + length
@@ -77,13 +79,15 @@ def searchable(path: Path) -> Iterator[bytes]:
 
 def leaks(reports: Path, identifiers: set[str]) -> list[tuple[str, str]]:
     """(file, identifier) for every identifier found anywhere under ``reports``."""
-    pattern = re.compile(b"|".join(re.escape(i.encode()) for i in sorted(identifiers, key=len,
-                                                                          reverse=True)))
+    pattern = re.compile(
+        b"|".join(re.escape(i.encode()) for i in sorted(identifiers, key=len, reverse=True))
+    )
     found = []
     for path in sorted(p for p in reports.rglob("*") if p.is_file()):
         for layer in searchable(path):
-            found += [(str(path.relative_to(reports)), m.decode()) for m in
-                      set(pattern.findall(layer))]
+            found += [
+                (str(path.relative_to(reports)), m.decode()) for m in set(pattern.findall(layer))
+            ]
     return found
 
 
@@ -91,7 +95,8 @@ def test_search_finds_an_identifier_hidden_in_every_layer(tmp_path):
     """The search itself works: a planted identifier is found in each kind of file."""
     secret = "P000367"
     (tmp_path / "a.html").write_text(
-        "<img src='data:image/png;base64," + base64.b64encode(secret.encode()).decode() + "'>")
+        "<img src='data:image/png;base64," + base64.b64encode(secret.encode()).decode() + "'>"
+    )
     (tmp_path / "b.pdf").write_bytes(b"stream\n" + zlib.compress(secret.encode()) + b"\nendstream")
     pd.DataFrame({"x": [secret]}).to_parquet(tmp_path / "c.parquet", compression="zstd")
     hits = leaks(tmp_path, {secret, "inj_006"})
@@ -99,7 +104,8 @@ def test_search_finds_an_identifier_hidden_in_every_layer(tmp_path):
 
 
 def test_no_identifier_reaches_the_reports_built_from_a_real_export(
-        small_raw_dir, small_prepared, params, tmp_path_factory, repo_root):
+    small_raw_dir, small_prepared, params, tmp_path_factory, repo_root
+):
     from analysis.data.prepare import write_prepared
 
     root = tmp_path_factory.mktemp("ids")
@@ -109,10 +115,34 @@ def test_no_identifier_reaches_the_reports_built_from_a_real_export(
     write_fake_stage_outputs(reports)
     params_file = root / "params.yaml"
     shutil.copy(repo_root / "params.yaml", params_file)
-    assert main(["describe", "--params", str(params_file), "--processed", str(processed),
-                 "--out", str(reports / "cohort")]) == 0
-    assert main(["report", "--params", str(params_file), "--processed", str(processed),
-                 "--out", str(reports)]) == 0
+    assert (
+        main(
+            [
+                "describe",
+                "--params",
+                str(params_file),
+                "--processed",
+                str(processed),
+                "--out",
+                str(reports / "cohort"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "report",
+                "--params",
+                str(params_file),
+                "--processed",
+                str(processed),
+                "--out",
+                str(reports),
+            ]
+        )
+        == 0
+    )
     identifiers = raw_identifiers(small_raw_dir)
     assert len(identifiers) > 1000  # patients, episodes, clinics, injectors
     assert leaks(reports, identifiers) == []

@@ -38,15 +38,19 @@ def test_missing_figure_is_named(stages):
 
 
 def test_path_outside_stage_directory_is_refused(stages):
-    _edit(stages / "survival",
-          lambda d: d["sections"][0]["tables"][0].update(path="../advice/advice_table.csv"))
+    _edit(
+        stages / "survival",
+        lambda d: d["sections"][0]["tables"][0].update(path="../advice/advice_table.csv"),
+    )
     with pytest.raises(ReportInputError, match="inside the stage directory"):
         load_manifest(stages / "survival")
 
 
 def test_unknown_count_column_is_named(stages):
-    _edit(stages / "survival",
-          lambda d: d["sections"][0]["tables"][0].update(count_columns=["n_patients"]))
+    _edit(
+        stages / "survival",
+        lambda d: d["sections"][0]["tables"][0].update(count_columns=["n_patients"]),
+    )
     with pytest.raises(ReportInputError, match="n_patients"):
         load_manifest(stages / "survival")
 

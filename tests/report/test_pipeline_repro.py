@@ -39,19 +39,51 @@ COMPARED = (".csv", ".json", ".html", ".tex", ".png", ".parquet", ".pdf")
 TINY = {
     "simulate.n_patients": 1000,
     "survival.bootstrap_replicates": 20,
-    "complications.sampler": {"draws": 300, "tune": 400, "chains": 2, "cores": 2,
-                              "target_accept": 0.9, "sampler": "nutpie"},
-    "complications.sensitivity_sampler": {"draws": 300, "tune": 400, "chains": 2, "cores": 2,
-                                          "target_accept": 0.9, "sampler": "nutpie"},
-    "complications.gate": {"max_rhat": 1.05, "min_ess_bulk": 100, "min_ess_tail": 100,
-                           "max_divergences": 10},
+    "complications.sampler": {
+        "draws": 300,
+        "tune": 400,
+        "chains": 2,
+        "cores": 2,
+        "target_accept": 0.9,
+        "sampler": "nutpie",
+    },
+    "complications.sensitivity_sampler": {
+        "draws": 300,
+        "tune": 400,
+        "chains": 2,
+        "cores": 2,
+        "target_accept": 0.9,
+        "sampler": "nutpie",
+    },
+    "complications.gate": {
+        "max_rhat": 1.05,
+        "min_ess_bulk": 100,
+        "min_ess_tail": 100,
+        "max_divergences": 10,
+    },
     "complications.ppc_draws": 200,
-    "advice.sampler": {"draws": 300, "tune": 400, "chains": 2, "cores": 2,
-                       "target_accept": 0.9, "sampler": "nutpie"},
-    "advice.compare_sampler": {"draws": 200, "tune": 300, "chains": 2, "cores": 2,
-                               "target_accept": 0.9, "sampler": "nutpie"},
-    "advice.gate": {"max_rhat": 1.05, "min_ess_bulk": 100, "min_ess_tail": 100,
-                    "max_divergences": 10},
+    "advice.sampler": {
+        "draws": 300,
+        "tune": 400,
+        "chains": 2,
+        "cores": 2,
+        "target_accept": 0.9,
+        "sampler": "nutpie",
+    },
+    "advice.compare_sampler": {
+        "draws": 200,
+        "tune": 300,
+        "chains": 2,
+        "cores": 2,
+        "target_accept": 0.9,
+        "sampler": "nutpie",
+    },
+    "advice.gate": {
+        "max_rhat": 1.05,
+        "min_ess_bulk": 100,
+        "min_ess_tail": 100,
+        "max_divergences": 10,
+    },
     "advice.stored_draws": 200,
     "advice.advice_draws": 100,
 }
@@ -87,16 +119,26 @@ def _env(project: Path) -> dict[str, str]:
 
 
 def _run(args: list[str], project: Path, timeout: float) -> str:
-    res = subprocess.run(args, cwd=project, env=_env(project), capture_output=True, text=True,
-                         timeout=timeout, check=False)
-    assert res.returncode == 0, f"{' '.join(args)} failed:\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
+    res = subprocess.run(
+        args,
+        cwd=project,
+        env=_env(project),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert res.returncode == 0, (
+        f"{' '.join(args)} failed:\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
+    )
     return res.stdout + res.stderr
 
 
 def _new_project(tmp: Path, repo: Path, params: dict, stages: dict) -> Path:
     project = tmp / "project"
-    shutil.copytree(repo / "analysis", project / "analysis",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        repo / "analysis", project / "analysis", ignore=shutil.ignore_patterns("__pycache__")
+    )
     for name in ("requirements.lock", ".gitignore", ".dvcignore"):
         if (repo / name).exists():
             shutil.copy(repo / name, project / name)
@@ -114,7 +156,8 @@ def _hashes(project: Path, suffixes=COMPARED) -> dict[str, str]:
         for path in sorted((project / root).rglob("*")):
             if path.is_file() and path.suffix in suffixes:
                 out[path.relative_to(project).as_posix()] = hashlib.sha256(
-                    path.read_bytes()).hexdigest()
+                    path.read_bytes()
+                ).hexdigest()
     return out
 
 
@@ -137,20 +180,32 @@ def _repro_twice_and_noop(project: Path, timeout: float, suffixes=COMPARED) -> d
 def test_describe_and_report_stages_reproduce(repo_root, tmp_path):
     real = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
-    upstream_outs = ["data/processed", "reports/survival", "reports/complications",
-                     "reports/advice"]
+    upstream_outs = [
+        "data/processed",
+        "reports/survival",
+        "reports/complications",
+        "reports/advice",
+    ]
     stages = {
-        "upstream": {"cmd": "python make_upstream.py", "deps": ["make_upstream.py"],
-                     "outs": upstream_outs},
+        "upstream": {
+            "cmd": "python make_upstream.py",
+            "deps": ["make_upstream.py"],
+            "outs": upstream_outs,
+        },
         "describe": real["describe"],
         "report": real["report"],
     }
     project = _new_project(tmp_path, repo_root, params, stages)
     (project / "make_upstream.py").write_text(UPSTREAM_SCRIPT)
     hashes = _repro_twice_and_noop(project, timeout=600)
-    for expected in ("reports/index.html", "reports/research.pdf",
-                     "reports/cohort/manifest.json", "reports/metrics/cohort.json",
-                     "reports/tables/cohort-table1.tex", "reports/cohort/quarterly_trends.png"):
+    for expected in (
+        "reports/index.html",
+        "reports/research.pdf",
+        "reports/cohort/manifest.json",
+        "reports/metrics/cohort.json",
+        "reports/tables/cohort-table1.tex",
+        "reports/cohort/quarterly_trends.png",
+    ):
         assert expected in hashes
 
 
@@ -175,6 +230,7 @@ def test_whole_pipeline_reproduces(repo_root, tmp_path):
     params = with_overrides(params, {k: v for k, v in TINY.items() if _has_key(params, k)})
     project = _new_project(tmp_path, repo_root, params, stages)
     # PDF and NetCDF are not part of the byte-identity promise
-    hashes = _repro_twice_and_noop(project, timeout=3000,
-                                   suffixes=tuple(s for s in COMPARED if s != ".pdf"))
+    hashes = _repro_twice_and_noop(
+        project, timeout=3000, suffixes=tuple(s for s in COMPARED if s != ".pdf")
+    )
     assert "reports/index.html" in hashes

@@ -12,8 +12,14 @@ from analysis.report.suppress import (
 
 
 def _table():
-    return pd.DataFrame({"region": ["a", "b", "c", "d"], "n": [12, 3, 0, 5],
-                         "events": [4, 1, 0, 5], "rate": [0.33, 0.33, float("nan"), 1.0]})
+    return pd.DataFrame(
+        {
+            "region": ["a", "b", "c", "d"],
+            "n": [12, 3, 0, 5],
+            "events": [4, 1, 0, 5],
+            "rate": [0.33, 0.33, float("nan"), 1.0],
+        }
+    )
 
 
 def test_counts_one_to_four_are_replaced_zero_and_five_are_kept():
@@ -52,8 +58,14 @@ def test_observed_columns_are_withheld_when_a_manifest_declares_no_derived_colum
     from analysis.report.build import render_table
     from analysis.report.manifest import Manifest
 
-    pd.DataFrame({"injector": ["I-1", "I-2"], "n_events": [3, 9], "observed_rate": [0.03, 0.09],
-                  "posterior_rate": [0.04, 0.08]}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame(
+        {
+            "injector": ["I-1", "I-2"],
+            "n_events": [3, 9],
+            "observed_rate": [0.03, 0.09],
+            "posterior_rate": [0.04, 0.08],
+        }
+    ).to_csv(tmp_path / "t.csv", index=False)
     write_json({}, tmp_path / "manifest.json")
     man = Manifest(directory=tmp_path, data={})
     shown = render_table(man, {"path": "t.csv", "count_columns": ["n_events"]}, 5, False)

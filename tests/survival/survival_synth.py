@@ -8,15 +8,22 @@ import pandas as pd
 from analysis.survival.design import design_matrix, make_spec
 
 TRUE_COEF = {
-    "region_forehead": 0.10, "region_lip_flip": -0.30, "product_daxi": 0.22, "sex_M": -0.15,
-    "muscle_bulk": -0.08, "exercise_per_10_met_h": -0.04, "dose_slope_below_knot": 0.21,
+    "region_forehead": 0.10,
+    "region_lip_flip": -0.30,
+    "product_daxi": 0.22,
+    "sex_M": -0.15,
+    "muscle_bulk": -0.08,
+    "exercise_per_10_met_h": -0.04,
+    "dose_slope_below_knot": 0.21,
     "dose_slope_above_knot": 0.03,
 }
 TRUE_LOG_MEDIAN = np.log(140.0)
 TRUE_SIGMA, TRUE_TAU = 0.21, 0.15
 
 
-def synthetic_episodes(n_patients: int, seed: int, family: str = "lognormal", visits: int = 5) -> pd.DataFrame:
+def synthetic_episodes(
+    n_patients: int, seed: int, family: str = "lognormal", visits: int = 5
+) -> pd.DataFrame:
     """Episodes with log T = x'beta + u_patient + sigma*eps, observed at random visits.
 
     ``family`` sets eps: standard normal (lognormal) or minimum-Gumbel (weibull). 10% of
@@ -25,16 +32,21 @@ def synthetic_episodes(n_patients: int, seed: int, family: str = "lognormal", vi
     rng = np.random.default_rng(seed)
     pid = np.repeat(np.arange(n_patients), 3)
     n = pid.size
-    df = pd.DataFrame({
-        "patient_key": pd.Series(pid).map(lambda i: f"p{i:05d}"),
-        "region": rng.choice(["glabella", "forehead", "lip_flip"], n),
-        "product": rng.choice(["ona", "abo", "daxi"], n),
-        "log2_rel_dose": rng.choice(np.log2([0.5, 1, 1.5, 2, 2.5]), n),
-        "muscle_bulk": rng.integers(1, 5, n), "exercise_met_h_week": rng.lognormal(np.log(12), 1, n),
-        "sex": np.where(rng.random(n_patients) < 0.2, "M", "F")[pid], "age_years": rng.uniform(25, 70, n),
-        "cycle": rng.integers(1, 6, n), "baseline_severity": rng.integers(1, 4, n),
-        "in_duration_analysis": True,
-    })
+    df = pd.DataFrame(
+        {
+            "patient_key": pd.Series(pid).map(lambda i: f"p{i:05d}"),
+            "region": rng.choice(["glabella", "forehead", "lip_flip"], n),
+            "product": rng.choice(["ona", "abo", "daxi"], n),
+            "log2_rel_dose": rng.choice(np.log2([0.5, 1, 1.5, 2, 2.5]), n),
+            "muscle_bulk": rng.integers(1, 5, n),
+            "exercise_met_h_week": rng.lognormal(np.log(12), 1, n),
+            "sex": np.where(rng.random(n_patients) < 0.2, "M", "F")[pid],
+            "age_years": rng.uniform(25, 70, n),
+            "cycle": rng.integers(1, 6, n),
+            "baseline_severity": rng.integers(1, 4, n),
+            "in_duration_analysis": True,
+        }
+    )
     x = design_matrix(df, make_spec(df, "glabella", "ona", 1.0))
     beta = pd.Series(0.0, index=x.columns)
     beta[list(TRUE_COEF)] = list(TRUE_COEF.values())
@@ -51,5 +63,3 @@ def synthetic_episodes(n_patients: int, seed: int, family: str = "lognormal", vi
     df["dur_upper_days"] = np.where(exact, t.round(2), upper)
     df["latent_days"] = t
     return df
-
-

@@ -30,11 +30,16 @@ def lognormal_choice(lognormal_episodes):
 @pytest.mark.parametrize("family", ["loglogistic", "lognormal", "weibull"])
 def test_row_loglik_sums_to_lifelines_loglik(lognormal_choice, lognormal_episodes, family):
     fit = lognormal_choice.fits[family]
-    ll = loglik_rows(family, fit.linear_predictor(lognormal_episodes), fit.log_sigma,
-                     np.maximum(lognormal_episodes["dur_lower_days"], 1e-3).where(
-                         lognormal_episodes["dur_lower_days"] != lognormal_episodes["dur_upper_days"],
-                         lognormal_episodes["dur_lower_days"]),
-                     lognormal_episodes["dur_upper_days"])
+    ll = loglik_rows(
+        family,
+        fit.linear_predictor(lognormal_episodes),
+        fit.log_sigma,
+        np.maximum(lognormal_episodes["dur_lower_days"], 1e-3).where(
+            lognormal_episodes["dur_lower_days"] != lognormal_episodes["dur_upper_days"],
+            lognormal_episodes["dur_lower_days"],
+        ),
+        lognormal_episodes["dur_upper_days"],
+    )
     assert ll.sum() == pytest.approx(fit.loglik, abs=1e-6)
 
 
@@ -86,8 +91,12 @@ def test_interval_censored_weibull_reproduces_published_diabetes_loglik():
     def nll(theta):
         return -loglik_rows("weibull", theta[0] + theta[1] * male, theta[2], lo, up).sum()
 
-    res = optimize.minimize(nll, x0=[np.log(np.median(up)), 0.0, 0.0], method="Nelder-Mead",
-                            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000})
+    res = optimize.minimize(
+        nll,
+        x0=[np.log(np.median(up)), 0.0, 0.0],
+        method="Nelder-Mead",
+        options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 5000},
+    )
     assert -res.fun == pytest.approx(-2027.20, abs=0.005)
     assert res.x[0] == pytest.approx(2.91, abs=0.005)
     assert res.x[1] == pytest.approx(0.05, abs=0.005)
@@ -109,9 +118,19 @@ def test_region_slope_test_finds_slopes_only_when_they_differ(lognormal_episodes
 
 
 def test_predicted_median_interval_contains_the_true_reference_median(lognormal_choice):
-    profile = pd.DataFrame({"region": ["glabella"], "product": ["ona"], "log2_rel_dose": [0.0], "muscle_bulk": [2],
-                            "exercise_met_h_week": [0.0], "sex": ["F"], "age_years": [45.0], "cycle": [1],
-                            "baseline_severity": [2]})
+    profile = pd.DataFrame(
+        {
+            "region": ["glabella"],
+            "product": ["ona"],
+            "log2_rel_dose": [0.0],
+            "muscle_bulk": [2],
+            "exercise_met_h_week": [0.0],
+            "sex": ["F"],
+            "age_years": [45.0],
+            "cycle": [1],
+            "baseline_severity": [2],
+        }
+    )
     out = predicted_medians(lognormal_choice.fits["lognormal"], profile).iloc[0]
     assert out["median_lower"] <= 140.0 <= out["median_upper"]
 
@@ -121,8 +140,12 @@ def test_generalised_gamma_likelihood_matches_lifelines_and_nests_the_lognormal(
     spec = make_spec(df, "glabella", "ona", 1.0)
     gg = fit_aft(df, "gengamma", spec)
     ln = fit_aft(df, "lognormal", spec)
-    lo = df["dur_lower_days"].where(df["dur_lower_days"] == df["dur_upper_days"], df["dur_lower_days"].clip(lower=1e-3))
-    ll = loglik_rows("gengamma", gg.linear_predictor(df), gg.log_sigma, lo, df["dur_upper_days"], gg.shape)
+    lo = df["dur_lower_days"].where(
+        df["dur_lower_days"] == df["dur_upper_days"], df["dur_lower_days"].clip(lower=1e-3)
+    )
+    ll = loglik_rows(
+        "gengamma", gg.linear_predictor(df), gg.log_sigma, lo, df["dur_upper_days"], gg.shape
+    )
     assert ll.sum() == pytest.approx(gg.loglik, abs=1e-6)
-    assert gg.loglik >= ln.loglik - 1e-3          # lambda = 0 is the log-normal
+    assert gg.loglik >= ln.loglik - 1e-3  # lambda = 0 is the log-normal
     assert abs(gg.shape) < 3 * gg.summary.set_index("parameter").loc["lambda_", "se_model"]

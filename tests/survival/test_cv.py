@@ -16,7 +16,9 @@ def test_interval_concordance_equals_harrell_on_exact_times():
     t = rng.exponential(100, 300)
     pred = t * np.exp(rng.normal(0, 0.5, 300))
     c, pairs = concordance_interval(t, t, pred)
-    ref = concordance_index_censored(np.ones(300, bool), t, -pred)[0]  # sksurv: higher risk = shorter
+    ref = concordance_index_censored(np.ones(300, bool), t, -pred)[
+        0
+    ]  # sksurv: higher risk = shorter
     assert c == pytest.approx(ref, abs=1e-12)
     assert pairs == 300 * 299 // 2
 
@@ -46,5 +48,7 @@ def test_cross_validated_model_beats_the_null(aft_cv):
 
 def test_correct_model_is_calibrated(aft_cv):
     cal = calibration_table(aft_cv.predictions, (16.0,), groups=4, n_boot=50, seed=1)
-    inside = (cal["observed_lower"] - 0.03 <= cal["predicted"]) & (cal["predicted"] <= cal["observed_upper"] + 0.03)
+    inside = (cal["observed_lower"] - 0.03 <= cal["predicted"]) & (
+        cal["predicted"] <= cal["observed_upper"] + 0.03
+    )
     assert inside.all(), cal

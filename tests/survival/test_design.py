@@ -15,7 +15,9 @@ def test_bad_interval_names_file_row_column_and_rule(lognormal_episodes):
     with pytest.raises(InputValidationError) as err:
         duration_frame(df, "episodes.parquet")
     msg = str(err.value)
-    assert "episodes.parquet, row 5" in msg and "dur_upper_days" in msg and ">= dur_lower_days" in msg
+    assert (
+        "episodes.parquet, row 5" in msg and "dur_upper_days" in msg and ">= dur_lower_days" in msg
+    )
     assert "p0000" not in msg  # no patient key in messages
 
 

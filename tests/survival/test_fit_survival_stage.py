@@ -20,15 +20,31 @@ def stage_out(small_episodes, small_params, tmp_path_factory):
     episodes = root / "episodes.parquet"
     small_episodes.to_parquet(episodes)
     # the smallest region falls below the Turnbull minimum, so the too-few path runs end to end
-    smallest = int(small_episodes[small_episodes["in_duration_analysis"]].groupby("region").size().min())
-    params = with_overrides(small_params, {
-        "survival.bootstrap_replicates": 20, "survival.strata": ["region", "exercise_tier"],
-        "survival.families": ["weibull", "lognormal"], "survival.cv.folds": 3,
-        "survival.turnbull_min_episodes": smallest + 1,
-    })
+    smallest = int(
+        small_episodes[small_episodes["in_duration_analysis"]].groupby("region").size().min()
+    )
+    params = with_overrides(
+        small_params,
+        {
+            "survival.bootstrap_replicates": 20,
+            "survival.strata": ["region", "exercise_tier"],
+            "survival.families": ["weibull", "lognormal"],
+            "survival.cv.folds": 3,
+            "survival.turnbull_min_episodes": smallest + 1,
+        },
+    )
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    code = main(["fit-survival", "--params", str(root / "params.yaml"), "--episodes", str(episodes),
-                 "--out", str(root / "reports" / "survival")])
+    code = main(
+        [
+            "fit-survival",
+            "--params",
+            str(root / "params.yaml"),
+            "--episodes",
+            str(episodes),
+            "--out",
+            str(root / "reports" / "survival"),
+        ]
+    )
     assert code == 0
     return root / "reports"
 
@@ -43,7 +59,9 @@ def test_manifest_points_at_files_that_exist(stage_out):
 
 def test_headlines_equal_the_table_values(stage_out):
     manifest = json.loads((stage_out / "survival" / "manifest.json").read_text())
-    table = pd.read_csv(stage_out / "survival" / "median_duration_by_region.csv").set_index("region")
+    table = pd.read_csv(stage_out / "survival" / "median_duration_by_region.csv").set_index(
+        "region"
+    )
     gl = next(h for h in manifest["headlines"] if h["key"] == "median_days_glabella")
     assert gl["value"] == pytest.approx(table.loc["glabella", "median_days"], rel=1e-5)
     assert gl["lower"] <= gl["value"] <= gl["upper"]

@@ -32,7 +32,9 @@ def test_npmle_equals_kaplan_meier_on_exact_and_right_censored_data():
     npmle = fit_npmle(obs, np.where(event, obs, np.inf), tol=1e-10)
     km = KaplanMeierFitter().fit(obs, event)
     times = np.array([10.0, 40.0, 80.0, 120.05, 150.0])
-    np.testing.assert_allclose(npmle.survival(times), km.survival_function_at_times(times).to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        npmle.survival(times), km.survival_function_at_times(times).to_numpy(), atol=1e-6
+    )
 
 
 def test_npmle_matches_lifelines_turnbull_on_interval_data():
@@ -47,8 +49,11 @@ def test_npmle_matches_lifelines_turnbull_on_interval_data():
     ref = KaplanMeierFitter().fit_interval_censoring(lo, up).survival_function_
     # compare where lifelines' curve is determined (its upper and lower versions agree)
     determined = ref[np.isclose(ref["NPMLE_estimate_upper"], ref["NPMLE_estimate_lower"])]
-    np.testing.assert_allclose(ours.survival(determined.index.to_numpy()),
-                               determined["NPMLE_estimate_lower"].to_numpy(), atol=5e-3)
+    np.testing.assert_allclose(
+        ours.survival(determined.index.to_numpy()),
+        determined["NPMLE_estimate_lower"].to_numpy(),
+        atol=5e-3,
+    )
     assert len(determined) > 50
     # and ours is the maximum: Kuhn-Tucker conditions of the NPMLE (Gentleman & Geyer 1994)
     alpha = (lo[:, None] <= ours.left[None, :]) & (ours.right[None, :] <= up[:, None])
@@ -87,11 +92,17 @@ def test_turnbull_by_lists_levels_too_small_to_estimate(lognormal_episodes):
     small = df["region"].unique()[0]
     keep = df.index[df["region"] == small][:7]
     df = df[(df["region"] != small) | df.index.isin(keep)]
-    res, too_few = turnbull_by(df, "region", n_boot=20, seed=1, report_weeks=(12, 16), min_episodes=20)
+    res, too_few = turnbull_by(
+        df, "region", n_boot=20, seed=1, report_weeks=(12, 16), min_episodes=20
+    )
     assert str(small) not in res
     assert set(res) == set(map(str, df["region"].unique())) - {str(small)}
     # one row per quantity, same format as an estimated level's summary, counts kept, no estimates
-    assert too_few["quantity"].tolist() == ["median_duration", "still_effective_week_12", "still_effective_week_16"]
+    assert too_few["quantity"].tolist() == [
+        "median_duration",
+        "still_effective_week_12",
+        "still_effective_week_16",
+    ]
     assert (too_few["group"] == f"region={small}").all() and (too_few["level"] == str(small)).all()
     assert (too_few["n_episodes"] == 7).all()
     assert (too_few["n_patients"] == df.loc[keep, "patient_key"].nunique()).all()
@@ -111,8 +122,14 @@ def test_generalised_logrank_reduces_to_logrank_on_right_censored_data():
     rng = np.random.default_rng(5)
     g = rng.integers(0, 2, obs.size)
     obs = np.where(g == 1, obs * 1.6, obs)
-    df = pd.DataFrame({"dur_lower_days": obs, "dur_upper_days": np.where(event, obs, np.inf), "g": g,
-                       "patient_key": np.arange(obs.size)})
+    df = pd.DataFrame(
+        {
+            "dur_lower_days": obs,
+            "dur_upper_days": np.where(event, obs, np.inf),
+            "g": g,
+            "patient_key": np.arange(obs.size),
+        }
+    )
     ours = generalised_logrank(df, "g")
     ref = logrank_test(obs[g == 0], obs[g == 1], event[g == 0], event[g == 1])
     assert ref.p_value < 1e-3 and ours.p_value < 1e-3

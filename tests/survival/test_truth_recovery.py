@@ -33,10 +33,14 @@ def _truth_table(truth: dict, regions) -> pd.Series:
     return out
 
 
-def test_turnbull_glabella_median_within_5_percent_of_latent_median(small_cohort, small_episodes, pseudonym_key):
+def test_turnbull_glabella_median_within_5_percent_of_latent_median(
+    small_cohort, small_episodes, pseudonym_key
+):
     latent = small_cohort.truth_tables["episodes"][["episode_id", "latent_duration_days"]].copy()
     latent["episode_key"] = pseudonymise(latent["episode_id"], pseudonym_key, "episode").to_numpy()
-    gl = duration_frame(small_episodes).query("region == 'glabella'").merge(latent, on="episode_key")
+    gl = (
+        duration_frame(small_episodes).query("region == 'glabella'").merge(latent, on="episode_key")
+    )
     assert len(gl) > 500
     est = median_days(fit_npmle(gl["dur_lower_days"], gl["dur_upper_days"], tol=1e-8))[0]
     true = float(gl["latent_duration_days"].median())
