@@ -70,7 +70,7 @@ class Steps:
 
 
 def job_simulate(args) -> list[dict]:
-    from analysis.data.simulate import simulate_cohort, write_cohort
+    from analysis.simulator.cohort import simulate_cohort, write_cohort
     from analysis.params import load_params
 
     params = load_params(REPO / "params.yaml")

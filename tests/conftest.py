@@ -46,14 +46,14 @@ def pseudonym_key() -> bytes:
 
 @pytest.fixture(scope="session")
 def small_cohort(small_params):
-    from analysis.data.simulate import simulate_cohort
+    from analysis.simulator.cohort import simulate_cohort
 
     return simulate_cohort(small_params, seed=small_params["seed"])
 
 
 @pytest.fixture(scope="session")
 def small_raw_dir(small_cohort, tmp_path_factory) -> Path:
-    from analysis.data.simulate import write_cohort
+    from analysis.simulator.cohort import write_cohort
 
     out = tmp_path_factory.mktemp("raw") / "demo"
     write_cohort(small_cohort, out)

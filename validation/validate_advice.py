@@ -43,7 +43,7 @@ def simulate_and_prepare(params: dict, seed: int) -> tuple[pd.DataFrame, pd.Seri
     """Prepared episodes and the latent durations indexed by episode_key."""
     from analysis.data.prepare import prepare
     from analysis.data.pseudonym import pseudonymise
-    from analysis.data.simulate import simulate_cohort, write_cohort
+    from analysis.simulator.cohort import simulate_cohort, write_cohort
 
     cohort = simulate_cohort(params, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:

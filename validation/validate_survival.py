@@ -23,7 +23,7 @@ import pandas as pd
 
 from analysis.data.prepare import prepare
 from analysis.data.pseudonym import pseudonymise
-from analysis.data.simulate import simulate_cohort, write_cohort
+from analysis.simulator.cohort import simulate_cohort, write_cohort
 from analysis.params import load_params, with_overrides
 from analysis.survival.aft import fit_aft
 from analysis.survival.design import duration_frame, make_spec

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis.data.simulate import FORMATS, simulate_cohort, write_cohort
+from analysis.simulator.cohort import FORMATS, simulate_cohort, write_cohort
 from analysis.params import load_params
 
 HELP = "simulate the demo cohort (raw clinic tables + known truth)"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from analysis.data.simulate import simulate_cohort
+from analysis.simulator.cohort import simulate_cohort
 from analysis.params import load_params
 
 HERE = Path(__file__).resolve().parent

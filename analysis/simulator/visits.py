@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.data.sim_config import SimConfig
-from analysis.data.sim_population import (
+from analysis.simulator.config import SimConfig
+from analysis.simulator.population import (
     PatientArrays,
     draw_units,
     log2_rel_dose,

@@ -7,8 +7,8 @@ simulator at a large size. Prints figures; asserts nothing (the tests do).
 
 Run::
 
-    PYTHONPATH=. .venv/bin/python -m analysis.data.sim_validate --seeds 5 [--use-reported]
-    PYTHONPATH=. .venv/bin/python -m analysis.data.sim_validate --seeds 0 --timing-patients 250000
+    PYTHONPATH=. .venv/bin/python -m analysis.validation.simulator_recovery --seeds 5 [--use-reported]
+    PYTHONPATH=. .venv/bin/python -m analysis.validation.simulator_recovery --seeds 0 --timing-patients 250000
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.data.simulate import SimulatedCohort, simulate_cohort
+from analysis.simulator.cohort import SimulatedCohort, simulate_cohort
 from analysis.params import load_params
 
 

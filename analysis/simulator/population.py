@@ -1,8 +1,8 @@
 """Building blocks of the demo-cohort simulator: patients, doses, latent durations, complications.
 
-Pure functions of a frozen :class:`~analysis.data.sim_config.SimConfig` and a NumPy
+Pure functions of a frozen :class:`~analysis.simulator.config.SimConfig` and a NumPy
 ``Generator``; the visit process that strings them together lives in
-:mod:`analysis.data.sim_visits`. All arrays are vectorised over patients or episodes.
+:mod:`analysis.simulator.visits`. All arrays are vectorised over patients or episodes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.data.sim_config import DurationConfig, SimConfig
+from analysis.simulator.config import DurationConfig, SimConfig
 
 #: Reference profile of ``duration.median_days`` (documented in params.yaml and docs/simulator.md).
 REFERENCE_AGE_YEARS = 45.0

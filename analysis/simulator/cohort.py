@@ -4,9 +4,9 @@ The model (documented in ``docs/simulator.md``, every number in ``params.yaml`` 
 with its source) has three parts:
 
 * latent duration of effect, a log-normal AFT with patient frailty
-  (:func:`analysis.data.sim_population.log_duration_mean`);
+  (:func:`analysis.simulator.population.log_duration_mean`);
 * a realistic visit process that turns latent durations into interval-censored assessments
-  (:mod:`analysis.data.sim_visits`);
+  (:mod:`analysis.simulator.visits`);
 * 30-day complications, logistic in region x type base rates, dose, product, clinic and
   injector effects (a few injectors truly worse).
 
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.data.sim_config import SimConfig, load_sim_config
-from analysis.data.sim_population import (
+from analysis.simulator.config import SimConfig, load_sim_config
+from analysis.simulator.population import (
     REFERENCE_AGE_YEARS,
     REFERENCE_BULK,
     REFERENCE_SEVERITY,
@@ -38,7 +38,7 @@ from analysis.data.sim_population import (
     dose_effect,
     simulate_patients,
 )
-from analysis.data.sim_visits import AssessmentArrays, EpisodeArrays, simulate_visits
+from analysis.simulator.visits import AssessmentArrays, EpisodeArrays, simulate_visits
 from analysis.errors import ConfigError
 from analysis.io import write_csv, write_json, write_parquet
 

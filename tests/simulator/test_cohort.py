@@ -1,4 +1,4 @@
-"""Tests of the demo-cohort simulator (analysis/data/simulate.py) against its stated truth.
+"""Tests of the demo-cohort simulator (analysis/simulator/cohort.py) against its stated truth.
 
 Reference figures are typed here from DOMAIN.md / published-evidence.md on purpose (not read
 from params.yaml), so that a parameter change that breaks the calibration fails a test.
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from analysis.data.simulate import RAW_COLUMNS, SimulatedCohort, simulate_cohort, write_cohort
+from analysis.simulator.cohort import RAW_COLUMNS, SimulatedCohort, simulate_cohort, write_cohort
 from analysis.errors import ConfigError
 from analysis.io import _jsonable, read_json
 from analysis.params import with_overrides
@@ -434,7 +434,7 @@ def test_turnbull_median_recovers_latent_glabella_median(default_cohort):
     Guards the observation design (docs/simulator.md): with only wear-off-triggered returns
     this estimate is 6-8% low. The survival stage's own test checks its derived intervals.
     """
-    from analysis.data.sim_validate import median_recovery
+    from analysis.validation.simulator_recovery import median_recovery
 
     res = median_recovery(default_cohort, ["glabella"]).iloc[0]
     assert res["n_episodes"] > 4000
