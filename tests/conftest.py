@@ -47,8 +47,9 @@ def pseudonym_key() -> bytes:
 @pytest.fixture(scope="session")
 def small_cohort(small_params):
     from analysis.simulator.cohort import simulate_cohort
+    from analysis.simulator.config import SimConfig
 
-    return simulate_cohort(small_params, seed=small_params["seed"])
+    return simulate_cohort(SimConfig.from_params(small_params))
 
 
 @pytest.fixture(scope="session")

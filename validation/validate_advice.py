@@ -44,8 +44,9 @@ def simulate_and_prepare(params: dict, seed: int) -> tuple[pd.DataFrame, pd.Seri
     from analysis.data.prepare import prepare
     from analysis.data.pseudonym import pseudonymise
     from analysis.simulator.cohort import simulate_cohort, write_cohort
+    from analysis.simulator.config import SimConfig
 
-    cohort = simulate_cohort(params, seed=seed)
+    cohort = simulate_cohort(SimConfig.from_params(params, seed=seed))
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "demo"
         write_cohort(cohort, raw)

@@ -1,33 +1,37 @@
-"""Frozen configuration of the demo-cohort simulator, read from the ``simulate`` section.
+"""Frozen configuration of the demo-cohort simulator: params.yaml ``simulate`` read strictly.
 
-The simulator never reads ``params.yaml`` itself: :func:`load_sim_config` turns the parameter
-dict (the whole file, as loaded by :func:`analysis.params.load_params`) into immutable
-dataclasses, checking every value it needs and failing with a :class:`~analysis.errors.ConfigError`
-that names the offending key.
+The section is parsed by :func:`analysis.config.parse` into the dataclasses below, whose fields
+are the keys of params.yaml (a misspelt or unknown key stops with its path and the nearest
+valid name). Range checks live in ``__post_init__``; defaults live in params.yaml only.
+:class:`SimConfig` adds the top-level ``seed`` and the study vocabulary
+(:class:`~analysis.vocabulary.Vocabulary`) and gives every per-region, per-product and per-type
+value as a tuple in vocabulary order, the form the simulator computes with.
+
+Example
+-------
+>>> cfg = SimConfig.from_params(load_params("params.yaml"), n_patients=200)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from analysis.config import convert, parse_section
 from analysis.errors import ConfigError
-from analysis.params import section
+from analysis.vocabulary import Vocabulary
 
 SEXES = ("F", "M")
 
 
-def _get(node: dict[str, Any], key: str, where: str) -> Any:
-    try:
-        return node[key]
-    except (KeyError, TypeError):
-        raise ConfigError(f"params.yaml: missing '{where}.{key}'") from None
-
-
-def _probs(values: Any, where: str, n: int | None = None) -> tuple[float, ...]:
+def _probabilities(values: Sequence[float], where: str, n: int | None = None) -> tuple:
+    """``values`` rescaled to sum to exactly 1, after checking they are probabilities."""
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1 or (n is not None and arr.size != n):
         raise ConfigError(f"params.yaml: '{where}' must be a list of {n} probabilities")
@@ -38,32 +42,46 @@ def _probs(values: Any, where: str, n: int | None = None) -> tuple[float, ...]:
     return tuple(float(v) for v in arr / arr.sum())
 
 
-def _share(value: Any, where: str) -> float:
-    value = float(value)
+def _check_share(value: float, where: str) -> None:
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"params.yaml: '{where}' must be a share in [0, 1], got {value}")
-    return value
 
 
-def _date(value: Any, where: str) -> pd.Timestamp:
-    try:
-        return pd.Timestamp(str(value)).normalize()
-    except ValueError:
-        raise ConfigError(f"params.yaml: '{where}' is not a date: {value!r}") from None
+def _check_shares(obj: Any, where: str, names: Sequence[str]) -> None:
+    for name in names:
+        _check_share(getattr(obj, name), f"{where}.{name}")
+
+
+def _check_probabilities(obj: Any, where: str, name: str, n: int | None = None) -> None:
+    _probabilities(getattr(obj, name), f"{where}.{name}", n)
+
+
+def _aligned(mapping: Mapping[str, float], codes: Sequence[str], where: str) -> tuple:
+    """``mapping`` as a tuple in the order of ``codes``; it must name exactly those codes."""
+    missing = [k for k in codes if k not in mapping]
+    unknown = [k for k in mapping if k not in codes]
+    if missing or unknown:
+        raise ConfigError(
+            f"params.yaml: '{where}' must name exactly the codes {list(codes)}; "
+            f"missing {missing}, unknown {unknown}"
+        )
+    return tuple(float(mapping[k]) for k in codes)
 
 
 @dataclass(frozen=True)
 class PatientConfig:
+    """``simulate.patients``: who the patients are."""
+
     female_share: float
     age_mean: float
     age_sd: float
     age_min: int
     age_max: int
     body_fat_missing_share: float
-    body_fat_pct_mean: dict[str, float]
+    body_fat_pct_mean: dict[str, float]  # by sex, F and M
     body_fat_pct_sd: dict[str, float]
-    n_regions_probs: tuple[float, ...]
-    region_weights: tuple[float, ...]  # aligned with SimConfig.regions
+    n_regions_probs: tuple[float, ...]  # 1, 2 or 3 regions per visit
+    region_weights: dict[str, float]  # by region code; SimConfig.region_probs in vocab order
     exercise_zero_share: float
     exercise_median_met_h: float
     exercise_sigma_log: float
@@ -71,47 +89,96 @@ class PatientConfig:
     bulk_male_shift: float
     bulk_masseter_shift: float
     bulk_sd: float
-    baseline_severity_probs: tuple[float, ...]
+    baseline_severity_probs: tuple[float, ...]  # grades 0..3
+
+    def __post_init__(self) -> None:
+        w = "simulate.patients"
+        _check_shares(self, w, ("female_share", "body_fat_missing_share", "exercise_zero_share"))
+        for name in ("body_fat_pct_mean", "body_fat_pct_sd"):
+            if set(getattr(self, name)) != set(SEXES):
+                raise ConfigError(f"params.yaml: '{w}.{name}' must name exactly {list(SEXES)}")
+        if not self.age_min <= self.age_max:
+            raise ConfigError(f"params.yaml: '{w}': need age_min <= age_max")
+        _check_probabilities(self, w, "n_regions_probs", 3)
+        _check_probabilities(self, w, "baseline_severity_probs", 4)
+        _probabilities(list(self.region_weights.values()), f"{w}.region_weights")
 
 
 @dataclass(frozen=True)
 class TreatmentConfig:
-    product_shares: tuple[float, ...]  # aligned with SimConfig.products
+    """``simulate.treatment``: products and doses (dose multipliers x the reference dose)."""
+
+    product_shares: dict[str, float]  # by product code; SimConfig.product_probs
     product_stickiness: float
     dose_multipliers: tuple[float, ...]
-    dose_probs_female: tuple[float, ...]
+    dose_probs_female: tuple[float, ...]  # one per dose multiplier
     dose_probs_male: tuple[float, ...]
-    units_rounding: tuple[float, ...]  # aligned with SimConfig.products
+    units_rounding: dict[str, float]  # recorded precision of units, by product code
+
+    def __post_init__(self) -> None:
+        w = "simulate.treatment"
+        _check_share(self.product_stickiness, f"{w}.product_stickiness")
+        if any(m <= 0 for m in self.dose_multipliers):
+            raise ConfigError(f"params.yaml: '{w}.dose_multipliers' must be positive")
+        if any(step <= 0 for step in self.units_rounding.values()):
+            raise ConfigError(f"params.yaml: '{w}.units_rounding' must be positive")
+        n = len(self.dose_multipliers)
+        _check_probabilities(self, w, "dose_probs_female", n)
+        _check_probabilities(self, w, "dose_probs_male", n)
+        _probabilities(list(self.product_shares.values()), f"{w}.product_shares")
 
 
 @dataclass(frozen=True)
 class DurationConfig:
-    """Coefficients of the log-normal AFT (log-time scale)."""
+    """``simulate.duration``: the log-normal AFT of the latent duration (log-time scale).
 
-    log_median_days: tuple[float, ...]  # per region, reference profile
+    The coefficient names are the canonical covariate names of the duration models.
+    """
+
+    median_days: dict[str, float]  # reference profile, by region code
     dose_knot_log2: float
-    dose_slope_below_knot: tuple[float, ...]  # per region
+    dose_slope_below_knot: float
+    dose_slope_below_knot_by_region: dict[str, float]  # regions that differ from the above
     dose_slope_above_knot: float
     sex_male: float
     muscle_bulk_per_grade: float
     exercise_per_10_met_h: float
     age_per_10_years: float
-    product: tuple[float, ...]  # per product
+    product: dict[str, float]  # by product code
     log2_cycle: float
     baseline_severity_per_grade: float
     frailty_sd: float
     residual_sd: float
 
+    def __post_init__(self) -> None:
+        w = "simulate.duration"
+        if any(m <= 0 for m in self.median_days.values()):
+            raise ConfigError(f"params.yaml: '{w}.median_days' must be positive")
+        if self.frailty_sd < 0 or self.residual_sd <= 0:
+            raise ConfigError(f"params.yaml: '{w}.frailty_sd' must be >= 0 and residual_sd > 0")
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """One follow-up protocol: review days after treatment and the share of reviews attended."""
+
+    days: tuple[int, ...]
+    attendance: float
+
+    def __post_init__(self) -> None:
+        _check_share(self.attendance, "simulate.observation.protocols.*.attendance")
+
 
 @dataclass(frozen=True)
 class ObservationConfig:
+    """``simulate.observation``: visits, patient reports and returns (docs/simulator.md)."""
+
     two_week_attendance: float
     two_week_day_range: tuple[int, int]
-    protocol_days: tuple[tuple[int, ...], ...]  # per clinic
-    protocol_attendance: tuple[float, ...]  # per clinic
-    protocol_names: tuple[str, ...]  # per clinic
+    protocols: dict[str, ProtocolConfig]
+    clinic_protocols: tuple[str, ...]  # protocol name per clinic
     visit_jitter_days: int
-    reports_wearoff: tuple[bool, ...]  # per clinic
+    reported_wearoff_clinics: tuple[int, ...]  # 1-based clinic numbers
     reported_wearoff_share: float
     reported_wearoff_sd_days: float
     reported_by_phone_share: float
@@ -121,13 +188,61 @@ class ObservationConfig:
     return_delay_days: tuple[float, float]  # uniform delay after the first wear-off
     dropout_per_episode: float
 
+    def __post_init__(self) -> None:
+        w = "simulate.observation"
+        shares = ("two_week_attendance", "reported_wearoff_share", "reported_by_phone_share")
+        _check_shares(self, w, (*shares, "scheduled_share", "dropout_per_episode"))
+        unknown = [p for p in self.clinic_protocols if p not in self.protocols]
+        if unknown:
+            raise ConfigError(
+                f"params.yaml: '{w}.clinic_protocols' names unknown protocols {unknown}; "
+                f"defined: {sorted(self.protocols)}"
+            )
+        if any(not 1 <= c <= self.n_clinics for c in self.reported_wearoff_clinics):
+            raise ConfigError(
+                f"params.yaml: '{w}.reported_wearoff_clinics' must be in 1..{self.n_clinics}"
+            )
+        if not 0 <= self.return_delay_days[0] <= self.return_delay_days[1]:
+            raise ConfigError(
+                f"params.yaml: '{w}.return_delay_days' must be [min, max] with 0 <= min <= max"
+            )
+        if self.scheduled_interval_days[0] < self.min_retreat_days:
+            raise ConfigError(
+                f"params.yaml: '{w}.scheduled_interval_days' must start at >= min_retreat_days"
+            )
+
+    @property
+    def n_clinics(self) -> int:
+        return len(self.clinic_protocols)
+
+    @property
+    def protocol_days(self) -> tuple[tuple[int, ...], ...]:
+        """Review days of each clinic's protocol."""
+        return tuple(self.protocols[p].days for p in self.clinic_protocols)
+
+    @property
+    def protocol_attendance(self) -> tuple[float, ...]:
+        """Attendance share of each clinic's protocol reviews."""
+        return tuple(self.protocols[p].attendance for p in self.clinic_protocols)
+
+    @property
+    def reports_wearoff(self) -> tuple[bool, ...]:
+        """Whether each clinic records patient-reported wear-off dates."""
+        reporting = set(self.reported_wearoff_clinics)
+        return tuple((c + 1) in reporting for c in range(self.n_clinics))
+
 
 @dataclass(frozen=True)
 class ComplicationConfig:
-    types: tuple[str, ...]
-    base_rate: np.ndarray  # (n_types, n_regions); NaN where the type cannot occur
-    dose_slope_logit: tuple[float, ...]  # per type
-    product_logit: tuple[float, ...]  # per product
+    """``simulate.complications``: 30-day risks, logistic in type x region, dose, product, staff.
+
+    ``base_rate`` and ``dose_slope_logit`` may give a ``default`` for the types or regions they
+    do not list.
+    """
+
+    base_rate: dict[str, dict[str, float]]  # type -> region (or default) -> risk
+    dose_slope_logit: dict[str, float]  # type (or default) -> slope per doubling
+    product_logit: dict[str, float]  # by product code
     clinic_sd: float
     injector_sd: float
     n_worse_injectors: int
@@ -135,23 +250,24 @@ class ComplicationConfig:
     onset_day_range: tuple[int, int]
     resolution_weeks_range: tuple[int, int]
     resolution_missing_share: float
-    severity_levels: tuple[str, ...]
-    severity_probs: tuple[float, ...]
+    severity_probs: dict[str, float]  # severity level -> probability
+
+    def __post_init__(self) -> None:
+        w = "simulate.complications"
+        _check_share(self.resolution_missing_share, f"{w}.resolution_missing_share")
+        if "default" not in self.dose_slope_logit:
+            raise ConfigError(f"params.yaml: '{w}.dose_slope_logit' needs a 'default'")
+        _probabilities(list(self.severity_probs.values()), f"{w}.severity_probs")
 
 
 @dataclass(frozen=True)
-class SimConfig:
-    """Everything the simulator uses; built by :func:`load_sim_config`."""
+class SimulateSection:
+    """params.yaml ``simulate``, every key checked."""
 
-    seed: int
     n_patients: int
-    regions: tuple[str, ...]
-    reference_dose_units: tuple[float, ...]
-    products: tuple[str, ...]
-    units_per_ona_unit: tuple[float, ...]
-    start_date: pd.Timestamp
-    cutoff_date: pd.Timestamp
-    entry_end_date: pd.Timestamp
+    start_date: date
+    cutoff_date: date  # administrative cut-off of the simulated export
+    entry_end_date: date  # new patients arrive uniformly between start_date and this date
     n_clinics: int
     injectors_per_clinic: int
     clinic_weights: tuple[float, ...]
@@ -162,256 +278,245 @@ class SimConfig:
     observation: ObservationConfig
     complications: ComplicationConfig
 
+    def __post_init__(self) -> None:
+        if self.n_patients < 1:
+            raise ConfigError(f"simulate.n_patients must be >= 1, got {self.n_patients}")
+        if not self.start_date < self.entry_end_date <= self.cutoff_date:
+            raise ConfigError(
+                "params.yaml: need simulate.start_date < entry_end_date <= cutoff_date"
+            )
+        _check_share(self.injector_stickiness, "simulate.injector_stickiness")
+        _check_probabilities(self, "simulate", "clinic_weights", self.n_clinics)
+        if self.observation.n_clinics != self.n_clinics:
+            raise ConfigError(
+                f"params.yaml: 'simulate.observation.clinic_protocols' must list "
+                f"{self.n_clinics} names (simulate.n_clinics), got {self.observation.n_clinics}"
+            )
+
+
+@dataclass(frozen=True)
+class SimConfig(SimulateSection):
+    """Everything the simulator uses: the ``simulate`` section, the seed and the vocabulary.
+
+    Values that params.yaml keys by region, product or complication type are available as
+    tuples in vocabulary order (``region_probs``, ``log_median_days``, ``base_rate``, ...).
+    """
+
+    seed: int
+    vocabulary: Vocabulary
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check_complication_regions()
+        # Resolve every vocabulary-keyed value once, so that a wrong code stops here.
+        for name in _ALIGNED:
+            getattr(self, name)
+
+    @classmethod
+    def from_params(
+        cls,
+        params: Mapping[str, Any],
+        *,
+        seed: int | None = None,
+        n_patients: int | None = None,
+    ) -> SimConfig:
+        """Parse ``seed``, the vocabulary and ``simulate`` strictly, with optional overrides.
+
+        Parameters
+        ----------
+        params
+            The whole params.yaml (:func:`analysis.config.load_params`).
+        seed, n_patients
+            Overrides of ``seed`` and ``simulate.n_patients``.
+        """
+        section = parse_section(params, "simulate", SimulateSection)
+        if n_patients is not None:
+            section = dataclasses.replace(section, n_patients=n_patients)
+        if seed is None:
+            if "seed" not in params:
+                raise ConfigError("params.yaml has no top-level 'seed'")
+            seed = convert(params["seed"], int, "seed")
+        fields = {f.name: getattr(section, f.name) for f in dataclasses.fields(SimulateSection)}
+        return cls(**fields, seed=int(seed), vocabulary=Vocabulary.from_params(params))
+
+    # --- the vocabulary -------------------------------------------------------------------
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return self.vocabulary.region_codes
+
+    @property
+    def products(self) -> tuple[str, ...]:
+        return self.vocabulary.product_codes
+
+    @property
+    def complication_types(self) -> tuple[str, ...]:
+        return self.vocabulary.complication_codes
+
+    @cached_property
+    def reference_dose_units(self) -> tuple[float, ...]:
+        """Reference dose (onabotulinumtoxinA units) per region."""
+        return tuple(self.vocabulary.reference_dose_units.values())
+
+    @cached_property
+    def units_per_ona_unit(self) -> tuple[float, ...]:
+        """Product units per onabotulinumtoxinA unit, per product."""
+        return tuple(self.vocabulary.units_per_ona_unit.values())
+
+    # --- time and staff ------------------------------------------------------------------
     @property
     def cutoff_day(self) -> int:
         """Cut-off as days since ``start_date``."""
-        return int((self.cutoff_date - self.start_date).days)
+        return (self.cutoff_date - self.start_date).days
 
     @property
     def entry_end_day(self) -> int:
-        return int((self.entry_end_date - self.start_date).days)
+        return (self.entry_end_date - self.start_date).days
 
     @property
     def n_injectors(self) -> int:
         return self.n_clinics * self.injectors_per_clinic
 
+    # --- probabilities, rescaled to sum to exactly 1 ----------------------------------------
+    @cached_property
+    def clinic_probs(self) -> tuple[float, ...]:
+        return _probabilities(self.clinic_weights, "simulate.clinic_weights")
 
-def _per_key(mapping: dict[str, Any], keys: tuple[str, ...], where: str) -> tuple[float, ...]:
-    missing = [k for k in keys if k not in mapping]
-    unknown = [k for k in mapping if k not in keys]
-    if missing or unknown:
-        raise ConfigError(
-            f"params.yaml: '{where}' must name exactly the codes {list(keys)}; "
-            f"missing {missing}, unknown {unknown}"
-        )
-    return tuple(float(mapping[k]) for k in keys)
+    @cached_property
+    def n_regions_probs(self) -> tuple[float, ...]:
+        """Probability of 1, 2 or 3 treated regions per visit."""
+        return _probabilities(self.patients.n_regions_probs, "simulate.patients.n_regions_probs")
 
+    @cached_property
+    def baseline_severity_probs(self) -> tuple[float, ...]:
+        where = "simulate.patients.baseline_severity_probs"
+        return _probabilities(self.patients.baseline_severity_probs, where)
 
-def _patients(node: dict[str, Any], regions: tuple[str, ...]) -> PatientConfig:
-    w = "simulate.patients"
-    weights = _get(node, "region_weights", w)
-    return PatientConfig(
-        female_share=_share(_get(node, "female_share", w), f"{w}.female_share"),
-        age_mean=float(_get(node, "age_mean", w)),
-        age_sd=float(_get(node, "age_sd", w)),
-        age_min=int(_get(node, "age_min", w)),
-        age_max=int(_get(node, "age_max", w)),
-        body_fat_missing_share=_share(_get(node, "body_fat_missing_share", w), w),
-        body_fat_pct_mean={s: float(_get(node, "body_fat_pct_mean", w)[s]) for s in SEXES},
-        body_fat_pct_sd={s: float(_get(node, "body_fat_pct_sd", w)[s]) for s in SEXES},
-        n_regions_probs=_probs(_get(node, "n_regions_probs", w), f"{w}.n_regions_probs", 3),
-        region_weights=_probs(
-            _per_key(weights, regions, f"{w}.region_weights"), f"{w}.region_weights"
-        ),
-        exercise_zero_share=_share(_get(node, "exercise_zero_share", w), w),
-        exercise_median_met_h=float(_get(node, "exercise_median_met_h", w)),
-        exercise_sigma_log=float(_get(node, "exercise_sigma_log", w)),
-        exercise_visit_sd_log=float(_get(node, "exercise_visit_sd_log", w)),
-        bulk_male_shift=float(_get(node, "bulk_male_shift", w)),
-        bulk_masseter_shift=float(_get(node, "bulk_masseter_shift", w)),
-        bulk_sd=float(_get(node, "bulk_sd", w)),
-        baseline_severity_probs=_probs(
-            _get(node, "baseline_severity_probs", w), f"{w}.baseline_severity_probs", 4
-        ),
-    )
+    @cached_property
+    def dose_probs_female(self) -> tuple[float, ...]:
+        where = "simulate.treatment.dose_probs_female"
+        return _probabilities(self.treatment.dose_probs_female, where)
 
+    @cached_property
+    def dose_probs_male(self) -> tuple[float, ...]:
+        return _probabilities(self.treatment.dose_probs_male, "simulate.treatment.dose_probs_male")
 
-def _treatment(node: dict[str, Any], products: tuple[str, ...]) -> TreatmentConfig:
-    w = "simulate.treatment"
-    mult = tuple(float(m) for m in _get(node, "dose_multipliers", w))
-    if any(m <= 0 for m in mult):
-        raise ConfigError(f"params.yaml: '{w}.dose_multipliers' must be positive")
-    return TreatmentConfig(
-        product_shares=_probs(
-            _per_key(_get(node, "product_shares", w), products, f"{w}.product_shares"),
-            f"{w}.product_shares",
-        ),
-        product_stickiness=_share(_get(node, "product_stickiness", w), w),
-        dose_multipliers=mult,
-        dose_probs_female=_probs(
-            _get(node, "dose_probs_female", w), f"{w}.dose_probs_female", len(mult)
-        ),
-        dose_probs_male=_probs(_get(node, "dose_probs_male", w), f"{w}.dose_probs_male", len(mult)),
-        units_rounding=_per_key(_get(node, "units_rounding", w), products, f"{w}.units_rounding"),
-    )
+    @property
+    def severity_levels(self) -> tuple[str, ...]:
+        """Complication severity levels, in the order of ``complications.severity_probs``."""
+        return tuple(self.complications.severity_probs)
 
+    @cached_property
+    def severity_probs(self) -> tuple[float, ...]:
+        where = "simulate.complications.severity_probs"
+        return _probabilities(list(self.complications.severity_probs.values()), where)
 
-def _duration(
-    node: dict[str, Any], regions: tuple[str, ...], products: tuple[str, ...]
-) -> DurationConfig:
-    w = "simulate.duration"
-    medians = _per_key(_get(node, "median_days", w), regions, f"{w}.median_days")
-    if any(m <= 0 for m in medians):
-        raise ConfigError(f"params.yaml: '{w}.median_days' must be positive")
-    slope = float(_get(node, "dose_slope_below_knot", w))
-    by_region = node.get("dose_slope_below_knot_by_region") or {}
-    unknown = [r for r in by_region if r not in regions]
-    if unknown:
-        raise ConfigError(
-            f"params.yaml: '{w}.dose_slope_below_knot_by_region' names unknown regions {unknown}"
-        )
-    sds = (float(_get(node, "frailty_sd", w)), float(_get(node, "residual_sd", w)))
-    if min(sds) < 0 or sds[1] == 0:
-        raise ConfigError(f"params.yaml: '{w}.frailty_sd' must be >= 0 and residual_sd > 0")
-    return DurationConfig(
-        log_median_days=tuple(float(np.log(m)) for m in medians),
-        dose_knot_log2=float(_get(node, "dose_knot_log2", w)),
-        dose_slope_below_knot=tuple(float(by_region.get(r, slope)) for r in regions),
-        dose_slope_above_knot=float(_get(node, "dose_slope_above_knot", w)),
-        sex_male=float(_get(node, "sex_male", w)),
-        muscle_bulk_per_grade=float(_get(node, "muscle_bulk_per_grade", w)),
-        exercise_per_10_met_h=float(_get(node, "exercise_per_10_met_h", w)),
-        age_per_10_years=float(_get(node, "age_per_10_years", w)),
-        product=_per_key(_get(node, "product", w), products, f"{w}.product"),
-        log2_cycle=float(_get(node, "log2_cycle", w)),
-        baseline_severity_per_grade=float(_get(node, "baseline_severity_per_grade", w)),
-        frailty_sd=sds[0],
-        residual_sd=sds[1],
-    )
+    # --- per region / product / type, in vocabulary order --------------------------------
+    @cached_property
+    def region_probs(self) -> tuple[float, ...]:
+        """``patients.region_weights`` per region, normalised."""
+        where = "simulate.patients.region_weights"
+        return _probabilities(_aligned(self.patients.region_weights, self.regions, where), where)
 
+    @cached_property
+    def product_probs(self) -> tuple[float, ...]:
+        """``treatment.product_shares`` per product, normalised."""
+        where = "simulate.treatment.product_shares"
+        return _probabilities(_aligned(self.treatment.product_shares, self.products, where), where)
 
-def _observation(node: dict[str, Any], n_clinics: int) -> ObservationConfig:
-    w = "simulate.observation"
-    protocols = _get(node, "protocols", w)
-    per_clinic = list(_get(node, "clinic_protocols", w))
-    if len(per_clinic) != n_clinics or any(p not in protocols for p in per_clinic):
-        raise ConfigError(
-            f"params.yaml: '{w}.clinic_protocols' must list {n_clinics} names from {sorted(protocols)}"
-        )
-    reporting = {int(c) for c in _get(node, "reported_wearoff_clinics", w)}
-    if any(not 1 <= c <= n_clinics for c in reporting):
-        raise ConfigError(f"params.yaml: '{w}.reported_wearoff_clinics' must be in 1..{n_clinics}")
-    lo, hi = (int(v) for v in _get(node, "two_week_day_range", w))
-    s_lo, s_hi = (int(v) for v in _get(node, "scheduled_interval_days", w))
-    min_retreat = int(_get(node, "min_retreat_days", w))
-    delay = tuple(float(v) for v in _get(node, "return_delay_days", w))
-    if len(delay) != 2 or not 0 <= delay[0] <= delay[1]:
-        raise ConfigError(
-            f"params.yaml: '{w}.return_delay_days' must be [min, max] with 0 <= min <= max"
-        )
-    if s_lo < min_retreat:
-        raise ConfigError(
-            f"params.yaml: '{w}.scheduled_interval_days' must start at >= min_retreat_days"
-        )
-    return ObservationConfig(
-        two_week_attendance=_share(_get(node, "two_week_attendance", w), w),
-        two_week_day_range=(lo, hi),
-        protocol_days=tuple(tuple(int(d) for d in protocols[p]["days"]) for p in per_clinic),
-        protocol_attendance=tuple(_share(protocols[p]["attendance"], w) for p in per_clinic),
-        protocol_names=tuple(per_clinic),
-        visit_jitter_days=int(_get(node, "visit_jitter_days", w)),
-        reports_wearoff=tuple((c + 1) in reporting for c in range(n_clinics)),
-        reported_wearoff_share=_share(_get(node, "reported_wearoff_share", w), w),
-        reported_wearoff_sd_days=float(_get(node, "reported_wearoff_sd_days", w)),
-        reported_by_phone_share=_share(_get(node, "reported_by_phone_share", w), w),
-        min_retreat_days=min_retreat,
-        scheduled_share=_share(_get(node, "scheduled_share", w), w),
-        scheduled_interval_days=(s_lo, s_hi),
-        return_delay_days=delay,
-        dropout_per_episode=_share(_get(node, "dropout_per_episode", w), w),
-    )
+    @cached_property
+    def units_rounding(self) -> tuple[float, ...]:
+        where = "simulate.treatment.units_rounding"
+        return _aligned(self.treatment.units_rounding, self.products, where)
+
+    @cached_property
+    def log_median_days(self) -> tuple[float, ...]:
+        """log of ``duration.median_days`` per region."""
+        where = "simulate.duration.median_days"
+        medians = _aligned(self.duration.median_days, self.regions, where)
+        return tuple(float(np.log(m)) for m in medians)
+
+    @cached_property
+    def dose_slope_below_knot(self) -> tuple[float, ...]:
+        """Dose slope below the knot per region (the by-region value, else the common one)."""
+        d = self.duration
+        unknown = [r for r in d.dose_slope_below_knot_by_region if r not in self.regions]
+        if unknown:
+            raise ConfigError(
+                "params.yaml: 'simulate.duration.dose_slope_below_knot_by_region' names "
+                f"unknown regions {unknown}"
+            )
+        by_region = d.dose_slope_below_knot_by_region
+        return tuple(float(by_region.get(r, d.dose_slope_below_knot)) for r in self.regions)
+
+    @cached_property
+    def product_log_time(self) -> tuple[float, ...]:
+        """``duration.product`` (log time ratio vs ona) per product."""
+        return _aligned(self.duration.product, self.products, "simulate.duration.product")
+
+    @cached_property
+    def product_logit(self) -> tuple[float, ...]:
+        """``complications.product_logit`` per product."""
+        where = "simulate.complications.product_logit"
+        return _aligned(self.complications.product_logit, self.products, where)
+
+    @cached_property
+    def complication_dose_slope(self) -> tuple[float, ...]:
+        """``complications.dose_slope_logit`` per complication type (``default`` if unlisted)."""
+        slopes = self.complications.dose_slope_logit
+        unknown = [t for t in slopes if t != "default" and t not in self.complication_types]
+        if unknown:
+            raise ConfigError(
+                "params.yaml: 'simulate.complications.dose_slope_logit' names unknown "
+                f"complication types {unknown}"
+            )
+        return tuple(float(slopes.get(t, slopes["default"])) for t in self.complication_types)
+
+    @cached_property
+    def base_rate(self) -> np.ndarray:
+        """Risk at the reference dose, shape (types, regions); NaN where a type cannot occur."""
+        w = "simulate.complications.base_rate"
+        rates = self.complications.base_rate
+        base = np.full((len(self.complication_types), len(self.regions)), np.nan)
+        allowed_by_type = self.vocabulary.complication_regions
+        for t, ctype in enumerate(self.complication_types):
+            given = rates[ctype]
+            for region in allowed_by_type[ctype]:
+                value = given.get(region, given.get("default"))
+                if value is None or not 0.0 < float(value) < 1.0:
+                    raise ConfigError(f"params.yaml: '{w}.{ctype}.{region}' must be in (0, 1)")
+                base[t, self.regions.index(region)] = float(value)
+        base.setflags(write=False)
+        return base
+
+    def _check_complication_regions(self) -> None:
+        w = "simulate.complications.base_rate"
+        rates = self.complications.base_rate
+        unknown = [t for t in rates if t not in self.complication_types]
+        missing = [t for t in self.complication_types if t not in rates]
+        if unknown or missing:
+            raise ConfigError(
+                f"params.yaml: '{w}' must name every complication type; "
+                f"missing {missing}, unknown {unknown}"
+            )
+        allowed_by_type = self.vocabulary.complication_regions
+        for ctype, given in self.complications.base_rate.items():
+            for region in given:
+                if region != "default" and region not in allowed_by_type[ctype]:
+                    raise ConfigError(
+                        f"params.yaml: '{w}.{ctype}.{region}': {ctype} cannot occur in "
+                        f"{region} (complication_types.{ctype}.regions)"
+                    )
 
 
-def _complications(
-    node: dict[str, Any],
-    vocabulary: dict[str, Any],
-    regions: tuple[str, ...],
-    products: tuple[str, ...],
-) -> ComplicationConfig:
-    w = "simulate.complications"
-    types = tuple(vocabulary)
-    rates = _get(node, "base_rate", w)
-    base = np.full((len(types), len(regions)), np.nan)
-    for t, ctype in enumerate(types):
-        allowed = list(_get(vocabulary[ctype], "regions", f"complication_types.{ctype}"))
-        given = _get(rates, ctype, f"{w}.base_rate")
-        for region in given:
-            if region != "default" and region not in allowed:
-                raise ConfigError(
-                    f"params.yaml: '{w}.base_rate.{ctype}.{region}': {ctype} cannot occur in "
-                    f"{region} (complication_types.{ctype}.regions)"
-                )
-        for region in allowed:
-            value = given.get(region, given.get("default"))
-            if value is None or not 0.0 < float(value) < 1.0:
-                raise ConfigError(
-                    f"params.yaml: '{w}.base_rate.{ctype}.{region}' must be in (0, 1)"
-                )
-            base[t, regions.index(region)] = float(value)
-    slopes = _get(node, "dose_slope_logit", w)
-    sev = _get(node, "severity_probs", w)
-    shift = tuple(float(v) for v in _get(node, "worse_injector_shift", w))
-    return ComplicationConfig(
-        types=types,
-        base_rate=base,
-        dose_slope_logit=tuple(float(slopes.get(t, _get(slopes, "default", w))) for t in types),
-        product_logit=_per_key(_get(node, "product_logit", w), products, f"{w}.product_logit"),
-        clinic_sd=float(_get(node, "clinic_sd", w)),
-        injector_sd=float(_get(node, "injector_sd", w)),
-        n_worse_injectors=int(_get(node, "n_worse_injectors", w)),
-        worse_injector_shift=(shift[0], shift[1]),
-        onset_day_range=tuple(int(v) for v in _get(node, "onset_day_range", w)),
-        resolution_weeks_range=tuple(int(v) for v in _get(node, "resolution_weeks_range", w)),
-        resolution_missing_share=_share(_get(node, "resolution_missing_share", w), w),
-        severity_levels=tuple(sev),
-        severity_probs=_probs(list(sev.values()), f"{w}.severity_probs"),
-    )
-
-
-def load_sim_config(
-    params: dict[str, Any], *, seed: int | None = None, n_patients: int | None = None
-) -> SimConfig:
-    """Build the simulator's frozen config from the whole params dict.
-
-    Parameters
-    ----------
-    params : dict
-        The whole ``params.yaml`` (uses ``seed``, ``regions``, ``products``,
-        ``complication_types`` and ``simulate``).
-    seed, n_patients : int, optional
-        Overrides of ``seed`` and ``simulate.n_patients``.
-    """
-    node = section(params, "simulate")
-    regions_node = section(params, "regions")
-    products_node = section(params, "products")
-    regions = tuple(regions_node)
-    products = tuple(products_node)
-    n = int(n_patients if n_patients is not None else _get(node, "n_patients", "simulate"))
-    if n < 1:
-        raise ConfigError(f"simulate.n_patients must be >= 1, got {n}")
-    n_clinics = int(_get(node, "n_clinics", "simulate"))
-    clinic_weights = _probs(
-        _get(node, "clinic_weights", "simulate"), "simulate.clinic_weights", n_clinics
-    )
-    cfg = SimConfig(
-        seed=int(seed if seed is not None else section(params, "seed")),
-        n_patients=n,
-        regions=regions,
-        reference_dose_units=tuple(
-            float(_get(regions_node[r], "reference_dose_units", f"regions.{r}")) for r in regions
-        ),
-        products=products,
-        units_per_ona_unit=tuple(
-            float(_get(products_node[p], "units_per_ona_unit", f"products.{p}")) for p in products
-        ),
-        start_date=_date(_get(node, "start_date", "simulate"), "simulate.start_date"),
-        cutoff_date=_date(_get(node, "cutoff_date", "simulate"), "simulate.cutoff_date"),
-        entry_end_date=_date(_get(node, "entry_end_date", "simulate"), "simulate.entry_end_date"),
-        n_clinics=n_clinics,
-        injectors_per_clinic=int(_get(node, "injectors_per_clinic", "simulate")),
-        clinic_weights=clinic_weights,
-        injector_stickiness=_share(_get(node, "injector_stickiness", "simulate"), "simulate"),
-        patients=_patients(_get(node, "patients", "simulate"), regions),
-        treatment=_treatment(_get(node, "treatment", "simulate"), products),
-        duration=_duration(_get(node, "duration", "simulate"), regions, products),
-        observation=_observation(_get(node, "observation", "simulate"), n_clinics),
-        complications=_complications(
-            _get(node, "complications", "simulate"),
-            section(params, "complication_types"),
-            regions,
-            products,
-        ),
-    )
-    if not cfg.start_date < cfg.entry_end_date <= cfg.cutoff_date:
-        raise ConfigError("params.yaml: need simulate.start_date < entry_end_date <= cutoff_date")
-    return cfg
+#: SimConfig properties resolved (and so checked) when the config is built.
+_ALIGNED = (
+    "region_probs",
+    "product_probs",
+    "units_rounding",
+    "log_median_days",
+    "dose_slope_below_knot",
+    "product_log_time",
+    "product_logit",
+    "complication_dose_slope",
+    "base_rate",
+)
