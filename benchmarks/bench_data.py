@@ -93,12 +93,12 @@ def job_simulate(args) -> list[dict]:
 
 
 def job_ingest(args) -> list[dict]:
+    from analysis.config import load_params
     from analysis.data.derive import derive_episodes
     from analysis.data.ingest import Mapping, read_export
     from analysis.data.prepare import _keyed
     from analysis.data.prepare_config import PrepareConfig
     from analysis.data.validate import data_cutoff, validate
-    from analysis.params import load_params
 
     params = load_params(REPO / "params.yaml")
     cfg = PrepareConfig.from_params(params)
@@ -123,8 +123,8 @@ def job_ingest(args) -> list[dict]:
 
 
 def job_prepare(args) -> list[dict]:
+    from analysis.config import load_params
     from analysis.data.prepare import prepare, write_prepared
-    from analysis.params import load_params
 
     params = load_params(REPO / "params.yaml")
     steps = Steps()
@@ -171,12 +171,12 @@ def naive_duration(ep, assessments, cfg):
 def job_naive(args) -> list[dict]:
     import numpy as np
 
+    from analysis.config import load_params
     from analysis.data.derive import add_cycle_and_retreatment, visit_bounds
     from analysis.data.ingest import Mapping, read_export
     from analysis.data.prepare import _keyed
     from analysis.data.prepare_config import PrepareConfig
     from analysis.data.validate import data_cutoff
-    from analysis.params import load_params
 
     cfg = PrepareConfig.from_params(load_params(REPO / "params.yaml"))
     raw = read_export(args.workdir / "raw", Mapping())

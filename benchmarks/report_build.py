@@ -18,6 +18,7 @@ import yaml
 
 from analysis.cli import main as bonta
 from analysis.data.prepare import prepare, write_prepared
+from analysis.data.prepare_config import PrepareConfig
 from analysis.params import load_params, with_overrides
 from analysis.simulator.cohort import simulate_cohort, write_cohort
 from analysis.simulator.config import SimConfig
@@ -39,7 +40,7 @@ def bench(n_patients: int, root: Path) -> dict[str, float]:
     )
     cohort = simulate_cohort(SimConfig.from_params(params))
     write_cohort(cohort, root / "raw")
-    prepared = prepare(root / "raw", params, key=KEY)
+    prepared = prepare(root / "raw", PrepareConfig.from_params(params), key=KEY)
     write_prepared(prepared, root / "processed")
     out = {"episodes": float(len(prepared.episodes))}
     files = {}

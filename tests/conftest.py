@@ -13,7 +13,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from analysis.params import load_params, with_overrides  # noqa: E402
+from analysis.config import load_params, with_overrides  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,8 +64,9 @@ def small_raw_dir(small_cohort, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_prepared(small_raw_dir, small_params, pseudonym_key):
     from analysis.data.prepare import prepare
+    from analysis.data.prepare_config import PrepareConfig
 
-    return prepare(small_raw_dir, small_params, key=pseudonym_key)
+    return prepare(small_raw_dir, PrepareConfig.from_params(small_params), key=pseudonym_key)
 
 
 @pytest.fixture(scope="session")

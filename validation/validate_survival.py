@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.prepare import prepare
+from analysis.data.prepare_config import PrepareConfig
 from analysis.data.pseudonym import pseudonymise
 from analysis.params import load_params, with_overrides
 from analysis.simulator.cohort import simulate_cohort, write_cohort
@@ -48,7 +49,7 @@ def one_replicate(params: dict, seed: int) -> tuple[pd.DataFrame, dict]:
     cohort = simulate_cohort(SimConfig.from_params(params, seed=seed))
     with tempfile.TemporaryDirectory() as tmp:
         write_cohort(cohort, Path(tmp) / "raw")
-        episodes = prepare(Path(tmp) / "raw", params, key=KEY).episodes
+        episodes = prepare(Path(tmp) / "raw", PrepareConfig.from_params(params), key=KEY).episodes
     df = duration_frame(episodes)
     spec = make_spec(df, "glabella", "ona", 1.0, region_slopes=True)
     fit = fit_aft(df, "lognormal", spec)

@@ -1,4 +1,4 @@
-"""Entry point of the ``prepare`` step: export directory -> validated, pseudonymised, derived tables.
+"""The ``prepare`` step: export directory -> validated, pseudonymised, derived tables.
 
 ``prepare`` reads and validates everything before anything is written; ``write_prepared`` then
 writes all tables into a temporary directory and moves it into place, so that a failed run
@@ -6,7 +6,8 @@ leaves no partial output.
 
 Example
 -------
->>> prepared = prepare(Path("data/example"), load_params(), key=load_key())  # doctest: +SKIP
+>>> cfg = PrepareConfig.from_params(load_params("params.yaml"))              # doctest: +SKIP
+>>> prepared = prepare(Path("data/example"), cfg, key=load_key())            # doctest: +SKIP
 >>> write_prepared(prepared, Path("data/processed"))                         # doctest: +SKIP
 """
 
@@ -117,13 +118,13 @@ def _dq_rows(table: str, rows_in: int, excluded: pd.Series) -> list[dict[str, An
 
 def age_exclusions(episodes: pd.DataFrame, cfg: PrepareConfig) -> pd.Series:
     """Reason of exclusion per episode (NaN = kept) from ``prepare.exclude``."""
-    age = episodes["age_years"]
+    age, limits = episodes["age_years"], cfg.exclude
     reason = pd.Series(None, index=episodes.index, dtype=object)
-    reason[age < cfg.min_age_years] = (
-        f"age under {cfg.min_age_years:g} at treatment (prepare.exclude.min_age_years)"
+    reason[age < limits.min_age_years] = (
+        f"age under {limits.min_age_years:g} at treatment (prepare.exclude.min_age_years)"
     )
-    reason[age >= cfg.max_age_years] = (
-        f"age {cfg.max_age_years:g} or over at treatment (prepare.exclude.max_age_years)"
+    reason[age >= limits.max_age_years] = (
+        f"age {limits.max_age_years:g} or over at treatment (prepare.exclude.max_age_years)"
     )
     return reason
 
@@ -148,7 +149,8 @@ def data_quality_table(
     rows += _dq_rows("duration_analysis", len(kept), kept["dur_exclusion_reason"].dropna())
     reported = kept[kept["reported_present"]]
     if cfg.use_reported_wearoff:
-        why = f"inconsistent with the visit interval (+/- {cfg.reported_wearoff_tolerance_days:g} days); visits used"
+        tolerance = cfg.reported_wearoff_tolerance_days
+        why = f"inconsistent with the visit interval (+/- {tolerance:g} days); visits used"
         unused = pd.Series(why, index=reported.index[~reported["reported_consistent"]])
     else:
         unused = pd.Series("prepare.use_reported_wearoff is false", index=reported.index)
@@ -196,7 +198,7 @@ def _finish_tables(
 
 def prepare(
     input_dir: Path,
-    params: dict,
+    cfg: PrepareConfig,
     *,
     key: bytes,
     mapping_path: Path | None = None,
@@ -209,9 +211,8 @@ def prepare(
     input_dir : Path
         Directory with ``patients``, ``treatments``, ``assessments``, ``complications``
         (``.csv``, ``.parquet`` or ``.xlsx``).
-    params : dict
-        Whole params.yaml (sections ``data``, ``prepare``, ``regions``, ``products``,
-        ``complication_types``).
+    cfg : PrepareConfig
+        The stage configuration (:meth:`PrepareConfig.from_params`).
     key : bytes
         Pseudonymisation key (:func:`analysis.data.pseudonym.load_key`).
     mapping_path : Path, optional
@@ -224,7 +225,6 @@ def prepare(
     InputValidationError
         Listing every problem found (file, row, column, value, rule); identifiers are masked.
     """
-    cfg = PrepareConfig.from_params(params)
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise InputValidationError(
