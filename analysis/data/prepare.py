@@ -28,21 +28,23 @@ from tqdm.auto import tqdm
 from analysis.data.derive import _day_number, derive_episodes, hex_key_columns
 from analysis.data.ingest import default_mapping_path, load_mapping, read_export
 from analysis.data.prepare_config import PrepareConfig
+from analysis.data.processed import (
+    CUTOFF_SOURCES,
+    STUDY_PERIOD_FILE,
+    TABLE_FILES,
+    check_table,
+    write_study_period,
+)
 from analysis.data.pseudonym import pseudonymise
 from analysis.data.schema import TABLE_NAMES
 from analysis.data.validate import data_cutoff, validate
 from analysis.errors import InputValidationError, Problem
 from analysis.io import write_csv, write_json, write_parquet
+from analysis.vocabulary import Vocabulary
 
 EXCLUDED_EPISODE = "its episode was excluded (see treatments)"
-PROCESSED_FILES = (
-    "patients.parquet",
-    "treatments.parquet",
-    "assessments.parquet",
-    "complications.parquet",
-    "episodes.parquet",
-    "data_quality.csv",
-)
+#: Every file ``write_prepared`` writes: the six processed tables and the study period.
+PROCESSED_FILES = (*TABLE_FILES.values(), STUDY_PERIOD_FILE)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ class PreparedData:
     """Validated, pseudonymised inputs, derived episodes and the data-quality reconciliation.
 
     ``staff_codes`` (clinic/injector label -> code) holds real staff labels: it is written only
-    to the private directory, never with the processed tables.
+    to the private directory, never with the processed tables. ``cutoff_source`` says where
+    ``cutoff_date`` came from (one of :data:`analysis.data.processed.CUTOFF_SOURCES`).
     """
 
     patients: pd.DataFrame
@@ -61,6 +64,7 @@ class PreparedData:
     data_quality: pd.DataFrame
     staff_codes: pd.DataFrame | None = None
     cutoff_date: pd.Timestamp | None = None
+    cutoff_source: str | None = None
 
 
 def _keyed_like(ids: pd.Series, source_ids: pd.Series, source_keys: pd.Series) -> np.ndarray:
@@ -263,8 +267,14 @@ def prepare(
     kept = _finish_tables(tables, drop)
     steps.update()
     steps.close()
+    source = CUTOFF_SOURCES[0] if cfg.cutoff_date is not None else CUTOFF_SOURCES[1]
     return PreparedData(
-        **kept, episodes=episodes, data_quality=dq, staff_codes=staff, cutoff_date=cutoff
+        **kept,
+        episodes=episodes,
+        data_quality=dq,
+        staff_codes=staff,
+        cutoff_date=cutoff,
+        cutoff_source=source,
     )
 
 
@@ -284,19 +294,32 @@ def data_quality_metrics(prepared: PreparedData) -> dict[str, Any]:
     return out
 
 
-def write_prepared(prepared: PreparedData, out_dir: Path) -> None:
-    """Write the processed tables into ``out_dir`` atomically (temp dir, then rename).
+def write_prepared(
+    prepared: PreparedData, out_dir: Path, vocabulary: Vocabulary | None = None
+) -> None:
+    """Check every table against its schema, then write them into ``out_dir`` atomically.
 
-    Files: ``patients``, ``treatments``, ``assessments``, ``complications``, ``episodes``
-    (Parquet) and ``data_quality.csv``. An existing ``out_dir`` is replaced as a whole.
+    Files (:data:`PROCESSED_FILES`): ``patients``, ``treatments``, ``assessments``,
+    ``complications``, ``episodes`` (Parquet), ``data_quality.csv`` and ``study_period.json``
+    (the data cut-off). The schemas are those of :mod:`analysis.data.processed` (codes checked
+    against ``vocabulary`` if given). Tables go to a temporary directory that then replaces
+    ``out_dir`` as a whole, so a failed run leaves no partial output.
+
+    Raises
+    ------
+    InputValidationError
+        A table breaks its schema (nothing is written).
     """
+    for table, file in TABLE_FILES.items():
+        check_table(getattr(prepared, table), table, file, vocabulary)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        for name in ("patients", "treatments", "assessments", "complications", "episodes"):
-            write_parquet(getattr(prepared, name), tmp / f"{name}.parquet")
-        write_csv(prepared.data_quality, tmp / "data_quality.csv")
+        for table, file in TABLE_FILES.items():
+            writer = write_csv if file.endswith(".csv") else write_parquet
+            writer(getattr(prepared, table), tmp / file)
+        write_study_period(prepared.cutoff_date, prepared.cutoff_source, tmp)
         os.chmod(tmp, 0o755)
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-old-", dir=out_dir.parent))

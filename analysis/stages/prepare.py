@@ -22,8 +22,10 @@ intervals, re-treatment times and 30-day complication flags.
 
 On any problem the command lists them all (file, row, column, value, rule), exits non-zero
 and writes nothing. On success it replaces OUT (episodes, patients, treatments, assessments,
-complications as Parquet; data_quality.csv), writes --metrics (rows in/kept/excluded) and the
-private clinic/injector code lookup PRIVATE/staff_codes.csv (git-ignored).
+complications as Parquet; data_quality.csv; study_period.json with the data cut-off; every
+table checked against its schema in analysis/data/processed.py), writes --metrics (rows
+in/kept/excluded) and the private clinic/injector code lookup PRIVATE/staff_codes.csv
+(git-ignored).
 Reads params: data, prepare, regions, products, complication_types.
 """
 
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     prepared = prepare(
         input_dir, cfg, key=load_key(), mapping_path=mapping, progress=sys.stderr.isatty()
     )
-    write_prepared(prepared, args.out)
+    write_prepared(prepared, args.out, cfg.vocabulary)
     if args.metrics is not None:
         write_metrics(prepared, args.metrics)
     if args.private is not None:

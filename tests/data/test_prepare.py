@@ -77,7 +77,10 @@ def test_no_identifier_in_any_processed_file(small_prepared, small_cohort, tmp_p
     for name in PROCESSED_FILES:
         path = tmp_path / "processed" / name
         data = path.read_bytes()
-        cells = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
+        if name.endswith(".json"):
+            cells = pd.DataFrame([json.loads(data)])
+        else:
+            cells = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
         text = set(cells.astype(str).to_numpy().ravel()) | set(cells.columns)
         assert not (text & originals), name
         sample = (
