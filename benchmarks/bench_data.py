@@ -125,18 +125,21 @@ def job_ingest(args) -> list[dict]:
 def job_prepare(args) -> list[dict]:
     from analysis.config import load_params
     from analysis.data.prepare import prepare, write_prepared
+    from analysis.data.prepare_config import PrepareConfig
 
-    params = load_params(REPO / "params.yaml")
+    cfg = PrepareConfig.from_params(load_params(REPO / "params.yaml"))
     steps = Steps()
     prepared = steps.run(
         "prepare() end to end",
         prepare,
         args.workdir / "raw",
-        params,
+        cfg,
         key=KEY,
         progress=sys.stderr.isatty(),
     )
-    steps.run("write processed", write_prepared, prepared, args.workdir / "processed")
+    steps.run(
+        "write processed", write_prepared, prepared, args.workdir / "processed", cfg.vocabulary
+    )
     return steps.rows
 
 
