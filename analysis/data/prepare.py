@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from analysis.data.derive import _day_number, derive_episodes, hex_key_columns
+from analysis.data.derive import _day_number, derive_episodes
 from analysis.data.ingest import default_mapping_path, load_mapping, read_export
 from analysis.data.prepare_config import PrepareConfig
 from analysis.data.processed import (
@@ -36,6 +36,7 @@ from analysis.data.processed import (
     write_study_period,
 )
 from analysis.data.pseudonym import pseudonymise
+from analysis.data.row_order import processed_order
 from analysis.data.schema import TABLE_NAMES
 from analysis.data.validate import data_cutoff, validate
 from analysis.errors import InputValidationError, Problem
@@ -165,25 +166,19 @@ def data_quality_table(
 def _finish_tables(
     tables: dict[str, pd.DataFrame], excluded: np.ndarray
 ) -> dict[str, pd.DataFrame]:
-    """Kept rows only, day counts added, deterministic order (by key, then date).
+    """Kept rows only, with day counts since treatment (rows not yet in their final order).
 
     ``excluded`` is a boolean per row of ``tables["treatments"]``.
     """
     tr = tables["treatments"]
     index = pd.Index(tr["episode_key"])
     treated = _day_number(tr["treatment_date"])
-    p = tables["patients"]
-    p = p.iloc[np.lexsort(hex_key_columns(p["patient_key"]))]
-    t = tr[~excluded]
-    t = t.iloc[np.lexsort((*hex_key_columns(t["episode_key"]), _day_number(t["treatment_date"])))]
     a = tables["assessments"]
     pos = index.get_indexer(a["episode_key"])
     a = a[~excluded[pos]].copy()
     pos = pos[~excluded[pos]]
     a.insert(2, "day", _day_number(a["assessment_date"]) - treated[pos])
     a["severity"] = a["severity"].astype("Int64")
-    ties = (a["severity"].fillna(-1).to_numpy("int64"), _day_number(a["reported_wearoff_date"]))
-    a = a.iloc[np.lexsort((*ties, a["day"].to_numpy(), *hex_key_columns(a["episode_key"])))]
     c = tables["complications"]
     pos = index.get_indexer(c["episode_key"])
     c = c[~excluded[pos]].copy()
@@ -192,8 +187,39 @@ def _finish_tables(
     resolved = c["resolution_date"].notna().to_numpy()
     days = np.where(resolved, _day_number(c["resolution_date"]) - treated[pos], 0)
     c["resolution_day"] = pd.arrays.IntegerArray(days, ~resolved)  # unresolved: no day
-    kind = pd.factorize(c["complication_type"], sort=True)[0]
-    c = c.iloc[np.lexsort((kind, c["onset_day"].to_numpy(), *hex_key_columns(c["episode_key"])))]
+    return {
+        "patients": tables["patients"],
+        "treatments": tr[~excluded],
+        "assessments": a,
+        "complications": c,
+    }
+
+
+def _in_episode_order(
+    kept: dict[str, pd.DataFrame], episodes: pd.DataFrame, patient_order: np.ndarray
+) -> dict[str, pd.DataFrame]:
+    """Patients in ``patient_order``; the other tables follow the (ordered) ``episodes``.
+
+    Within an episode, assessments are sorted by day (then severity and reported date) and
+    complications by onset day (then type, severity, resolution): the order never depends on
+    the pseudonym key or on the row order of the export.
+    """
+    position = pd.Index(episodes["episode_key"])
+    t = kept["treatments"]
+    t = t.iloc[np.argsort(position.get_indexer(t["episode_key"]))]
+    a = kept["assessments"]
+    ties = (a["severity"].fillna(-1).to_numpy("int64"), _day_number(a["reported_wearoff_date"]))
+    a = a.iloc[np.lexsort((*ties, a["day"].to_numpy(), position.get_indexer(a["episode_key"])))]
+    c = kept["complications"]
+    ties = (
+        c["resolution_day"].fillna(-1).to_numpy("int64"),
+        pd.factorize(c["severity"], sort=True)[0],
+        pd.factorize(c["complication_type"], sort=True)[0],
+    )
+    c = c.iloc[
+        np.lexsort((*ties, c["onset_day"].to_numpy(), position.get_indexer(c["episode_key"])))
+    ]
+    p = kept["patients"].iloc[patient_order]
     return {
         n: df.reset_index(drop=True)
         for n, df in {"patients": p, "treatments": t, "assessments": a, "complications": c}.items()
@@ -260,11 +286,10 @@ def prepare(
     dq = data_quality_table(raw.rows_in, all_episodes, excluded, tables, cfg)
     drop = excluded.notna().to_numpy()
     episodes = all_episodes[~drop].drop(columns=["reported_present", "reported_consistent"])
-    order = np.lexsort(
-        (*hex_key_columns(episodes["episode_key"]), _day_number(episodes["treatment_date"]))
-    )
-    episodes = episodes.iloc[order].reset_index(drop=True)
     kept = _finish_tables(tables, drop)
+    episode_order, patient_order = processed_order(episodes, kept["patients"])
+    episodes = episodes.iloc[episode_order].reset_index(drop=True)
+    kept = _in_episode_order(kept, episodes, patient_order)
     steps.update()
     steps.close()
     source = CUTOFF_SOURCES[0] if cfg.cutoff_date is not None else CUTOFF_SOURCES[1]
