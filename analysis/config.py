@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
 import difflib
 import types
 import typing
@@ -196,7 +197,23 @@ def _convert_scalar(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"params.yaml: '{where}' must be text, got {_show(value)}")
         return value
+    if hint is datetime.date:
+        return _convert_date(value, where)
     raise TypeError(f"no conversion for annotation {hint!r} at {where}")
+
+
+def _convert_date(value: Any, where: str) -> datetime.date:
+    """A YAML date (``2024-12-31``, read as a date) or ISO text (``"2024-12-31"``)."""
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"params.yaml: '{where}' must be a date YYYY-MM-DD, got {_show(value)}")
 
 
 def _name(hint: Any) -> str:

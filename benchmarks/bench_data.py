@@ -70,19 +70,19 @@ class Steps:
 
 
 def job_simulate(args) -> list[dict]:
-    from analysis.data.simulate import simulate_cohort, write_cohort
-    from analysis.params import load_params
+    from analysis.config import load_params
+    from analysis.simulator.cohort import simulate_cohort, write_cohort
+    from analysis.simulator.config import SimConfig
 
     params = load_params(REPO / "params.yaml")
-    pilot = simulate_cohort(params, n_patients=2000)
+    pilot = simulate_cohort(SimConfig.from_params(params, n_patients=2000))
     per_patient = len(pilot.treatments) / 2000
     n_patients = math.ceil(
         1.08 * args.episodes / per_patient
     )  # the pilot overstates episodes per patient by 3-7%
     steps = Steps()
-    cohort = steps.run(
-        "simulate", simulate_cohort, params, n_patients=n_patients, progress=sys.stderr.isatty()
-    )
+    cfg = SimConfig.from_params(params, n_patients=n_patients)
+    cohort = steps.run("simulate", simulate_cohort, cfg, progress=sys.stderr.isatty())
     steps.run(
         f"write raw ({args.format})", write_cohort, cohort, args.workdir / "raw", fmt=args.format
     )
@@ -93,12 +93,12 @@ def job_simulate(args) -> list[dict]:
 
 
 def job_ingest(args) -> list[dict]:
+    from analysis.config import load_params
     from analysis.data.derive import derive_episodes
     from analysis.data.ingest import Mapping, read_export
     from analysis.data.prepare import _keyed
     from analysis.data.prepare_config import PrepareConfig
     from analysis.data.validate import data_cutoff, validate
-    from analysis.params import load_params
 
     params = load_params(REPO / "params.yaml")
     cfg = PrepareConfig.from_params(params)
@@ -123,25 +123,28 @@ def job_ingest(args) -> list[dict]:
 
 
 def job_prepare(args) -> list[dict]:
+    from analysis.config import load_params
     from analysis.data.prepare import prepare, write_prepared
-    from analysis.params import load_params
+    from analysis.data.prepare_config import PrepareConfig
 
-    params = load_params(REPO / "params.yaml")
+    cfg = PrepareConfig.from_params(load_params(REPO / "params.yaml"))
     steps = Steps()
     prepared = steps.run(
         "prepare() end to end",
         prepare,
         args.workdir / "raw",
-        params,
+        cfg,
         key=KEY,
         progress=sys.stderr.isatty(),
     )
-    steps.run("write processed", write_prepared, prepared, args.workdir / "processed")
+    steps.run(
+        "write processed", write_prepared, prepared, args.workdir / "processed", cfg.vocabulary
+    )
     return steps.rows
 
 
 def naive_duration(ep, assessments, cfg):
-    """Row-wise reference of :func:`analysis.data.derive.visit_bounds` (one Python loop per episode)."""
+    """Row-wise reference of :func:`analysis.data.derive.visit_bounds` (a loop per episode)."""
     import numpy as np
 
     by_episode = {k: g for k, g in assessments.groupby("episode_key")}
@@ -171,12 +174,12 @@ def naive_duration(ep, assessments, cfg):
 def job_naive(args) -> list[dict]:
     import numpy as np
 
+    from analysis.config import load_params
     from analysis.data.derive import add_cycle_and_retreatment, visit_bounds
     from analysis.data.ingest import Mapping, read_export
     from analysis.data.prepare import _keyed
     from analysis.data.prepare_config import PrepareConfig
     from analysis.data.validate import data_cutoff
-    from analysis.params import load_params
 
     cfg = PrepareConfig.from_params(load_params(REPO / "params.yaml"))
     raw = read_export(args.workdir / "raw", Mapping())
@@ -308,14 +311,16 @@ def main(argv: list[str] | None = None) -> int:
     print("\nSummary", file=sys.stderr)
     print(f"  episodes simulated            {n:,}", file=sys.stderr)
     print(
-        f"  ingest (prepare())            {ingest['seconds']:.1f} s wall, {ingest['cpu']:.1f} s CPU "
-        f"(target < {TARGET_SECONDS:.0f} s)  peak {ingest['peak_gb']:.2f} GB (target < {TARGET_GB:.0f} GB)",
+        f"  ingest (prepare())            {ingest['seconds']:.1f} s wall, "
+        f"{ingest['cpu']:.1f} s CPU (target < {TARGET_SECONDS:.0f} s)  "
+        f"peak {ingest['peak_gb']:.2f} GB (target < {TARGET_GB:.0f} GB)",
         file=sys.stderr,
     )
     print(f"  load average (1, 5, 15 min)   {os.getloadavg()}", file=sys.stderr)
     print(
-        f"  duration bounds on {NAIVE_SAMPLE:,}: naive {naive_s:.2f} s vs vectorised {vec_s:.3f} s "
-        f"= {naive_s / max(vec_s, 1e-9):.0f}x; identical results: {bool(naive[names[2]]['seconds'])}",
+        f"  duration bounds on {NAIVE_SAMPLE:,}: naive {naive_s:.2f} s vs vectorised "
+        f"{vec_s:.3f} s = {naive_s / max(vec_s, 1e-9):.0f}x; "
+        f"identical results: {bool(naive[names[2]]['seconds'])}",
         file=sys.stderr,
     )
     print(

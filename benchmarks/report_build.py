@@ -18,8 +18,10 @@ import yaml
 
 from analysis.cli import main as bonta
 from analysis.data.prepare import prepare, write_prepared
-from analysis.data.simulate import simulate_cohort, write_cohort
+from analysis.data.prepare_config import PrepareConfig
 from analysis.params import load_params, with_overrides
+from analysis.simulator.cohort import simulate_cohort, write_cohort
+from analysis.simulator.config import SimConfig
 
 KEY = b"benchmark-key-not-secret-0123456789"
 
@@ -36,9 +38,9 @@ def bench(n_patients: int, root: Path) -> dict[str, float]:
     params = with_overrides(
         load_params("params.yaml"), {"simulate.n_patients": n_patients, "report.stages": ["cohort"]}
     )
-    cohort = simulate_cohort(params, seed=params["seed"])
+    cohort = simulate_cohort(SimConfig.from_params(params))
     write_cohort(cohort, root / "raw")
-    prepared = prepare(root / "raw", params, key=KEY)
+    prepared = prepare(root / "raw", PrepareConfig.from_params(params), key=KEY)
     write_prepared(prepared, root / "processed")
     out = {"episodes": float(len(prepared.episodes))}
     files = {}

@@ -13,7 +13,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from analysis.params import load_params, with_overrides  # noqa: E402
+from analysis.config import load_params, with_overrides  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,14 +46,15 @@ def pseudonym_key() -> bytes:
 
 @pytest.fixture(scope="session")
 def small_cohort(small_params):
-    from analysis.data.simulate import simulate_cohort
+    from analysis.simulator.cohort import simulate_cohort
+    from analysis.simulator.config import SimConfig
 
-    return simulate_cohort(small_params, seed=small_params["seed"])
+    return simulate_cohort(SimConfig.from_params(small_params))
 
 
 @pytest.fixture(scope="session")
 def small_raw_dir(small_cohort, tmp_path_factory) -> Path:
-    from analysis.data.simulate import write_cohort
+    from analysis.simulator.cohort import write_cohort
 
     out = tmp_path_factory.mktemp("raw") / "demo"
     write_cohort(small_cohort, out)
@@ -63,8 +64,9 @@ def small_raw_dir(small_cohort, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_prepared(small_raw_dir, small_params, pseudonym_key):
     from analysis.data.prepare import prepare
+    from analysis.data.prepare_config import PrepareConfig
 
-    return prepare(small_raw_dir, small_params, key=pseudonym_key)
+    return prepare(small_raw_dir, PrepareConfig.from_params(small_params), key=pseudonym_key)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Literal
 
@@ -108,3 +109,19 @@ def test_the_vocabulary_rejects_a_misspelt_key_and_an_unknown_region(params):
     bad["complication_types"]["dysphagia"]["regions"] = ["neck"]
     with pytest.raises(ConfigError, match=r"unknown regions: \['neck'\]"):
         Vocabulary.from_params(bad)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime.date
+    cutoff: datetime.date | None = None
+
+
+def test_dates_are_read_from_yaml_dates_or_iso_text():
+    got = parse({"start": datetime.date(2022, 1, 1), "cutoff": "2024-12-31"}, Period, "p")
+    assert got == Period(datetime.date(2022, 1, 1), datetime.date(2024, 12, 31))
+    assert parse({"start": "2022-01-01", "cutoff": None}, Period, "p").cutoff is None
+    with pytest.raises(
+        ConfigError, match=r"'p\.start' must be a date YYYY-MM-DD, got '31/12/2024'"
+    ):
+        parse({"start": "31/12/2024"}, Period, "p")

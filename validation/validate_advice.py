@@ -42,14 +42,16 @@ KEY = b"validation-key-not-secret-0123456789"
 def simulate_and_prepare(params: dict, seed: int) -> tuple[pd.DataFrame, pd.Series]:
     """Prepared episodes and the latent durations indexed by episode_key."""
     from analysis.data.prepare import prepare
+    from analysis.data.prepare_config import PrepareConfig
     from analysis.data.pseudonym import pseudonymise
-    from analysis.data.simulate import simulate_cohort, write_cohort
+    from analysis.simulator.cohort import simulate_cohort, write_cohort
+    from analysis.simulator.config import SimConfig
 
-    cohort = simulate_cohort(params, seed=seed)
+    cohort = simulate_cohort(SimConfig.from_params(params, seed=seed))
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "demo"
         write_cohort(cohort, raw)
-        episodes = prepare(raw, params, key=KEY).episodes
+        episodes = prepare(raw, PrepareConfig.from_params(params), key=KEY).episodes
     truth = cohort.truth_tables["episodes"]
     latent = truth.set_index(pseudonymise(truth["episode_id"], KEY, "episode"))[
         "latent_duration_days"

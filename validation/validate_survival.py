@@ -22,9 +22,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.prepare import prepare
+from analysis.data.prepare_config import PrepareConfig
 from analysis.data.pseudonym import pseudonymise
-from analysis.data.simulate import simulate_cohort, write_cohort
 from analysis.params import load_params, with_overrides
+from analysis.simulator.cohort import simulate_cohort, write_cohort
+from analysis.simulator.config import SimConfig
 from analysis.survival.aft import fit_aft
 from analysis.survival.design import duration_frame, make_spec
 from analysis.survival.nonparametric import fit_npmle, median_days
@@ -44,10 +46,10 @@ def truth_table(truth: dict, regions: tuple[str, ...]) -> pd.Series:
 
 
 def one_replicate(params: dict, seed: int) -> tuple[pd.DataFrame, dict]:
-    cohort = simulate_cohort(params, seed=seed)
+    cohort = simulate_cohort(SimConfig.from_params(params, seed=seed))
     with tempfile.TemporaryDirectory() as tmp:
         write_cohort(cohort, Path(tmp) / "raw")
-        episodes = prepare(Path(tmp) / "raw", params, key=KEY).episodes
+        episodes = prepare(Path(tmp) / "raw", PrepareConfig.from_params(params), key=KEY).episodes
     df = duration_frame(episodes)
     spec = make_spec(df, "glabella", "ona", 1.0, region_slopes=True)
     fit = fit_aft(df, "lognormal", spec)

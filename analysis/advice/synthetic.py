@@ -5,7 +5,7 @@ covariates + u_patient + sigma * eps``) and its observation process (a two-week 
 return visit some months later or never, occasional monthly follow-up, some patient-reported
 exact dates), but nothing else. Used by the advice unit tests, the advice benchmark (1M
 episodes) and as a fallback when the demo cohort is not built. It is *not* the study's
-simulator (``analysis.data.simulate``).
+simulator (``analysis.simulator.cohort``).
 """
 
 from __future__ import annotations

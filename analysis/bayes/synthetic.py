@@ -3,7 +3,7 @@
 It draws directly the columns the complication models read (docs/ARCHITECTURE.md episode
 contract) from the model's own generative structure, so that benchmarks can build 2M episodes
 in seconds and the validation script can repeat simulations many times. The project's full
-simulator (``analysis.data.simulate``) is the independent check used by the tests.
+simulator (``analysis.simulator.cohort``) is the independent check used by the tests.
 """
 
 from __future__ import annotations

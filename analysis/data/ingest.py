@@ -357,7 +357,10 @@ def _read_failure(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "cannot read file: not UTF-8 text (save it as 'CSV UTF-8')"
     if "columns, got" in str(exc):
-        return "cannot read file: a row has more or fewer cells than the header (check delimiters and quotes)"
+        return (
+            "cannot read file: a row has more or fewer cells than the header "
+            "(check delimiters and quotes)"
+        )
     return f"cannot read file ({type(exc).__name__}); is it a valid {EXTENSIONS} file?"
 
 

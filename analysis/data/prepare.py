@@ -1,4 +1,4 @@
-"""Entry point of the ``prepare`` step: export directory -> validated, pseudonymised, derived tables.
+"""The ``prepare`` step: export directory -> validated, pseudonymised, derived tables.
 
 ``prepare`` reads and validates everything before anything is written; ``write_prepared`` then
 writes all tables into a temporary directory and moves it into place, so that a failed run
@@ -6,7 +6,8 @@ leaves no partial output.
 
 Example
 -------
->>> prepared = prepare(Path("data/example"), load_params(), key=load_key())  # doctest: +SKIP
+>>> cfg = PrepareConfig.from_params(load_params("params.yaml"))              # doctest: +SKIP
+>>> prepared = prepare(Path("data/example"), cfg, key=load_key())            # doctest: +SKIP
 >>> write_prepared(prepared, Path("data/processed"))                         # doctest: +SKIP
 """
 
@@ -24,24 +25,27 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from analysis.data.derive import _day_number, derive_episodes, hex_key_columns
+from analysis.data.derive import _day_number, derive_episodes
 from analysis.data.ingest import default_mapping_path, load_mapping, read_export
 from analysis.data.prepare_config import PrepareConfig
+from analysis.data.processed import (
+    CUTOFF_SOURCES,
+    STUDY_PERIOD_FILE,
+    TABLE_FILES,
+    check_table,
+    write_study_period,
+)
 from analysis.data.pseudonym import pseudonymise
+from analysis.data.row_order import processed_order
 from analysis.data.schema import TABLE_NAMES
 from analysis.data.validate import data_cutoff, validate
 from analysis.errors import InputValidationError, Problem
 from analysis.io import write_csv, write_json, write_parquet
+from analysis.vocabulary import Vocabulary
 
 EXCLUDED_EPISODE = "its episode was excluded (see treatments)"
-PROCESSED_FILES = (
-    "patients.parquet",
-    "treatments.parquet",
-    "assessments.parquet",
-    "complications.parquet",
-    "episodes.parquet",
-    "data_quality.csv",
-)
+#: Every file ``write_prepared`` writes: the six processed tables and the study period.
+PROCESSED_FILES = (*TABLE_FILES.values(), STUDY_PERIOD_FILE)
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,8 @@ class PreparedData:
     """Validated, pseudonymised inputs, derived episodes and the data-quality reconciliation.
 
     ``staff_codes`` (clinic/injector label -> code) holds real staff labels: it is written only
-    to the private directory, never with the processed tables.
+    to the private directory, never with the processed tables. ``cutoff_source`` says where
+    ``cutoff_date`` came from (one of :data:`analysis.data.processed.CUTOFF_SOURCES`).
     """
 
     patients: pd.DataFrame
@@ -60,6 +65,7 @@ class PreparedData:
     data_quality: pd.DataFrame
     staff_codes: pd.DataFrame | None = None
     cutoff_date: pd.Timestamp | None = None
+    cutoff_source: str | None = None
 
 
 def _keyed_like(ids: pd.Series, source_ids: pd.Series, source_keys: pd.Series) -> np.ndarray:
@@ -117,13 +123,13 @@ def _dq_rows(table: str, rows_in: int, excluded: pd.Series) -> list[dict[str, An
 
 def age_exclusions(episodes: pd.DataFrame, cfg: PrepareConfig) -> pd.Series:
     """Reason of exclusion per episode (NaN = kept) from ``prepare.exclude``."""
-    age = episodes["age_years"]
+    age, limits = episodes["age_years"], cfg.exclude
     reason = pd.Series(None, index=episodes.index, dtype=object)
-    reason[age < cfg.min_age_years] = (
-        f"age under {cfg.min_age_years:g} at treatment (prepare.exclude.min_age_years)"
+    reason[age < limits.min_age_years] = (
+        f"age under {limits.min_age_years:g} at treatment (prepare.exclude.min_age_years)"
     )
-    reason[age >= cfg.max_age_years] = (
-        f"age {cfg.max_age_years:g} or over at treatment (prepare.exclude.max_age_years)"
+    reason[age >= limits.max_age_years] = (
+        f"age {limits.max_age_years:g} or over at treatment (prepare.exclude.max_age_years)"
     )
     return reason
 
@@ -148,7 +154,8 @@ def data_quality_table(
     rows += _dq_rows("duration_analysis", len(kept), kept["dur_exclusion_reason"].dropna())
     reported = kept[kept["reported_present"]]
     if cfg.use_reported_wearoff:
-        why = f"inconsistent with the visit interval (+/- {cfg.reported_wearoff_tolerance_days:g} days); visits used"
+        tolerance = cfg.reported_wearoff_tolerance_days
+        why = f"inconsistent with the visit interval (+/- {tolerance:g} days); visits used"
         unused = pd.Series(why, index=reported.index[~reported["reported_consistent"]])
     else:
         unused = pd.Series("prepare.use_reported_wearoff is false", index=reported.index)
@@ -159,25 +166,19 @@ def data_quality_table(
 def _finish_tables(
     tables: dict[str, pd.DataFrame], excluded: np.ndarray
 ) -> dict[str, pd.DataFrame]:
-    """Kept rows only, day counts added, deterministic order (by key, then date).
+    """Kept rows only, with day counts since treatment (rows not yet in their final order).
 
     ``excluded`` is a boolean per row of ``tables["treatments"]``.
     """
     tr = tables["treatments"]
     index = pd.Index(tr["episode_key"])
     treated = _day_number(tr["treatment_date"])
-    p = tables["patients"]
-    p = p.iloc[np.lexsort(hex_key_columns(p["patient_key"]))]
-    t = tr[~excluded]
-    t = t.iloc[np.lexsort((*hex_key_columns(t["episode_key"]), _day_number(t["treatment_date"])))]
     a = tables["assessments"]
     pos = index.get_indexer(a["episode_key"])
     a = a[~excluded[pos]].copy()
     pos = pos[~excluded[pos]]
     a.insert(2, "day", _day_number(a["assessment_date"]) - treated[pos])
     a["severity"] = a["severity"].astype("Int64")
-    ties = (a["severity"].fillna(-1).to_numpy("int64"), _day_number(a["reported_wearoff_date"]))
-    a = a.iloc[np.lexsort((*ties, a["day"].to_numpy(), *hex_key_columns(a["episode_key"])))]
     c = tables["complications"]
     pos = index.get_indexer(c["episode_key"])
     c = c[~excluded[pos]].copy()
@@ -186,8 +187,39 @@ def _finish_tables(
     resolved = c["resolution_date"].notna().to_numpy()
     days = np.where(resolved, _day_number(c["resolution_date"]) - treated[pos], 0)
     c["resolution_day"] = pd.arrays.IntegerArray(days, ~resolved)  # unresolved: no day
-    kind = pd.factorize(c["complication_type"], sort=True)[0]
-    c = c.iloc[np.lexsort((kind, c["onset_day"].to_numpy(), *hex_key_columns(c["episode_key"])))]
+    return {
+        "patients": tables["patients"],
+        "treatments": tr[~excluded],
+        "assessments": a,
+        "complications": c,
+    }
+
+
+def _in_episode_order(
+    kept: dict[str, pd.DataFrame], episodes: pd.DataFrame, patient_order: np.ndarray
+) -> dict[str, pd.DataFrame]:
+    """Patients in ``patient_order``; the other tables follow the (ordered) ``episodes``.
+
+    Within an episode, assessments are sorted by day (then severity and reported date) and
+    complications by onset day (then type, severity, resolution): the order never depends on
+    the pseudonym key or on the row order of the export.
+    """
+    position = pd.Index(episodes["episode_key"])
+    t = kept["treatments"]
+    t = t.iloc[np.argsort(position.get_indexer(t["episode_key"]))]
+    a = kept["assessments"]
+    ties = (a["severity"].fillna(-1).to_numpy("int64"), _day_number(a["reported_wearoff_date"]))
+    a = a.iloc[np.lexsort((*ties, a["day"].to_numpy(), position.get_indexer(a["episode_key"])))]
+    c = kept["complications"]
+    ties = (
+        c["resolution_day"].fillna(-1).to_numpy("int64"),
+        pd.factorize(c["severity"], sort=True)[0],
+        pd.factorize(c["complication_type"], sort=True)[0],
+    )
+    c = c.iloc[
+        np.lexsort((*ties, c["onset_day"].to_numpy(), position.get_indexer(c["episode_key"])))
+    ]
+    p = kept["patients"].iloc[patient_order]
     return {
         n: df.reset_index(drop=True)
         for n, df in {"patients": p, "treatments": t, "assessments": a, "complications": c}.items()
@@ -196,7 +228,7 @@ def _finish_tables(
 
 def prepare(
     input_dir: Path,
-    params: dict,
+    cfg: PrepareConfig,
     *,
     key: bytes,
     mapping_path: Path | None = None,
@@ -209,9 +241,8 @@ def prepare(
     input_dir : Path
         Directory with ``patients``, ``treatments``, ``assessments``, ``complications``
         (``.csv``, ``.parquet`` or ``.xlsx``).
-    params : dict
-        Whole params.yaml (sections ``data``, ``prepare``, ``regions``, ``products``,
-        ``complication_types``).
+    cfg : PrepareConfig
+        The stage configuration (:meth:`PrepareConfig.from_params`).
     key : bytes
         Pseudonymisation key (:func:`analysis.data.pseudonym.load_key`).
     mapping_path : Path, optional
@@ -224,7 +255,6 @@ def prepare(
     InputValidationError
         Listing every problem found (file, row, column, value, rule); identifiers are masked.
     """
-    cfg = PrepareConfig.from_params(params)
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise InputValidationError(
@@ -256,15 +286,20 @@ def prepare(
     dq = data_quality_table(raw.rows_in, all_episodes, excluded, tables, cfg)
     drop = excluded.notna().to_numpy()
     episodes = all_episodes[~drop].drop(columns=["reported_present", "reported_consistent"])
-    order = np.lexsort(
-        (*hex_key_columns(episodes["episode_key"]), _day_number(episodes["treatment_date"]))
-    )
-    episodes = episodes.iloc[order].reset_index(drop=True)
     kept = _finish_tables(tables, drop)
+    episode_order, patient_order = processed_order(episodes, kept["patients"])
+    episodes = episodes.iloc[episode_order].reset_index(drop=True)
+    kept = _in_episode_order(kept, episodes, patient_order)
     steps.update()
     steps.close()
+    source = CUTOFF_SOURCES[0] if cfg.cutoff_date is not None else CUTOFF_SOURCES[1]
     return PreparedData(
-        **kept, episodes=episodes, data_quality=dq, staff_codes=staff, cutoff_date=cutoff
+        **kept,
+        episodes=episodes,
+        data_quality=dq,
+        staff_codes=staff,
+        cutoff_date=cutoff,
+        cutoff_source=source,
     )
 
 
@@ -284,19 +319,32 @@ def data_quality_metrics(prepared: PreparedData) -> dict[str, Any]:
     return out
 
 
-def write_prepared(prepared: PreparedData, out_dir: Path) -> None:
-    """Write the processed tables into ``out_dir`` atomically (temp dir, then rename).
+def write_prepared(
+    prepared: PreparedData, out_dir: Path, vocabulary: Vocabulary | None = None
+) -> None:
+    """Check every table against its schema, then write them into ``out_dir`` atomically.
 
-    Files: ``patients``, ``treatments``, ``assessments``, ``complications``, ``episodes``
-    (Parquet) and ``data_quality.csv``. An existing ``out_dir`` is replaced as a whole.
+    Files (:data:`PROCESSED_FILES`): ``patients``, ``treatments``, ``assessments``,
+    ``complications``, ``episodes`` (Parquet), ``data_quality.csv`` and ``study_period.json``
+    (the data cut-off). The schemas are those of :mod:`analysis.data.processed` (codes checked
+    against ``vocabulary`` if given). Tables go to a temporary directory that then replaces
+    ``out_dir`` as a whole, so a failed run leaves no partial output.
+
+    Raises
+    ------
+    InputValidationError
+        A table breaks its schema (nothing is written).
     """
+    for table, file in TABLE_FILES.items():
+        check_table(getattr(prepared, table), table, file, vocabulary)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        for name in ("patients", "treatments", "assessments", "complications", "episodes"):
-            write_parquet(getattr(prepared, name), tmp / f"{name}.parquet")
-        write_csv(prepared.data_quality, tmp / "data_quality.csv")
+        for table, file in TABLE_FILES.items():
+            writer = write_csv if file.endswith(".csv") else write_parquet
+            writer(getattr(prepared, table), tmp / file)
+        write_study_period(prepared.cutoff_date, prepared.cutoff_source, tmp)
         os.chmod(tmp, 0o755)
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-old-", dir=out_dir.parent))

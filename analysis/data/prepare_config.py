@@ -1,36 +1,68 @@
-"""Frozen configuration of the ``prepare`` stage, read from params.yaml.
+"""Frozen configuration of the ``prepare`` stage: params.yaml ``data`` and ``prepare``, strictly.
 
-Sections read: ``data`` (``cutoff_date``), ``prepare`` (exclusion rules, plausibility limits,
-endpoint rules) and the shared vocabularies ``regions``, ``products``, ``complication_types``.
+Both sections are parsed by :func:`analysis.config.parse` (an unknown or misspelt key stops
+with its path and the nearest valid name; defaults live in params.yaml only). The ingestion,
+validation and derivation steps receive one :class:`PrepareConfig`: the ``prepare`` section,
+the study vocabulary and the data cut-off of ``data``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-import pandas as pd
-
+from analysis.config import parse_section
 from analysis.errors import ConfigError
-from analysis.params import section
+from analysis.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
-class PrepareConfig:
-    """Everything the ingestion, validation and derivation steps need.
+class DataConfig:
+    """params.yaml ``data``: which export the pipeline reads, and its cut-off.
 
     Attributes
     ----------
-    reference_dose_units : dict
-        Region code -> reference dose in onabotulinumtoxinA units.
-    units_per_ona_unit : dict
-        Product code -> product units per onabotulinumtoxinA unit.
-    complication_regions : dict
-        Complication type -> tuple of region codes where it can occur.
-    cutoff_date : pandas.Timestamp or None
-        Data cut-off; ``None`` = latest date found in the export.
-    min_age_years, max_age_years : float
-        Treatments outside ``[min, max)`` age at treatment are excluded (with a reason).
+    input_dir : str
+        Export directory (the demo cohort ``data/raw/demo`` or a clinic's export).
+    mapping : str or None
+        Mapping YAML of a clinic's own column names and labels; ``None`` = ``INPUT/mapping.yaml``
+        if present.
+    cutoff_date : datetime.date or None
+        Data cut-off; ``None`` = the latest date found in the export.
+    """
+
+    input_dir: str
+    mapping: str | None
+    cutoff_date: date | None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> DataConfig:
+        return parse_section(params, "data", cls)
+
+
+@dataclass(frozen=True)
+class ExclusionConfig:
+    """``prepare.exclude``: treatments outside ``[min_age_years, max_age_years)`` are excluded."""
+
+    min_age_years: float
+    max_age_years: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_age_years < self.max_age_years:
+            raise ConfigError("prepare.exclude: need 0 <= min_age_years < max_age_years")
+
+
+@dataclass(frozen=True)
+class PrepareSection:
+    """params.yaml ``prepare``: exclusion rules, plausibility limits and endpoint rules.
+
+    Attributes
+    ----------
+    exclude : ExclusionConfig
+        Age limits at treatment (excluded rows are counted with a reason).
     birth_year_min : int
         Earliest plausible birth year (the latest is the cut-off year).
     max_met_h_week : float
@@ -40,7 +72,7 @@ class PrepareConfig:
     exercise_tier_cutoffs : tuple of float
         ``(moderate_from, high_from)`` in MET-hours per week.
     use_reported_wearoff : bool
-        Whether a consistent patient-reported wear-off date gives an exact duration.
+        Whether a consistent patient-reported wear-off date narrows the duration interval.
     reported_wearoff_tolerance_days : float
         Slack when checking a reported date against the visit interval.
     reported_wearoff_window_days : float
@@ -53,12 +85,7 @@ class PrepareConfig:
         ``right_cutoff`` (the patient may still return), older ones ``right_no_return``.
     """
 
-    reference_dose_units: dict[str, float]
-    units_per_ona_unit: dict[str, float]
-    complication_regions: dict[str, tuple[str, ...]]
-    cutoff_date: pd.Timestamp | None
-    min_age_years: float
-    max_age_years: float
+    exclude: ExclusionConfig
     birth_year_min: int
     max_met_h_week: float
     max_units_ona_eq: float
@@ -69,75 +96,11 @@ class PrepareConfig:
     complication_window_days: int
     recent_episode_days: int
 
-    @property
-    def regions(self) -> list[str]:
-        return list(self.reference_dose_units)
-
-    @property
-    def products(self) -> list[str]:
-        return list(self.units_per_ona_unit)
-
-    @property
-    def complication_types(self) -> list[str]:
-        return list(self.complication_regions)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> PrepareConfig:
-        """Build and check the configuration from the whole params dict."""
-        prep = section(params, "prepare")
-        data = params.get("data") or {}
-        try:
-            cfg = cls(
-                reference_dose_units={
-                    k: float(v["reference_dose_units"])
-                    for k, v in section(params, "regions").items()
-                },
-                units_per_ona_unit={
-                    k: float(v["units_per_ona_unit"])
-                    for k, v in section(params, "products").items()
-                },
-                complication_regions={
-                    k: tuple(v["regions"]) for k, v in section(params, "complication_types").items()
-                },
-                cutoff_date=(
-                    pd.Timestamp(data["cutoff_date"]) if data.get("cutoff_date") else None
-                ),
-                min_age_years=float(prep["exclude"]["min_age_years"]),
-                max_age_years=float(prep["exclude"]["max_age_years"]),
-                birth_year_min=int(prep["birth_year_min"]),
-                max_met_h_week=float(prep["max_met_h_week"]),
-                max_units_ona_eq=float(prep["max_units_ona_eq"]),
-                exercise_tier_cutoffs=tuple(float(x) for x in prep["exercise_tier_cutoffs"]),
-                use_reported_wearoff=bool(prep["use_reported_wearoff"]),
-                reported_wearoff_tolerance_days=float(prep["reported_wearoff_tolerance_days"]),
-                reported_wearoff_window_days=float(prep.get("reported_wearoff_window_days", 0.0)),
-                complication_window_days=int(prep["complication_window_days"]),
-                recent_episode_days=int(prep["recent_episode_days"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(
-                f"params.yaml 'prepare'/'regions'/'products': bad or missing {exc}"
-            ) from None
-        cfg.check()
-        return cfg
-
-    def check(self) -> None:
-        """Raise :class:`ConfigError` on values that make no sense."""
+    def __post_init__(self) -> None:
         lo, hi = self.exercise_tier_cutoffs
         if not 0 < lo < hi:
             raise ConfigError(
                 "prepare.exercise_tier_cutoffs must be two increasing positive numbers"
-            )
-        if not 0 <= self.min_age_years < self.max_age_years:
-            raise ConfigError("prepare.exclude: need 0 <= min_age_years < max_age_years")
-        if any(v <= 0 for v in self.units_per_ona_unit.values()):
-            raise ConfigError("products.*.units_per_ona_unit must be > 0")
-        if any(v <= 0 for v in self.reference_dose_units.values()):
-            raise ConfigError("regions.*.reference_dose_units must be > 0")
-        unknown = {r for rs in self.complication_regions.values() for r in rs} - set(self.regions)
-        if unknown:
-            raise ConfigError(
-                f"complication_types.*.regions name unknown regions: {sorted(unknown)}"
             )
         if (
             self.reported_wearoff_window_days < 0
@@ -145,3 +108,53 @@ class PrepareConfig:
             or self.complication_window_days < 0
         ):
             raise ConfigError("prepare: tolerances and windows must be >= 0")
+
+
+@dataclass(frozen=True)
+class PrepareConfig(PrepareSection):
+    """Everything the ingestion, validation and derivation steps need.
+
+    The ``prepare`` section plus the study vocabulary (regions, products, complication types)
+    and ``data.cutoff_date`` (``None`` = the latest date in the export).
+    """
+
+    vocabulary: Vocabulary
+    cutoff_date: date | None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> PrepareConfig:
+        """Parse ``prepare``, ``data`` and the vocabulary of the whole params dict strictly."""
+        section = parse_section(params, "prepare", PrepareSection)
+        fields = {f.name: getattr(section, f.name) for f in dataclasses.fields(PrepareSection)}
+        return cls(
+            **fields,
+            vocabulary=Vocabulary.from_params(params),
+            cutoff_date=DataConfig.from_params(params).cutoff_date,
+        )
+
+    @property
+    def regions(self) -> list[str]:
+        return list(self.vocabulary.region_codes)
+
+    @property
+    def products(self) -> list[str]:
+        return list(self.vocabulary.product_codes)
+
+    @property
+    def complication_types(self) -> list[str]:
+        return list(self.vocabulary.complication_codes)
+
+    @property
+    def reference_dose_units(self) -> dict[str, float]:
+        """Region code -> reference dose in onabotulinumtoxinA units."""
+        return self.vocabulary.reference_dose_units
+
+    @property
+    def units_per_ona_unit(self) -> dict[str, float]:
+        """Product code -> product units per onabotulinumtoxinA unit."""
+        return self.vocabulary.units_per_ona_unit
+
+    @property
+    def complication_regions(self) -> dict[str, tuple[str, ...]]:
+        """Complication type -> region codes where it can occur."""
+        return self.vocabulary.complication_regions

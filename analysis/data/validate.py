@@ -251,7 +251,8 @@ def clinical_problems(
                     int(i) + 1,
                     "complication_type",
                     ty,
-                    f"'{ty}' cannot occur in the episode's region '{r}' (complication_types.{ty}.regions)",
+                    f"'{ty}' cannot occur in the episode's region '{r}' "
+                    f"(complication_types.{ty}.regions)",
                 )
             )
     return problems

@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from analysis.config import load_params
 from analysis.data.prepare import prepare, write_metrics, write_prepared, write_staff_codes
+from analysis.data.prepare_config import DataConfig, PrepareConfig
 from analysis.data.pseudonym import load_key
-from analysis.params import load_params
 
 HELP = "Validate, pseudonymise and derive episode endpoints from a clinic export."
 DESCRIPTION = """\
@@ -21,8 +22,10 @@ intervals, re-treatment times and 30-day complication flags.
 
 On any problem the command lists them all (file, row, column, value, rule), exits non-zero
 and writes nothing. On success it replaces OUT (episodes, patients, treatments, assessments,
-complications as Parquet; data_quality.csv), writes --metrics (rows in/kept/excluded) and the
-private clinic/injector code lookup PRIVATE/staff_codes.csv (git-ignored).
+complications as Parquet; data_quality.csv; study_period.json with the data cut-off; every
+table checked against its schema in analysis/data/processed.py), writes --metrics (rows
+in/kept/excluded) and the private clinic/injector code lookup PRIVATE/staff_codes.csv
+(git-ignored).
 Reads params: data, prepare, regions, products, complication_types.
 """
 
@@ -56,13 +59,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     params = load_params(args.params)
-    data = params.get("data") or {}
-    input_dir = args.input or Path(data.get("input_dir", "data/raw/demo"))
-    mapping = args.mapping or (Path(data["mapping"]) if data.get("mapping") else None)
+    data, cfg = DataConfig.from_params(params), PrepareConfig.from_params(params)
+    input_dir = args.input or Path(data.input_dir)
+    mapping = args.mapping or (Path(data.mapping) if data.mapping else None)
     prepared = prepare(
-        input_dir, params, key=load_key(), mapping_path=mapping, progress=sys.stderr.isatty()
+        input_dir, cfg, key=load_key(), mapping_path=mapping, progress=sys.stderr.isatty()
     )
-    write_prepared(prepared, args.out)
+    write_prepared(prepared, args.out, cfg.vocabulary)
     if args.metrics is not None:
         write_metrics(prepared, args.metrics)
     if args.private is not None:

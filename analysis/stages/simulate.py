@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis.data.simulate import FORMATS, simulate_cohort, write_cohort
-from analysis.params import load_params
+from analysis.config import load_params
+from analysis.simulator.cohort import FORMATS, simulate_cohort, write_cohort
+from analysis.simulator.config import SimConfig
 
 HELP = "simulate the demo cohort (raw clinic tables + known truth)"
 DESCRIPTION = """\
@@ -44,10 +45,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    params = load_params(args.params)
-    cohort = simulate_cohort(
-        params, seed=args.seed, n_patients=args.n_patients, progress=sys.stderr.isatty()
+    cfg = SimConfig.from_params(
+        load_params(args.params), seed=args.seed, n_patients=args.n_patients
     )
+    cohort = simulate_cohort(cfg, progress=sys.stderr.isatty())
     write_cohort(cohort, args.out, fmt=args.format)
     counts = ", ".join(
         f"{row.table} {row.rows:,}" for row in cohort.summary.itertuples() if row.kind == "raw"

@@ -11,15 +11,17 @@ from pathlib import Path
 
 import yaml
 
-from analysis.data.simulate import simulate_cohort
-from analysis.params import load_params
+from analysis.config import load_params
+from analysis.simulator.cohort import simulate_cohort
+from analysis.simulator.config import SimConfig
 
 HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:
     mapping = yaml.safe_load((HERE / "mapping.yaml").read_text())
-    cohort = simulate_cohort(load_params("params.yaml"), seed=7, n_patients=12)
+    cfg = SimConfig.from_params(load_params("params.yaml"), seed=7, n_patients=12)
+    cohort = simulate_cohort(cfg)
     fmt = mapping["date_format"]
     for table, file_name in mapping["files"].items():
         df = getattr(cohort, table).copy()

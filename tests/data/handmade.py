@@ -195,7 +195,8 @@ COMPLICATIONS = pd.DataFrame(
     columns=["episode_id", "complication_type", "onset_date", "severity", "resolution_date"],
 )
 
-#: episode -> expected (lower, upper, status, in_duration_analysis, cycle, retreat_days, retreat_event)
+#: episode -> expected (lower, upper, status, in_duration_analysis, cycle, retreat_days,
+#: retreat_event)
 INF = float("inf")
 EXPECTED = {
     "EPI-9000001": (91.0, 131.0, "interval", True, 1, 143.0, True),

@@ -7,18 +7,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.config import with_overrides
 from analysis.data.derive import EPISODE_COLUMNS
 from analysis.data.prepare import prepare
+from analysis.data.prepare_config import PrepareConfig
 from analysis.data.pseudonym import pseudonymise
-from analysis.params import with_overrides
 
 KEY = b"derive-test-key"
 
 
 @pytest.fixture(scope="module")
-def hand(hand_params, tmp_path_factory):
+def hand(hand_cfg, tmp_path_factory):
     raw = handmade.write(handmade.tables(), tmp_path_factory.mktemp("hand"))
-    return prepare(raw, hand_params, key=KEY)
+    return prepare(raw, hand_cfg, key=KEY)
 
 
 @pytest.fixture(scope="module")
@@ -53,19 +54,20 @@ def test_exclusion_reasons(hand_episodes):
 
 def test_reported_date_ignored_when_switched_off(hand_params, tmp_path):
     raw = handmade.write(handmade.tables(), tmp_path)
-    off = prepare(
-        raw, with_overrides(hand_params, {"prepare.use_reported_wearoff": False}), key=KEY
+    cfg = PrepareConfig.from_params(
+        with_overrides(hand_params, {"prepare.use_reported_wearoff": False})
     )
+    off = prepare(raw, cfg, key=KEY)
     key = pseudonymise(pd.Series(["EPI-9000005"]), KEY, "episode")[0]
     row = off.episodes.set_index("episode_key").loc[key]
     assert (row.dur_lower_days, row.dur_upper_days, row.dur_status) == (14.0, 134.0, "interval")
 
 
-def test_reported_date_outside_tolerance_is_not_used(hand_params, tmp_path):
+def test_reported_date_outside_tolerance_is_not_used(hand_cfg, tmp_path):
     tables = handmade.tables()
     tables["assessments"].loc[8, "reported_wearoff_date"] = "2023-09-20"  # d142 > 134 + 7
     raw = handmade.write(tables, tmp_path)
-    got = prepare(raw, hand_params, key=KEY)
+    got = prepare(raw, hand_cfg, key=KEY)
     key = pseudonymise(pd.Series(["EPI-9000005"]), KEY, "episode")[0]
     assert got.episodes.set_index("episode_key").loc[key, "dur_status"] == "interval"
     dq = got.data_quality.set_index("table").loc["reported_wearoff"]
@@ -157,9 +159,10 @@ def test_reported_windows_contain_the_truth(with_truth):
 
 def test_reported_date_as_exact_time_when_window_is_zero(hand_params, tmp_path):
     raw = handmade.write(handmade.tables(), tmp_path)
-    exact = prepare(
-        raw, with_overrides(hand_params, {"prepare.reported_wearoff_window_days": 0}), key=KEY
+    cfg = PrepareConfig.from_params(
+        with_overrides(hand_params, {"prepare.reported_wearoff_window_days": 0})
     )
+    exact = prepare(raw, cfg, key=KEY)
     key = pseudonymise(pd.Series(["EPI-9000005"]), KEY, "episode")[0]
     row = exact.episodes.set_index("episode_key").loc[key]
     assert (row.dur_lower_days, row.dur_upper_days, row.dur_status) == (

@@ -14,6 +14,7 @@ import yaml
 
 from analysis.cli import main
 from analysis.data.prepare import PROCESSED_FILES, prepare, write_prepared
+from analysis.data.prepare_config import PrepareConfig
 
 
 def _reconciles(dq: pd.DataFrame) -> bool:
@@ -38,8 +39,12 @@ def test_data_quality_reconciles_on_the_simulated_cohort(small_prepared, small_c
     assert got.sort_index().to_dict() == reasons.sort_index().to_dict()
 
 
-def test_excluded_episode_takes_its_rows_along_and_says_so(hand_params, tmp_path):
-    got = prepare(handmade.write(handmade.tables(), tmp_path), hand_params, key=b"k")
+def test_excluded_episode_takes_its_rows_along_and_says_so(hand_cfg, tmp_path):
+    got = prepare(
+        handmade.write(handmade.tables(), tmp_path),
+        hand_cfg,
+        key=b"k",
+    )
     dq = got.data_quality
     assert _reconciles(dq)
     rows = dq.set_index("table")
@@ -49,11 +54,11 @@ def test_excluded_episode_takes_its_rows_along_and_says_so(hand_params, tmp_path
     assert set(got.assessments["episode_key"]) <= set(got.episodes["episode_key"])
 
 
-def test_same_input_same_bytes_even_when_rows_are_shuffled(hand_params, tmp_path):
+def test_same_input_same_bytes_even_when_rows_are_shuffled(hand_cfg, tmp_path):
     tables = handmade.tables()
-    a = prepare(handmade.write(tables, tmp_path / "a"), hand_params, key=b"k")
+    a = prepare(handmade.write(tables, tmp_path / "a"), hand_cfg, key=b"k")
     shuffled = {n: df.sample(frac=1.0, random_state=3) for n, df in tables.items()}
-    b = prepare(handmade.write(shuffled, tmp_path / "b"), hand_params, key=b"k")
+    b = prepare(handmade.write(shuffled, tmp_path / "b"), hand_cfg, key=b"k")
     write_prepared(a, tmp_path / "out_a")
     write_prepared(b, tmp_path / "out_b")
     for name in PROCESSED_FILES:
@@ -72,7 +77,10 @@ def test_no_identifier_in_any_processed_file(small_prepared, small_cohort, tmp_p
     for name in PROCESSED_FILES:
         path = tmp_path / "processed" / name
         data = path.read_bytes()
-        cells = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
+        if name.endswith(".json"):
+            cells = pd.DataFrame([json.loads(data)])
+        else:
+            cells = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
         text = set(cells.astype(str).to_numpy().ravel()) | set(cells.columns)
         assert not (text & originals), name
         sample = (
@@ -84,7 +92,7 @@ def test_no_identifier_in_any_processed_file(small_prepared, small_cohort, tmp_p
 
 
 def test_keys_depend_on_the_key(small_raw_dir, small_params, small_prepared):
-    other = prepare(small_raw_dir, small_params, key=b"another key")
+    other = prepare(small_raw_dir, PrepareConfig.from_params(small_params), key=b"another key")
     assert not set(other.episodes["episode_key"]) & set(small_prepared.episodes["episode_key"])
     assert not set(other.episodes["clinic"]) & set(small_prepared.episodes["clinic"])
 

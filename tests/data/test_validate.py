@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from analysis.cli import main
+from analysis.config import with_overrides
 from analysis.data.prepare import prepare
+from analysis.data.prepare_config import PrepareConfig
 from analysis.errors import InputValidationError
-from analysis.params import with_overrides
 
 SECRETS = ["PAT-", "EPI-", "Clinic Nord", "Clinic Sued", "Dr. Alpha", "Dr. Beta", "Dr. Gamma"]
 
@@ -256,16 +257,16 @@ def test_records_after_cutoff(run_stage, capsys):
     rc, err, outs = run_stage(lambda t: None, capsys, cutoff="2024-05-01")
     assert rc == 1
     assert (
-        "treatments.csv, row 2, column 'treatment_date', value '2024-06-01': treatment after the data cut-off 2024-05-01"
-        in err
+        "treatments.csv, row 2, column 'treatment_date', value '2024-06-01': "
+        "treatment after the data cut-off 2024-05-01" in err
     )
     assert (
-        "assessments.csv, row 4, column 'assessment_date', value '2024-06-15': date after the data cut-off"
-        in err
+        "assessments.csv, row 4, column 'assessment_date', value '2024-06-15': "
+        "date after the data cut-off" in err
     )
     assert (
-        "assessments.csv, row 11, column 'assessment_date', value '2024-07-01': date after the data cut-off"
-        in err
+        "assessments.csv, row 11, column 'assessment_date', value '2024-07-01': "
+        "date after the data cut-off" in err
     )
     assert "complications.csv" not in err  # onsets are all before 2024-05-01
     assert not any(p.exists() for p in outs)
@@ -283,7 +284,7 @@ def test_all_problems_are_collected_in_one_error(tmp_path, params):
         mutate(tables)
     raw = handmade.write(tables, tmp_path / "raw")
     with pytest.raises(InputValidationError) as info:
-        prepare(raw, params, key=b"k")
+        prepare(raw, PrepareConfig.from_params(params), key=b"k")
     got = {(p.file, p.row, p.column) for p in info.value.problems}
     assert got == {
         ("patients.csv", 2, "sex"),

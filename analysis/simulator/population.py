@@ -1,8 +1,8 @@
 """Building blocks of the demo-cohort simulator: patients, doses, latent durations, complications.
 
-Pure functions of a frozen :class:`~analysis.data.sim_config.SimConfig` and a NumPy
+Pure functions of a frozen :class:`~analysis.simulator.config.SimConfig` and a NumPy
 ``Generator``; the visit process that strings them together lives in
-:mod:`analysis.data.sim_visits`. All arrays are vectorised over patients or episodes.
+:mod:`analysis.simulator.visits`. All arrays are vectorised over patients or episodes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.data.sim_config import DurationConfig, SimConfig
+from analysis.simulator.config import SimConfig
 
 #: Reference profile of ``duration.median_days`` (documented in params.yaml and docs/simulator.md).
 REFERENCE_AGE_YEARS = 45.0
@@ -40,8 +40,8 @@ class PatientArrays:
 
 def _choose_regions(cfg: SimConfig, rng: np.random.Generator, n: int) -> np.ndarray:
     """Weighted sampling of 1-3 distinct regions per patient (Gumbel top-k, vectorised)."""
-    n_regions = rng.choice(3, size=n, p=cfg.patients.n_regions_probs) + 1
-    keys = np.log(np.asarray(cfg.patients.region_weights)) + rng.gumbel(size=(n, len(cfg.regions)))
+    n_regions = rng.choice(3, size=n, p=cfg.n_regions_probs) + 1
+    keys = np.log(np.asarray(cfg.region_probs)) + rng.gumbel(size=(n, len(cfg.regions)))
     order = np.argsort(-keys, axis=1, kind="stable")[:, :3]
     slots = np.where(np.arange(3)[None, :] < n_regions[:, None], order, -1)
     return slots.astype(np.int64)
@@ -78,8 +78,8 @@ def simulate_patients(cfg: SimConfig, rng: np.random.Generator) -> PatientArrays
     fat = np.round(np.clip(rng.normal(fat_mean, fat_sd), 8.0, 55.0), 1)
     fat = np.where(rng.random(n) < p.body_fat_missing_share, np.nan, fat)
     slots = _choose_regions(cfg, rng, n)
-    severity = rng.choice(4, size=slots.shape, p=p.baseline_severity_probs)
-    clinic = rng.choice(cfg.n_clinics, size=n, p=cfg.clinic_weights)
+    severity = rng.choice(4, size=slots.shape, p=cfg.baseline_severity_probs)
+    clinic = rng.choice(cfg.n_clinics, size=n, p=cfg.clinic_probs)
     injector = clinic * cfg.injectors_per_clinic + rng.integers(0, cfg.injectors_per_clinic, n)
     d = cfg.duration
     return PatientArrays(
@@ -92,7 +92,7 @@ def simulate_patients(cfg: SimConfig, rng: np.random.Generator) -> PatientArrays
         exercise_base_met_h=_exercise(cfg, rng, n),
         clinic=clinic.astype(np.int64),
         usual_injector=injector.astype(np.int64),
-        usual_product=rng.choice(len(cfg.products), size=n, p=cfg.treatment.product_shares),
+        usual_product=rng.choice(len(cfg.products), size=n, p=cfg.product_probs),
         frailty=d.frailty_sd * rng.standard_normal(n),
         scheduled=rng.random(n) < cfg.observation.scheduled_share,
         entry_day=rng.integers(0, cfg.entry_end_day + 1, n),
@@ -110,8 +110,8 @@ def draw_units(
     t = cfg.treatment
     n = region.size
     u = rng.random(n)
-    cum_f = np.cumsum(t.dose_probs_female)
-    cum_m = np.cumsum(t.dose_probs_male)
+    cum_f = np.cumsum(cfg.dose_probs_female)
+    cum_m = np.cumsum(cfg.dose_probs_male)
     idx = np.where(
         male,
         np.searchsorted(cum_m, u * cum_m[-1], side="right"),
@@ -121,7 +121,7 @@ def draw_units(
     mult = np.asarray(t.dose_multipliers)[idx]
     ratio = np.asarray(cfg.units_per_ona_unit)[product]
     raw = np.asarray(cfg.reference_dose_units)[region] * mult * ratio
-    step = np.asarray(t.units_rounding)[product]
+    step = np.asarray(cfg.units_rounding)[product]
     return np.maximum(np.rint(raw / step) * step, step)
 
 
@@ -133,16 +133,17 @@ def log2_rel_dose(
     return np.log2(ona_eq / np.asarray(cfg.reference_dose_units)[region])
 
 
-def dose_effect(d: DurationConfig, x: np.ndarray, region: np.ndarray) -> np.ndarray:
-    """Linear spline in log2 relative dose with a knot at ``d.dose_knot_log2``."""
-    below = np.asarray(d.dose_slope_below_knot)[region]
+def dose_effect(cfg: SimConfig, x: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Linear spline in log2 relative dose with a knot at ``duration.dose_knot_log2``."""
+    d = cfg.duration
+    below = np.asarray(cfg.dose_slope_below_knot)[region]
     return below * np.minimum(x, d.dose_knot_log2) + d.dose_slope_above_knot * np.maximum(
         x - d.dose_knot_log2, 0.0
     )
 
 
 def log_duration_mean(
-    d: DurationConfig,
+    cfg: SimConfig,
     *,
     region: np.ndarray,
     log2_dose: np.ndarray,
@@ -155,14 +156,15 @@ def log_duration_mean(
     severity: np.ndarray,
 ) -> np.ndarray:
     """Population (fixed-effect) mean of log T in days, frailty excluded."""
+    d = cfg.duration
     return (
-        np.asarray(d.log_median_days)[region]
-        + dose_effect(d, log2_dose, region)
+        np.asarray(cfg.log_median_days)[region]
+        + dose_effect(cfg, log2_dose, region)
         + d.sex_male * male
         + d.muscle_bulk_per_grade * (bulk - REFERENCE_BULK)
         + d.exercise_per_10_met_h * exercise_met_h / 10.0
         + d.age_per_10_years * (age_years - REFERENCE_AGE_YEARS) / 10.0
-        + np.asarray(d.product)[product]
+        + np.asarray(cfg.product_log_time)[product]
         + d.log2_cycle * np.log2(cycle)
         + d.baseline_severity_per_grade * (severity - REFERENCE_SEVERITY)
     )
@@ -199,12 +201,11 @@ def complication_risk(
     injector_eff: np.ndarray,
 ) -> np.ndarray:
     """True 30-day risk of one complication type per episode (NaN where it cannot occur)."""
-    c = cfg.complications
-    base = c.base_rate[type_idx][region]
+    base = cfg.base_rate[type_idx][region]
     eta = (
         _logit(base)
-        + c.dose_slope_logit[type_idx] * log2_dose
-        + np.asarray(c.product_logit)[product]
+        + cfg.complication_dose_slope[type_idx] * log2_dose
+        + np.asarray(cfg.product_logit)[product]
         + clinic_eff[clinic]
         + injector_eff[injector]
     )

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.data.sim_config import SimConfig
-from analysis.data.sim_population import (
+from analysis.simulator.config import SimConfig
+from analysis.simulator.population import (
     PatientArrays,
     draw_units,
     log2_rel_dose,
@@ -122,7 +122,7 @@ def _cycle_episodes(
     product = np.where(
         rng.random(na) < t.product_stickiness,
         pa.usual_product[active],
-        rng.choice(len(cfg.products), size=na, p=t.product_shares),
+        rng.choice(len(cfg.products), size=na, p=cfg.product_probs),
     )
     other = pa.clinic[active] * cfg.injectors_per_clinic + rng.integers(
         0, cfg.injectors_per_clinic, na
@@ -137,13 +137,13 @@ def _cycle_episodes(
     region = pa.region_slots[pid, slot]
     units = draw_units(cfg, rng, region, product[local], pa.male[pid])
     x = log2_rel_dose(cfg, units, region, product[local])
-    dates = np.datetime64(cfg.start_date.date(), "D") + day[local]
+    dates = np.datetime64(cfg.start_date, "D") + day[local]
     year = dates.astype("datetime64[Y]").astype(np.int64) + 1970
     age = (year - pa.birth_year[pid]).astype(float)
     bulk = pa.muscle_bulk[pid, slot]
     sev = pa.baseline_severity[pid, slot]
     mean = log_duration_mean(
-        cfg.duration,
+        cfg,
         region=region,
         log2_dose=x,
         male=pa.male[pid],

@@ -5,15 +5,16 @@ region's median duration, computed from intervals derived the way docs/ARCHITECT
 prescribes, recovers the median of the latent durations, over several seeds; and times the
 simulator at a large size. Prints figures; asserts nothing (the tests do).
 
-Run::
+Run (from the repository root)::
 
-    PYTHONPATH=. .venv/bin/python -m analysis.data.sim_validate --seeds 5 [--use-reported]
-    PYTHONPATH=. .venv/bin/python -m analysis.data.sim_validate --seeds 0 --timing-patients 250000
+    .venv/bin/python -m analysis.validation.simulator_recovery --seeds 5 [--use-reported]
+    .venv/bin/python -m analysis.validation.simulator_recovery --seeds 0 --timing-patients 250000
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -21,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.data.simulate import SimulatedCohort, simulate_cohort
-from analysis.params import load_params
+from analysis.config import load_params
+from analysis.simulator.cohort import SimulatedCohort, simulate_cohort
+from analysis.simulator.config import SimConfig
 
 
 def derive_intervals(
@@ -116,9 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     params = load_params(args.params)
+    base = SimConfig.from_params(params, n_patients=args.n_patients)
     results = []
     for k in range(args.seeds):
-        cohort = simulate_cohort(params, seed=int(params["seed"]) + k, n_patients=args.n_patients)
+        cohort = simulate_cohort(dataclasses.replace(base, seed=base.seed + k))
         results.append(
             median_recovery(cohort, args.regions, args.use_reported).assign(seed_offset=k)
         )
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         print(agg.round(4).to_string())
     if args.timing_patients:
         t0 = time.perf_counter()
-        cohort = simulate_cohort(params, n_patients=args.timing_patients)
+        cohort = simulate_cohort(SimConfig.from_params(params, n_patients=args.timing_patients))
         elapsed = time.perf_counter() - t0
         print(
             f"\ntiming: {args.timing_patients:,} patients -> {len(cohort.treatments):,} episodes, "

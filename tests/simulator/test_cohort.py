@@ -1,4 +1,4 @@
-"""Tests of the demo-cohort simulator (analysis/data/simulate.py) against its stated truth.
+"""Tests of the demo-cohort simulator (analysis/simulator/cohort.py) against its stated truth.
 
 Reference figures are typed here from DOMAIN.md / published-evidence.md on purpose (not read
 from params.yaml), so that a parameter change that breaks the calibration fails a test.
@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from analysis.data.simulate import RAW_COLUMNS, SimulatedCohort, simulate_cohort, write_cohort
+from analysis.config import with_overrides
 from analysis.errors import ConfigError
 from analysis.io import _jsonable, read_json
-from analysis.params import with_overrides
+from analysis.simulator.cohort import RAW_COLUMNS, SimulatedCohort, simulate_cohort, write_cohort
+from analysis.simulator.config import SimConfig
 
 #: DOMAIN.md "typical duration" column as day ranges (weeks x 7, months x 30.44), with the
 #: "~3 months"/"~4 months" single values widened by about +-15%.
@@ -38,7 +39,7 @@ DOMAIN_MEDIAN_DAYS = {
 @pytest.fixture(scope="session")
 def default_cohort(params) -> SimulatedCohort:
     """The default-size demo cohort (~5,000 patients, ~20,000 episodes; < 1 s)."""
-    return simulate_cohort(params)
+    return simulate_cohort(SimConfig.from_params(params))
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +67,7 @@ def _hashes(directory) -> dict[str, str]:
 def test_same_seed_same_bytes_other_seed_other_bytes(small_params, tmp_path):
     small = with_overrides(small_params, {"simulate.n_patients": 300})
     for name, seed in [("a", 7), ("b", 7), ("c", 8)]:
-        write_cohort(simulate_cohort(small, seed=seed), tmp_path / name)
+        write_cohort(simulate_cohort(SimConfig.from_params(small, seed=seed)), tmp_path / name)
     a, b, c = (_hashes(tmp_path / n) for n in "abc")
     assert len(a) == 4 + 7  # four raw tables + truth.json + six truth tables
     assert a == b
@@ -242,7 +243,8 @@ def test_glabella_20_vs_40_units_about_four_weeks(default_cohort, episodes):
     assert min(len(v) for v in at.values()) > 150
     diff = at[2].median() - at[1].median()
     assert 21 <= diff <= 40, diff
-    # 10 U clearly shorter: at least 2 weeks below 20 U (Carruthers 2005: 83% vs 33% relapse at 4 mo)
+    # 10 U clearly shorter: at least 2 weeks below 20 U
+    # (Carruthers 2005: 83% vs 33% relapse at 4 mo)
     assert at[1].median() - at[0.5].median() >= 14
 
 
@@ -277,7 +279,7 @@ def _design(episodes: pd.DataFrame, products: list[str]) -> pd.DataFrame:
 
 
 def test_latent_durations_follow_the_stated_aft_coefficients(default_cohort, episodes, params):
-    """OLS of log latent duration on raw-table covariates recovers truth.json (cluster-robust SE)."""
+    """OLS of log latent duration on raw-table covariates recovers truth.json (robust SE)."""
     truth = default_cohort.truth["duration"]
     e = episodes.sort_values("treatment_date", kind="stable")
     x = _design(e, list(params["products"]))
@@ -411,16 +413,16 @@ def test_truth_round_trips(small_cohort, small_raw_dir):
 
 
 def test_overrides_and_config_errors(small_params):
-    c = simulate_cohort(small_params, n_patients=50, seed=3)
+    c = simulate_cohort(SimConfig.from_params(small_params, n_patients=50, seed=3))
     assert len(c.patients) == 50 and c.truth["seed"] == 3
     broken = with_overrides(small_params, {"simulate.duration.median_days": {"glabella": 130}})
     with pytest.raises(ConfigError, match="median_days"):
-        simulate_cohort(broken)
+        SimConfig.from_params(broken)
     bad_rate = with_overrides(
         small_params, {"simulate.complications.base_rate.dysphagia": {"glabella": 0.1}}
     )
     with pytest.raises(ConfigError, match="dysphagia cannot occur in glabella"):
-        simulate_cohort(bad_rate)
+        SimConfig.from_params(bad_rate)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,7 +436,7 @@ def test_turnbull_median_recovers_latent_glabella_median(default_cohort):
     Guards the observation design (docs/simulator.md): with only wear-off-triggered returns
     this estimate is 6-8% low. The survival stage's own test checks its derived intervals.
     """
-    from analysis.data.sim_validate import median_recovery
+    from analysis.validation.simulator_recovery import median_recovery
 
     res = median_recovery(default_cohort, ["glabella"]).iloc[0]
     assert res["n_episodes"] > 4000

@@ -4,17 +4,16 @@ The model (documented in ``docs/simulator.md``, every number in ``params.yaml`` 
 with its source) has three parts:
 
 * latent duration of effect, a log-normal AFT with patient frailty
-  (:func:`analysis.data.sim_population.log_duration_mean`);
+  (:func:`analysis.simulator.population.log_duration_mean`);
 * a realistic visit process that turns latent durations into interval-censored assessments
-  (:mod:`analysis.data.sim_visits`);
+  (:mod:`analysis.simulator.visits`);
 * 30-day complications, logistic in region x type base rates, dose, product, clinic and
   injector effects (a few injectors truly worse).
 
 Example
 -------
->>> from analysis.params import load_params
->>> cohort = simulate_cohort(load_params("params.yaml"), n_patients=200)   # doctest: +SKIP
->>> write_cohort(cohort, Path("/tmp/demo"))                                 # doctest: +SKIP
+>>> cfg = SimConfig.from_params(load_params("params.yaml"), n_patients=200)  # doctest: +SKIP
+>>> write_cohort(simulate_cohort(cfg), Path("/tmp/demo"))                    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -27,8 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.data.sim_config import SimConfig, load_sim_config
-from analysis.data.sim_population import (
+from analysis.errors import ConfigError
+from analysis.io import write_csv, write_json, write_parquet
+from analysis.simulator.config import SimConfig
+from analysis.simulator.population import (
     REFERENCE_AGE_YEARS,
     REFERENCE_BULK,
     REFERENCE_SEVERITY,
@@ -38,9 +39,7 @@ from analysis.data.sim_population import (
     dose_effect,
     simulate_patients,
 )
-from analysis.data.sim_visits import AssessmentArrays, EpisodeArrays, simulate_visits
-from analysis.errors import ConfigError
-from analysis.io import write_csv, write_json, write_parquet
+from analysis.simulator.visits import AssessmentArrays, EpisodeArrays, simulate_visits
 
 #: Canonical raw-table columns (docs/ARCHITECTURE.md, "Raw tables").
 RAW_COLUMNS: dict[str, list[str]] = {
@@ -102,18 +101,14 @@ class SimulatedCohort:
         return pd.DataFrame(rows, columns=["kind", "table", "rows"])
 
 
-def simulate_cohort(
-    params: dict, *, seed: int | None = None, n_patients: int | None = None, progress: bool = False
-) -> SimulatedCohort:
+def simulate_cohort(cfg: SimConfig, *, progress: bool = False) -> SimulatedCohort:
     """Simulate a demo cohort with known truth.
 
     Parameters
     ----------
-    params : dict
-        The whole params.yaml (``seed``, ``regions``, ``products``, ``complication_types``,
-        ``simulate``).
-    seed, n_patients : int, optional
-        Override ``seed`` and ``simulate.n_patients``.
+    cfg : SimConfig
+        The simulator's configuration (:meth:`SimConfig.from_params`, which also takes the
+        ``seed`` and ``n_patients`` overrides).
     progress : bool
         Show a tqdm progress bar (episodes simulated) on stderr.
 
@@ -121,7 +116,6 @@ def simulate_cohort(
     -------
     SimulatedCohort
     """
-    cfg = load_sim_config(params, seed=seed, n_patients=n_patients)
     ss = np.random.SeedSequence(cfg.seed)
     rng_pat, rng_visit, rng_comp, rng_eff = (np.random.default_rng(s) for s in ss.spawn(4))
     pa = simulate_patients(cfg, rng_pat)
@@ -175,7 +169,7 @@ def _dates(cfg: SimConfig, days: np.ndarray) -> pd.Series:
     days = np.asarray(days, dtype=float)
     out = np.full(days.size, np.datetime64("NaT"), dtype="datetime64[ns]")
     ok = np.isfinite(days)
-    out[ok] = np.datetime64(cfg.start_date.date(), "D") + days[ok].astype(np.int64)
+    out[ok] = np.datetime64(cfg.start_date, "D") + days[ok].astype(np.int64)
     return pd.Series(out, dtype="datetime64[ns]")
 
 
@@ -250,10 +244,9 @@ def _complication_risk_table(
 
     Sorted by episode id, then type in vocabulary order; ``_episode`` is the internal index.
     """
-    c = cfg.complications
     episode, type_idx, base, risk, occurred = [], [], [], [], []
-    for t in range(len(c.types)):
-        applicable = np.flatnonzero(np.isfinite(c.base_rate[t][ep.region]))
+    for t in range(len(cfg.complication_types)):
+        applicable = np.flatnonzero(np.isfinite(cfg.base_rate[t][ep.region]))
         p = complication_risk(
             cfg,
             type_idx=t,
@@ -267,7 +260,7 @@ def _complication_risk_table(
         )
         episode.append(applicable)
         type_idx.append(np.full(applicable.size, t))
-        base.append(c.base_rate[t][ep.region[applicable]])
+        base.append(cfg.base_rate[t][ep.region[applicable]])
         risk.append(p)
         occurred.append(rng.random(applicable.size) < p)
     e, t = np.concatenate(episode), np.concatenate(type_idx)
@@ -277,7 +270,7 @@ def _complication_risk_table(
         {
             "_episode": e,
             "episode_id": ids[e],
-            "complication_type": np.asarray(c.types, dtype=object)[t],
+            "complication_type": np.asarray(cfg.complication_types, dtype=object)[t],
             "base_rate": np.concatenate(base)[order],
             "risk_30d": np.concatenate(risk)[order],
             "occurred": np.concatenate(occurred)[order],
@@ -301,8 +294,8 @@ def _complications_table(
         np.nan,
         resolution,
     )
-    severity = np.asarray(c.severity_levels, dtype=object)[
-        rng.choice(len(c.severity_levels), size=n, p=c.severity_probs)
+    severity = np.asarray(cfg.severity_levels, dtype=object)[
+        rng.choice(len(cfg.severity_levels), size=n, p=cfg.severity_probs)
     ]
     df = pd.DataFrame(
         {
@@ -327,7 +320,7 @@ def _truth_episodes(
             "log_duration_mean": ep.log_mean,
             "log_duration_mean_given_frailty": ep.log_mean + pa.frailty[ep.patient],
             "log2_rel_dose": ep.log2_dose,
-            "dose_effect": dose_effect(cfg.duration, ep.log2_dose, ep.region),
+            "dose_effect": dose_effect(cfg, ep.log2_dose, ep.region),
             "cycle": ep.cycle.astype(np.int64),
             "age_years": ep.age_years,
             "reported_wearoff_days": ep.reported_day,
@@ -371,7 +364,7 @@ def _truth_clinics(cfg: SimConfig, clinic_eff: np.ndarray) -> pd.DataFrame:
             "complication_logit_effect": clinic_eff,
             "complication_odds_ratio": np.exp(clinic_eff),
             "truly_worse": np.zeros(cfg.n_clinics, dtype=bool),
-            "followup_protocol": np.asarray(o.protocol_names, dtype=object),
+            "followup_protocol": np.asarray(o.clinic_protocols, dtype=object),
             "records_reported_wearoff": np.asarray(o.reports_wearoff),
         }
     )
@@ -386,11 +379,10 @@ def region_medians(
     frailty 0. The median of a log-normal is ``exp(mean)``.
     """
     rows = []
-    d = cfg.duration
     for r, region in enumerate(cfg.regions):
         for m in multipliers:
             x = np.array([np.log2(m)])
-            log_med = d.log_median_days[r] + dose_effect(d, x, np.array([r]))[0]
+            log_med = cfg.log_median_days[r] + dose_effect(cfg, x, np.array([r]))[0]
             rows.append(
                 {
                     "region": region,
@@ -407,8 +399,8 @@ def _truth_dict(cfg: SimConfig) -> dict[str, Any]:
     return {
         "seed": cfg.seed,
         "n_patients": cfg.n_patients,
-        "start_date": cfg.start_date.date().isoformat(),
-        "cutoff_date": cfg.cutoff_date.date().isoformat(),
+        "start_date": cfg.start_date.isoformat(),
+        "cutoff_date": cfg.cutoff_date.isoformat(),
         "duration": _duration_truth(cfg),
         "observation": _observation_truth(cfg),
         "complications": _complication_truth(cfg),
@@ -427,21 +419,23 @@ def _duration_truth(cfg: SimConfig) -> dict[str, Any]:
         "log2_cycle": d.log2_cycle,
         "baseline_severity": d.baseline_severity_per_grade,
         "dose_slope_above_knot": d.dose_slope_above_knot,
-        **{f"product_{p}": v for p, v in zip(cfg.products, d.product, strict=True)},
+        **{f"product_{p}": v for p, v in zip(cfg.products, cfg.product_log_time, strict=True)},
         **{
             f"dose_slope_below_knot_{r}": v
-            for r, v in zip(cfg.regions, d.dose_slope_below_knot, strict=True)
+            for r, v in zip(cfg.regions, cfg.dose_slope_below_knot, strict=True)
         },
     }
     total_sd = float(np.hypot(d.frailty_sd, d.residual_sd))
     return {
-        "model": "log T = log(median_days[region]) + spline(log2_rel_dose; knot) + sum(coef * covariate) + u_patient + sigma * eps",
+        "model": "log T = log(median_days[region]) + spline(log2_rel_dose; knot)"
+        " + sum(coef * covariate) + u_patient + sigma * eps",
         "distribution": "lognormal",
         "covariates": {
             "sex_M": "1 if sex == 'M'",
             "muscle_bulk": f"muscle_bulk - {REFERENCE_BULK}",
             "exercise_per_10_met_h": "exercise_met_h_week / 10",
-            "age_per_10_years": f"(age_years - {REFERENCE_AGE_YEARS:g}) / 10, age_years = treatment year - birth_year",
+            "age_per_10_years": f"(age_years - {REFERENCE_AGE_YEARS:g}) / 10,"
+            " age_years = treatment year - birth_year",
             "log2_cycle": "log2(cycle)",
             "baseline_severity": f"baseline_severity - {REFERENCE_SEVERITY}",
             "product_<code>": "indicator of product (ona = reference, 0)",
@@ -458,9 +452,9 @@ def _duration_truth(cfg: SimConfig) -> dict[str, Any]:
             "rel_dose": 1.0,
         },
         "median_days_reference": dict(
-            zip(cfg.regions, np.exp(d.log_median_days).tolist(), strict=True)
+            zip(cfg.regions, np.exp(cfg.log_median_days).tolist(), strict=True)
         ),
-        "log_median_days_reference": dict(zip(cfg.regions, d.log_median_days, strict=True)),
+        "log_median_days_reference": dict(zip(cfg.regions, cfg.log_median_days, strict=True)),
         "dose_knot_log2": d.dose_knot_log2,
         "log_coefficients": coef,
         "time_ratios": {k: float(np.exp(v)) for k, v in coef.items()},
@@ -478,7 +472,7 @@ def _observation_truth(cfg: SimConfig) -> dict[str, Any]:
         "clinic_protocols": {
             f"clinic_{i + 1:02d}": {"protocol": n, "days": list(p), "attendance": a}
             for i, (n, p, a) in enumerate(
-                zip(o.protocol_names, o.protocol_days, o.protocol_attendance, strict=True)
+                zip(o.clinic_protocols, o.protocol_days, o.protocol_attendance, strict=True)
             )
         },
         "visit_jitter_days": o.visit_jitter_days,
@@ -499,17 +493,20 @@ def _observation_truth(cfg: SimConfig) -> dict[str, Any]:
 def _complication_truth(cfg: SimConfig) -> dict[str, Any]:
     c = cfg.complications
     return {
-        "model": "logit p = logit(base_rate[type][region]) + dose_slope[type] * log2_rel_dose + product[product] + clinic + injector",
+        "model": "logit p = logit(base_rate[type][region]) + dose_slope[type] * log2_rel_dose"
+        " + product[product] + clinic + injector",
         "base_rate": {
             t: {
-                r: float(c.base_rate[i, j])
+                r: float(cfg.base_rate[i, j])
                 for j, r in enumerate(cfg.regions)
-                if np.isfinite(c.base_rate[i, j])
+                if np.isfinite(cfg.base_rate[i, j])
             }
-            for i, t in enumerate(c.types)
+            for i, t in enumerate(cfg.complication_types)
         },
-        "dose_slope_logit": dict(zip(c.types, c.dose_slope_logit, strict=True)),
-        "product_logit": dict(zip(cfg.products, c.product_logit, strict=True)),
+        "dose_slope_logit": dict(
+            zip(cfg.complication_types, cfg.complication_dose_slope, strict=True)
+        ),
+        "product_logit": dict(zip(cfg.products, cfg.product_logit, strict=True)),
         "clinic_sd": c.clinic_sd,
         "injector_sd": c.injector_sd,
         "n_worse_injectors": c.n_worse_injectors,
