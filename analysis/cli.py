@@ -59,7 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def use_file_backend() -> None:
+    """Draw figures with Matplotlib's file-only Agg backend (no display; same PNG bytes anywhere).
+
+    Called once where a program starts (:func:`main`, the test session), never at import.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 def main(argv: list[str] | None = None) -> int:
+    use_file_backend()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

@@ -17,9 +17,9 @@ from pathlib import Path
 import yaml
 
 from analysis.cli import main as bonta
+from analysis.config import load_params, with_overrides
 from analysis.data.prepare import prepare, write_prepared
 from analysis.data.prepare_config import PrepareConfig
-from analysis.params import load_params, with_overrides
 from analysis.simulator.cohort import simulate_cohort, write_cohort
 from analysis.simulator.config import SimConfig
 

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 import pytest
 
-matplotlib.use("Agg")
-
-from analysis.config import load_params, with_overrides  # noqa: E402
+from analysis.config import load_params, with_overrides
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Select Matplotlib's Agg backend once, where the test session starts (as ``bonta`` does)."""
+    from analysis.cli import use_file_backend
+
+    use_file_backend()
+
 
 #: Fixed test key: the pseudonymisation key normally comes from the environment or .secrets/.
 TEST_KEY = b"test-key-not-secret-0123456789abcdef"

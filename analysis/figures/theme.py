@@ -2,7 +2,8 @@
 
 Library code draws on axes it is given (``plot_x(table, ax)``) or composes a figure
 (``fig_x(table) -> Figure``) inside :func:`theme`; only stages call :func:`save_figure`.
-Nothing here edits global ``rcParams`` outside a context manager.
+Nothing here edits global ``rcParams`` outside a context manager, and importing this module
+selects no backend: the program that starts (``bonta``, the test session) chooses Agg once.
 """
 
 from __future__ import annotations
@@ -12,11 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import seaborn as sns
 
 #: Okabe & Ito (2008) colour-blind-safe palette; distinct in greyscale when paired with
 #: :data:`LINESTYLES` / :data:`MARKERS`.

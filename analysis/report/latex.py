@@ -36,7 +36,7 @@ def escape_latex(text: str) -> str:
 
 
 def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
-    """A booktabs table; cells must already be formatted text (see ``build.format_table``).
+    """A booktabs table; cells must already be formatted text (``formatting.format_table``).
 
     Numeric-looking columns are right-aligned, others left-aligned.
     """

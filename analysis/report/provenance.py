@@ -1,8 +1,8 @@
 """Provenance of a report: code, input data, parameters, software, and the run date.
 
 Everything here is a function of files, never of the wall clock, so that rebuilding the report
-from the same inputs gives the same bytes. The run date is the data cut-off (taken from the
-data, or ``data.cutoff_date`` in params.yaml).
+from the same inputs gives the same bytes. The run date is the data cut-off (the ``data_cutoff``
+of the describe stage's manifest).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import subprocess
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import yaml
@@ -66,7 +65,7 @@ def tree_digest(hashes: pd.DataFrame) -> str:
 
 
 def _git(directory: str | Path, *args: str) -> str | None:
-    """Standard output of ``git args`` run in ``directory``; None outside a checkout or without git."""
+    """Standard output of ``git args`` in ``directory``; None outside a checkout or without git."""
     try:
         res = subprocess.run(
             ["git", *args], cwd=directory, capture_output=True, text=True, check=False, timeout=20
@@ -108,8 +107,14 @@ def package_versions(packages: list[str]) -> dict[str, str]:
     return out
 
 
-def params_sections(params: dict[str, Any], names: list[str]) -> dict[str, str]:
-    """YAML text of each named top-level section of params (only those present)."""
+def params_sections(params_file: str | Path, names: list[str]) -> dict[str, str]:
+    """YAML text of each named top-level section of the parameter file (only those present).
+
+    For display in the provenance footer only: the file is read here as text to show, never
+    used to compute anything.
+    """
+    with Path(params_file).open(encoding="utf-8") as fh:
+        params = yaml.safe_load(fh) or {}
     return {
         name: yaml.safe_dump({name: params[name]}, sort_keys=True, allow_unicode=True)
         for name in names
@@ -170,7 +175,6 @@ def collect_provenance(
     code_dir: Path,
     data_dir: Path,
     params_file: Path,
-    params: dict[str, Any],
     sections: list[str],
     packages: list[str],
     run_date: str,
@@ -186,7 +190,7 @@ def collect_provenance(
         data_files=files,
         params_file=Path(params_file).name,
         params_sha256=sha256_file(params_file),
-        params=params_sections(params, sections),
+        params=params_sections(params_file, sections),
         versions=package_versions(packages),
         run_date=run_date,
     )

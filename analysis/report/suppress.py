@@ -1,11 +1,11 @@
 """Small-count suppression for tables a clinic could share.
 
 A count between 1 and ``threshold - 1`` (by default 1-4) could single out a patient, so it is
-replaced by the label ``"<5"``. Columns derived from a suppressed count in the same row (a rate,
-a percentage, its interval) would let a reader recompute the count, so they are blanked too.
-Zero is shown: it describes nobody. Secondary suppression across rows (recovering a cell from a
-shown total) is NOT attempted; tables that show totals should list the total's count column in
-``count_columns`` as well.
+replaced by the label ``"<5"`` (the rule itself is :mod:`analysis.disclosure`). Columns derived
+from a suppressed count in the same row (a rate, a percentage, its interval) would let a reader
+recompute the count, so they are blanked too. Zero is shown: it describes nobody. Secondary
+suppression across rows (recovering a cell from a shown total) is NOT attempted; tables that
+show totals should list the total's count column in ``count_columns`` as well.
 """
 
 from __future__ import annotations
@@ -14,27 +14,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from analysis.disclosure import is_small_count, suppressed_label
 from analysis.errors import ConfigError
 
 #: What a suppressed derived cell shows.
 SUPPRESSED_DERIVED = "suppressed"
-
-
-def suppressed_label(threshold: int) -> str:
-    """The text that replaces a small count, e.g. ``"<5"``."""
-    return f"<{threshold}"
-
-
-def is_small_count(value, threshold: int) -> bool:
-    """True if ``value`` is a count in ``1 .. threshold-1`` (NaN and 0 are not small)."""
-    if value is None or isinstance(value, str):
-        return False
-    try:
-        if pd.isna(value):
-            return False
-    except (TypeError, ValueError):
-        return False
-    return 0 < float(value) < threshold
 
 
 def suppress_small_counts(
@@ -89,14 +73,3 @@ def suppress_small_counts(
             out[col] = out[col].astype(object)
             out.loc[row_hit, col] = SUPPRESSED_DERIVED
     return out
-
-
-def format_count_percent(n: int, total: int, threshold: int, digits: int = 1) -> str:
-    """``"n (p%)"`` for Table 1, or ``"<5"`` when ``0 < n < threshold``.
-
-    The percentage of a suppressed count is not shown (it would give the count back).
-    """
-    if is_small_count(n, threshold):
-        return suppressed_label(threshold)
-    pct = 100.0 * n / total if total else float("nan")
-    return f"{int(n)} ({pct:.{digits}f}%)"

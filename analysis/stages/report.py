@@ -7,18 +7,12 @@ import shutil
 from pathlib import Path
 
 import analysis
-from analysis.params import load_params
-from analysis.report.build import (
-    ReportConfig,
-    assemble_report,
-    export_tables,
-    render_index,
-    render_research,
-    run_date,
-    write_pdf,
-)
-from analysis.report.manifest import load_manifests
+from analysis.config import load_params
+from analysis.manifest import load_manifests
+from analysis.report.assemble import assemble_report, run_date
+from analysis.report.config import ReportConfig
 from analysis.report.provenance import collect_provenance
+from analysis.report.render import export_tables, render_index, render_research, write_pdf
 
 HELP = "Assemble the reports: index.html (three views), research.pdf, tables (CSV, LaTeX)."
 DESCRIPTION = """\
@@ -49,8 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    params = load_params(args.params)
-    config = ReportConfig.from_params(params)
+    config = ReportConfig.from_params(load_params(args.params))
     out: Path = args.out
     manifests = load_manifests(args.reports or out, list(config.stages))
     provenance = collect_provenance(
@@ -58,10 +51,9 @@ def run(args: argparse.Namespace) -> int:
         code_dir=Path(analysis.__file__).parent,
         data_dir=args.processed,
         params_file=args.params,
-        params=params,
         sections=list(config.params_sections),
         packages=list(config.packages),
-        run_date=run_date(manifests, params),
+        run_date=run_date(manifests),
     )
     report = assemble_report(manifests, config, provenance)
     out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import write_fake_stage_outputs
+from synthetic_study import write_fake_stage_outputs
 
 from analysis.cli import main
 

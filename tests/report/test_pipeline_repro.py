@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from analysis.cli import COMMANDS
-from analysis.params import with_overrides
+from analysis.config import with_overrides
 
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
 HERE = Path(__file__).resolve().parent
@@ -91,8 +91,9 @@ TINY = {
 UPSTREAM_SCRIPT = f"""\
 import sys
 from pathlib import Path
-sys.path.insert(0, {str(HERE)!r})
-from conftest import make_data_quality, make_episodes, write_fake_stage_outputs, write_processed
+sys.path.insert(0, {str(HERE.parent)!r})
+from synthetic_study import make_data_quality, make_episodes, write_fake_stage_outputs
+from synthetic_study import write_processed
 episodes, _ = make_episodes(n_patients=300, seed=3)
 write_processed(episodes, make_data_quality(len(episodes)), Path("data/processed"))
 write_fake_stage_outputs(Path("reports"))

@@ -3,12 +3,9 @@
 import pandas as pd
 import pytest
 
+from analysis.disclosure import format_count_percent
 from analysis.errors import ConfigError
-from analysis.report.suppress import (
-    SUPPRESSED_DERIVED,
-    format_count_percent,
-    suppress_small_counts,
-)
+from analysis.report.suppress import SUPPRESSED_DERIVED, suppress_small_counts
 
 
 def _table():
@@ -54,9 +51,8 @@ def test_count_percent_withholds_percentage_of_small_counts():
 
 
 def test_observed_columns_are_withheld_when_a_manifest_declares_no_derived_columns(tmp_path):
-    from analysis.io import write_json
-    from analysis.report.build import render_table
-    from analysis.report.manifest import Manifest
+    from analysis.manifest import Manifest, TableRef
+    from analysis.report.assemble import render_table
 
     pd.DataFrame(
         {
@@ -66,8 +62,7 @@ def test_observed_columns_are_withheld_when_a_manifest_declares_no_derived_colum
             "posterior_rate": [0.04, 0.08],
         }
     ).to_csv(tmp_path / "t.csv", index=False)
-    write_json({}, tmp_path / "manifest.json")
-    man = Manifest(directory=tmp_path, data={})
-    shown = render_table(man, {"path": "t.csv", "count_columns": ["n_events"]}, 5, False)
+    man = Manifest("fit_demo", "Demo", "", sections=(), headlines=(), directory=tmp_path)
+    shown = render_table(man, TableRef("t.csv", "", count_columns=("n_events",)), 5, False)
     assert shown.rows[0] == ["I-1", "<5", SUPPRESSED_DERIVED, "0.04"]
     assert shown.rows[1] == ["I-2", "9", "0.09", "0.08"]

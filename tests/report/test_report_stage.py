@@ -1,4 +1,4 @@
-"""Report assembly (analysis/report/build.py, analysis/stages/report.py) on fake manifests."""
+"""The report stage (analysis/stages/report.py, analysis/report/) on fake manifests."""
 
 import hashlib
 import json
@@ -13,7 +13,7 @@ import yaml
 from conftest import html_tables
 
 from analysis.cli import main
-from analysis.report.build import format_number
+from analysis.report.formatting import format_number
 from analysis.report.provenance import NOT_A_CHECKOUT, git_commit, uncommitted_changes
 
 

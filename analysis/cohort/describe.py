@@ -1,0 +1,274 @@
+"""Cohort summaries: the cohort at a glance, Table 1, quarterly trends, outcomes, data quality.
+
+Pure functions from the processed tables (``data/processed/``, docs/ARCHITECTURE.md) to tidy
+DataFrames, gathered by :func:`describe_cohort`. Every rate carries a Wilson interval and every
+median re-treatment interval a Kaplan-Meier interval (re-treatment is right-censored at the data
+cut-off, so a plain median of observed intervals would be biased towards short intervals in
+recent quarters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.cohort.intervals import km_median, wilson_interval
+from analysis.cohort.table_one import TABLE1_BY_CHOICES, table_one
+from analysis.data.processed import read_processed
+from analysis.disclosure import is_small_count, suppressed_label
+from analysis.errors import ConfigError, InputValidationError, Problem
+
+DATA_QUALITY_COLUMNS: tuple[str, ...] = ("table", "rows_in", "rows_kept", "rows_excluded", "reason")
+
+
+@dataclass(frozen=True)
+class DescribeConfig:
+    """What the cohort description needs from params.yaml (section ``report``, ``regions``).
+
+    Attributes
+    ----------
+    min_count : smallest count shown; 1 .. min_count-1 become ``"<min_count"``.
+    table1_by : column that splits Table 1 (``sex`` or ``region``).
+    ci_level : level of every interval (Wilson for rates, Kaplan-Meier for medians).
+    region_order : regions in the order params.yaml lists them.
+    """
+
+    min_count: int
+    table1_by: str
+    ci_level: float
+    region_order: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.table1_by not in TABLE1_BY_CHOICES:
+            raise ConfigError(
+                f"report.table1_by must be one of {TABLE1_BY_CHOICES}, got {self.table1_by!r}"
+            )
+        if not 0.5 < self.ci_level < 1:
+            raise ConfigError(f"report.ci_level must lie in (0.5, 1), got {self.ci_level}")
+        if int(self.min_count) < 1:
+            raise ConfigError(f"report.min_count must be >= 1, got {self.min_count}")
+
+    @property
+    def ci_percent(self) -> int:
+        """The interval level in percent, e.g. 95."""
+        return round(100 * self.ci_level)
+
+
+# ------------------------------------------------------------------------------------------
+# Inputs
+# ------------------------------------------------------------------------------------------
+def check_columns(table: pd.DataFrame, required: Sequence[str], file: str) -> None:
+    """Raise :class:`InputValidationError` naming every required column ``file`` lacks."""
+    problems = [
+        Problem(file=file, row=None, column=col, value=None, rule="required column is missing")
+        for col in required
+        if col not in table.columns
+    ]
+    if problems:
+        raise InputValidationError(problems)
+
+
+def check_data_quality(dq: pd.DataFrame, file: str = "data_quality.csv") -> pd.DataFrame:
+    """Validate the data-quality table: ``rows_in = rows_kept + sum(rows_excluded)`` per table."""
+    check_columns(dq, DATA_QUALITY_COLUMNS, file)
+    problems = []
+    for table, rows in dq.groupby("table", sort=True):
+        rows_in = rows["rows_in"].iloc[0]
+        rows_kept = rows["rows_kept"].iloc[0]
+        excluded = int(rows["rows_excluded"].fillna(0).sum())
+        if rows_in != rows_kept + excluded:
+            problems.append(
+                Problem(
+                    file=file,
+                    row=int(rows.index[0]) + 1,
+                    column="rows_excluded",
+                    value=str(excluded),
+                    rule=f"table '{table}': rows_in ({rows_in}) must equal rows_kept ({rows_kept}) "
+                    "plus the rows excluded over all reasons",
+                )
+            )
+    if problems:
+        raise InputValidationError(problems)
+    return dq.reset_index(drop=True)
+
+
+def read_cohort_inputs(processed: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read ``episodes.parquet`` and ``data_quality.csv`` of ``processed``, schema-checked.
+
+    Raises
+    ------
+    InputValidationError
+        If a file is missing or breaks its schema, or the data-quality counts do not add up.
+    """
+    episodes = read_processed(processed, "episodes")
+    data_quality = read_processed(processed, "data_quality")
+    return episodes, check_data_quality(data_quality, str(processed / "data_quality.csv"))
+
+
+# ------------------------------------------------------------------------------------------
+# Summaries
+# ------------------------------------------------------------------------------------------
+def cohort_at_glance(episodes: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """One row per headline fact of the cohort.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``measure`` (key), ``label``, ``value`` (number or ISO date as text), ``unit``.
+    """
+    dates = pd.to_datetime(episodes["treatment_date"])
+    rows = [
+        ("n_patients", "Patients", episodes["patient_key"].nunique(), "patients"),
+        ("n_episodes", "Treatment episodes (region treatments)", len(episodes), "episodes"),
+        ("n_clinics", "Clinics", episodes["clinic"].nunique(), "clinics"),
+        ("n_injectors", "Injectors", episodes["injector"].nunique(), "injectors"),
+        ("n_regions", "Regions treated", episodes["region"].nunique(), "regions"),
+        ("first_treatment", "First treatment", dates.min().date().isoformat(), "date"),
+        ("last_treatment", "Last treatment", dates.max().date().isoformat(), "date"),
+        ("data_cutoff", "Data cut-off", cutoff.date().isoformat(), "date"),
+    ]
+    out = pd.DataFrame(rows, columns=["measure", "label", "value", "unit"])
+    out["value"] = out["value"].astype(str)
+    return out
+
+
+def episodes_by_region(episodes: pd.DataFrame, region_order: Sequence[str] = ()) -> pd.DataFrame:
+    """Episodes, patients and 30-day complications per region (raw counts)."""
+    grouped = episodes.groupby("region", sort=True)
+    out = pd.DataFrame(
+        {
+            "n_episodes": grouped.size(),
+            "n_patients": grouped["patient_key"].nunique(),
+            "n_complications": grouped["c30_any"].sum().astype(int),
+        }
+    ).reset_index()
+    order = [r for r in region_order if r in set(out["region"])]
+    order += sorted(set(out["region"]) - set(order))
+    return out.set_index("region").loc[order].reset_index()
+
+
+def _retreatment_median(episodes: pd.DataFrame, ci_level: float) -> dict[str, float]:
+    """Counts re-treated and the Kaplan-Meier median time to re-treatment with its interval."""
+    valid = episodes["retreat_days"].notna()
+    event = episodes.loc[valid, "retreat_event"].astype(bool)
+    med, lo, hi = km_median(episodes.loc[valid, "retreat_days"], event, ci_level)
+    return {
+        "n_retreated": int(event.sum()),
+        "median_retreat_days": med,
+        "median_retreat_lower": lo,
+        "median_retreat_upper": hi,
+    }
+
+
+def quarterly_trends(episodes: pd.DataFrame, ci_level: float = 0.95) -> pd.DataFrame:
+    """Episodes, 30-day complication rate and median re-treatment interval per quarter.
+
+    The quarter is that of the treatment date (e.g. ``2024Q3``). Re-treatment is
+    right-censored at the data cut-off, so recent quarters have wide or open intervals and a
+    median that may not be reached yet (NaN, shown as "not reached").
+    """
+    ep = episodes.copy()
+    ep["quarter"] = pd.PeriodIndex(pd.to_datetime(ep["treatment_date"]), freq="Q").astype(str)
+    rows = [
+        {
+            "quarter": quarter,
+            "n_episodes": len(grp),
+            "n_patients": grp["patient_key"].nunique(),
+            "n_complications": int(grp["c30_any"].astype(bool).sum()),
+            **_retreatment_median(grp, ci_level),
+        }
+        for quarter, grp in ep.groupby("quarter", sort=True)
+    ]
+    out = pd.DataFrame(rows)
+    lo, hi = wilson_interval(out["n_complications"], out["n_episodes"], ci_level)
+    out.insert(4, "complication_rate", out["n_complications"] / out["n_episodes"])
+    out.insert(5, "complication_rate_lower", lo)
+    out.insert(6, "complication_rate_upper", hi)
+    inf_cols = ["median_retreat_days", "median_retreat_lower", "median_retreat_upper"]
+    out[inf_cols] = out[inf_cols].replace([np.inf, -np.inf], np.nan)
+    return out
+
+
+def overall_outcomes(episodes: pd.DataFrame, ci_level: float = 0.95) -> pd.DataFrame:
+    """One row: overall 30-day complication rate (Wilson) and KM median re-treatment interval."""
+    n = len(episodes)
+    k = int(episodes["c30_any"].astype(bool).sum())
+    lo, hi = wilson_interval(np.array([k]), np.array([n]), ci_level)
+    row = {
+        "n_episodes": n,
+        "n_complications": k,
+        "complication_rate_pct": 100.0 * k / n if n else np.nan,
+        "complication_rate_pct_lower": 100.0 * lo[0],
+        "complication_rate_pct_upper": 100.0 * hi[0],
+        **_retreatment_median(episodes, ci_level),
+    }
+    return pd.DataFrame([row]).replace([np.inf, -np.inf], np.nan)
+
+
+def exclusion_sentence(dq: pd.DataFrame, min_count: int) -> str:
+    """Plain-language summary of the data-quality table (small counts suppressed)."""
+
+    def count(n) -> str:
+        return suppressed_label(min_count) if is_small_count(n, min_count) else f"{int(n):,}"
+
+    parts = []
+    for table, rows in dq.groupby("table", sort=True):
+        first = rows.iloc[0]
+        excl = rows[rows["rows_excluded"].fillna(0) > 0]
+        reasons = "; ".join(f"{r.reason}: {count(r.rows_excluded)}" for r in excl.itertuples())
+        parts.append(
+            f"{table}: {count(first.rows_in)} rows read, {count(first.rows_kept)} kept"
+            + (f" (excluded: {reasons})" if reasons else "")
+        )
+    return ". ".join(parts) + "."
+
+
+@dataclass(frozen=True)
+class CohortDescription:
+    """Every table of the cohort description; ``summary`` is the cohort at a glance."""
+
+    cutoff: pd.Timestamp
+    glance: pd.DataFrame
+    outcomes: pd.DataFrame
+    by_region: pd.DataFrame
+    trends: pd.DataFrame
+    table1: pd.DataFrame
+    data_quality: pd.DataFrame
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.glance
+
+
+def describe_cohort(
+    episodes: pd.DataFrame,
+    data_quality: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    config: DescribeConfig,
+) -> CohortDescription:
+    """All cohort summaries of the processed episodes (see the module docstring).
+
+    Parameters
+    ----------
+    episodes
+        Processed episodes (one row per kept episode).
+    data_quality
+        Rows in, kept and excluded per input table and reason.
+    cutoff
+        The data cut-off (:func:`cohort_data_cutoff`).
+    config
+        Interval level, Table 1 split, small-count threshold, region order.
+    """
+    return CohortDescription(
+        cutoff=cutoff,
+        glance=cohort_at_glance(episodes, cutoff),
+        outcomes=overall_outcomes(episodes, config.ci_level),
+        by_region=episodes_by_region(episodes, config.region_order),
+        trends=quarterly_trends(episodes, config.ci_level),
+        table1=table_one(episodes, config.table1_by, config.min_count, config.region_order),
+        data_quality=check_data_quality(data_quality),
+    )

@@ -1,0 +1,193 @@
+"""What the report shows of the cohort description: sections, captions, headlines, methods.
+
+:func:`record_cohort` writes every table and figure of a :class:`CohortDescription` through the
+stage's :class:`~analysis.outputs.StageOutput` (so each output is named once, where it is
+written) with the sentences a reader needs; :func:`cohort_methods` is the methods paragraph.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.cohort.describe import CohortDescription, DescribeConfig, exclusion_sentence
+from analysis.figures.cohort import fig_episodes_by_region, fig_quarterly_trends
+from analysis.figures.theme import theme
+from analysis.manifest import Headline, TableRef
+from analysis.outputs import StageOutput
+
+STAGE = "describe"
+TITLE = "The cohort"
+TREND_COUNTS = ("n_episodes", "n_patients", "n_complications", "n_retreated")
+TREND_DERIVED = (
+    "complication_rate",
+    "complication_rate_lower",
+    "complication_rate_upper",
+    "median_retreat_days",
+    "median_retreat_lower",
+    "median_retreat_upper",
+)
+
+
+def cohort_methods(cohort: CohortDescription, config: DescribeConfig) -> str:
+    """The methods paragraph: who is in the cohort, what was excluded, how intervals are made."""
+    g = dict(zip(cohort.glance["measure"], cohort.glance["value"], strict=True))
+    pct = config.ci_percent
+    return (
+        f"The cohort comprised {g['n_patients']} patients and {g['n_episodes']} treatment "
+        f"episodes (one region treated at one visit) at {g['n_clinics']} clinics by "
+        f"{g['n_injectors']} injectors, treated between {g['first_treatment']} and "
+        f"{g['last_treatment']} (data cut-off {g['data_cutoff']}). Input rows: "
+        f"{exclusion_sentence(cohort.data_quality, config.min_count)} Table 1 is split by "
+        f"{config.table1_by}; patient characteristics use each patient's first episode. "
+        f"Complication rates are 30-day rates with Wilson {pct}% intervals; median times to "
+        "re-treatment are Kaplan-Meier medians with right-censoring at the data cut-off and "
+        f"{pct}% intervals from the Kaplan-Meier confidence band."
+    )
+
+
+def cohort_headlines(
+    cohort: CohortDescription, config: DescribeConfig, glance: TableRef, outcomes: TableRef
+) -> list[Headline]:
+    """Headline numbers: cohort size and cut-off (from ``glance``) and the two outcomes.
+
+    A headline whose value is missing (e.g. a median not reached) is left out.
+    """
+    g = cohort.glance.set_index("measure")
+    heads = [
+        Headline(
+            key=f"cohort_{m}",
+            label=str(g.loc[m, "label"]),
+            value=int(g.loc[m, "value"]),
+            unit=str(g.loc[m, "unit"]),
+            view="clinic",
+            source=glance.path,
+        )
+        for m in ("n_patients", "n_episodes", "n_clinics", "n_regions")
+    ]
+    heads.append(
+        Headline(
+            key="cohort_data_cutoff",
+            label="Data cut-off",
+            value=str(g.loc["data_cutoff", "value"]),
+            unit="date",
+            view="clinic",
+            source=glance.path,
+        )
+    )
+    o = cohort.outcomes.iloc[0]
+    heads.append(
+        Headline(
+            key="cohort_complication_rate_pct",
+            label="Any complication within 30 days",
+            value=o["complication_rate_pct"],
+            lower=o["complication_rate_pct_lower"],
+            upper=o["complication_rate_pct_upper"],
+            unit="% of episodes",
+            view="clinic",
+            source=outcomes.path,
+            digits=1,
+            interval_label=f"{config.ci_percent}% Wilson interval",
+        )
+    )
+    heads.append(
+        Headline(
+            key="cohort_median_retreat_days",
+            label="Median time to re-treatment (Kaplan-Meier)",
+            value=o["median_retreat_days"],
+            lower=o["median_retreat_lower"],
+            upper=o["median_retreat_upper"],
+            unit="days",
+            view="clinic",
+            source=outcomes.path,
+            digits=0,
+            interval_label=f"{config.ci_percent}% interval",
+        )
+    )
+    return [h for h in heads if h.value is not None and not pd.isna(h.value)]
+
+
+def _record_glance(cohort: CohortDescription, config: DescribeConfig, out: StageOutput) -> None:
+    sec = out.section(
+        "clinic",
+        "Cohort at a glance",
+        "Who was treated, where, and when. A treatment episode is one region treated at one visit.",
+    )
+    glance = sec.table(cohort.glance, "cohort_at_glance", "Cohort at a glance")
+    outcomes = sec.table(
+        cohort.outcomes,
+        "cohort_outcomes",
+        f"30-day complications and time to re-treatment, with {config.ci_percent}% intervals",
+        count_columns=("n_episodes", "n_complications", "n_retreated"),
+        derived_columns=(
+            "complication_rate_pct",
+            "complication_rate_pct_lower",
+            "complication_rate_pct_upper",
+        ),
+    )
+    sec.table(
+        cohort.by_region,
+        "episodes_by_region",
+        "Episodes by region",
+        count_columns=("n_episodes", "n_patients", "n_complications"),
+    )
+    sec.figure(
+        fig_episodes_by_region(cohort.by_region),
+        "episodes_by_region",
+        "Episodes by region",
+        alt="Horizontal bar chart of the number of treatment episodes in each region",
+    )
+    for head in cohort_headlines(cohort, config, glance, outcomes):
+        out.headline(head)
+
+
+def _record_trends(cohort: CohortDescription, config: DescribeConfig, out: StageOutput) -> None:
+    pct = config.ci_percent
+    sec = out.section(
+        "clinic",
+        "Trends by quarter",
+        "Recent quarters have had less time to return, so their re-treatment medians are "
+        "censored (wide intervals or not reached yet).",
+    )
+    sec.table(
+        cohort.trends,
+        "quarterly_trends",
+        "Quarterly trends",
+        count_columns=TREND_COUNTS,
+        derived_columns=TREND_DERIVED,
+    )
+    sec.figure(
+        fig_quarterly_trends(cohort.trends, config.ci_level),
+        "quarterly_trends",
+        f"Episodes, 30-day complication rate ({pct}% Wilson interval) and Kaplan-Meier median "
+        f"time to re-treatment ({pct}% interval) by quarter of treatment",
+        alt="Three panels by quarter: episode counts, complication rate with error bars, and "
+        "median re-treatment interval with a band",
+    )
+
+
+def record_cohort(cohort: CohortDescription, config: DescribeConfig, out: StageOutput) -> TableRef:
+    """Write every table and figure of ``cohort`` through ``out`` with its manifest entries.
+
+    Figures are drawn and saved inside :func:`analysis.figures.theme.theme`.
+
+    Returns
+    -------
+    TableRef
+        The data-quality table (written, not shown in a section): the manifest's
+        ``data_quality`` entry.
+    """
+    with theme():
+        _record_glance(cohort, config, out)
+        _record_trends(cohort, config, out)
+    by = config.table1_by
+    sec = out.section(
+        "research",
+        "Table 1: baseline characteristics",
+        f"By {by}. Counts under {config.min_count} are shown as <{config.min_count}.",
+    )
+    sec.table(cohort.table1, "table1", f"Baseline characteristics by {by}", latex=True)
+    return TableRef(
+        path=out.table(cohort.data_quality, "data_quality"),
+        caption="Rows in, kept and excluded",
+        count_columns=("rows_in", "rows_kept", "rows_excluded"),
+    )
