@@ -2,11 +2,11 @@
 PyMC's default NUTS against nutpie, side by side.
 
 The aggregated binomial likelihood makes the cost per gradient depend on the number of distinct
-covariate cells, not of episodes, and the parametrisation (analysis/bayes/complications.py)
+covariate cells, not of episodes, and the parametrisation (analysis/complications/model.py)
 keeps the leapfrog steps per draw flat as the data grow; ``steps_per_draw`` and ``cells`` show
 both. The baseline of each sampler is its own 20k run in the same process. The calendar trend
 is on (the costlier model: about three times the cells of the stage's default).
-Episodes are synthesised directly (analysis.bayes.synthetic), not through the full simulator.
+Episodes are synthesised directly (analysis.validation.complications_synthetic), not through the full simulator.
 
     MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_TOP_PAD_=67108864 \
     .venv/bin/python benchmarks/bench_complications.py [--sizes 20000 200000 2000000]
@@ -20,12 +20,12 @@ import time
 
 import pandas as pd
 
-from analysis.bayes.aggregate import aggregate_cells, levels_from_episodes
-from analysis.bayes.complications import FREE_PARAMETERS, ComplicationSampler, model_data
-from analysis.bayes.diagnostics import SamplerConfig, diagnostics_table, n_divergences
-from analysis.bayes.priors import prior_set_from_params
-from analysis.bayes.synthetic import simulate_episodes
+from analysis.complications.aggregate import aggregate_cells, levels_from_episodes
+from analysis.complications.model import FREE_PARAMETERS, ComplicationSampler, model_data
+from analysis.complications.priors import prior_set_from_params
+from analysis.inference import SamplerConfig, diagnostics_table, n_divergences
 from analysis.params import load_params
+from analysis.validation.complications_synthetic import simulate_episodes
 
 
 def one_run(sampler: ComplicationSampler, cells, priors, seed: int) -> dict:

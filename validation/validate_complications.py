@@ -21,17 +21,17 @@ import time
 
 import pandas as pd
 
-from analysis.bayes.calibration import (
+from analysis.complications.priors import prior_set_from_params
+from analysis.errors import ConvergenceError
+from analysis.inference import GateConfig, SamplerConfig
+from analysis.params import load_params
+from analysis.validation.complications_calibration import (
     CalibrationSetup,
     coverage_summary,
     ranking_summary,
     run_replicate,
     template_sampler,
 )
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig
-from analysis.bayes.priors import prior_set_from_params
-from analysis.errors import ConvergenceError
-from analysis.params import load_params
 
 
 def _type_and_size(spec: str, default: int) -> tuple[str, int]:

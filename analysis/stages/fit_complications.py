@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.bayes import figures as cfig
-from analysis.bayes import summaries
-from analysis.bayes.priors import prior_table
-from analysis.bayes.study import (
+from analysis.complications import summaries
+from analysis.complications.priors import prior_table
+from analysis.complications.study import (
     RETRY_TARGET_ACCEPT,
     ComplicationsConfig,
     ComplicationStudy,
     fit_complication_study,
 )
 from analysis.errors import InputValidationError, Problem
+from analysis.figures import complications as cfig
 from analysis.figures.theme import save_figure, theme
 from analysis.io import write_json, write_table
 from analysis.params import load_params

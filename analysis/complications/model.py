@@ -1,6 +1,6 @@
 """Hierarchical logistic model of the 30-day complication risk per treated episode.
 
-For one complication type, over binomial cells (:mod:`analysis.bayes.aggregate`)::
+For one complication type, over binomial cells (:mod:`analysis.complications.aggregate`)::
 
     logit p = region_logit[region]
               + on * (dose_log_or * log2_rel_dose + product_log_or[product]
@@ -39,15 +39,15 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from analysis.bayes.aggregate import Cells, Levels, region_totals
-from analysis.bayes.diagnostics import (
+from analysis.complications.aggregate import Cells, Levels, region_totals
+from analysis.complications.priors import ComplicationPriors
+from analysis.inference import (
     GateConfig,
     SamplerConfig,
     check_convergence,
     sample_compiled,
     sample_pymc,
 )
-from analysis.bayes.priors import ComplicationPriors
 
 HIERARCHICAL = "hierarchical"
 REGION_ONLY = "region_only"
@@ -232,8 +232,8 @@ def build_complication_model(
     Parameters
     ----------
     cells
-        Aggregated cells (:func:`~analysis.bayes.aggregate.aggregate_cells`), or one row per
-        episode (:func:`~analysis.bayes.aggregate.episode_cells`) with ``likelihood="bernoulli"``.
+        Aggregated cells (:func:`~analysis.complications.aggregate.aggregate_cells`), or one row per
+        episode (:func:`~analysis.complications.aggregate.episode_cells`) with ``likelihood="bernoulli"``.
     priors
         Priors of this type (:meth:`PriorSet.for_type`).
     structure

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.special import expit
 
-from analysis.bayes.complications import HIERARCHICAL, ComplicationFit
+from analysis.complications.model import HIERARCHICAL, ComplicationFit
 
 #: Equal-tailed credible interval reported everywhere (95%).
 LOWER_Q, UPPER_Q = 0.025, 0.975

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.bayes.aggregate import aggregate_cells, levels_from_episodes
-from analysis.bayes.complications import HIERARCHICAL, REGION_ONLY, ComplicationSampler
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig
-from analysis.bayes.priors import prior_set_from_params
-from analysis.bayes.synthetic import simulate_episodes
+from analysis.complications.aggregate import aggregate_cells, levels_from_episodes
+from analysis.complications.model import HIERARCHICAL, REGION_ONLY, ComplicationSampler
+from analysis.complications.priors import prior_set_from_params
+from analysis.inference import GateConfig, SamplerConfig
+from analysis.validation.complications_synthetic import simulate_episodes
 
 #: Types of the synthetic cohort: a common one, a rare one, a very rare one (platysma only).
 TYPES = ("headache", "eyelid_ptosis", "dysphagia")

@@ -28,7 +28,7 @@ class RatePrior:
     source: str
     #: True when ``rate`` is a published per-treatment rate for this region; False when it is a
     #: practice assumption or an extrapolation. Only published rates are used as benchmarks
-    #: that can flag a provider (:func:`analysis.bayes.summaries.provider_table`).
+    #: that can flag a provider (:func:`analysis.complications.summaries.provider_table`).
     published: bool = False
 
     @property

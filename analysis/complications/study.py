@@ -14,11 +14,20 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from analysis.bayes.aggregate import aggregate_cells, levels_from_episodes, validate_episodes
-from analysis.bayes.complications import ComplicationFit, ComplicationSampler, choose_structure
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig
-from analysis.bayes.priors import PRIOR_SETS, PriorSet, benchmark_table, prior_set_from_params
+from analysis.complications.aggregate import (
+    aggregate_cells,
+    levels_from_episodes,
+    validate_episodes,
+)
+from analysis.complications.model import ComplicationFit, ComplicationSampler, choose_structure
+from analysis.complications.priors import (
+    PRIOR_SETS,
+    PriorSet,
+    benchmark_table,
+    prior_set_from_params,
+)
 from analysis.errors import ConfigError, ConvergenceError
+from analysis.inference import GateConfig, SamplerConfig
 
 
 @dataclass(frozen=True)

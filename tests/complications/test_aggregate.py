@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.bayes.aggregate import aggregate_cells, episode_cells, validate_episodes
+from analysis.complications.aggregate import aggregate_cells, episode_cells, validate_episodes
 from analysis.errors import InputValidationError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scipy.special import expit
 
-from analysis.bayes.priors import benchmark_table, prior_set_from_params
+from analysis.complications.priors import benchmark_table, prior_set_from_params
 from analysis.errors import ConfigError
 from analysis.params import with_overrides
 

@@ -20,7 +20,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig, check_convergence, sample
+from analysis.inference import GateConfig, SamplerConfig, check_convergence, sample
 
 #: BDA3 Table 5.1 (Tarone 1982): tumours ``y`` among ``n`` rats in 71 historical experiments.
 RAT_TUMOUR_Y = np.array([
