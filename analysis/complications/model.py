@@ -143,7 +143,8 @@ def _at_least_one_column(basis: np.ndarray) -> np.ndarray:
 #: episodes; a threshold of 100 centred the clinics of 20k-episode headache cohorts whose clinic
 #: SD was small (about 0.13) and gave 18-87 divergences; 1,000 left the injectors of 200k-2M
 #: cohorts non-centred (min bulk ESS 198, R-hat 1.02 at 2M). At 300 neither happened. If a fit
-#: still fails the gate, ``study.fit_with_retry`` samples everything non-centred, with smaller steps.
+#: still fails the gate, ``study.fit_with_retry`` samples everything non-centred, with smaller
+#: steps.
 CENTRE_ABOVE_INFORMATION = 300.0
 
 
@@ -232,8 +233,9 @@ def build_complication_model(
     Parameters
     ----------
     cells
-        Aggregated cells (:func:`~analysis.complications.aggregate.aggregate_cells`), or one row per
-        episode (:func:`~analysis.complications.aggregate.episode_cells`) with ``likelihood="bernoulli"``.
+        Aggregated cells (:func:`~analysis.complications.aggregate.aggregate_cells`), or one
+        row per episode (:func:`~analysis.complications.aggregate.episode_cells`) with
+        ``likelihood="bernoulli"``.
     priors
         Priors of this type (:meth:`PriorSet.for_type`).
     structure

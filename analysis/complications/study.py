@@ -9,7 +9,7 @@ study with the gate's message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -19,93 +19,35 @@ from analysis.complications.aggregate import (
     levels_from_episodes,
     validate_episodes,
 )
+from analysis.complications.config import ComplicationsConfig
 from analysis.complications.model import ComplicationFit, ComplicationSampler, choose_structure
-from analysis.complications.priors import (
-    PRIOR_SETS,
-    PriorSet,
-    benchmark_table,
-    prior_set_from_params,
-)
+from analysis.complications.priors import PriorSet, benchmark_table
 from analysis.errors import ConfigError, ConvergenceError
 from analysis.inference import GateConfig, SamplerConfig
-
-
-@dataclass(frozen=True)
-class ComplicationsConfig:
-    """The ``complications`` section of params.yaml (plus the global seed)."""
-
-    seed: int
-    prior_set: str
-    sensitivity: bool
-    dose_step_log2: float
-    calendar_trend: bool
-    region_only_below_events: int
-    min_treatments_to_judge: int
-    benchmark_multiplier: float
-    flag_probability: float
-    ppc_draws: int
-    headline_types: tuple[str, ...]
-    sampler: SamplerConfig
-    sensitivity_sampler: SamplerConfig
-    gate: GateConfig
-
-    @classmethod
-    def from_params(cls, params: Mapping) -> ComplicationsConfig:
-        try:
-            c = params["complications"]
-            cfg = cls(
-                seed=int(params["seed"]),
-                prior_set=str(c["prior_set"]),
-                sensitivity=bool(c["sensitivity"]),
-                dose_step_log2=float(c["dose_step_log2"]),
-                calendar_trend=bool(c["calendar_trend"]),
-                region_only_below_events=int(c["region_only_below_events"]),
-                min_treatments_to_judge=int(c["min_treatments_to_judge"]),
-                benchmark_multiplier=float(c["benchmark_multiplier"]),
-                flag_probability=float(c["flag_probability"]),
-                ppc_draws=int(c["ppc_draws"]),
-                headline_types=tuple(c["headline_types"]),
-                sampler=SamplerConfig.from_params(c["sampler"]),
-                sensitivity_sampler=SamplerConfig.from_params(
-                    c.get("sensitivity_sampler", c["sampler"])
-                ),
-                gate=GateConfig.from_params(c["gate"]),
-            )
-        except KeyError as exc:
-            raise ConfigError(f"params.yaml: complications.{exc.args[0]} is missing") from None
-        if cfg.prior_set not in PRIOR_SETS:
-            raise ConfigError(
-                f"complications.prior_set = {cfg.prior_set!r}: use one of {PRIOR_SETS}"
-            )
-        if cfg.benchmark_multiplier <= 0 or cfg.min_treatments_to_judge < 0:
-            raise ConfigError(
-                "complications.benchmark_multiplier must be > 0 and min_treatments_to_judge >= 0"
-            )
-        if not 0.5 <= cfg.flag_probability < 1.0:
-            raise ConfigError(
-                f"complications.flag_probability = {cfg.flag_probability} must lie in [0.5, 1)"
-            )
-        unknown = set(cfg.headline_types) - set(params["complication_types"])
-        if unknown:
-            raise ConfigError(
-                f"complications.headline_types names unknown types: {sorted(unknown)}"
-            )
-        return cfg
-
-    @property
-    def alternative_prior_set(self) -> str:
-        return next(p for p in PRIOR_SETS if p != self.prior_set)
+from analysis.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
 class ComplicationStudy:
     """All fits of one run: ``fits`` (main prior set, every type), ``sensitivity_fits``
-    (alternative prior set, headline types), and the published ``benchmarks`` table."""
+    (alternative prior set, headline types), the published ``benchmarks`` table, both prior
+    sets and the ``seed`` the run started from (the posterior predictive checks use it too)."""
 
     fits: tuple[ComplicationFit, ...]
     sensitivity_fits: tuple[ComplicationFit, ...]
     benchmarks: pd.DataFrame
     prior_sets: Mapping[str, PriorSet]
+    seed: int
+
+    @property
+    def all_fits(self) -> tuple[ComplicationFit, ...]:
+        """Main fits, then the sensitivity fits (the order of the diagnostics table)."""
+        return self.fits + self.sensitivity_fits
+
+    @property
+    def sampling_seconds(self) -> float:
+        """Wall-clock sampling time of every fit (for the log only: never in an output)."""
+        return sum(f.diagnostics["sampling_seconds"] for f in self.all_fits)
 
 
 #: Target acceptance of the retry (smaller leapfrog steps). Measured on the validation's
@@ -146,10 +88,11 @@ def fit_with_retry(
 
 def fit_complication_study(
     episodes: pd.DataFrame,
-    params: Mapping,
     config: ComplicationsConfig,
+    vocabulary: Vocabulary,
+    seed: int,
     types: Sequence[str] | None = None,
-    progress=None,
+    progress: Callable[[str], None] | None = None,
 ) -> ComplicationStudy:
     """Validate the episodes, aggregate cells per type, fit and gate every model.
 
@@ -157,22 +100,29 @@ def fit_complication_study(
     ----------
     episodes
         Processed episode table (docs/ARCHITECTURE.md).
-    params
-        Whole params dict (vocabularies ``regions``, ``products``, ``complication_types``).
+    config
+        The ``complications`` section of params.yaml.
+    vocabulary
+        Regions, products and complication types (with the regions where each can occur).
+    seed
+        The study's seed (params.yaml ``seed``); model ``k`` is sampled with ``seed + 101 k``.
     types
-        Subset of complication types (default: all of ``complication_types``).
+        Subset of complication types (default: every type of the vocabulary).
     progress
         Optional callable receiving one line of text per fitted model.
     """
-    ctypes = params["complication_types"]
-    types = list(types or ctypes)
-    regions, products = list(params["regions"]), list(params["products"])
+    type_regions = vocabulary.complication_regions
+    types = list(types or vocabulary.complication_codes)
+    unknown = [t for t in types if t not in type_regions]
+    if unknown:
+        raise ConfigError(f"unknown complication types {unknown}: use {list(type_regions)}")
+    regions, products = list(vocabulary.region_codes), list(vocabulary.product_codes)
     validate_episodes(episodes, types, regions, products)
     levels = levels_from_episodes(episodes, regions, products)
-    prior_sets = {name: prior_set_from_params(params["complications"], name) for name in PRIOR_SETS}
+    prior_sets = config.prior_sets
     all_cells = {
         t: aggregate_cells(
-            episodes, t, ctypes[t]["regions"], levels, config.dose_step_log2, config.calendar_trend
+            episodes, t, type_regions[t], levels, config.dose_step_log2, config.calendar_trend
         )
         for t in types
     }
@@ -185,19 +135,13 @@ def fit_complication_study(
         cells = all_cells[t]
         structure = choose_structure(cells, config.region_only_below_events)
         priors = prior_sets[prior_name].for_type(t, cells.regions)
-        fit = fit_with_retry(
-            sampler, cells, priors, config.seed + k, structure, config.gate, sconfig
-        )
+        fit = fit_with_retry(sampler, cells, priors, seed + k, structure, config.gate, sconfig)
         if progress:
-            d = fit.diagnostics
-            progress(
-                f"{t:<26} {prior_name:<11} {structure:<12} cells={len(cells.table):>6} events={cells.n_events:>5} "
-                f"{d['sampling_seconds']:6.1f}s max_rhat={d['max_rhat']:.3f} min_ess={min(d['min_ess_bulk'], d['min_ess_tail']):.0f}"
-            )
+            progress(_progress_line(fit, len(cells.table)))
         return fit
 
     fits = tuple(run(t, config.prior_set, 101 * k, config.sampler) for k, t in enumerate(types))
-    sensitivity = ()
+    sensitivity: tuple[ComplicationFit, ...] = ()
     if config.sensitivity:
         sensitivity = tuple(
             run(t, config.alternative_prior_set, 101 * k + 7, config.sensitivity_sampler)
@@ -207,6 +151,16 @@ def fit_complication_study(
     return ComplicationStudy(
         fits=fits,
         sensitivity_fits=sensitivity,
-        benchmarks=benchmark_table(prior_sets["informative"], ctypes),
+        benchmarks=benchmark_table(prior_sets["informative"], type_regions),
         prior_sets=prior_sets,
+        seed=seed,
+    )
+
+
+def _progress_line(fit: ComplicationFit, n_cells: int) -> str:
+    d = fit.diagnostics
+    return (
+        f"{fit.complication:<26} {fit.prior_set:<11} {fit.structure:<12} cells={n_cells:>6} "
+        f"events={fit.cells.n_events:>5} {d['sampling_seconds']:6.1f}s "
+        f"max_rhat={d['max_rhat']:.3f} min_ess={min(d['min_ess_bulk'], d['min_ess_tail']):.0f}"
     )

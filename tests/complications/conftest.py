@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from analysis.complications.aggregate import aggregate_cells, levels_from_episodes
+from analysis.complications.config import ComplicationsConfig
 from analysis.complications.model import HIERARCHICAL, REGION_ONLY, ComplicationSampler
-from analysis.complications.priors import prior_set_from_params
 from analysis.inference import GateConfig, SamplerConfig
 from analysis.validation.complications_synthetic import simulate_episodes
 
@@ -59,8 +59,13 @@ def levels(synthetic, params):
 
 
 @pytest.fixture(scope="session")
-def informative(params):
-    return prior_set_from_params(params["complications"], "informative")
+def complications_config(params) -> ComplicationsConfig:
+    return ComplicationsConfig.from_params(params)
+
+
+@pytest.fixture(scope="session")
+def informative(complications_config):
+    return complications_config.priors.prior_set("informative")
 
 
 @pytest.fixture(scope="session")
