@@ -115,8 +115,10 @@ def parse(data: Any, cls: type[T], where: str) -> T:
             raise ConfigError(f"params.yaml: '{where}.{name}' is required and missing")
     try:
         return cls(**kwargs)
-    except ConfigError:
-        raise
+    except ConfigError as exc:  # a range check in __post_init__: add where it happened
+        if str(exc).startswith("params.yaml:"):
+            raise
+        raise ConfigError(f"params.yaml: '{where}': {exc}") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"params.yaml: '{where}': {exc}") from None
 

@@ -36,7 +36,7 @@ from analysis.advice.design import spec_from_params, with_trained_ranges
 from analysis.advice.fit import population_posterior, subsample_patients
 from analysis.advice.model import build_duration_model, duration_data
 from analysis.advice.synthetic import synthetic_episodes
-from analysis.bayes.diagnostics import diagnostics_table
+from analysis.inference import diagnostics_table
 from analysis.params import load_params
 
 SEED = 20261124

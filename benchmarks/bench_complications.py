@@ -2,11 +2,12 @@
 PyMC's default NUTS against nutpie, side by side.
 
 The aggregated binomial likelihood makes the cost per gradient depend on the number of distinct
-covariate cells, not of episodes, and the parametrisation (analysis/bayes/complications.py)
+covariate cells, not of episodes, and the parametrisation (analysis/complications/model.py)
 keeps the leapfrog steps per draw flat as the data grow; ``steps_per_draw`` and ``cells`` show
 both. The baseline of each sampler is its own 20k run in the same process. The calendar trend
 is on (the costlier model: about three times the cells of the stage's default).
-Episodes are synthesised directly (analysis.bayes.synthetic), not through the full simulator.
+Episodes are synthesised directly (analysis.validation.complications_synthetic), not through
+the full simulator.
 
     MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_TOP_PAD_=67108864 \
     .venv/bin/python benchmarks/bench_complications.py [--sizes 20000 200000 2000000]
@@ -20,12 +21,13 @@ import time
 
 import pandas as pd
 
-from analysis.bayes.aggregate import aggregate_cells, levels_from_episodes
-from analysis.bayes.complications import FREE_PARAMETERS, ComplicationSampler, model_data
-from analysis.bayes.diagnostics import SamplerConfig, diagnostics_table, n_divergences
-from analysis.bayes.priors import prior_set_from_params
-from analysis.bayes.synthetic import simulate_episodes
-from analysis.params import load_params
+from analysis.complications.aggregate import aggregate_cells, levels_from_episodes
+from analysis.complications.config import ComplicationsConfig
+from analysis.complications.model import FREE_PARAMETERS, ComplicationSampler, model_data
+from analysis.config import load_params
+from analysis.inference import SamplerConfig, diagnostics_table, n_divergences
+from analysis.validation.complications_synthetic import simulate_episodes
+from analysis.vocabulary import Vocabulary
 
 
 def one_run(sampler: ComplicationSampler, cells, priors, seed: int) -> dict:
@@ -60,15 +62,16 @@ def main(argv: list[str] | None = None) -> int:
 
     params = load_params(args.params)
     ctype = args.complication
-    regions = params["complication_types"][ctype]["regions"]
-    informative = prior_set_from_params(params["complications"], "informative")
+    vocabulary = Vocabulary.from_params(params)
+    regions = vocabulary.complication_regions[ctype]
+    informative = ComplicationsConfig.from_params(params).priors.prior_set("informative")
     base = {ctype: {r: informative.rate_prior(ctype, r).rate for r in regions}}
     data = {}
     for n in args.sizes:
         t0 = time.perf_counter()
         episodes, _ = simulate_episodes(n, {ctype: regions}, base, seed=int(params["seed"]))
         t1 = time.perf_counter()
-        levels = levels_from_episodes(episodes, list(params["regions"]), list(params["products"]))
+        levels = levels_from_episodes(episodes, vocabulary.region_codes, vocabulary.product_codes)
         cells = aggregate_cells(episodes, ctype, regions, levels, calendar_trend=True)
         t2 = time.perf_counter()
         data[n] = (cells, t1 - t0, t2 - t1)

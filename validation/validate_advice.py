@@ -33,7 +33,7 @@ from analysis.advice.design import spec_from_params
 from analysis.advice.fit import fit_duration_models
 from analysis.advice.predict import PosteriorDraws
 from analysis.advice.validate import evaluate_holdout, holdout_patients
-from analysis.bayes.diagnostics import SamplerConfig
+from analysis.inference import SamplerConfig
 from analysis.params import load_params, with_overrides
 
 KEY = b"validation-key-not-secret-0123456789"

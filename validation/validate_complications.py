@@ -21,17 +21,18 @@ import time
 
 import pandas as pd
 
-from analysis.bayes.calibration import (
+from analysis.complications.config import ComplicationsConfig
+from analysis.config import load_params
+from analysis.errors import ConvergenceError
+from analysis.inference import GateConfig, SamplerConfig
+from analysis.validation.complications_calibration import (
     CalibrationSetup,
     coverage_summary,
     ranking_summary,
     run_replicate,
     template_sampler,
 )
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig
-from analysis.bayes.priors import prior_set_from_params
-from analysis.errors import ConvergenceError
-from analysis.params import load_params
+from analysis.vocabulary import Vocabulary
 
 
 def _type_and_size(spec: str, default: int) -> tuple[str, int]:
@@ -55,15 +56,18 @@ def main(argv: list[str] | None = None) -> int:
         "--complications",
         nargs="+",
         default=["eyelid_ptosis", "headache", "brow_ptosis", "dysphagia:3000"],
-        help="types to validate; 'type:N' sets N episodes for that type (a small N makes a type very rare)",
+        help="types to validate; 'type:N' sets N episodes for that type (a small N makes a "
+        "type very rare)",
     )
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--out", default=None, help="optional CSV of every interval")
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
-    prior_set = prior_set_from_params(params["complications"], "informative")
-    rule = int(params["complications"]["region_only_below_events"])
+    vocabulary = Vocabulary.from_params(params)
+    complications = ComplicationsConfig.from_params(params)
+    prior_set = complications.priors.prior_set("informative")
+    rule = complications.region_only_below_events
     config = SamplerConfig(draws=args.draws, tune=800, chains=4, cores=2, target_accept=0.9)
     start = time.perf_counter()
     sampler = None
@@ -72,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         ctype, n_episodes = _type_and_size(spec, args.episodes)
         setup = CalibrationSetup(
             complication=ctype,
-            regions=tuple(params["complication_types"][ctype]["regions"]),
-            all_regions=tuple(params["regions"]),
-            products=tuple(params["products"]),
+            regions=vocabulary.complication_regions[ctype],
+            all_regions=vocabulary.region_codes,
+            products=vocabulary.product_codes,
             n_episodes=n_episodes,
         )
         if sampler is None:  # one compiled model serves every type (same levels, data swapped)
@@ -93,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                     gate=GateConfig(),
                     region_only_below_events=rule,
                 )
-            except (
-                ConvergenceError
-            ) as exc:  # failed twice, as the stage would: counted and reported
+            except ConvergenceError as exc:  # failed twice, as the stage would: counted, reported
                 failed[ctype] += 1
                 print(f"{ctype} replicate {r}: gate failed: {exc}", file=sys.stderr)
                 continue
@@ -106,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                 else ""
             )
             print(
-                f"{ctype} replicate {r}: {res['n_events'].iloc[0]} events, {res['structure'].iloc[0]}, "
-                f"{time.perf_counter() - t0:.1f}s{retried}",
+                f"{ctype} replicate {r}: {res['n_events'].iloc[0]} events, "
+                f"{res['structure'].iloc[0]}, {time.perf_counter() - t0:.1f}s{retried}",
                 file=sys.stderr,
             )
         done = pd.concat(
@@ -123,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         table.to_csv(args.out, index=False)
     sizes = ", ".join(args.complications)
     print(
-        f"\n{len(results)} replicates ({args.replicates} per type; episodes per type {args.episodes} unless set: {sizes}); "
-        f"gate failures {failed}; {time.perf_counter() - start:.0f}s"
+        f"\n{len(results)} replicates ({args.replicates} per type; episodes per type "
+        f"{args.episodes} unless set: {sizes}); gate failures {failed}; "
+        f"{time.perf_counter() - start:.0f}s"
     )
     per_rep = table.groupby(["complication", "replicate"])[["structure", "retried"]].first()
     print(

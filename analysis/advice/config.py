@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analysis.advice.families import check_family
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig
 from analysis.errors import ConfigError
+from analysis.inference import GateConfig, SamplerConfig
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from analysis.advice.design import DesignSpec, with_trained_ranges
 from analysis.advice.families import interval_loglik
 from analysis.advice.model import DurationData, build_duration_model, duration_data
 from analysis.advice.predict import frailty_grid
-from analysis.bayes.diagnostics import check_convergence, diagnostics_table, n_divergences, sample
 from analysis.errors import ConvergenceError
+from analysis.inference import check_convergence, diagnostics_table, n_divergences, sample
 
 #: Parameters shared by every patient (what the advice needs and the gate checks).
 POPULATION_VARS: list[str] = ["mu_region", "beta", "dose_sd", "dose_region", "sigma", "tau"]

@@ -31,6 +31,7 @@ from analysis.data.derive import DUR_STATUSES, EPISODE_COLUMNS, EXERCISE_TIERS
 from analysis.data.schema import (
     COMPLICATION_SEVERITIES,
     MUSCLE_BULK_RANGE,
+    PANDERA_RULES,
     SEVERITY_RANGE,
     SEX_CODES,
 )
@@ -276,7 +277,7 @@ def _problems(err: pa.errors.SchemaErrors, file: str) -> list[Problem]:
             continue
         row = None if index is None or pd.isna(index) else int(index) + 1
         col = None if column is None or pd.isna(column) else str(column)
-        rule = str(check)
+        rule = PANDERA_RULES.get(str(check), str(check))
         if rule.startswith("dtype("):
             rule = f"must have type {rule[6:-1]}, found {value}"
             value = None

@@ -23,6 +23,12 @@ IDENTIFIER_COLUMNS: frozenset[str] = frozenset(
 #: Shown instead of an identifier value in every message.
 MASK = "<identifier>"
 
+#: Plain-language rules for pandera's built-in checks.
+PANDERA_RULES = {
+    "not_nullable": "required value is missing",
+    "field_uniqueness": "duplicate: this identifier appears in more than one row",
+}
+
 TABLE_NAMES: tuple[str, ...] = ("patients", "treatments", "assessments", "complications")
 
 #: File extensions the reader accepts, in the order they are looked for.

@@ -13,13 +13,15 @@ import pandera.pandas as pa
 
 from analysis.data.ingest import RawTables
 from analysis.data.prepare_config import PrepareConfig
-from analysis.data.schema import IDENTIFIER_COLUMNS, MASK, TABLE_NAMES, TABLES, build_schemas
+from analysis.data.schema import (
+    IDENTIFIER_COLUMNS,
+    MASK,
+    PANDERA_RULES,
+    TABLE_NAMES,
+    TABLES,
+    build_schemas,
+)
 from analysis.errors import Problem
-
-PANDERA_RULES = {
-    "not_nullable": "required value is missing",
-    "field_uniqueness": "duplicate: this identifier appears in more than one row",
-}
 
 
 def data_cutoff(tables: dict[str, pd.DataFrame], cfg: PrepareConfig) -> pd.Timestamp:

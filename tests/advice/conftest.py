@@ -17,7 +17,7 @@ from analysis.advice.config import AdviceConfig
 from analysis.advice.design import spec_from_params
 from analysis.advice.fit import fit_duration_models
 from analysis.advice.predict import PosteriorDraws
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig
+from analysis.inference import GateConfig, SamplerConfig
 
 TEST_FAMILIES = ("lognormal", "weibull")
 

@@ -8,8 +8,8 @@ import pytest
 
 from analysis.advice.fit import GATED_VARS, fit_family
 from analysis.advice.model import build_duration_model, duration_data
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig, check_convergence
 from analysis.errors import ConvergenceError
+from analysis.inference import GateConfig, SamplerConfig, check_convergence
 
 pytestmark = pytest.mark.slow
 

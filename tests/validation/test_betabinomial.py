@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.bayes.betabinomial import RAT_TUMOUR_N, RAT_TUMOUR_Y, fit_beta_binomial
-from analysis.bayes.diagnostics import SamplerConfig
+from analysis.inference import SamplerConfig
+from analysis.validation.betabinomial import RAT_TUMOUR_N, RAT_TUMOUR_Y, fit_beta_binomial
 
 
 def test_rat_tumour_data_match_bda():

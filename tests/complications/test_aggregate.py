@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.bayes.aggregate import aggregate_cells, episode_cells, validate_episodes
+from analysis.complications.aggregate import aggregate_cells, episode_cells
+from analysis.data.processed import check_table
 from analysis.errors import InputValidationError
+from analysis.vocabulary import Vocabulary
 
 
 def test_cells_keep_every_treatment_and_event(synthetic, cells, type_regions):
@@ -38,36 +40,39 @@ def test_episode_cells_have_one_row_per_episode(synthetic, levels, type_regions)
     assert e.n_treatments == int(synthetic[0]["region"].isin(type_regions["eyelid_ptosis"]).sum())
 
 
-def test_validation_names_file_row_column_value_and_rule(synthetic, params):
-    bad = synthetic[0].head(50).copy()
+def _check(episodes, params):
+    """The episode contract every stage reads through (analysis.data.processed.read_episodes)."""
+    check_table(episodes, "episodes", "episodes.parquet", Vocabulary.from_params(params))
+
+
+def test_episode_contract_names_file_row_column_value_and_rule(small_episodes, params):
+    bad = small_episodes.head(50).copy()
     bad.loc[6, "region"] = "elbow"
-    bad["c30_headache"] = bad["c30_headache"].astype(object)
-    bad.loc[11, "c30_headache"] = "maybe"
     with pytest.raises(InputValidationError) as err:
-        validate_episodes(bad, ["headache"], list(params["regions"]), list(params["products"]))
+        _check(bad, params)
     text = str(err.value)
     assert "episodes.parquet, row 7, column 'region', value 'elbow': region must be one of" in text
-    assert "row 12, column 'c30_headache', value 'maybe'" in text
+    bad = small_episodes.head(50).copy()
+    bad["c30_headache"] = bad["c30_headache"].astype(object)
+    bad.loc[11, "c30_headache"] = "maybe"
+    with pytest.raises(InputValidationError, match="column 'c30_headache': must have type 'bool'"):
+        _check(bad, params)
 
 
-def test_validation_never_echoes_identifiers(synthetic, params):
-    bad = synthetic[0].head(20).copy()
-    secret = "I-SECRET-NAME"
+def test_episode_contract_never_echoes_identifiers(small_episodes, params):
+    bad = small_episodes.head(20).copy()
     bad["injector"] = bad["injector"].astype(object)
     bad.loc[3, "injector"] = None
-    bad.loc[4, "region"] = secret
     with pytest.raises(InputValidationError) as err:
-        validate_episodes(bad, ["headache"], list(params["regions"]), list(params["products"]))
-    assert "row 4, column 'injector', value '<identifier>'" in str(err.value)
+        _check(bad, params)
+    assert "row 4, column 'injector', value '<key>': required value is missing" in str(err.value)
 
 
-def test_missing_outcome_column_is_reported(synthetic, params):
+def test_missing_outcome_column_is_reported(small_episodes, params):
     with pytest.raises(
         InputValidationError, match="column 'c30_neck_weakness'.*required column is missing"
     ):
-        validate_episodes(
-            synthetic[0], ["neck_weakness"], list(params["regions"]), list(params["products"])
-        )
+        _check(small_episodes.drop(columns="c30_neck_weakness"), params)
 
 
 def test_dose_rounding_grid(synthetic, levels, type_regions):

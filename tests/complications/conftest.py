@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.bayes.aggregate import aggregate_cells, levels_from_episodes
-from analysis.bayes.complications import HIERARCHICAL, REGION_ONLY, ComplicationSampler
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig
-from analysis.bayes.priors import prior_set_from_params
-from analysis.bayes.synthetic import simulate_episodes
+from analysis.complications.aggregate import aggregate_cells, levels_from_episodes
+from analysis.complications.config import ComplicationsConfig
+from analysis.complications.model import HIERARCHICAL, REGION_ONLY, ComplicationSampler
+from analysis.inference import GateConfig, SamplerConfig
+from analysis.validation.complications_synthetic import simulate_episodes
 
 #: Types of the synthetic cohort: a common one, a rare one, a very rare one (platysma only).
 TYPES = ("headache", "eyelid_ptosis", "dysphagia")
@@ -59,8 +59,13 @@ def levels(synthetic, params):
 
 
 @pytest.fixture(scope="session")
-def informative(params):
-    return prior_set_from_params(params["complications"], "informative")
+def complications_config(params) -> ComplicationsConfig:
+    return ComplicationsConfig.from_params(params)
+
+
+@pytest.fixture(scope="session")
+def informative(complications_config):
+    return complications_config.priors.prior_set("informative")
 
 
 @pytest.fixture(scope="session")

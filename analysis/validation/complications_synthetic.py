@@ -31,7 +31,8 @@ class SyntheticTruth:
     truly_worse: tuple[str, ...]
 
     def risk(self, complication: str, frame: pd.DataFrame) -> np.ndarray:
-        """True 30-day risk of each row (columns region, log2_rel_dose, product, clinic, injector, year)."""
+        """True 30-day risk of each row (columns region, log2_rel_dose, product, clinic,
+        injector, year)."""
         base = frame["region"].map(self.region_rates[complication]).to_numpy(float)
         eta = (
             logit(base)

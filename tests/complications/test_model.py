@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 from scipy.special import gammaln
 
-from analysis.bayes import summaries
-from analysis.bayes.aggregate import episode_cells
-from analysis.bayes.complications import (
+from analysis.complications import summaries
+from analysis.complications.aggregate import episode_cells
+from analysis.complications.model import (
     FREE_PARAMETERS,
     HIERARCHICAL,
     REGION_ONLY,
     build_complication_model,
     choose_structure,
 )
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig, check_convergence
 from analysis.errors import ConvergenceError
+from analysis.inference import GateConfig, SamplerConfig, check_convergence
 
 
 def _log_binomial_coefficients(y: np.ndarray, n: np.ndarray) -> float:
@@ -196,8 +196,8 @@ def _bench(fit):
 
 
 def test_injector_basis_removes_clinic_means_and_keeps_unit_variance():
-    from analysis.bayes.aggregate import Levels
-    from analysis.bayes.complications import clinic_basis, helmert_basis, injector_basis
+    from analysis.complications.aggregate import Levels
+    from analysis.complications.model import clinic_basis, helmert_basis, injector_basis
 
     levels = Levels(
         ("r",),
@@ -255,7 +255,7 @@ def test_flags_come_from_peers_or_published_benchmarks_only(headache_fit, synthe
 def test_region_only_model_over_region_totals_has_the_same_log_density(cells, informative):
     """The region-only model is sampled over per-region totals: exactly the same log density
     as over the full cells (every cell of a region has the same risk in that model)."""
-    from analysis.bayes.aggregate import region_totals
+    from analysis.complications.aggregate import region_totals
 
     c = cells["headache"]
     totals = region_totals(c)
@@ -271,8 +271,8 @@ def test_region_only_model_over_region_totals_has_the_same_log_density(cells, in
 def test_contrasts_are_centred_only_when_the_data_pin_them_down(cells, informative):
     """Demo-sized data: every contrast non-centred; the same cells x1000: clinic contrasts
     centred; ``centring=False`` (the retry's fallback) or the region-only model: none."""
-    from analysis.bayes.aggregate import Cells
-    from analysis.bayes.complications import model_data
+    from analysis.complications.aggregate import Cells
+    from analysis.complications.model import model_data
 
     c = cells["headache"]
     priors = informative.for_type("headache", c.regions)
@@ -291,50 +291,3 @@ def test_contrasts_are_centred_only_when_the_data_pin_them_down(cells, informati
         model_data(big_cells, priors, REGION_ONLY),
     ):
         assert not data["clinic_lambda"].any() and not data["injector_lambda"].any()
-
-
-def test_gate_failure_is_retried_once_with_safer_geometry_and_smaller_steps():
-    """The stage's retry policy (study.fit_with_retry), with a stub sampler that fails the gate
-    a set number of times and records what it was asked to do."""
-    from dataclasses import replace
-
-    from analysis.bayes.complications import ComplicationFit
-    from analysis.bayes.study import RETRY_TARGET_ACCEPT, fit_with_retry
-
-    class Stub:
-        def __init__(self, failures):
-            self.failures, self.calls = failures, []
-
-        def fit(self, cells, priors, seed, structure, gate, config, centring=True):
-            self.calls.append({"seed": seed, "config": config, "centring": centring})
-            if len(self.calls) <= self.failures:
-                raise ConvergenceError(
-                    "model 'm' failed its diagnostics gate: 1 divergent transitions"
-                )
-            return ComplicationFit(
-                "dysphagia", structure, "informative", cells, priors, None, {"passed": True}, None
-            )
-
-    config = SamplerConfig(draws=1000, tune=800, target_accept=0.9)
-    first_time = Stub(failures=0)
-    assert fit_with_retry(
-        first_time, None, None, 5, "hierarchical", GateConfig(), config
-    ).diagnostics == {"passed": True, "retried": False}
-    assert first_time.calls == [{"seed": 5, "config": config, "centring": True}]
-
-    once = Stub(failures=1)
-    fit = fit_with_retry(once, None, None, 5, "hierarchical", GateConfig(), config)
-    assert fit.diagnostics["retried"] is True
-    retry = once.calls[1]
-    assert retry["seed"] == 6 and retry["centring"] is False
-    assert retry["config"] == replace(
-        config, draws=2000, tune=1600, target_accept=RETRY_TARGET_ACCEPT
-    )
-    assert RETRY_TARGET_ACCEPT > config.target_accept
-    # a higher configured acceptance is never lowered by the retry
-    keen = SamplerConfig(target_accept=0.99)
-    fit_with_retry(stub := Stub(failures=1), None, None, 5, "hierarchical", GateConfig(), keen)
-    assert stub.calls[1]["config"].target_accept == 0.99
-
-    with pytest.raises(ConvergenceError, match="diagnostics gate"):
-        fit_with_retry(Stub(failures=2), None, None, 5, "hierarchical", GateConfig(), config)

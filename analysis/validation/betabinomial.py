@@ -20,7 +20,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig, check_convergence, sample
+from analysis.inference import GateConfig, SamplerConfig, check_convergence, sample
 
 #: BDA3 Table 5.1 (Tarone 1982): tumours ``y`` among ``n`` rats in 71 historical experiments.
 RAT_TUMOUR_Y = np.array([
@@ -75,7 +75,8 @@ def fit_beta_binomial(
     seed: int,
     gate: GateConfig = GateConfig(),  # noqa: B008
 ) -> BetaBinomialFit:
-    """Sample, gate and summarise (posterior mean, SD and 95% interval of alpha, beta, alpha/(alpha+beta))."""
+    """Sample, gate and summarise: posterior mean, SD and 95% interval of alpha, beta and
+    alpha / (alpha + beta)."""
     idata = sample(build_beta_binomial_model(y, n), config, seed)
     diagnostics = check_convergence(
         idata, "beta-binomial", gate, var_names=["log_alpha_over_beta", "log_alpha_plus_beta"]

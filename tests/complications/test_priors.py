@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from scipy.special import expit
 
-from analysis.bayes.priors import benchmark_table, prior_set_from_params
+from analysis.complications.config import ComplicationsConfig
+from analysis.complications.priors import benchmark_table
+from analysis.config import with_overrides
 from analysis.errors import ConfigError
-from analysis.params import with_overrides
+from analysis.vocabulary import Vocabulary
 
 
 def test_informative_priors_centre_on_published_rates(informative):
@@ -19,16 +21,14 @@ def test_informative_priors_centre_on_published_rates(informative):
     assert informative.rate_prior("injection_site_reaction", "masseter").rate == pytest.approx(0.09)
 
 
-def test_every_informative_rate_cites_a_source(params):
-    table = benchmark_table(
-        prior_set_from_params(params["complications"], "informative"), params["complication_types"]
-    )
+def test_every_informative_rate_cites_a_source(params, informative):
+    table = benchmark_table(informative, Vocabulary.from_params(params).complication_regions)
     assert len(table) == sum(len(v["regions"]) for v in params["complication_types"].values())
     assert (table["benchmark_source"].str.len() > 10).all()
 
 
-def test_weak_priors_are_wider(params, informative):
-    weak = prior_set_from_params(params["complications"], "weak")
+def test_weak_priors_are_wider(params, informative, complications_config):
+    weak = complications_config.priors.prior_set("weak")
     for ctype in params["complication_types"]:
         for region in params["complication_types"][ctype]["regions"]:
             assert (
@@ -38,11 +38,11 @@ def test_weak_priors_are_wider(params, informative):
     assert weak.effects.injector_scale > informative.effects.injector_scale
 
 
-def test_bad_prior_values_raise_config_errors(params):
+def test_bad_prior_values_raise_config_errors(params, complications_config):
     with pytest.raises(ConfigError, match="use one of informative, weak"):
-        prior_set_from_params(params["complications"], "flat")
+        complications_config.priors.prior_set("flat")
     broken = with_overrides(params, {"complications.priors.informative.default_rate.rate": 1.5})
     with pytest.raises(
-        ConfigError, match="default_rate: rate 1.5 must lie strictly between 0 and 1"
+        ConfigError, match="default_rate': rate 1.5 must lie strictly between 0 and 1"
     ):
-        prior_set_from_params(broken["complications"], "informative")
+        ComplicationsConfig.from_params(broken)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.bayes import summaries
+from analysis.complications import summaries
 
 
 def _fake_fit(table: pd.DataFrame):

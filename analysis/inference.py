@@ -8,55 +8,74 @@ R-hat <= 1.01, bulk and tail ESS >= 400 per parameter, no divergences. A failure
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
 
-from analysis.errors import ConvergenceError
+from analysis.config import parse
+from analysis.errors import ConfigError, ConvergenceError
 
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    """How to run NUTS. ``sampler`` is ``"nutpie"`` or ``"pymc"``."""
+    """How to run NUTS (a ``sampler`` mapping of params.yaml, e.g. ``complications.sampler``).
+
+    The defaults serve programmatic use (tests, benchmarks, validation scripts); params.yaml
+    gives every key of each sampler it configures except ``low_rank_mass_matrix``.
+    """
 
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
     cores: int = 2
     target_accept: float = 0.9
-    sampler: str = "nutpie"
+    sampler: Literal["nutpie", "pymc"] = "nutpie"
     #: nutpie only: low-rank modified mass matrix (helps correlated posteriors, e.g. a group
     #: scale against its effects when the data inform them).
     low_rank_mass_matrix: bool = False
 
+    def __post_init__(self) -> None:
+        if self.draws < 1 or self.tune < 0 or self.chains < 1 or self.cores < 1:
+            raise ConfigError(
+                f"draws ({self.draws}), chains ({self.chains}) and cores ({self.cores}) must "
+                f"be >= 1 and tune ({self.tune}) >= 0"
+            )
+        if not 0.0 < self.target_accept < 1.0:
+            raise ConfigError(f"target_accept = {self.target_accept} must lie in (0, 1)")
+
     @classmethod
-    def from_params(cls, section: dict) -> SamplerConfig:
-        keys = {
-            "draws",
-            "tune",
-            "chains",
-            "cores",
-            "target_accept",
-            "sampler",
-            "low_rank_mass_matrix",
-        }
-        return cls(**{k: v for k, v in section.items() if k in keys})
+    def from_params(cls, section: Mapping[str, Any], where: str = "sampler") -> SamplerConfig:
+        """Parse one sampler mapping strictly (``where``: its dotted path in params.yaml)."""
+        return parse(section, cls, where)
 
 
 @dataclass(frozen=True)
 class GateConfig:
+    """Thresholds of the convergence gate (:func:`check_convergence`).
+
+    The defaults are the study's gate (params.yaml gives them for every model it configures).
+    """
+
     max_rhat: float = 1.01
     min_ess_bulk: float = 400.0
     min_ess_tail: float = 400.0
     max_divergences: int = 0
 
+    def __post_init__(self) -> None:
+        if self.max_rhat < 1.0:
+            raise ConfigError(f"max_rhat = {self.max_rhat} must be >= 1")
+        if min(self.min_ess_bulk, self.min_ess_tail, self.max_divergences) < 0:
+            raise ConfigError("min_ess_bulk, min_ess_tail and max_divergences must be >= 0")
+
     @classmethod
-    def from_params(cls, section: dict) -> GateConfig:
-        keys = {"max_rhat", "min_ess_bulk", "min_ess_tail", "max_divergences"}
-        return cls(**{k: v for k, v in section.items() if k in keys})
+    def from_params(cls, section: Mapping[str, Any], where: str = "gate") -> GateConfig:
+        """Parse one gate mapping strictly (``where``: its dotted path in params.yaml)."""
+        return parse(section, cls, where)
 
 
 def sample(model: pm.Model, config: SamplerConfig, seed: int) -> az.InferenceData:
@@ -111,7 +130,10 @@ def diagnostics_table(idata: az.InferenceData, var_names: list[str] | None = Non
 
 
 def n_divergences(idata: az.InferenceData) -> int:
-    stats = idata.sample_stats
+    """Number of divergent transitions over all chains (0 if the sampler records none)."""
+    stats = getattr(idata, "sample_stats", None)
+    if stats is None:
+        return 0
     for name in ("diverging", "divergences"):
         if name in stats:
             return int(np.asarray(stats[name]).sum())
@@ -146,7 +168,8 @@ def check_convergence(
         worst = table.loc[table[col].idxmin()]
         if worst[col] < limit:
             failures.append(
-                f"{col.replace('_', ' ')} {worst[col]:.0f} < {limit:.0f} for '{worst['parameter']}' "
+                f"{col.replace('_', ' ')} {worst[col]:.0f} < {limit:.0f} "
+                f"for '{worst['parameter']}' "
                 "(increase draws, or non-centre / tighten the prior of its group scale)"
             )
     if divergences > gate.max_divergences:

@@ -1,5 +1,6 @@
 """Tidy tables from fitted complication models: rates against benchmarks, providers, dose-risk,
-odds ratios, posterior predictive checks and prior sensitivity.
+odds ratios, posterior predictive checks and prior sensitivity; :func:`complication_tables`
+builds every table of the ``fit_complications`` stage.
 
 Rates are computed per posterior draw from the cells, so every estimate carries its credible
 interval. A group's rate (region, clinic, injector) is the expected share of its own treatments
@@ -23,7 +24,10 @@ import pandas as pd
 from scipy import sparse
 from scipy.special import expit
 
-from analysis.bayes.complications import HIERARCHICAL, ComplicationFit
+from analysis.complications.config import ComplicationsConfig
+from analysis.complications.model import HIERARCHICAL, ComplicationFit
+from analysis.complications.priors import prior_table
+from analysis.complications.study import ComplicationStudy
 
 #: Equal-tailed credible interval reported everywhere (95%).
 LOWER_Q, UPPER_Q = 0.025, 0.975
@@ -247,7 +251,8 @@ def provider_table(
 
 def dose_risk_table(fits: Sequence[ComplicationFit], rel_doses: Sequence[float]) -> pd.DataFrame:
     """Posterior risk against relative dose per region (reference product, average clinic and
-    injector, reference year): ``complication, region, rel_dose, risk_mean, risk_lower, risk_upper``.
+    injector, reference year): ``complication, region, rel_dose, risk_mean, risk_median,
+    risk_lower, risk_upper``.
 
     Region-only fits (very rare types) have no dose term and are left out.
     """
@@ -383,3 +388,112 @@ def _benchmark_map(
 
 def _front(frame: pd.DataFrame, first: list[str]) -> pd.DataFrame:
     return frame[first + [c for c in frame.columns if c not in first]]
+
+
+#: Relative doses (multiples of the region's reference dose) of the dose-risk curves.
+DOSE_GRID: tuple[float, ...] = tuple(np.round(2.0 ** np.linspace(-1.0, 1.5, 21), 4))
+
+#: Rate columns of the region table that are also given in percent (``<column>_pct``).
+PERCENT_COLUMNS: tuple[str, ...] = (
+    "rate_mean",
+    "rate_lower",
+    "rate_upper",
+    "rate_upper_one_sided_95",
+    "benchmark_rate",
+    "observed_rate",
+)
+
+
+@dataclass(frozen=True)
+class ComplicationTables:
+    """Every table of the ``fit_complications`` stage (docs/ARCHITECTURE.md lists the columns).
+
+    ``prior_sensitivity`` is ``None`` when the study fitted no sensitivity models.
+    """
+
+    rates_by_region: pd.DataFrame
+    rates_by_injector: pd.DataFrame
+    rates_by_clinic: pd.DataFrame
+    dose_risk_curves: pd.DataFrame
+    odds_ratios: pd.DataFrame
+    model_parameters: pd.DataFrame
+    diagnostics: pd.DataFrame
+    ppc_by_region: pd.DataFrame
+    ppc_by_injector: pd.DataFrame
+    priors: pd.DataFrame
+    prior_sensitivity: pd.DataFrame | None
+
+    def rates_by(self, level: str) -> pd.DataFrame:
+        """The provider table of ``level``: ``"injector"`` or ``"clinic"``."""
+        return {"injector": self.rates_by_injector, "clinic": self.rates_by_clinic}[level]
+
+    def hierarchical_providers(self, level: str, complication: str | None = None) -> pd.DataFrame:
+        """Rows of the ``level`` table (of one type, if given) from hierarchical fits: the
+        providers a funnel or caterpillar plot can show (rare types have no provider effects)."""
+        table = self.rates_by(level)
+        keep = table["model_structure"] == HIERARCHICAL
+        if complication is not None:
+            keep &= table["complication"] == complication
+        return table.loc[keep]
+
+
+def complication_tables(
+    study: ComplicationStudy, config: ComplicationsConfig
+) -> ComplicationTables:
+    """Summarise every fit of ``study`` into the stage's tables.
+
+    Wall-clock sampling time is left out (it goes to the log): the tables must be
+    byte-identical between runs.
+    """
+    m, n_min = config.benchmark_multiplier, config.min_treatments_to_judge
+    regions = region_rate_table(study.fits, study.benchmarks, m)
+    for col in PERCENT_COLUMNS:
+        regions[f"{col}_pct"] = 100 * regions[col]
+    ppc_region, ppc_injector = ppc_tables(study.fits, config.ppc_draws, study.seed)
+    providers = {
+        level: provider_table(
+            study.fits, study.benchmarks, level, m, n_min, flag_probability=config.flag_probability
+        )
+        for level in ("injector", "clinic")
+    }
+    fitted_regions = {f.complication: f.cells.regions for f in study.fits}
+    sensitivity = None
+    if study.sensitivity_fits:
+        alternative = region_rate_table(study.sensitivity_fits, study.benchmarks, m)
+        sensitivity = sensitivity_table(regions, alternative, config.headline_types)
+    return ComplicationTables(
+        rates_by_region=regions,
+        rates_by_injector=providers["injector"],
+        rates_by_clinic=providers["clinic"],
+        dose_risk_curves=dose_risk_table(study.fits, DOSE_GRID),
+        odds_ratios=odds_ratio_table(study.fits),
+        model_parameters=pd.concat(
+            [
+                f.summary.assign(complication=f.complication, prior_set=f.prior_set)
+                for f in study.fits
+            ],
+            ignore_index=True,
+        ),
+        diagnostics=diagnostics_table(study.all_fits),
+        ppc_by_region=ppc_region,
+        ppc_by_injector=ppc_injector,
+        priors=pd.concat(
+            [prior_table(prior_set, fitted_regions) for prior_set in study.prior_sets.values()],
+            ignore_index=True,
+        ),
+        prior_sensitivity=sensitivity,
+    )
+
+
+def diagnostics_table(fits: Sequence[ComplicationFit]) -> pd.DataFrame:
+    """The gate's summary of every fit (one row a model), without the sampling time."""
+    rows = [
+        {
+            **f.diagnostics,
+            "complication": f.complication,
+            "prior_set": f.prior_set,
+            "model_structure": f.structure,
+        }
+        for f in fits
+    ]
+    return pd.DataFrame(rows).drop(columns="sampling_seconds")

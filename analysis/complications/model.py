@@ -1,6 +1,6 @@
 """Hierarchical logistic model of the 30-day complication risk per treated episode.
 
-For one complication type, over binomial cells (:mod:`analysis.bayes.aggregate`)::
+For one complication type, over binomial cells (:mod:`analysis.complications.aggregate`)::
 
     logit p = region_logit[region]
               + on * (dose_log_or * log2_rel_dose + product_log_or[product]
@@ -39,15 +39,15 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from analysis.bayes.aggregate import Cells, Levels, region_totals
-from analysis.bayes.diagnostics import (
+from analysis.complications.aggregate import Cells, Levels, region_totals
+from analysis.complications.priors import ComplicationPriors
+from analysis.inference import (
     GateConfig,
     SamplerConfig,
     check_convergence,
     sample_compiled,
     sample_pymc,
 )
-from analysis.bayes.priors import ComplicationPriors
 
 HIERARCHICAL = "hierarchical"
 REGION_ONLY = "region_only"
@@ -143,7 +143,8 @@ def _at_least_one_column(basis: np.ndarray) -> np.ndarray:
 #: episodes; a threshold of 100 centred the clinics of 20k-episode headache cohorts whose clinic
 #: SD was small (about 0.13) and gave 18-87 divergences; 1,000 left the injectors of 200k-2M
 #: cohorts non-centred (min bulk ESS 198, R-hat 1.02 at 2M). At 300 neither happened. If a fit
-#: still fails the gate, ``study.fit_with_retry`` samples everything non-centred, with smaller steps.
+#: still fails the gate, ``study.fit_with_retry`` samples everything non-centred, with smaller
+#: steps.
 CENTRE_ABOVE_INFORMATION = 300.0
 
 
@@ -232,8 +233,9 @@ def build_complication_model(
     Parameters
     ----------
     cells
-        Aggregated cells (:func:`~analysis.bayes.aggregate.aggregate_cells`), or one row per
-        episode (:func:`~analysis.bayes.aggregate.episode_cells`) with ``likelihood="bernoulli"``.
+        Aggregated cells (:func:`~analysis.complications.aggregate.aggregate_cells`), or one
+        row per episode (:func:`~analysis.complications.aggregate.episode_cells`) with
+        ``likelihood="bernoulli"``.
     priors
         Priors of this type (:meth:`PriorSet.for_type`).
     structure

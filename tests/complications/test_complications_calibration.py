@@ -7,13 +7,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.bayes.calibration import (
+from analysis.inference import GateConfig
+from analysis.validation.complications_calibration import (
     CalibrationSetup,
     coverage_summary,
     ranking_summary,
     run_replicate,
 )
-from analysis.bayes.diagnostics import GateConfig
 
 REPLICATES = 4
 

@@ -13,18 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.errors import InputValidationError, Problem
-
-#: Columns of the episode table the complication models read (docs/ARCHITECTURE.md).
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "region",
-    "log2_rel_dose",
-    "product",
-    "clinic",
-    "injector",
-    "year",
-)
-
 #: Covariates that define a cell (dose is the rounded log2 relative dose).
 CELL_KEYS: tuple[str, ...] = ("region", "dose", "product", "clinic", "injector", "year_c")
 
@@ -114,63 +102,6 @@ def region_totals(cells: Cells) -> Cells:
 
 def outcome_column(complication: str) -> str:
     return f"c30_{complication}"
-
-
-def validate_episodes(
-    episodes: pd.DataFrame,
-    complications: Sequence[str],
-    regions: Sequence[str],
-    products: Sequence[str],
-    file: str = "episodes.parquet",
-) -> None:
-    """Check the columns the complication models read; raise one error listing every problem.
-
-    Raises
-    ------
-    InputValidationError
-        Naming file, 1-based row, column, value and rule for each violation (at most 20 rows
-        per rule are listed). Identifier columns are never echoed.
-    """
-    problems: list[Problem] = []
-    needed = list(REQUIRED_COLUMNS) + [outcome_column(c) for c in complications]
-    missing = [c for c in needed if c not in episodes.columns]
-    for col in missing:
-        problems.append(Problem(file, None, col, None, "required column is missing"))
-    if missing:
-        raise InputValidationError(problems)
-    checks = [
-        (
-            "region",
-            ~episodes["region"].isin(regions),
-            f"region must be one of {', '.join(regions)}",
-        ),
-        (
-            "product",
-            ~episodes["product"].isin(products),
-            f"product must be one of {', '.join(products)}",
-        ),
-        (
-            "log2_rel_dose",
-            ~np.isfinite(episodes["log2_rel_dose"].astype(float)),
-            "must be a finite number",
-        ),
-        ("year", episodes["year"].isna(), "must not be empty"),
-        ("clinic", episodes["clinic"].isna(), "must not be empty"),
-        ("injector", episodes["injector"].isna(), "must not be empty"),
-    ]
-    for ctype in complications:
-        col = outcome_column(ctype)
-        bad = ~episodes[col].isin([True, False]) | episodes[col].isna()
-        checks.append((col, bad, "must be true or false (complication within 30 days)"))
-    for col, bad, rule in checks:
-        rows = np.flatnonzero(np.asarray(bad))
-        for row in rows[:20]:
-            shown = (
-                "<identifier>" if col in ("clinic", "injector") else str(episodes[col].iloc[row])
-            )
-            problems.append(Problem(file, int(row) + 1, col, shown, rule))
-    if problems:
-        raise InputValidationError(problems)
 
 
 def levels_from_episodes(

@@ -16,18 +16,18 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from analysis.bayes import summaries
-from analysis.bayes.aggregate import Levels, aggregate_cells, levels_from_episodes
-from analysis.bayes.complications import (
+from analysis.complications import summaries
+from analysis.complications.aggregate import Levels, aggregate_cells, levels_from_episodes
+from analysis.complications.model import (
     HIERARCHICAL,
     ComplicationFit,
     ComplicationSampler,
     choose_structure,
 )
-from analysis.bayes.diagnostics import GateConfig, SamplerConfig
-from analysis.bayes.priors import PriorSet
-from analysis.bayes.study import fit_with_retry
-from analysis.bayes.synthetic import SyntheticTruth, simulate_episodes
+from analysis.complications.priors import PriorSet
+from analysis.complications.study import fit_with_retry
+from analysis.inference import GateConfig, SamplerConfig
+from analysis.validation.complications_synthetic import SyntheticTruth, simulate_episodes
 
 LEVELS = (0.90, 0.95)
 

@@ -7,7 +7,8 @@ benchmarks the clinic is compared with. The ``weak`` set is the prior-sensitivit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,9 @@ from scipy.special import logit
 from analysis.errors import ConfigError
 
 PRIOR_SETS = ("informative", "weak")
+
+#: Key of a type's rate prior for its regions without their own entry.
+OTHER_REGIONS = "_other"
 
 
 @dataclass(frozen=True)
@@ -28,27 +32,129 @@ class RatePrior:
     source: str
     #: True when ``rate`` is a published per-treatment rate for this region; False when it is a
     #: practice assumption or an extrapolation. Only published rates are used as benchmarks
-    #: that can flag a provider (:func:`analysis.bayes.summaries.provider_table`).
+    #: that can flag a provider (:func:`analysis.complications.summaries.provider_table`).
     published: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.rate < 1.0:
+            raise ConfigError(f"rate {self.rate} must lie strictly between 0 and 1")
+        if self.logit_sd <= 0:
+            raise ConfigError(f"logit_sd {self.logit_sd} must be positive")
 
     @property
     def logit_mean(self) -> float:
         return float(logit(self.rate))
 
-    @classmethod
-    def from_params(cls, node: Mapping, where: str) -> RatePrior:
-        try:
-            rate, sd = float(node["rate"]), float(node["logit_sd"])
-        except (KeyError, TypeError, ValueError):
-            raise ConfigError(f"{where}: needs numeric 'rate' and 'logit_sd'") from None
-        if not 0.0 < rate < 1.0:
-            raise ConfigError(f"{where}: rate {rate} must lie strictly between 0 and 1")
-        if sd <= 0:
-            raise ConfigError(f"{where}: logit_sd {sd} must be positive")
-        published = node.get("published", False)
-        if not isinstance(published, bool):
-            raise ConfigError(f"{where}: published must be true or false, not {published!r}")
-        return cls(rate=rate, logit_sd=sd, source=str(node.get("source", "")), published=published)
+
+@dataclass(frozen=True)
+class NormalPrior:
+    """``Normal(mean, sd)`` on a log odds ratio (``complications.priors.<set>.dose_...``)."""
+
+    mean: float
+    sd: float
+    source: str
+
+    def __post_init__(self) -> None:
+        _positive("sd", self.sd)
+
+
+@dataclass(frozen=True)
+class ZeroCentredPrior:
+    """``Normal(0, sd)`` on a log odds ratio (product, calendar year)."""
+
+    sd: float
+    source: str
+
+    def __post_init__(self) -> None:
+        _positive("sd", self.sd)
+
+
+@dataclass(frozen=True)
+class HalfNormalScale:
+    """``HalfNormal(scale)`` on a group SD of the log-odds (clinics, injectors)."""
+
+    scale: float
+    source: str
+
+    def __post_init__(self) -> None:
+        _positive("scale", self.scale)
+
+
+def _positive(name: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{name} = {value} must be positive")
+
+
+@dataclass(frozen=True)
+class PriorSetConfig:
+    """One prior set as params.yaml writes it (``complications.priors.<name>``).
+
+    ``rates[type][region]`` is the region's rate prior; a type's ``_other`` entry covers its
+    regions without their own entry; ``default_rate`` covers every other type and region.
+    """
+
+    dose_log_or_per_doubling: NormalPrior
+    product_log_or_sd: ZeroCentredPrior
+    clinic_sd_scale: HalfNormalScale
+    injector_sd_scale: HalfNormalScale
+    year_log_or_sd: ZeroCentredPrior
+    default_rate: RatePrior
+    rates: Mapping[str, Mapping[str, RatePrior]]
+
+
+@dataclass(frozen=True)
+class PriorsConfig:
+    """``complications.priors``: the two prior sets (:data:`PRIOR_SETS`)."""
+
+    informative: PriorSetConfig
+    weak: PriorSetConfig
+
+    def check_vocabulary(self, complication_regions: Mapping[str, Sequence[str]]) -> None:
+        """Every ``rates.<type>.<region>`` names a known type and one of its regions.
+
+        Raises
+        ------
+        ConfigError
+            Naming the key's path and the nearest valid name (a misspelt type or region
+            would otherwise silently fall back to the default prior).
+        """
+        for name in PRIOR_SETS:
+            where = f"complications.priors.{name}.rates"
+            for ctype, by_region in getattr(self, name).rates.items():
+                if ctype not in complication_regions:
+                    raise _unknown(f"{where}.{ctype}", ctype, complication_regions)
+                valid = (*complication_regions[ctype], OTHER_REGIONS)
+                for region in by_region:
+                    if region not in valid:
+                        raise _unknown(f"{where}.{ctype}.{region}", region, valid)
+
+    def prior_set(self, name: str) -> PriorSet:
+        """The prior set ``name`` ready for the models."""
+        if name not in PRIOR_SETS:
+            raise ConfigError(
+                f"complications.prior_set = {name!r}: use one of {', '.join(PRIOR_SETS)}"
+            )
+        node: PriorSetConfig = getattr(self, name)
+        return PriorSet(
+            name=name,
+            rates=node.rates,
+            default_rate=node.default_rate,
+            effects=EffectPriors(
+                dose_mean=node.dose_log_or_per_doubling.mean,
+                dose_sd=node.dose_log_or_per_doubling.sd,
+                product_sd=node.product_log_or_sd.sd,
+                clinic_scale=node.clinic_sd_scale.scale,
+                injector_scale=node.injector_sd_scale.scale,
+                year_sd=node.year_log_or_sd.sd,
+            ),
+        )
+
+
+def _unknown(path: str, name: str, valid: Iterable[str]) -> ConfigError:
+    names = [str(v) for v in valid]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"valid: {', '.join(names)}"
+    return ConfigError(f"params.yaml: unknown key '{path}' ({hint})")
 
 
 @dataclass(frozen=True)
@@ -96,7 +202,7 @@ class PriorSet:
     def rate_prior(self, complication: str, region: str) -> RatePrior:
         """Region-specific prior, else the type's ``_other`` entry, else the set's default."""
         by_region = self.rates.get(complication, {})
-        return by_region.get(region) or by_region.get("_other") or self.default_rate
+        return by_region.get(region) or by_region.get(OTHER_REGIONS) or self.default_rate
 
     def for_type(self, complication: str, regions: Sequence[str]) -> ComplicationPriors:
         """Priors of one model; ``regions`` is the model's full region order."""
@@ -107,54 +213,9 @@ class PriorSet:
         )
 
 
-def _number(node: Mapping, key: str, field: str, where: str, positive: bool = True) -> float:
-    try:
-        value = float(node[key][field])
-    except (KeyError, TypeError, ValueError):
-        raise ConfigError(f"{where}.{key}.{field} is missing or not a number") from None
-    if positive and value <= 0:
-        raise ConfigError(f"{where}.{key}.{field} = {value} must be positive")
-    return value
-
-
-def prior_set_from_params(complications: Mapping, name: str) -> PriorSet:
-    """Parse ``complications.priors.<name>`` into a :class:`PriorSet`.
-
-    Raises
-    ------
-    ConfigError
-        If the set is unknown or a number is missing or out of range.
-    """
-    if name not in PRIOR_SETS:
-        raise ConfigError(f"complications.prior_set = {name!r}: use one of {', '.join(PRIOR_SETS)}")
-    where = f"complications.priors.{name}"
-    try:
-        node = complications["priors"][name]
-    except (KeyError, TypeError):
-        raise ConfigError(f"params.yaml has no section '{where}'") from None
-    rates = {
-        ctype: {
-            region: RatePrior.from_params(entry, f"{where}.rates.{ctype}.{region}")
-            for region, entry in (by_region or {}).items()
-        }
-        for ctype, by_region in (node.get("rates") or {}).items()
-    }
-    return PriorSet(
-        name=name,
-        rates=rates,
-        default_rate=RatePrior.from_params(node.get("default_rate", {}), f"{where}.default_rate"),
-        effects=EffectPriors(
-            dose_mean=_number(node, "dose_log_or_per_doubling", "mean", where, positive=False),
-            dose_sd=_number(node, "dose_log_or_per_doubling", "sd", where),
-            product_sd=_number(node, "product_log_or_sd", "sd", where),
-            clinic_scale=_number(node, "clinic_sd_scale", "scale", where),
-            injector_scale=_number(node, "injector_sd_scale", "scale", where),
-            year_sd=_number(node, "year_log_or_sd", "sd", where),
-        ),
-    )
-
-
-def benchmark_table(benchmarks: PriorSet, complication_types: Mapping) -> pd.DataFrame:
+def benchmark_table(
+    benchmarks: PriorSet, complication_regions: Mapping[str, Sequence[str]]
+) -> pd.DataFrame:
     """Published benchmark per complication type and region where it can occur.
 
     Returns columns ``complication, region, benchmark_rate, benchmark_published,
@@ -162,8 +223,8 @@ def benchmark_table(benchmarks: PriorSet, complication_types: Mapping) -> pd.Dat
     (``benchmark_published`` true) or a labelled practice assumption (false).
     """
     rows = []
-    for ctype, spec in complication_types.items():
-        for region in spec["regions"]:
+    for ctype, regions in complication_regions.items():
+        for region in regions:
             prior = benchmarks.rate_prior(ctype, region)
             rows.append(
                 {
@@ -177,11 +238,13 @@ def benchmark_table(benchmarks: PriorSet, complication_types: Mapping) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def prior_table(prior_set: PriorSet, complication_types: Mapping) -> pd.DataFrame:
+def prior_table(
+    prior_set: PriorSet, complication_regions: Mapping[str, Sequence[str]]
+) -> pd.DataFrame:
     """Tidy description of a prior set for the research view (one row per prior)."""
     rows = []
-    for ctype, spec in complication_types.items():
-        for region in spec["regions"]:
+    for ctype, regions in complication_regions.items():
+        for region in regions:
             p = prior_set.rate_prior(ctype, region)
             lo, hi = _rate_interval(p)
             rows.append(

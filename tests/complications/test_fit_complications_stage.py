@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.params import with_overrides
+from analysis.config import with_overrides
 
 STAGE_TYPES = ["eyelid_ptosis", "headache", "dysphagia"]
 
@@ -27,7 +27,8 @@ def stage_run(small_episodes, small_params, tmp_path_factory):
         small_params,
         {
             "complications.headline_types": ["eyelid_ptosis"],
-            "complications.sampler.draws": 700,  # min ESS ~ 0.2 x draws x chains here: gate still at 400
+            # min ESS ~ 0.2 x draws x chains here: gate still at 400
+            "complications.sampler.draws": 700,
         },
     )
     params_path = root / "params.yaml"
