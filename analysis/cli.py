@@ -1,8 +1,9 @@
 """The ``bonta`` command: one subcommand per job.
 
 Each job lives in ``analysis.stages.<module>`` and exposes ``HELP`` (one line), ``DESCRIPTION``
-(the ``--help`` text), ``configure(parser)`` and ``run(args) -> int``. Stages are imported
-lazily so that ``bonta --help`` is instant.
+(the ``--help`` text), ``configure(parser)`` and ``run(args) -> int``. A job's module is
+imported only when that job runs (``bonta --help`` imports them all to list them), so a stage's
+import closure, which ``dvc.yaml`` declares as its dependencies, is its own module's.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def _load(module: str):
     return importlib.import_module(f"analysis.stages.{module}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``bonta`` parser; with ``only`` (a command name) just that job's subparser."""
     parser = argparse.ArgumentParser(
         prog="bonta",
         description=(
@@ -42,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         try:
             mod = _load(module)
         except ModuleNotFoundError as exc:  # a job not built yet must not break the others
@@ -71,7 +75,8 @@ def use_file_backend() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     use_file_backend()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

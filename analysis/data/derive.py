@@ -11,51 +11,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.prepare_config import PrepareConfig
-
-DUR_STATUSES: tuple[str, ...] = (
-    "interval",
-    "exact_reported",
-    "right_no_return",
-    "right_retreated_responding",
-    "right_cutoff",
-    "interval_reported",  # last: np.select below indexes this tuple by position
-)
-EXERCISE_TIERS: tuple[str, ...] = ("low", "moderate", "high")
+from analysis.data.processed import DUR_STATUSES, EPISODE_COLUMNS, EXERCISE_TIERS
 
 REASON_BASELINE_ZERO = "baseline severity 0: no wrinkle to return to"
 REASON_NO_FOLLOWUP = "no follow-up assessment after the treatment day"
-
-EPISODE_COLUMNS: tuple[str, ...] = (
-    "episode_key",
-    "patient_key",
-    "clinic",
-    "injector",
-    "treatment_date",
-    "year",
-    "quarter",
-    "region",
-    "product",
-    "units",
-    "units_ona_eq",
-    "reference_dose_units",
-    "rel_dose",
-    "log2_rel_dose",
-    "muscle_bulk",
-    "exercise_met_h_week",
-    "exercise_tier",
-    "baseline_severity",
-    "sex",
-    "age_years",
-    "body_fat_pct",
-    "cycle",
-    "dur_lower_days",
-    "dur_upper_days",
-    "dur_status",
-    "in_duration_analysis",
-    "dur_exclusion_reason",
-    "retreat_days",
-    "retreat_event",
-)
 
 
 def hex_key_columns(keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from analysis.data.derive import DUR_STATUSES, EPISODE_COLUMNS, EXERCISE_TIERS
 from analysis.data.schema import (
     COMPLICATION_SEVERITIES,
     MUSCLE_BULK_RANGE,
@@ -38,6 +37,50 @@ from analysis.data.schema import (
 from analysis.errors import InputValidationError, Problem
 from analysis.io import read_json, write_json
 from analysis.vocabulary import Vocabulary
+
+#: Duration status codes of ``episodes.dur_status`` (docs/data-dictionary.md).
+DUR_STATUSES: tuple[str, ...] = (
+    "interval",
+    "exact_reported",
+    "right_no_return",
+    "right_retreated_responding",
+    "right_cutoff",
+    "interval_reported",  # last: derive.py's np.select indexes this tuple by position
+)
+EXERCISE_TIERS: tuple[str, ...] = ("low", "moderate", "high")
+
+#: Columns of ``episodes.parquet`` (then ``c30_<type>`` per complication type and ``c30_any``).
+EPISODE_COLUMNS: tuple[str, ...] = (
+    "episode_key",
+    "patient_key",
+    "clinic",
+    "injector",
+    "treatment_date",
+    "year",
+    "quarter",
+    "region",
+    "product",
+    "units",
+    "units_ona_eq",
+    "reference_dose_units",
+    "rel_dose",
+    "log2_rel_dose",
+    "muscle_bulk",
+    "exercise_met_h_week",
+    "exercise_tier",
+    "baseline_severity",
+    "sex",
+    "age_years",
+    "body_fat_pct",
+    "cycle",
+    "dur_lower_days",
+    "dur_upper_days",
+    "dur_status",
+    "in_duration_analysis",
+    "dur_exclusion_reason",
+    "retreat_days",
+    "retreat_event",
+)
 
 #: Processed tables and their file names in ``data/processed/``.
 TABLE_FILES: dict[str, str] = {
