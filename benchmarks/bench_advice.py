@@ -35,7 +35,7 @@ from analysis.advice.config import AdviceConfig, PriorConfig
 from analysis.advice.design import spec_from_params, with_trained_ranges
 from analysis.advice.fit import population_posterior, subsample_patients
 from analysis.advice.model import build_duration_model, duration_data
-from analysis.advice.synthetic import synthetic_episodes
+from analysis.validation.advice_synthetic import synthetic_episodes
 from analysis.bayes.diagnostics import diagnostics_table
 from analysis.params import load_params
 
@@ -169,7 +169,7 @@ def job_scale(args, spec) -> None:
 def job_advise(args, spec, params) -> None:
     from analysis.advice.advise import AdviceRequest, PastEpisode, advise
     from analysis.advice.predict import PosteriorDraws
-    from analysis.advice.synthetic import default_truth
+    from analysis.validation.advice_synthetic import default_truth
 
     config = AdviceConfig.from_params(params)
     truth = default_truth(spec)

@@ -6,7 +6,7 @@ Simulates a cohort with the project's simulator (params.yaml, ``--n-patients``),
 each held-out patient's LAST duration episode twice: from the population, and personalised on
 the patient's earlier episodes. Prints, for both:
 
-- coverage of the 80% predictive interval, counted three ways (analysis/advice/validate.py):
+- coverage of the 80% predictive interval, counted three ways (analysis/validation/advice_holdout.py):
   decided-only (observed interval entirely inside / outside), expected (predictive mass of the
   interval given the observation, no target dropped), and against the simulator's latent
   duration (exact);
@@ -32,7 +32,7 @@ from analysis.advice.config import AdviceConfig
 from analysis.advice.design import spec_from_params
 from analysis.advice.fit import fit_duration_models
 from analysis.advice.predict import PosteriorDraws
-from analysis.advice.validate import evaluate_holdout, holdout_patients
+from analysis.validation.advice_holdout import evaluate_holdout, holdout_patients
 from analysis.bayes.diagnostics import SamplerConfig
 from analysis.params import load_params, with_overrides
 

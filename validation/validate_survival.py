@@ -26,7 +26,7 @@ from analysis.data.pseudonym import pseudonymise
 from analysis.data.simulate import simulate_cohort, write_cohort
 from analysis.params import load_params, with_overrides
 from analysis.survival.aft import fit_aft
-from analysis.survival.design import duration_frame, make_spec
+from analysis.survival.covariates import duration_frame, make_spec
 from analysis.survival.nonparametric import fit_npmle, median_days
 
 KEY = b"validation-key-not-secret-0123456789"

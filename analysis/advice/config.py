@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analysis.advice.families import check_family
+from analysis.survival.families import check_family
 from analysis.bayes.diagnostics import GateConfig, SamplerConfig
 from analysis.errors import ConfigError
 

@@ -2,7 +2,7 @@
 
 Each candidate family is sampled (nutpie by default, :func:`analysis.bayes.diagnostics.sample`);
 its pointwise log-likelihood (one value per episode, computed in NumPy from the posterior draws
-with :func:`analysis.advice.families.interval_loglik`) feeds PSIS-LOO. The family with the
+with :func:`analysis.survival.families.interval_loglik`) feeds PSIS-LOO. The family with the
 highest expected log predictive density is chosen, and only then gated: if its R-hat, ESS or
 divergences fail, :class:`~analysis.errors.ConvergenceError` stops the stage.
 """
@@ -20,7 +20,7 @@ import xarray as xr
 
 from analysis.advice.config import AdviceConfig
 from analysis.advice.design import DesignSpec, with_trained_ranges
-from analysis.advice.families import interval_loglik
+from analysis.survival.families import interval_loglik
 from analysis.advice.model import DurationData, build_duration_model, duration_data
 from analysis.advice.predict import frailty_grid
 from analysis.bayes.diagnostics import check_convergence, diagnostics_table, n_divergences, sample

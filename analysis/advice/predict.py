@@ -23,7 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from analysis.advice.design import DesignSpec, design_matrix
-from analysis.advice.families import interval_loglik, quantile_std, surv_std
+from analysis.survival.families import interval_loglik, quantile_std, surv_std
 
 #: Pair weights summing to at most this mass are dropped (speed; probability error < 1e-8).
 _PRUNE_MASS = 1e-8

@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.advice.config import AdviceConfig
 from analysis.advice.design import spec_from_params
-from analysis.advice.figures import fig_duration_by_dose
+from analysis.figures.advice import fig_duration_by_dose
 from analysis.advice.fit import AdviceFit, fit_duration_models
 from analysis.advice.predict import PosteriorDraws
 from analysis.advice.store import save_model

@@ -19,9 +19,10 @@ from analysis.errors import InputValidationError, Problem
 from analysis.figures.theme import save_figure, theme
 from analysis.io import write_json, write_table
 from analysis.params import load_params
-from analysis.survival import aft, cox, cv, figures, nonparametric
+from analysis.figures import survival as figures
+from analysis.survival import aft, cox, cv, nonparametric
 from analysis.survival.config import SurvivalConfig, load_config
-from analysis.survival.design import UNITS, check_columns, design_matrix, duration_frame, make_spec
+from analysis.survival.covariates import UNITS, check_columns, design_matrix, duration_frame, make_spec
 
 HELP = "fit the survival models of effect duration and time to re-treatment"
 DESCRIPTION = __doc__

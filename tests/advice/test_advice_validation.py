@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.advice.validate import evaluate_holdout
+from analysis.validation.advice_holdout import evaluate_holdout
 from analysis.data.pseudonym import pseudonymise
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from analysis.advice.advise import (
 from analysis.advice.config import AdviceConfig
 from analysis.advice.design import spec_from_params, with_trained_ranges
 from analysis.advice.predict import PosteriorDraws
-from analysis.advice.synthetic import synthetic_episodes
+from analysis.validation.advice_synthetic import synthetic_episodes
 from analysis.errors import AdviceInputError
 
 

@@ -108,7 +108,7 @@ def test_gate_rejects_a_short_run(small_episodes, advice_spec, advice_config):
 def test_model_logp_equals_numpy_likelihood(small_episodes, advice_spec, advice_config):
     """The PyTensor potential and the NumPy likelihood used for LOO/prediction agree."""
     from analysis.advice.design import with_trained_ranges
-    from analysis.advice.families import interval_loglik
+    from analysis.survival.families import interval_loglik
 
     ep = small_episodes[small_episodes["in_duration_analysis"]].iloc[:400]
     data = duration_data(ep, with_trained_ranges(advice_spec, ep))
@@ -139,7 +139,7 @@ def test_model_logp_equals_numpy_likelihood(small_episodes, advice_spec, advice_
         assert float(pot) == pytest.approx(ll[keep].sum(), rel=1e-7), family
 
 
-#: this model's coefficient -> the survival work's term name (analysis.survival.design names
+#: this model's coefficient -> the survival work's term name (analysis.survival.covariates names
 #: its terms like the simulator's truth keys); the terms left out are compared with the truth only.
 SURVIVAL_TERMS = {
     name: key
@@ -151,7 +151,7 @@ SURVIVAL_TERMS = {
 def test_time_ratios_within_the_survival_models_intervals(advice_fit, small_episodes):
     """Issue 6: population time ratios agree with the frequentist AFT (clustered SEs)."""
     aft = pytest.importorskip("analysis.survival.aft")
-    design = pytest.importorskip("analysis.survival.design")
+    design = pytest.importorskip("analysis.survival.covariates")
     ep = _training_episodes(advice_fit, small_episodes)
     spec = design.make_spec(ep, "glabella", "ona", knot=1.0, region_slopes=True)
     ref = aft.fit_aft(ep, "lognormal", spec).summary

@@ -9,7 +9,7 @@ from scipy import stats
 
 from analysis.advice.design import design_matrix, spec_from_params
 from analysis.advice.predict import PosteriorDraws, predictive, weighted_quantile
-from analysis.advice.synthetic import default_truth
+from analysis.validation.advice_synthetic import default_truth
 
 SIGMA, TAU = 0.25, 0.20
 

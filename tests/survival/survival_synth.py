@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.survival.design import design_matrix, make_spec
+from analysis.survival.covariates import design_matrix, make_spec
 
 TRUE_COEF = {
     "region_forehead": 0.10,

@@ -18,7 +18,7 @@ from analysis.survival.aft import (
     loglik_rows,
     predicted_medians,
 )
-from analysis.survival.design import make_spec
+from analysis.survival.covariates import make_spec
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import pytest
 from sksurv.metrics import concordance_index_censored
 
 from analysis.survival.cv import calibration_table, concordance_interval, cv_aft, status_probability
-from analysis.survival.design import make_spec
+from analysis.survival.covariates import make_spec
 from analysis.survival.nonparametric import fit_npmle
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from analysis.data.pseudonym import pseudonymise
 from analysis.survival.aft import fit_aft
-from analysis.survival.design import duration_frame, make_spec
+from analysis.survival.covariates import duration_frame, make_spec
 from analysis.survival.nonparametric import fit_npmle, median_days
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analysis.errors import InputValidationError
-from analysis.survival.design import design_matrix, duration_frame, make_spec
+from analysis.survival.covariates import design_matrix, duration_frame, make_spec
 
 
 def test_bad_interval_names_file_row_column_and_rule(lognormal_episodes):
