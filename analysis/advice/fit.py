@@ -19,12 +19,12 @@ import pandas as pd
 import xarray as xr
 
 from analysis.advice.config import AdviceConfig
-from analysis.advice.design import DesignSpec, with_trained_ranges
-from analysis.survival.families import interval_loglik
 from analysis.advice.model import DurationData, build_duration_model, duration_data
 from analysis.advice.predict import frailty_grid
+from analysis.advice.spec import AdviceSpec, with_trained_ranges
 from analysis.bayes.diagnostics import check_convergence, diagnostics_table, n_divergences, sample
 from analysis.errors import ConvergenceError
+from analysis.survival.families import interval_loglik
 
 #: Parameters shared by every patient (what the advice needs and the gate checks).
 POPULATION_VARS: list[str] = ["mu_region", "beta", "dose_sd", "dose_region", "sigma", "tau"]
@@ -53,7 +53,7 @@ class AdviceFit:
     """
 
     family: str
-    spec: DesignSpec
+    spec: AdviceSpec
     posterior: xr.Dataset
     fits: dict[str, FamilyFit]
     comparison: pd.DataFrame
@@ -193,7 +193,7 @@ def population_posterior(idata: az.InferenceData, n_draws: int, seed: int) -> xr
     return post
 
 
-def parameter_summary(post: xr.Dataset, spec: DesignSpec) -> pd.DataFrame:
+def parameter_summary(post: xr.Dataset, spec: AdviceSpec) -> pd.DataFrame:
     """One row a population parameter: mean, sd, 2.5/50/97.5% and, for beta, the time ratio."""
     rows = []
 
@@ -237,7 +237,7 @@ def subsample_patients(episodes: pd.DataFrame, max_patients: int | None, seed: i
 
 
 def fit_duration_models(
-    episodes: pd.DataFrame, spec: DesignSpec, config: AdviceConfig, seed: int
+    episodes: pd.DataFrame, spec: AdviceSpec, config: AdviceConfig, seed: int
 ) -> AdviceFit:
     """Compare the families by LOO on a patient subsample, refit the best on all, gate it.
 

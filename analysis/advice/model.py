@@ -23,7 +23,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from analysis.advice.config import PriorConfig
-from analysis.advice.design import DesignSpec, design_matrix
+from analysis.advice.spec import AdviceSpec, design_arrays
 from analysis.errors import AdviceInputError
 from analysis.survival.families import check_family, pt_interval_loglik
 
@@ -38,14 +38,14 @@ class DurationData:
     lower_days: np.ndarray
     upper_days: np.ndarray
     n_patients: int
-    spec: DesignSpec
+    spec: AdviceSpec
 
     @property
     def n_episodes(self) -> int:
         return int(len(self.lower_days))
 
 
-def duration_data(episodes: pd.DataFrame, spec: DesignSpec) -> DurationData:
+def duration_data(episodes: pd.DataFrame, spec: AdviceSpec) -> DurationData:
     """Code the episodes kept for the duration analysis (``in_duration_analysis``).
 
     Raises :class:`AdviceInputError` if a bound is negative, NaN, or ``upper < lower``.
@@ -63,7 +63,7 @@ def duration_data(episodes: pd.DataFrame, spec: DesignSpec) -> DurationData:
             f"({lower[pos]!r}, {upper[pos]!r}): need 0 <= lower <= upper (upper may be inf); "
             f"{int(bad.sum())} such row(s)"
         )
-    region_idx, X = design_matrix(ep, spec)
+    region_idx, X = design_arrays(ep, spec)
     patient_codes, _ = pd.factorize(ep["patient_key"], sort=True)
     return DurationData(
         region_idx=region_idx,

@@ -95,7 +95,7 @@ def test_unknown_region_fails_with_exit_1(models_dir, capsys):
     assert "column 'region', value 'earlobe'" in capsys.readouterr().err
 
 
-def test_batch_csv_in_csv_out(models_dir, tmp_path, advice_draws):
+def test_batch_csv_in_csv_out(models_dir, tmp_path, advice_draws, advice_config):
     upcoming = pd.DataFrame(
         {
             "patient_ref": ["a", "b", "c"],
@@ -147,7 +147,9 @@ def test_batch_csv_in_csv_out(models_dir, tmp_path, advice_draws):
     # patient a wore off early twice: the personalised median is below the population one
     from analysis.advice.advise import AdviceRequest, advise
 
-    pop = advise(AdviceRequest("glabella", "ona", 20, 2, 5, "F", 40, cycle=3), advice_draws)
+    pop = advise(
+        AdviceRequest("glabella", "ona", 20, 2, 5, "F", 40, cycle=3), advice_draws, advice_config
+    )
     assert out.loc[0, "median_days"] < pop.median_days
 
 
