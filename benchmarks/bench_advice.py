@@ -17,7 +17,8 @@ Jobs (each prints its figures and a comparison against a baseline measured in th
 
     MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_TOP_PAD_=67108864 \
     PYTHONPATH=. .venv/bin/python benchmarks/bench_advice.py --job fit --patients 500 2000
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_advice.py --job scale --episodes 1000000 --subsample 5000
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_advice.py --job scale --episodes 1000000 \
+        --subsample 5000
     PYTHONPATH=. .venv/bin/python benchmarks/bench_advice.py --job advise
 """
 
@@ -31,23 +32,25 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis.advice.config import AdviceConfig, PriorConfig
-from analysis.advice.design import spec_from_params, with_trained_ranges
+from analysis.advice.config import AdviceStudyConfig, PriorConfig
 from analysis.advice.fit import population_posterior, subsample_patients
 from analysis.advice.model import build_duration_model, duration_data
-from analysis.advice.synthetic import synthetic_episodes
+from analysis.advice.spec import spec_from_vocabulary, with_trained_ranges
+from analysis.config import load_params
 from analysis.inference import diagnostics_table
-from analysis.params import load_params
+from analysis.validation.advice_synthetic import synthetic_episodes
 
 SEED = 20261124
 
 
-def _nuts(episodes: pd.DataFrame, spec, chains: int, draws: int) -> tuple[dict, object]:
+def _nuts(
+    episodes: pd.DataFrame, spec, priors: PriorConfig, chains: int, draws: int
+) -> tuple[dict, object]:
     import nutpie
 
     data = duration_data(episodes, with_trained_ranges(spec, episodes))
     t0 = time.perf_counter()
-    model = build_duration_model(data, PriorConfig(), "lognormal")
+    model = build_duration_model(data, priors, "lognormal")
     compiled = nutpie.compile_pymc_model(model, backend="numba")
     t1 = time.perf_counter()
     idata = nutpie.sample(
@@ -72,11 +75,11 @@ def _nuts(episodes: pd.DataFrame, spec, chains: int, draws: int) -> tuple[dict, 
     }, idata
 
 
-def job_fit(args, spec) -> None:
+def job_fit(args, spec, priors: PriorConfig) -> None:
     rows = []
     for n in args.patients:
         episodes, _, _ = synthetic_episodes(spec, n, seed=SEED)
-        row, _ = _nuts(episodes, spec, args.chains, args.draws)
+        row, _ = _nuts(episodes, spec, priors, args.chains, args.draws)
         row["sample_s_per_1k_episodes"] = row["sample_s"] / row["episodes"] * 1000
         rows.append(row)
         print(pd.DataFrame([row]).to_string(index=False), flush=True)
@@ -100,25 +103,26 @@ def _estimates(post) -> pd.Series:
     return pd.Series(vals)
 
 
-def job_scale(args, spec) -> None:
+def job_scale(args, spec, priors: PriorConfig) -> None:
     import pymc as pm
 
     n_patients = int(args.episodes / 3.5)  # the generator gives 3.5 episodes per patient on average
     t0 = time.perf_counter()
     episodes, truth, _ = synthetic_episodes(spec, n_patients, seed=SEED)
     print(
-        f"generated {len(episodes)} episodes of {n_patients} patients in {time.perf_counter() - t0:.1f} s"
+        f"generated {len(episodes)} episodes of {n_patients} patients in "
+        f"{time.perf_counter() - t0:.1f} s"
     )
     truth_vec = _truth_vector(truth, spec)
 
     sub = subsample_patients(episodes, args.subsample, SEED)
-    row, idata = _nuts(sub, spec, args.chains, args.draws)
+    row, idata = _nuts(sub, spec, priors, args.chains, args.draws)
     nuts_est = _estimates(population_posterior(idata, 1000, SEED))
     print(f"NUTS on a {args.subsample}-patient subsample: {row}")
 
     data = duration_data(episodes, with_trained_ranges(spec, episodes))
     t1 = time.perf_counter()
-    model = build_duration_model(data, PriorConfig(), "lognormal")
+    model = build_duration_model(data, priors, "lognormal")
     dlogp = model.compile_dlogp()
     point = model.initial_point()
     t2 = time.perf_counter()
@@ -130,7 +134,8 @@ def job_scale(args, spec) -> None:
     print(
         f"full data: {data.n_episodes} episodes, {data.n_patients} frailties; build+compile "
         f"{t2 - t1:.1f} s; one gradient {grad_s:.3f} s (C backend) -> NUTS 2 chains x 1000 "
-        f"iterations at tree depth 5 (31 steps, as on the demo) ~ {grad_s * 31 * 2000 / 3600:.1f} h "
+        "iterations at tree depth 5 (31 steps, as on the demo) ~ "
+        f"{grad_s * 31 * 2000 / 3600:.1f} h "
         f"on one core, vs {row['compile_s'] + row['sample_s']:.0f} s for the subsample fit"
     )
     cmp = pd.DataFrame({"truth": truth_vec, "nuts_subsample": nuts_est})
@@ -166,12 +171,11 @@ def job_scale(args, spec) -> None:
     print(f"\nmean abs error of the NUTS subsample fit: {cmp['nuts_abs_err'].mean():.4f}")
 
 
-def job_advise(args, spec, params) -> None:
+def job_advise(args, spec, config) -> None:
     from analysis.advice.advise import AdviceRequest, PastEpisode, advise
     from analysis.advice.predict import PosteriorDraws
-    from analysis.advice.synthetic import default_truth
+    from analysis.validation.advice_synthetic import default_truth
 
-    config = AdviceConfig.from_params(params)
     truth = default_truth(spec)
     rng = np.random.default_rng(SEED)
     s = config.advice_draws
@@ -223,14 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    spec = spec_from_params(params)
+    cfg = AdviceStudyConfig.from_params(load_params(args.params))
+    spec = spec_from_vocabulary(cfg.vocabulary, cfg.model.dose_knot_log2)
     if args.job == "fit":
-        job_fit(args, spec)
+        job_fit(args, spec, cfg.advice.priors)
     elif args.job == "scale":
-        job_scale(args, spec)
+        job_scale(args, spec, cfg.advice.priors)
     else:
-        job_advise(args, spec, params)
+        job_advise(args, spec, cfg.advice)
     return 0
 
 

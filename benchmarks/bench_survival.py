@@ -7,7 +7,8 @@ the ratio is printed (lifelines ``cluster_col`` is skipped at 1M: quadratic time
 
 Usage::
 
-    python benchmarks/bench_survival.py [--sizes 10000 100000 1000000] [--skip-lifelines-cluster-above 100000]
+    python benchmarks/bench_survival.py [--sizes 10000 100000 1000000] \
+        [--skip-lifelines-cluster-above 100000]
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ MODELS = (
 
 
 def make_data(n: int, seed: int = 1) -> pd.DataFrame:
-    """Clustered episodes (4 per patient): log-normal durations seen at visits, re-treatment times."""
+    """Clustered episodes (4 per patient): log-normal durations seen at visits, re-treatment."""
     rng = np.random.default_rng(seed)
     n_pat = max(n // 4, 1)
     pid = rng.integers(0, n_pat, n)
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = (wide["cox_lifelines_cluster_col"] / wide["cox_fast_clustered"]).dropna()
         for n, r in ratio.items():
             print(
-                f"clustered Cox at n={n:,}: lifelines cluster_col / fast sandwich (both incl. fit) = {r:.1f}x"
+                f"clustered Cox at n={n:,}: lifelines cluster_col / fast sandwich "
+                f"(both incl. fit) = {r:.1f}x"
             )
     return 0
 

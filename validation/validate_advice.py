@@ -6,10 +6,10 @@ Simulates a cohort with the project's simulator (params.yaml, ``--n-patients``),
 each held-out patient's LAST duration episode twice: from the population, and personalised on
 the patient's earlier episodes. Prints, for both:
 
-- coverage of the 80% predictive interval, counted three ways (analysis/advice/validate.py):
-  decided-only (observed interval entirely inside / outside), expected (predictive mass of the
-  interval given the observation, no target dropped), and against the simulator's latent
-  duration (exact);
+- coverage of the 80% predictive interval, counted three ways
+  (analysis/validation/advice_holdout.py): decided-only (observed interval entirely inside /
+  outside), expected (predictive mass of the interval given the observation, no target
+  dropped), and against the simulator's latent duration (exact);
 - the mean log predictive score log P(lower < T <= upper) and the personalised gain over the
   population prediction (paired, with its standard error).
 
@@ -28,13 +28,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.advice.config import AdviceConfig
-from analysis.advice.design import spec_from_params
+from analysis.advice.config import AdviceStudyConfig
 from analysis.advice.fit import fit_duration_models
 from analysis.advice.predict import PosteriorDraws
-from analysis.advice.validate import evaluate_holdout, holdout_patients
+from analysis.advice.spec import spec_from_vocabulary
+from analysis.config import load_params, with_overrides
 from analysis.inference import SamplerConfig
-from analysis.params import load_params, with_overrides
+from analysis.validation.advice_holdout import evaluate_holdout, holdout_patients
 
 KEY = b"validation-key-not-secret-0123456789"
 
@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     params = with_overrides(load_params(args.params), {"simulate.n_patients": args.n_patients})
-    seed = int(params["seed"])
-    config = AdviceConfig.from_params(params)
+    study_cfg = AdviceStudyConfig.from_params(params)
+    seed = study_cfg.seed
+    config = study_cfg.advice
     if args.families:
         config = replace(config, families=tuple(args.families.split(",")))
     if args.draws or args.chains:
@@ -95,14 +96,15 @@ def main(argv: list[str] | None = None) -> int:
                 sampler=s.sampler,
             ),
         )
-    fraction = args.holdout or params["advice"].get("validation", {}).get("holdout_fraction", 0.2)
+    fraction = args.holdout or config.validation.holdout_fraction
 
     t0 = time.perf_counter()
     episodes, latent = simulate_and_prepare(params, seed)
     held = holdout_patients(episodes, fraction, seed)
     train = episodes[~episodes["patient_key"].isin(held)]
     t1 = time.perf_counter()
-    fit = fit_duration_models(train, spec_from_params(params, config.dose_knot_log2), config, seed)
+    spec = spec_from_vocabulary(study_cfg.vocabulary, study_cfg.model.dose_knot_log2)
+    fit = fit_duration_models(train, spec, config, seed)
     t2 = time.perf_counter()
     draws = PosteriorDraws.from_dataset(fit.posterior, fit.family, fit.spec, config.advice_draws)
     result = evaluate_holdout(
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     t3 = time.perf_counter()
 
     print(
-        f"cohort: {args.n_patients} patients, {len(episodes)} episodes; held out {len(held)} patients"
+        f"cohort: {args.n_patients} patients, {len(episodes)} episodes; "
+        f"held out {len(held)} patients"
     )
     print(f"family by LOO: {fit.family}")
     print(

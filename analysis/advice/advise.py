@@ -19,15 +19,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.advice.config import AdviceConfig
-from analysis.advice.design import (
-    COVARIATE_COLUMNS,
-    DesignSpec,
-    check_categories,
-    log2_rel_dose,
-    out_of_range,
-)
 from analysis.advice.predict import PosteriorDraws, predictive, weighted_quantile
+from analysis.advice.spec import AdviceSpec, check_categories, log2_rel_dose, out_of_range
 from analysis.errors import AdviceInputError
+from analysis.survival.covariates import COVARIATE_COLUMNS
 
 SCOPE_NOTE = "This tool advises re-treatment intervals, not units: dose guidance is out of scope."
 METHOD_NOTE = (
@@ -145,7 +140,7 @@ class Advice:
 
 
 # ------------------------------------------------------------------------------ requests
-def _request_rows(request: AdviceRequest, spec: DesignSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _request_rows(request: AdviceRequest, spec: AdviceSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Covariate rows of the planned episode and of the history (with duration bounds)."""
     _check_request(request, spec)
     hist_rows = []
@@ -201,7 +196,7 @@ def _or(value, default):
     return default if value is None else value
 
 
-def _check_request(request: AdviceRequest, spec: DesignSpec) -> None:
+def _check_request(request: AdviceRequest, spec: AdviceSpec) -> None:
     row = pd.DataFrame(
         [{c: getattr(request, c, None) for c in COVARIATE_COLUMNS if c != "log2_rel_dose"}]
     )
@@ -230,7 +225,7 @@ def _check_request(request: AdviceRequest, spec: DesignSpec) -> None:
             raise AdviceInputError(f"request, column '{column}', value {value!r}: {rule}")
 
 
-def _check_past(ep: PastEpisode, spec: DesignSpec, j: int) -> None:
+def _check_past(ep: PastEpisode, spec: AdviceSpec, j: int) -> None:
     src = f"history, episode {j}"
     for col, levels in (("region", spec.regions), ("product", spec.products)):
         value = getattr(ep, col)
@@ -252,7 +247,7 @@ def _check_past(ep: PastEpisode, spec: DesignSpec, j: int) -> None:
 def advise(
     request: AdviceRequest,
     draws: PosteriorDraws,
-    config: AdviceConfig = AdviceConfig(),  # noqa: B008 - frozen dataclass
+    config: AdviceConfig,
     n_nodes: int = 61,
 ) -> Advice:
     """Interval advice for one planned treatment.
@@ -352,7 +347,8 @@ def render_text(advice: Advice) -> str:
         lines.append(
             f"  Note: the label's minimum re-treatment interval of {a.floor_days:.0f} days binds: "
             f"the effect is predicted to have worn off for half of similar patients by day "
-            f"{a.wearoff_50_days:.0f}, but re-treatment is not advised before day {a.floor_days:.0f}."
+            f"{a.wearoff_50_days:.0f}, but re-treatment is not advised before day "
+            f"{a.floor_days:.0f}."
         )
     for w in a.warnings:
         lines.append(f"  WARNING: {w}")

@@ -1,8 +1,8 @@
 """Fitting the duration models: one NUTS fit per family, LOO comparison, diagnostics gate.
 
-Each candidate family is sampled (nutpie by default, :func:`analysis.bayes.diagnostics.sample`);
+Each candidate family is sampled (nutpie by default, :func:`analysis.inference.sample`);
 its pointwise log-likelihood (one value per episode, computed in NumPy from the posterior draws
-with :func:`analysis.advice.families.interval_loglik`) feeds PSIS-LOO. The family with the
+with :func:`analysis.survival.families.interval_loglik`) feeds PSIS-LOO. The family with the
 highest expected log predictive density is chosen, and only then gated: if its R-hat, ESS or
 divergences fail, :class:`~analysis.errors.ConvergenceError` stops the stage.
 """
@@ -19,12 +19,12 @@ import pandas as pd
 import xarray as xr
 
 from analysis.advice.config import AdviceConfig
-from analysis.advice.design import DesignSpec, with_trained_ranges
-from analysis.advice.families import interval_loglik
 from analysis.advice.model import DurationData, build_duration_model, duration_data
 from analysis.advice.predict import frailty_grid
+from analysis.advice.spec import AdviceSpec, with_trained_ranges
 from analysis.errors import ConvergenceError
 from analysis.inference import check_convergence, diagnostics_table, n_divergences, sample
+from analysis.survival.families import interval_loglik
 
 #: Parameters shared by every patient (what the advice needs and the gate checks).
 POPULATION_VARS: list[str] = ["mu_region", "beta", "dose_sd", "dose_region", "sigma", "tau"]
@@ -53,7 +53,7 @@ class AdviceFit:
     """
 
     family: str
-    spec: DesignSpec
+    spec: AdviceSpec
     posterior: xr.Dataset
     fits: dict[str, FamilyFit]
     comparison: pd.DataFrame
@@ -193,7 +193,7 @@ def population_posterior(idata: az.InferenceData, n_draws: int, seed: int) -> xr
     return post
 
 
-def parameter_summary(post: xr.Dataset, spec: DesignSpec) -> pd.DataFrame:
+def parameter_summary(post: xr.Dataset, spec: AdviceSpec) -> pd.DataFrame:
     """One row a population parameter: mean, sd, 2.5/50/97.5% and, for beta, the time ratio."""
     rows = []
 
@@ -237,7 +237,7 @@ def subsample_patients(episodes: pd.DataFrame, max_patients: int | None, seed: i
 
 
 def fit_duration_models(
-    episodes: pd.DataFrame, spec: DesignSpec, config: AdviceConfig, seed: int
+    episodes: pd.DataFrame, spec: AdviceSpec, config: AdviceConfig, seed: int
 ) -> AdviceFit:
     """Compare the families by LOO on a patient subsample, refit the best on all, gate it.
 

@@ -4,7 +4,7 @@
 with ``r`` the episode's region, ``delta[r]`` a partially pooled, zero-sum region deviation
 of the dose slope below the knot (``beta`` holds the average slope), ``u_i = tau * z_i``,
 ``z_i ~ N(0, 1)`` (non-centred frailty), ``eps`` from the chosen family
-(:mod:`analysis.advice.families`). An observation ``lower < T <= upper`` contributes
+(:mod:`analysis.survival.families`). An observation ``lower < T <= upper`` contributes
 ``log(S(lower) - S(upper))`` computed as ``log S(l) + log1mexp(log S(u) - log S(l))``;
 right-censored ones ``log S(lower)``, exact ones ``log f(t)``, and ``lower = 0`` ones
 ``log(1 - S(upper))``. Observations are split into these groups when the model is built, so no
@@ -23,9 +23,9 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from analysis.advice.config import PriorConfig
-from analysis.advice.design import DesignSpec, design_matrix
-from analysis.advice.families import check_family, pt_log_pdf_std, pt_log_surv_std
+from analysis.advice.spec import AdviceSpec, design_arrays
 from analysis.errors import AdviceInputError
+from analysis.survival.families import check_family, pt_interval_loglik
 
 
 @dataclass(frozen=True)
@@ -38,14 +38,14 @@ class DurationData:
     lower_days: np.ndarray
     upper_days: np.ndarray
     n_patients: int
-    spec: DesignSpec
+    spec: AdviceSpec
 
     @property
     def n_episodes(self) -> int:
         return int(len(self.lower_days))
 
 
-def duration_data(episodes: pd.DataFrame, spec: DesignSpec) -> DurationData:
+def duration_data(episodes: pd.DataFrame, spec: AdviceSpec) -> DurationData:
     """Code the episodes kept for the duration analysis (``in_duration_analysis``).
 
     Raises :class:`AdviceInputError` if a bound is negative, NaN, or ``upper < lower``.
@@ -63,7 +63,7 @@ def duration_data(episodes: pd.DataFrame, spec: DesignSpec) -> DurationData:
             f"({lower[pos]!r}, {upper[pos]!r}): need 0 <= lower <= upper (upper may be inf); "
             f"{int(bad.sum())} such row(s)"
         )
-    region_idx, X = design_matrix(ep, spec)
+    region_idx, X = design_arrays(ep, spec)
     patient_codes, _ = pd.factorize(ep["patient_key"], sort=True)
     return DurationData(
         region_idx=region_idx,
@@ -74,50 +74,6 @@ def duration_data(episodes: pd.DataFrame, spec: DesignSpec) -> DurationData:
         n_patients=int(patient_codes.max()) + 1,
         spec=spec,
     )
-
-
-def observation_groups(lower: np.ndarray, upper: np.ndarray) -> dict[str, np.ndarray]:
-    """Indices of exact, right-censored, left-censored and two-sided interval observations."""
-    exact = upper == lower
-    right = np.isinf(upper)
-    left = (lower <= 0) & ~right & ~exact
-    interval = ~exact & ~right & ~left
-    # right-censored at 0 carries no information (log S(0) = 0): dropped
-    right_pos = right & (lower > 0)
-    return {
-        "exact": np.flatnonzero(exact),
-        "right": np.flatnonzero(right_pos),
-        "left": np.flatnonzero(left),
-        "interval": np.flatnonzero(interval),
-    }
-
-
-def _loglik_terms(eta, sigma, data: DurationData, family: str):
-    """Sum of the log-likelihood over observation groups (PyTensor graph)."""
-    groups = observation_groups(data.lower_days, data.upper_days)
-    total = pt.as_tensor_variable(0.0)
-    log_sigma = pt.log(sigma)
-    if len(groups["exact"]):
-        i = groups["exact"]
-        log_t = np.log(data.lower_days[i])
-        z = (log_t - eta[i]) / sigma
-        total = total + pt.sum(pt_log_pdf_std(z, family) - log_sigma - log_t)
-    if len(groups["right"]):
-        i = groups["right"]
-        total = total + pt.sum(
-            pt_log_surv_std((np.log(data.lower_days[i]) - eta[i]) / sigma, family)
-        )
-    if len(groups["left"]):
-        i = groups["left"]
-        log_s_u = pt_log_surv_std((np.log(data.upper_days[i]) - eta[i]) / sigma, family)
-        total = total + pt.sum(pt.log1mexp(log_s_u))  # log(1 - S(u))
-    if len(groups["interval"]):
-        i = groups["interval"]
-        log_s_l = pt_log_surv_std((np.log(data.lower_days[i]) - eta[i]) / sigma, family)
-        log_s_u = pt_log_surv_std((np.log(data.upper_days[i]) - eta[i]) / sigma, family)
-        # pt.log1mexp(x) = log(1 - exp(x)) for x <= 0 (Maechler 2012)
-        total = total + pt.sum(log_s_l + pt.log1mexp(log_s_u - log_s_l))
-    return total
 
 
 def build_duration_model(data: DurationData, priors: PriorConfig, family: str) -> pm.Model:
@@ -165,5 +121,7 @@ def build_duration_model(data: DurationData, priors: PriorConfig, family: str) -
             + dose_region[data.region_idx] * data.X[:, 0]
             + tau * z_patient[data.patient_idx]
         )
-        pm.Potential("loglik", _loglik_terms(eta, sigma, data, family))
+        pm.Potential(
+            "loglik", pt_interval_loglik(eta, sigma, data.lower_days, data.upper_days, family)
+        )
     return model

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from analysis.advice.design import DesignSpec, design_matrix
-from analysis.advice.families import interval_loglik, quantile_std, surv_std
+from analysis.advice.spec import AdviceSpec, design_arrays
+from analysis.survival.families import interval_loglik, quantile_std, surv_std
 
 #: Pair weights summing to at most this mass are dropped (speed; probability error < 1e-8).
 _PRUNE_MASS = 1e-8
@@ -34,7 +34,7 @@ class PosteriorDraws:
     """Population posterior draws as plain arrays (``S`` draws)."""
 
     family: str
-    spec: DesignSpec
+    spec: AdviceSpec
     mu_region: np.ndarray  # (S, R)
     beta: np.ndarray  # (S, P)
     sigma: np.ndarray  # (S,)
@@ -47,9 +47,9 @@ class PosteriorDraws:
 
     @classmethod
     def from_dataset(
-        cls, post: xr.Dataset, family: str, spec: DesignSpec, n_draws: int | None = None
+        cls, post: xr.Dataset, family: str, spec: AdviceSpec, n_draws: int | None = None
     ) -> PosteriorDraws:
-        """Read a stored posterior (``sample`` dimension); keep every k-th draw up to ``n_draws``."""
+        """Read a stored posterior (``sample`` dimension); every k-th draw up to ``n_draws``."""
         total = post.sizes["sample"]
         step = max(1, total // n_draws) if n_draws else 1
         sel = post.isel(sample=slice(None, None, step))
@@ -69,7 +69,7 @@ class PosteriorDraws:
 
     def linear_predictor(self, rows: pd.DataFrame) -> np.ndarray:
         """``mu_region + x . beta`` for episode rows, shape (S, n_rows); frailty excluded."""
-        region_idx, X = design_matrix(rows, self.spec)
+        region_idx, X = design_arrays(rows, self.spec)
         eta = self.mu_region[:, region_idx] + self.beta @ X.T
         if self.dose_region is not None:
             eta = eta + self.dose_region[:, region_idx] * X[:, 0]
@@ -178,7 +178,7 @@ def predictive(
     draws : PosteriorDraws
         Population posterior.
     new_row : DataFrame
-        One row with the covariate columns (``analysis.advice.design.COVARIATE_COLUMNS``).
+        One row with the covariate columns (``analysis.survival.covariates.COVARIATE_COLUMNS``).
     history : DataFrame, optional
         The patient's past episodes: covariate columns plus ``dur_lower_days`` and
         ``dur_upper_days`` (``inf`` = still responding when last seen; equal = exact).
@@ -223,7 +223,7 @@ def predictive(
 
 
 def _lognormal_population(draws: PosteriorDraws, new_row: pd.DataFrame) -> Predictive:
-    """No history, log-normal: ``log T = eta + u + sigma eps`` is N(eta, sigma^2 + tau^2) exactly."""
+    """No history, log-normal: ``log T = eta + u + sigma eps`` is N(eta, sigma^2 + tau^2)."""
     s = draws.n_draws
     return Predictive(
         family="lognormal",

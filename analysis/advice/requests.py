@@ -13,14 +13,35 @@ when last seen), plus optionally ``treatment_date``.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.advice.advise import Advice, AdviceRequest, PastEpisode
+from analysis.advice.advise import (
+    Advice,
+    AdviceExtrapolationWarning,
+    AdviceRequest,
+    PastEpisode,
+    advise,
+)
+from analysis.advice.config import AdviceConfig
+from analysis.advice.predict import PosteriorDraws
 from analysis.errors import AdviceInputError
 
+#: single-patient flags of `bonta advise` (argparse dest -> flag) that must be given
+REQUIRED_FLAGS = {
+    "region": "--region",
+    "product": "--product",
+    "units": "--units",
+    "muscle_bulk": "--muscle-bulk",
+    "exercise": "--exercise",
+    "sex": "--sex",
+    "age": "--age",
+}
 REQUIRED = ("region", "product", "units", "muscle_bulk", "exercise_met_h_week", "sex", "age_years")
 HISTORY_REQUIRED = ("patient_ref", "region", "product", "units")
 
@@ -173,6 +194,58 @@ def requests_from_frame(
             )
         )
     return requests
+
+
+def request_from_flags(flags: Mapping[str, Any]) -> AdviceRequest:
+    """The request given by `bonta advise`'s single-patient flags (``vars(args)``).
+
+    ``past`` holds ``--past`` texts (:func:`parse_past`); ``history`` an optional history file.
+    """
+    missing = [flag for dest, flag in REQUIRED_FLAGS.items() if flags.get(dest) is None]
+    if missing:
+        raise AdviceInputError(f"missing {', '.join(missing)} (or use --batch FILE)")
+    past = [parse_past(text, i) for i, text in enumerate(flags.get("past") or [], start=1)]
+    if flags.get("history"):
+        path = Path(flags["history"])
+        for episodes in history_from_frame(read_table_file(path), str(path)).values():
+            past += episodes
+    return AdviceRequest(
+        region=flags["region"],
+        product=flags["product"],
+        units=flags["units"],
+        muscle_bulk=flags["muscle_bulk"],
+        exercise_met_h_week=flags["exercise"],
+        sex=flags["sex"],
+        age_years=flags["age"],
+        baseline_severity=flags["severity"],
+        cycle=flags.get("cycle"),
+        treatment_date=parse_date(flags.get("date"), "--date"),
+        history=tuple(past),
+    )
+
+
+def advise_quietly(request: AdviceRequest, draws: PosteriorDraws, config: AdviceConfig) -> Advice:
+    """:func:`~analysis.advice.advise.advise` with extrapolation notes kept in ``warnings``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AdviceExtrapolationWarning)  # shown in the output
+        return advise(request, draws, config, n_nodes=config.quadrature_nodes)
+
+
+def advise_batch(
+    requests: list[AdviceRequest],
+    draws: PosteriorDraws,
+    config: AdviceConfig,
+    source: str,
+    progress: Callable[[Iterable[AdviceRequest]], Iterable[AdviceRequest]] = iter,
+) -> pd.DataFrame:
+    """One :func:`advice_record` row per request; an input error names the file and row."""
+    records = []
+    for pos, request in enumerate(progress(requests), start=1):
+        try:
+            records.append(advice_record(advise_quietly(request, draws, config)))
+        except AdviceInputError as exc:
+            raise AdviceInputError(f"{source}, row {pos}: {exc}") from None
+    return pd.DataFrame(records)
 
 
 def advice_record(advice: Advice) -> dict:

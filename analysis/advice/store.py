@@ -11,8 +11,9 @@ from pathlib import Path
 
 import xarray as xr
 
-from analysis.advice.design import DesignSpec
 from analysis.advice.fit import AdviceFit
+from analysis.advice.predict import PosteriorDraws
+from analysis.advice.spec import AdviceSpec
 from analysis.errors import AdviceInputError
 from analysis.io import read_json, write_json
 
@@ -25,7 +26,7 @@ class StoredModel:
     """A loaded advice model: posterior draws, covariate spec and chosen family."""
 
     family: str
-    spec: DesignSpec
+    spec: AdviceSpec
     posterior: xr.Dataset
     meta: dict
 
@@ -59,14 +60,35 @@ def load_model(models_dir: str | Path) -> StoredModel:
     for path in (nc_path, spec_path):
         if not path.exists():
             raise AdviceInputError(
-                f"{path}: no stored advice model; run `bonta fit-advice` (or `dvc repro fit_advice`) first"
+                f"{path}: no stored advice model; run `bonta fit-advice` "
+                "(or `dvc repro fit_advice`) first"
             )
     spec = read_json(spec_path)
     with xr.open_dataset(nc_path, engine="h5netcdf") as ds:
         posterior = ds.load()
-    return StoredModel(
+    model = StoredModel(
         family=spec["family"],
-        spec=DesignSpec.from_dict(spec["design"]),
+        spec=AdviceSpec.from_dict(spec["design"]),
         posterior=posterior,
         meta=spec.get("meta", {}),
     )
+    _check_covariates(model, nc_path)
+    return model
+
+
+def _check_covariates(model: StoredModel, nc_path: Path) -> None:
+    """A posterior coded with other covariate names than today's spec is stale: refit."""
+    if "covariate" not in model.posterior.coords:
+        return
+    stored = [str(c) for c in model.posterior["covariate"].values]
+    if stored != model.spec.covariate_names:
+        raise AdviceInputError(
+            f"{nc_path}: coefficients {stored} do not match the covariates "
+            f"{model.spec.covariate_names} this version codes; run `bonta fit-advice` again"
+        )
+
+
+def load_draws(models_dir: str | Path, n_draws: int) -> PosteriorDraws:
+    """The stored model's population draws, thinned to ``n_draws`` (what the advice uses)."""
+    model = load_model(models_dir)
+    return PosteriorDraws.from_dataset(model.posterior, model.family, model.spec, n_draws)

@@ -29,19 +29,19 @@ def advice_table(draws: PosteriorDraws, config: AdviceConfig, n_nodes: int = 41)
     for region in spec.regions:
         for mult in tab.dose_multipliers:
             units_ona = spec.reference_dose_units[region] * mult
-            units = units_ona * spec.units_per_ona_unit[ref["product"]]
+            units = units_ona * spec.units_per_ona_unit[ref.product]
             for bulk in tab.muscle_bulk:
                 for tier, met in tab.exercise_tiers.items():
                     request = AdviceRequest(
                         region=region,
-                        product=ref["product"],
+                        product=ref.product,
                         units=units,
                         muscle_bulk=bulk,
                         exercise_met_h_week=met,
-                        sex=ref["sex"],
-                        age_years=ref["age_years"],
-                        baseline_severity=ref["baseline_severity"],
-                        cycle=ref["cycle"],
+                        sex=ref.sex,
+                        age_years=ref.age_years,
+                        baseline_severity=ref.baseline_severity,
+                        cycle=ref.cycle,
                     )
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", AdviceExtrapolationWarning)

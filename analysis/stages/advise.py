@@ -5,27 +5,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from analysis.advice.advise import AdviceExtrapolationWarning, AdviceRequest, advise
 from analysis.advice.config import AdviceConfig
-from analysis.advice.predict import PosteriorDraws
 from analysis.advice.requests import (
-    advice_record,
+    advise_batch,
+    advise_quietly,
     history_from_frame,
-    parse_date,
-    parse_past,
     read_table_file,
+    request_from_flags,
     requests_from_frame,
 )
-from analysis.advice.store import load_model
+from analysis.advice.store import load_draws
+from analysis.config import load_params
 from analysis.errors import AdviceInputError
 from analysis.io import write_csv
-from analysis.params import load_params
 
 HELP = "advise when a patient's effect will wear off and when to book (intervals, not units)"
 DESCRIPTION = """\
@@ -76,48 +73,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="batch output CSV")
 
 
-def _draws(args) -> tuple[PosteriorDraws, AdviceConfig]:
-    config = AdviceConfig.from_params(load_params(args.params))
-    model = load_model(args.models)
-    draws = PosteriorDraws.from_dataset(
-        model.posterior, model.family, model.spec, config.advice_draws
-    )
-    return draws, config
-
-
 def run(args: argparse.Namespace) -> int:
     if args.batch:
         return run_batch(args)
-    missing = [
-        f"--{k.replace('_', '-')}"
-        for k in ("region", "product", "units", "muscle_bulk", "exercise", "sex", "age")
-        if getattr(args, k) is None
-    ]
-    if missing:
-        raise AdviceInputError(f"missing {', '.join(missing)} (or use --batch FILE)")
-    past = [parse_past(text, i) for i, text in enumerate(args.past, start=1)]
-    if args.history:
-        for episodes in history_from_frame(
-            read_table_file(args.history), str(args.history)
-        ).values():
-            past += episodes
-    request = AdviceRequest(
-        region=args.region,
-        product=args.product,
-        units=args.units,
-        muscle_bulk=args.muscle_bulk,
-        exercise_met_h_week=args.exercise,
-        sex=args.sex,
-        age_years=args.age,
-        baseline_severity=args.severity,
-        cycle=args.cycle,
-        treatment_date=parse_date(args.date, "--date"),
-        history=tuple(past),
-    )
-    draws, config = _draws(args)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AdviceExtrapolationWarning)  # shown in the output
-        advice = advise(request, draws, config, n_nodes=config.quadrature_nodes)
+    request = request_from_flags(vars(args))
+    config = AdviceConfig.from_params(load_params(args.params))
+    advice = advise_quietly(request, load_draws(args.models, config.advice_draws), config)
     if args.json:
         print(json.dumps(advice.to_dict(), indent=2, sort_keys=True, default=str))
     else:
@@ -133,20 +94,16 @@ def run_batch(args: argparse.Namespace) -> int:
         history_from_frame(read_table_file(args.history), str(args.history)) if args.history else {}
     )
     requests = requests_from_frame(frame, history, str(args.batch))
-    draws, config = _draws(args)
-    records = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AdviceExtrapolationWarning)  # in the 'warnings' column
-        for pos, request in enumerate(
-            tqdm(requests, desc="advice", unit="patient", file=sys.stderr), start=1
-        ):
-            try:
-                records.append(
-                    advice_record(advise(request, draws, config, n_nodes=config.quadrature_nodes))
-                )
-            except AdviceInputError as exc:
-                raise AdviceInputError(f"{args.batch}, row {pos}: {exc}") from None
-    out = pd.concat([frame.reset_index(drop=True), pd.DataFrame(records)], axis=1)
+    config = AdviceConfig.from_params(load_params(args.params))
+    draws = load_draws(args.models, config.advice_draws)
+    records = advise_batch(
+        requests,
+        draws,
+        config,
+        str(args.batch),
+        progress=lambda r: tqdm(r, desc="advice", unit="patient", file=sys.stderr),
+    )
+    out = pd.concat([frame.reset_index(drop=True), records], axis=1)
     write_csv(out, args.out)
     print(f"advise: {len(out)} rows written to {args.out}", file=sys.stderr)
     return 0

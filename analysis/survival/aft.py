@@ -27,15 +27,16 @@ from lifelines import (
 from scipy import special, stats
 
 from analysis.errors import BontaError
-from analysis.survival.design import DesignSpec, design_matrix
+from analysis.survival.covariates import DesignSpec, design_matrix
+from analysis.survival.families import GENERALISED_GAMMA, interval_loglik, log_surv_std
 
 #: family -> (lifelines class, location parameter, scale parameter, sign of log sigma)
-FAMILIES: dict[str, tuple[Any, str, str, float]] = {
+LIFELINES_FITTERS: dict[str, tuple[Any, str, str, float]] = {
     "weibull": (WeibullAFTFitter, "lambda_", "rho_", -1.0),
     "lognormal": (LogNormalAFTFitter, "mu_", "sigma_", 1.0),
     "loglogistic": (LogLogisticAFTFitter, "alpha_", "beta_", -1.0),
     # flexible option: generalised gamma (Prentice 1974), log-normal at lambda = 0, Weibull at 1
-    "gengamma": (GeneralizedGammaRegressionFitter, "mu_", "sigma_", 1.0),
+    GENERALISED_GAMMA: (GeneralizedGammaRegressionFitter, "mu_", "sigma_", 1.0),
 }
 LOWER, UPPER = "dur_lower_days", "dur_upper_days"
 #: lifelines' log-normal likelihood is NaN at a lower bound of 0 days; intervals (0, R] are
@@ -48,37 +49,6 @@ class FitError(BontaError):
 
 
 # ---------------------------------------------------------------------------------------------
-# per-episode log-likelihood of a location-scale model in log time
-def _log_sf(family: str, z: np.ndarray) -> np.ndarray:
-    if family == "lognormal":
-        return special.log_ndtr(-z)
-    if family == "loglogistic":
-        return -np.logaddexp(0.0, z)
-    return -np.exp(z)  # weibull: minimum-Gumbel in log time
-
-
-def _log_pdf(family: str, z: np.ndarray) -> np.ndarray:
-    if family == "lognormal":
-        return -0.5 * z**2 - 0.5 * np.log(2 * np.pi)
-    if family == "loglogistic":
-        return -z - 2 * np.logaddexp(0.0, -z)
-    return z - np.exp(z)
-
-
-def _gg_log_sf(z: np.ndarray, lam: float) -> np.ndarray:
-    q = 1.0 / lam**2
-    u = q * np.exp(np.clip(lam * z, -700, 700))
-    sf = special.gammaincc(q, u) if lam > 0 else special.gammainc(q, u)
-    return np.log(np.maximum(sf, 1e-300))
-
-
-def _gg_log_pdf(z: np.ndarray, lam: float) -> np.ndarray:
-    """log density of the standardised log time ``z`` (generalised gamma, lambda != 0)."""
-    q = 1.0 / lam**2
-    u = q * np.exp(np.clip(lam * z, -700, 700))
-    return np.log(abs(lam)) - special.gammaln(q) + q * np.log(u) - u
-
-
 def loglik_rows(
     family: str,
     mu: np.ndarray,
@@ -89,46 +59,12 @@ def loglik_rows(
 ) -> np.ndarray:
     """Log-likelihood of each episode: interval ``(lower, upper]``, right-censored or exact (days).
 
-    ``shape`` is the generalised-gamma lambda (``family="gengamma"`` only).
+    :func:`analysis.survival.families.interval_loglik` in the form the sandwich has always used
+    (``stable_tails=False``); ``shape`` is the generalised-gamma lambda (``"gengamma"`` only).
     """
-    if family == "gengamma":
-        return _loglik_rows_gg(mu, log_sigma, lower, upper, float(shape))
-    sigma = np.exp(log_sigma)
-    lower = np.asarray(lower, float)
-    upper = np.asarray(upper, float)
-    exact = lower == upper
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        z_lo = np.where(lower > 0, (np.log(np.where(lower > 0, lower, 1.0)) - mu) / sigma, -np.inf)
-        z_up = np.where(
-            np.isfinite(upper),
-            (np.log(np.where(np.isfinite(upper) & (upper > 0), upper, 1.0)) - mu) / sigma,
-            np.inf,
-        )
-        ls_lo = np.where(
-            np.isneginf(z_lo), 0.0, _log_sf(family, np.where(np.isneginf(z_lo), 0.0, z_lo))
-        )
-        ls_up = np.where(
-            np.isposinf(z_up), -np.inf, _log_sf(family, np.where(np.isposinf(z_up), 0.0, z_up))
-        )
-        interval = ls_lo + np.log1p(-np.exp(np.minimum(ls_up - ls_lo, 0.0)))
-        z_ex = np.where(exact, z_up, 0.0)
-        point = _log_pdf(family, z_ex) - np.log(sigma) - np.log(np.where(exact, upper, 1.0))
-    return np.where(exact, point, interval)
-
-
-def _loglik_rows_gg(mu, log_sigma, lower, upper, lam):
-    sigma = np.exp(log_sigma)
-    lower = np.asarray(lower, float)
-    upper = np.asarray(upper, float)
-    exact = lower == upper
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        z_lo = (np.log(np.maximum(lower, 1e-300)) - mu) / sigma
-        z_up = (np.log(np.where(np.isfinite(upper), np.maximum(upper, 1e-300), 1.0)) - mu) / sigma
-        ls_lo = np.where(lower > 0, _gg_log_sf(z_lo, lam), 0.0)
-        ls_up = np.where(np.isfinite(upper), _gg_log_sf(z_up, lam), -np.inf)
-        interval = ls_lo + np.log1p(-np.exp(np.minimum(ls_up - ls_lo, 0.0)))
-        point = _gg_log_pdf(z_up, lam) - np.log(sigma) - np.log(np.where(exact, upper, 1.0))
-    return np.where(exact, point, interval)
+    return interval_loglik(
+        lower, upper, mu, np.exp(log_sigma), family, shape=shape, stable_tails=False
+    )
 
 
 def score_rows(
@@ -176,7 +112,7 @@ class AFTResult:
 
     def linear_predictor(self, df: pd.DataFrame) -> np.ndarray:
         """Location ``mu = x'beta`` (log days) of each episode."""
-        cls, loc, _, _ = FAMILIES[self.family]
+        cls, loc, _, _ = LIFELINES_FITTERS[self.family]
         x = design_matrix(df, self.spec)
         beta = self.fitter.params_.loc[loc]
         return (
@@ -186,7 +122,7 @@ class AFTResult:
 
     @property
     def log_sigma(self) -> float:
-        _, _, scale, sign = FAMILIES[self.family]
+        _, _, scale, sign = LIFELINES_FITTERS[self.family]
         return float(sign * self.fitter.params_.loc[scale]["Intercept"])
 
     @property
@@ -194,7 +130,7 @@ class AFTResult:
         """Generalised-gamma lambda (None for the two-parameter families)."""
         return (
             float(self.fitter.params_.loc["lambda_"]["Intercept"])
-            if self.family == "gengamma"
+            if self.family == GENERALISED_GAMMA
             else None
         )
 
@@ -202,9 +138,7 @@ class AFTResult:
         """Predicted P(T > t) for each episode (rows) at each day in ``t_days`` (columns)."""
         mu = self.linear_predictor(df)[:, None]
         z = (np.log(np.asarray(t_days, float))[None, :] - mu) / np.exp(self.log_sigma)
-        if self.family == "gengamma":
-            return np.exp(_gg_log_sf(z, self.shape))
-        return np.exp(_log_sf(self.family, z))
+        return np.exp(log_surv_std(z, self.family, self.shape))
 
     def median_days(self, df: pd.DataFrame) -> np.ndarray:
         """Predicted median duration (days) of each episode."""
@@ -215,7 +149,7 @@ class AFTResult:
 
 def z_median(family: str, shape: float | None = None) -> float:
     """Median of the standardised log time of ``family``."""
-    if family == "gengamma":
+    if family == GENERALISED_GAMMA:
         q = 1.0 / shape**2
         u = special.gammainccinv(q, 0.5) if shape > 0 else special.gammaincinv(q, 0.5)
         return float(np.log(u / q) / shape)
@@ -248,15 +182,15 @@ def fit_aft(
         ``cluster``).
     family : {"weibull", "lognormal", "loglogistic", "gengamma"}
     spec : DesignSpec
-        Covariate coding (:func:`analysis.survival.design.make_spec`).
+        Covariate coding (:func:`analysis.survival.covariates.make_spec`).
     """
-    if family not in FAMILIES:
-        raise ValueError(f"unknown AFT family {family!r}; choose from {sorted(FAMILIES)}")
-    cls, loc, scale, sign = FAMILIES[family]
+    if family not in LIFELINES_FITTERS:
+        raise ValueError(f"unknown AFT family {family!r}; choose from {sorted(LIFELINES_FITTERS)}")
+    cls, loc, scale, sign = LIFELINES_FITTERS[family]
     data = _to_frame(df, spec)
     fitter = cls()
     try:
-        if family == "gengamma":
+        if family == GENERALISED_GAMMA:
             regressors = {"mu_": " + ".join(spec.columns), "sigma_": "1", "lambda_": "1"}
             fitter.fit_interval_censoring(
                 data,
@@ -288,14 +222,14 @@ def fit_aft(
 
 def score_matrix(fitter: Any, family: str, data: pd.DataFrame) -> np.ndarray:
     """Per-episode score vectors, columns in the order of ``fitter.params_``."""
-    _, loc, scale, sign = FAMILIES[family]
+    _, loc, scale, sign = LIFELINES_FITTERS[family]
     params = fitter.params_
     beta = params.loc[loc]
     x = data[beta.index.drop("Intercept")].to_numpy(float)
     mu = beta["Intercept"] + x @ beta.drop("Intercept").to_numpy()
     log_sigma = sign * params.loc[scale]["Intercept"]
     lower, upper = data[LOWER].to_numpy(), data[UPPER].to_numpy()
-    if family == "gengamma":
+    if family == GENERALISED_GAMMA:
         d_mu, d_ls, d_lam = _gg_scores(
             mu, log_sigma, float(params.loc["lambda_"]["Intercept"]), lower, upper
         )
@@ -315,16 +249,12 @@ def score_matrix(fitter: Any, family: str, data: pd.DataFrame) -> np.ndarray:
 
 
 def _gg_scores(mu, log_sigma, lam, lower, upper, h=1e-5):
-    f = _loglik_rows_gg
-    d_mu = (f(mu + h, log_sigma, lower, upper, lam) - f(mu - h, log_sigma, lower, upper, lam)) / (
-        2 * h
-    )
-    d_ls = (f(mu, log_sigma + h, lower, upper, lam) - f(mu, log_sigma - h, lower, upper, lam)) / (
-        2 * h
-    )
-    d_lam = (f(mu, log_sigma, lower, upper, lam + h) - f(mu, log_sigma, lower, upper, lam - h)) / (
-        2 * h
-    )
+    def f(m, ls, shape):
+        return loglik_rows(GENERALISED_GAMMA, m, ls, lower, upper, shape)
+
+    d_mu = (f(mu + h, log_sigma, lam) - f(mu - h, log_sigma, lam)) / (2 * h)
+    d_ls = (f(mu, log_sigma + h, lam) - f(mu, log_sigma - h, lam)) / (2 * h)
+    d_lam = (f(mu, log_sigma, lam + h) - f(mu, log_sigma, lam - h)) / (2 * h)
     return d_mu, d_ls, d_lam
 
 
@@ -362,7 +292,7 @@ def _summary(fitter: Any, family: str, cov: pd.DataFrame, ci_level: float) -> pd
     out["time_ratio_lower"] = np.exp(out["coef_lower"])
     out["time_ratio_upper"] = np.exp(out["coef_upper"])
     out["p"] = 2 * stats.norm.sf(np.abs(out["coef"] / out["se_robust"]))
-    loc = FAMILIES[family][1]
+    loc = LIFELINES_FITTERS[family][1]
     is_scale = out["parameter"] != loc
     out.loc[is_scale, ["time_ratio", "time_ratio_lower", "time_ratio_upper"]] = np.nan
     return out
@@ -388,7 +318,7 @@ def choose_family(
     """Fit each family and choose the one with the smallest AIC (families that fail are listed)."""
     fits, rows = {}, []
     for fam in families:
-        if fam not in FAMILIES:
+        if fam not in LIFELINES_FITTERS:
             continue
         try:
             fits[fam] = fit_aft(df, fam, spec, ci_level=ci_level)
@@ -450,7 +380,7 @@ def compare_dose_slopes(
 
 def _median_gradient(fit: AFTResult, x_row: pd.Series) -> tuple[float, np.ndarray]:
     """log median and its gradient with respect to all parameters (order of ``params_``)."""
-    _, loc, scale, sign = FAMILIES[fit.family]
+    _, loc, scale, sign = LIFELINES_FITTERS[fit.family]
     z50 = z_median(fit.family, fit.shape)
     sigma = np.exp(fit.log_sigma)
     grad = []
@@ -461,7 +391,10 @@ def _median_gradient(fit: AFTResult, x_row: pd.Series) -> tuple[float, np.ndarra
             h = 1e-6
             grad.append(
                 sigma
-                * (z_median("gengamma", fit.shape + h) - z_median("gengamma", fit.shape - h))
+                * (
+                    z_median(GENERALISED_GAMMA, fit.shape + h)
+                    - z_median(GENERALISED_GAMMA, fit.shape - h)
+                )
                 / (2 * h)
             )
         else:
@@ -478,7 +411,7 @@ def _median_gradient(fit: AFTResult, x_row: pd.Series) -> tuple[float, np.ndarra
 def predicted_medians(
     fit: AFTResult, profiles: pd.DataFrame, ci_level: float = 0.95
 ) -> pd.DataFrame:
-    """Predicted median duration (days) of covariate profiles, delta-method CI (robust covariance)."""
+    """Predicted median duration (days) of covariate profiles, delta-method CI (robust cov.)."""
     z = stats.norm.ppf(0.5 + ci_level / 2)
     x = design_matrix(profiles, fit.spec)
     cov = fit.cov_robust.to_numpy()

@@ -1,90 +1,144 @@
-"""Frozen configuration of the survival analysis, read from the ``survival:`` section of params.yaml."""
+"""Configuration of the survival study: params.yaml ``survival``, parsed strictly.
+
+Every value lives in params.yaml (with its source); these frozen classes only say what each
+key is and check its range. :class:`SurvivalStudyConfig` bundles what
+:func:`analysis.survival.study.run_survival_study` reads from params.yaml: its section, the
+shared ``duration_model`` section, the seed and the regions' reference doses.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
+import numpy as np
+
+from analysis.config import convert, parse_section
 from analysis.errors import ConfigError
-
-FAMILIES = ("weibull", "lognormal", "loglogistic", "gengamma")
+from analysis.survival.covariates import DurationModelConfig
+from analysis.survival.families import AFT_FAMILIES
+from analysis.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
 class CoxConfig:
     """Cox model of time to re-treatment."""
 
-    ties: str = "efron"
-    ph_alpha: float = 0.01
-    ph_time_transform: str = "rank"
+    ties: Literal["efron", "breslow"]
+    ph_alpha: float
+    ph_time_transform: str
 
 
 @dataclass(frozen=True)
 class CVConfig:
     """Patient-grouped cross-validation of prediction quality."""
 
-    folds: int = 5
-    calibration_weeks: tuple[float, ...] = (12.0, 16.0, 20.0)
-    risk_groups: int = 5
-    brier_weeks: tuple[float, ...] = (8.0, 12.0, 16.0, 20.0, 24.0)
+    folds: int
+    calibration_weeks: tuple[int, ...]
+    risk_groups: int
+    brier_weeks: tuple[int, ...]
+    #: patient-bootstrap replicates of each calibration group's Turnbull estimate
+    calibration_bootstrap_replicates: int
+    #: days at which the Cox model's Brier score is evaluated: numpy.arange(start, stop, step)
+    cox_eval_days: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise ConfigError(f"survival.cv.folds must be >= 2, got {self.folds}")
+        if self.calibration_bootstrap_replicates < 20:
+            raise ConfigError("survival.cv.calibration_bootstrap_replicates must be >= 20")
+
+    @property
+    def cox_eval_grid(self) -> np.ndarray:
+        return np.arange(*self.cox_eval_days)
+
+
+@dataclass(frozen=True)
+class TypicalProfile:
+    """The patient whose predicted median the dose-response figure shows."""
+
+    sex: Literal["F", "M"]
+    muscle_bulk: int
+    #: MET-h/week, or ``cohort_median``: the median of the episodes analysed
+    exercise_met_h_week: float | Literal["cohort_median"]
+    age_years: float
+    product: str
+    cycle: int
+    baseline_severity: int
+
+
+@dataclass(frozen=True)
+class DoseResponseConfig:
+    """Predicted median duration against dose, per region, for a typical patient."""
+
+    #: relative doses (x the region's reference dose): numpy.linspace(start, stop, points)
+    rel_dose_grid: tuple[float, float, int]
+    profile: TypicalProfile
+
+    @property
+    def rel_doses(self) -> np.ndarray:
+        return np.linspace(*self.rel_dose_grid)
 
 
 @dataclass(frozen=True)
 class SurvivalConfig:
-    """Every choice of the survival stage (see params.yaml ``survival:`` for sources)."""
+    """Every choice of the survival study (params.yaml ``survival``, sources cited there)."""
 
-    seed: int
-    ci_level: float = 0.95
-    report_weeks: tuple[float, ...] = (8.0, 12.0, 16.0, 20.0, 24.0)
-    bootstrap_replicates: int = 200
-    turnbull_min_episodes: int = 20
-    strata: tuple[str, ...] = ("region", "product", "exercise_tier", "muscle_bulk")
-    families: tuple[str, ...] = FAMILIES
-    dose_knot_log2: float = 1.0
-    region_slope_alpha: float = 0.05
-    reference_region: str = "glabella"
-    reference_product: str = "ona"
-    curve_grid_days: tuple[float, float, float] = (0.0, 300.0, 2.0)
-    headline_region: str = "glabella"
-    cox: CoxConfig = field(default_factory=CoxConfig)
-    cv: CVConfig = field(default_factory=CVConfig)
+    ci_level: float
+    report_weeks: tuple[int, ...]
+    bootstrap_replicates: int
+    turnbull_min_episodes: int
+    strata: tuple[str, ...]
+    families: tuple[str, ...]
+    region_slope_alpha: float
+    reference_region: str
+    reference_product: str
+    #: tabulated curves: numpy.arange(start, stop, step) days
+    curve_grid_days: tuple[float, float, float]
+    dose_response: DoseResponseConfig
+    cox: CoxConfig
+    cv: CVConfig
+
+    def __post_init__(self) -> None:
+        bad = [f for f in self.families if f not in AFT_FAMILIES]
+        if bad:
+            raise ConfigError(f"survival.families: unknown {bad}; allowed {list(AFT_FAMILIES)}")
+        if not 0.5 < self.ci_level < 1:
+            raise ConfigError(f"survival.ci_level must lie in (0.5, 1), got {self.ci_level}")
+        if self.bootstrap_replicates < 20:
+            raise ConfigError("survival.bootstrap_replicates must be >= 20 (percentile intervals)")
+        if self.turnbull_min_episodes < 1:
+            raise ConfigError(
+                f"survival.turnbull_min_episodes must be >= 1, got {self.turnbull_min_episodes}"
+            )
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SurvivalConfig:
+        """Parse the ``survival`` section strictly."""
+        return parse_section(params, "survival", cls)
 
     @property
-    def z(self) -> float:
-        """Two-sided normal quantile of :attr:`ci_level`."""
-        from scipy.stats import norm
-
-        return float(norm.ppf(0.5 + self.ci_level / 2))
+    def curve_grid(self) -> np.ndarray:
+        return np.arange(*self.curve_grid_days)
 
 
-def _tuple(value: Any) -> tuple:
-    return tuple(value) if value is not None else ()
+@dataclass(frozen=True)
+class SurvivalStudyConfig:
+    """What the survival study reads from params.yaml, typed (built by :meth:`from_params`)."""
 
+    survival: SurvivalConfig
+    model: DurationModelConfig
+    seed: int
+    #: region code -> reference dose (onabotulinumtoxinA units), from ``regions``
+    reference_dose_units: Mapping[str, float]
 
-def load_config(params: dict[str, Any]) -> SurvivalConfig:
-    """Build a :class:`SurvivalConfig` from the whole params dict (sections ``seed``, ``survival``)."""
-    if "survival" not in params:
-        raise ConfigError("params.yaml has no section 'survival'")
-    s = dict(params["survival"])
-    cox = CoxConfig(**s.pop("cox", {}))
-    cv_raw = s.pop("cv", {})
-    cv = CVConfig(**{k: (_tuple(v) if isinstance(v, list) else v) for k, v in cv_raw.items()})
-    kwargs = {k: (_tuple(v) if isinstance(v, list) else v) for k, v in s.items()}
-    try:
-        cfg = SurvivalConfig(seed=int(params["seed"]), cox=cox, cv=cv, **kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"params.yaml survival section: {exc}") from None
-    bad = [f for f in cfg.families if f not in FAMILIES]
-    if bad:
-        raise ConfigError(f"survival.families: unknown {bad}; allowed {list(FAMILIES)}")
-    if not 0.5 < cfg.ci_level < 1:
-        raise ConfigError(f"survival.ci_level must lie in (0.5, 1), got {cfg.ci_level}")
-    if cfg.cox.ties not in ("efron", "breslow"):
-        raise ConfigError(f"survival.cox.ties must be 'efron' or 'breslow', got {cfg.cox.ties!r}")
-    if cfg.bootstrap_replicates < 20:
-        raise ConfigError("survival.bootstrap_replicates must be >= 20 for percentile intervals")
-    if cfg.turnbull_min_episodes < 1:
-        raise ConfigError(
-            f"survival.turnbull_min_episodes must be >= 1, got {cfg.turnbull_min_episodes}"
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SurvivalStudyConfig:
+        """Sections ``survival``, ``duration_model``, ``seed`` and ``regions``."""
+        return cls(
+            survival=SurvivalConfig.from_params(params),
+            model=DurationModelConfig.from_params(params),
+            seed=convert(params.get("seed"), int, "seed"),
+            reference_dose_units=Vocabulary.from_params(params).reference_dose_units,
         )
-    return cfg

@@ -251,7 +251,10 @@ class PHAction:
 def split_at(
     data: pd.DataFrame, duration_col: str, event_col: str, cut: float, terms: list[str]
 ) -> pd.DataFrame:
-    """Episode splitting at ``cut`` days: ``<term>_early``/``<term>_late`` give a piecewise-constant effect."""
+    """Episode splitting at ``cut`` days.
+
+    ``<term>_early``/``<term>_late`` give a piecewise-constant effect.
+    """
     early = data.copy()
     early["entry_days"] = 0.0
     late = data.loc[data[duration_col] > cut].copy()

@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from analysis.survival.aft import fit_aft
-from analysis.survival.design import DesignSpec
+from analysis.survival.covariates import DesignSpec
 from analysis.survival.nonparametric import DAYS_PER_WEEK, NPMLE, fit_npmle, turnbull
 
 

@@ -266,7 +266,8 @@ def turnbull(
     patient_codes = pd.factorize(np.asarray(patient))[0]
     fit = fit_npmle(lower, upper, tol=1e-7)
     rng = np.random.default_rng(seed)
-    # replicates stop at a looser tolerance (curve error < 1e-4, measured ~3e-5: far inside the band)
+    # replicates stop at a looser tolerance (curve error < 1e-4, measured ~3e-5: far inside
+    # the band)
     boot = fit_npmle(lower, upper, weights=_bootstrap_weights(patient_codes, n_boot, rng), tol=1e-4)
     q = [(1 - ci_level) / 2, (1 + ci_level) / 2]
     grid = np.arange(0.0, 301.0, 2.0) if grid_days is None else np.asarray(grid_days, float)
@@ -382,7 +383,7 @@ class LogrankResult:
 
 
 def logrank_scores(lower: np.ndarray, upper: np.ndarray, npmle: NPMLE) -> np.ndarray:
-    """Fay's (1999) logrank scores ``[S(L)logS(L) - S(R)logS(R)] / [S(L) - S(R)]`` under ``npmle``."""
+    """Fay's (1999) logrank scores ``[S(L)logS(L) - S(R)logS(R)] / [S(L) - S(R)]``, ``npmle``."""
     lo, up = _as_intervals(lower, upper)
     s_lo = _surv_at_endpoints(npmle, lo)
     s_up = np.where(

@@ -14,10 +14,12 @@ from dataclasses import replace
 import pytest
 
 from analysis.advice.config import AdviceConfig
-from analysis.advice.design import spec_from_params
 from analysis.advice.fit import fit_duration_models
 from analysis.advice.predict import PosteriorDraws
+from analysis.advice.spec import spec_from_vocabulary
 from analysis.inference import GateConfig, SamplerConfig
+from analysis.survival.covariates import DurationModelConfig
+from analysis.vocabulary import Vocabulary
 
 TEST_FAMILIES = ("lognormal", "weibull")
 
@@ -39,7 +41,8 @@ def advice_config(params) -> AdviceConfig:
 
 @pytest.fixture(scope="session")
 def advice_spec(params):
-    return spec_from_params(params)
+    knot = DurationModelConfig.from_params(params).dose_knot_log2
+    return spec_from_vocabulary(Vocabulary.from_params(params), knot)
 
 
 @pytest.fixture(scope="session")

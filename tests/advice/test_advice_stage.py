@@ -95,7 +95,7 @@ def test_unknown_region_fails_with_exit_1(models_dir, capsys):
     assert "column 'region', value 'earlobe'" in capsys.readouterr().err
 
 
-def test_batch_csv_in_csv_out(models_dir, tmp_path, advice_draws):
+def test_batch_csv_in_csv_out(models_dir, tmp_path, advice_draws, advice_config):
     upcoming = pd.DataFrame(
         {
             "patient_ref": ["a", "b", "c"],
@@ -147,7 +147,9 @@ def test_batch_csv_in_csv_out(models_dir, tmp_path, advice_draws):
     # patient a wore off early twice: the personalised median is below the population one
     from analysis.advice.advise import AdviceRequest, advise
 
-    pop = advise(AdviceRequest("glabella", "ona", 20, 2, 5, "F", 40, cycle=3), advice_draws)
+    pop = advise(
+        AdviceRequest("glabella", "ona", 20, 2, 5, "F", 40, cycle=3), advice_draws, advice_config
+    )
     assert out.loc[0, "median_days"] < pop.median_days
 
 
@@ -183,3 +185,31 @@ def test_batch_error_names_row_not_patient(models_dir, tmp_path):
     assert "row 1" in str(exc.value) and "'xyz'" in str(exc.value)
     assert "secret-id-1" not in str(exc.value)
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_stage_outputs_are_named_once_and_headlines_match_the_table(
+    advice_fit, advice_draws, advice_config, params, tmp_path
+):
+    """What fit-advice writes (narrative.write_study): manifest, tables, figure, headlines."""
+    from analysis.advice import narrative
+    from analysis.advice.config import AdviceStudyConfig
+    from analysis.advice.study import AdviceStudy
+    from analysis.advice.table import advice_table
+    from analysis.manifest import load_manifest
+    from analysis.outputs import StageOutput
+
+    cfg = AdviceStudyConfig.from_params(params)
+    study = AdviceStudy(advice_fit, advice_draws, advice_table(advice_draws, advice_config))
+    out = StageOutput(tmp_path, stage=narrative.STAGE, title=narrative.TITLE)
+    narrative.write_study(study, cfg, out)
+    out.write_manifest(narrative.methods_text(study, cfg))
+    manifest = load_manifest(tmp_path)  # checks every named file exists
+    assert [s.view for s in manifest.sections] == ["advice", "research"]
+    table = pd.read_parquet(tmp_path / "advice_table.parquet")
+    ref = table[(table.dose_multiple == 1) & (table.muscle_bulk == 2)]
+    ref = ref[ref.exercise_tier == "moderate"].set_index("region")
+    for head in manifest.headlines:
+        region = head.key.removeprefix("advice_median_days_")
+        assert head.value == pytest.approx(ref.loc[region, "median_days"], rel=1e-6)
+    assert "knot at 1" in manifest.methods and advice_fit.family in manifest.methods
+    assert set(study.metrics()) >= {"family", "max_rhat", "elpd_loo", "share_floor_binds"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.advice.validate import evaluate_holdout
 from analysis.data.pseudonym import pseudonymise
+from analysis.validation.advice_holdout import evaluate_holdout
 
 pytestmark = pytest.mark.slow
 

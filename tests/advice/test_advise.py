@@ -16,16 +16,16 @@ from analysis.advice.advise import (
     advise,
 )
 from analysis.advice.config import AdviceConfig
-from analysis.advice.design import spec_from_params, with_trained_ranges
 from analysis.advice.predict import PosteriorDraws
-from analysis.advice.synthetic import synthetic_episodes
+from analysis.advice.spec import with_trained_ranges
 from analysis.errors import AdviceInputError
+from analysis.validation.advice_synthetic import synthetic_episodes
 
 
 @pytest.fixture(scope="module")
-def draws(params) -> PosteriorDraws:
+def draws(advice_spec) -> PosteriorDraws:
     """Truth of the synthetic generator as a 4-draw 'posterior', with trained ranges."""
-    spec = spec_from_params(params)
+    spec = advice_spec
     episodes, truth, _ = synthetic_episodes(spec, 400, seed=2)
     spec = with_trained_ranges(spec, episodes)
     s = 4

@@ -13,20 +13,35 @@ from analysis.inference import GateConfig, SamplerConfig, check_convergence
 
 pytestmark = pytest.mark.slow
 
-#: simulator truth key (truth.json "duration.log_coefficients") for each model coefficient
+#: simulator truth key (truth.json "duration.log_coefficients") for each model coefficient:
+#: the same canonical name (analysis.survival.covariates)
 TRUTH_KEYS = {
-    "dose_above_knot": "dose_slope_above_knot",
-    "male": "sex_M",
-    "bulk_c": "muscle_bulk",
-    "exercise_10": "exercise_per_10_met_h",
-    "age_10": "age_per_10_years",
-    "log2_cycle": "log2_cycle",
-    "severity_c": "baseline_severity",
-    "product_inco": "product_inco",
-    "product_abo": "product_abo",
-    "product_prabo": "product_prabo",
-    "product_daxi": "product_daxi",
+    name: name
+    for name in (
+        "dose_slope_above_knot",
+        "sex_male",
+        "muscle_bulk_per_grade",
+        "exercise_per_10_met_h",
+        "age_per_10_years",
+        "log2_cycle",
+        "baseline_severity_per_grade",
+        "product_inco",
+        "product_abo",
+        "product_prabo",
+        "product_daxi",
+    )
 }
+#: truth.json keys the simulator wrote before it took the canonical names (issue 12)
+LEGACY_TRUTH_KEYS = {
+    "sex_M": "sex_male",
+    "muscle_bulk": "muscle_bulk_per_grade",
+    "baseline_severity": "baseline_severity_per_grade",
+}
+
+
+def _truth_coefficients(truth: dict) -> dict:
+    coefs = truth["duration"]["log_coefficients"]
+    return {LEGACY_TRUTH_KEYS.get(k, k): v for k, v in coefs.items()}
 
 
 def _summary(advice_fit) -> pd.DataFrame:
@@ -55,9 +70,10 @@ def test_chosen_fit_passed_the_gate(advice_fit):
 
 def test_coefficients_recover_the_simulator_truth(advice_fit, small_cohort):
     truth = small_cohort.truth["duration"]
+    coefficients = _truth_coefficients(small_cohort.truth)
     s = _summary(advice_fit)
     for name, key in TRUTH_KEYS.items():
-        true = truth["log_coefficients"][key]
+        true = coefficients[key]
         row = s.loc[f"beta[{name}]"]
         # within the 95% interval widened by 0.03 for the derived-endpoint approximation
         # (visit-based wear-off and noisy patient reports are not the latent time exactly)
@@ -67,10 +83,10 @@ def test_coefficients_recover_the_simulator_truth(advice_fit, small_cohort):
 
 
 def test_region_dose_slopes_recover_truth(advice_fit, small_cohort):
-    truth = small_cohort.truth["duration"]["log_coefficients"]
+    truth = _truth_coefficients(small_cohort.truth)
     s = _summary(advice_fit)
     slope = {
-        r: s.loc["beta[dose_below_knot]", "median"] + s.loc[f"dose_region[{r}]", "median"]
+        r: s.loc["beta[dose_slope_below_knot]", "median"] + s.loc[f"dose_region[{r}]", "median"]
         for r in advice_fit.spec.regions
     }
     true = {r: truth[f"dose_slope_below_knot_{r}"] for r in advice_fit.spec.regions}
@@ -88,7 +104,7 @@ def _training_episodes(advice_fit, episodes: pd.DataFrame) -> pd.DataFrame:
 def test_gate_rejects_a_short_run(small_episodes, advice_spec, advice_config):
     from dataclasses import replace
 
-    from analysis.advice.design import with_trained_ranges
+    from analysis.advice.spec import with_trained_ranges
 
     ep = small_episodes[small_episodes["in_duration_analysis"]]
     ep = ep[ep["patient_key"].isin(np.sort(ep["patient_key"].unique())[:150])]
@@ -107,8 +123,8 @@ def test_gate_rejects_a_short_run(small_episodes, advice_spec, advice_config):
 
 def test_model_logp_equals_numpy_likelihood(small_episodes, advice_spec, advice_config):
     """The PyTensor potential and the NumPy likelihood used for LOO/prediction agree."""
-    from analysis.advice.design import with_trained_ranges
-    from analysis.advice.families import interval_loglik
+    from analysis.advice.spec import with_trained_ranges
+    from analysis.survival.families import interval_loglik
 
     ep = small_episodes[small_episodes["in_duration_analysis"]].iloc[:400]
     data = duration_data(ep, with_trained_ranges(advice_spec, ep))
@@ -139,19 +155,19 @@ def test_model_logp_equals_numpy_likelihood(small_episodes, advice_spec, advice_
         assert float(pot) == pytest.approx(ll[keep].sum(), rel=1e-7), family
 
 
-#: this model's coefficient -> the survival work's term name (analysis.survival.design names
+#: this model's coefficient -> the survival work's term name (analysis.survival.covariates names
 #: its terms like the simulator's truth keys); the terms left out are compared with the truth only.
 SURVIVAL_TERMS = {
     name: key
     for name, key in TRUTH_KEYS.items()
-    if name not in {"dose_above_knot", "product_inco", "product_prabo"}
+    if name not in {"dose_slope_above_knot", "product_inco", "product_prabo"}
 }
 
 
 def test_time_ratios_within_the_survival_models_intervals(advice_fit, small_episodes):
     """Issue 6: population time ratios agree with the frequentist AFT (clustered SEs)."""
     aft = pytest.importorskip("analysis.survival.aft")
-    design = pytest.importorskip("analysis.survival.design")
+    design = pytest.importorskip("analysis.survival.covariates")
     ep = _training_episodes(advice_fit, small_episodes)
     spec = design.make_spec(ep, "glabella", "ona", knot=1.0, region_slopes=True)
     ref = aft.fit_aft(ep, "lognormal", spec).summary

@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.advice.design import design_matrix, spec_from_params
 from analysis.advice.predict import PosteriorDraws, predictive, weighted_quantile
-from analysis.advice.synthetic import default_truth
+from analysis.advice.spec import design_arrays
+from analysis.validation.advice_synthetic import default_truth
 
 SIGMA, TAU = 0.25, 0.20
 
 
 @pytest.fixture(scope="module")
-def spec(params):
-    return spec_from_params(params)
+def spec(advice_spec):
+    return advice_spec
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def _row(**over) -> pd.DataFrame:
 
 
 def _eta(draws, row):
-    idx, X = design_matrix(row, draws.spec)
+    idx, X = design_arrays(row, draws.spec)
     return float(draws.mu_region[0, idx[0]] + X[0] @ draws.beta[0])
 
 

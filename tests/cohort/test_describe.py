@@ -59,7 +59,9 @@ def test_inconsistent_data_quality_names_file_row_and_rule(synthetic):
 
 
 def test_missing_processed_file_is_named(tmp_path):
-    with pytest.raises(InputValidationError, match=r"episodes.parquet: file does not exist; run the prepare stage"):
+    with pytest.raises(
+        InputValidationError, match=r"episodes.parquet: file does not exist; run the prepare stage"
+    ):
         read_cohort_inputs(tmp_path)
 
 

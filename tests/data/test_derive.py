@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from analysis.config import with_overrides
-from analysis.data.processed import EPISODE_COLUMNS
 from analysis.data.prepare import prepare
 from analysis.data.prepare_config import PrepareConfig
+from analysis.data.processed import EPISODE_COLUMNS
 from analysis.data.pseudonym import pseudonymise
 
 KEY = b"derive-test-key"

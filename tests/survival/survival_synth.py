@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.survival.design import design_matrix, make_spec
+from analysis.survival.covariates import design_matrix, make_spec
 
 TRUE_COEF = {
     "region_forehead": 0.10,
     "region_lip_flip": -0.30,
     "product_daxi": 0.22,
-    "sex_M": -0.15,
-    "muscle_bulk": -0.08,
+    "sex_male": -0.15,
+    "muscle_bulk_per_grade": -0.08,
     "exercise_per_10_met_h": -0.04,
     "dose_slope_below_knot": 0.21,
     "dose_slope_above_knot": 0.03,

@@ -86,7 +86,8 @@ def test_efron_score_residuals_sum_to_the_efron_score():
     x = r[ROSSI].to_numpy(float)
     fitted = CoxPHFitter().fit(r, "week", "arrest").params_[ROSSI].to_numpy()
     res = score_residuals(x, r["week"].to_numpy(float), r["arrest"].to_numpy(bool), fitted)
-    # at the Efron MLE the total score vanishes; away from it the sum is the gradient of the Efron loglik
+    # at the Efron MLE the total score vanishes; away from it the sum is the gradient of the
+    # Efron loglik
     assert np.abs(res.sum(0)).max() < 1e-3
     beta = fitted + 0.05
     h = 1e-6

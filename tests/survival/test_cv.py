@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sksurv.metrics import concordance_index_censored
 
+from analysis.survival.covariates import make_spec
 from analysis.survival.cv import calibration_table, concordance_interval, cv_aft, status_probability
-from analysis.survival.design import make_spec
 from analysis.survival.nonparametric import fit_npmle
 
 

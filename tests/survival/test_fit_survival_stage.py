@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from analysis.cli import main
-from analysis.params import with_overrides
+from analysis.config import with_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +30,7 @@ def stage_out(small_episodes, small_params, tmp_path_factory):
             "survival.strata": ["region", "exercise_tier"],
             "survival.families": ["weibull", "lognormal"],
             "survival.cv.folds": 3,
+            "survival.cv.calibration_bootstrap_replicates": 50,
             "survival.turnbull_min_episodes": smallest + 1,
         },
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.advice.design import DesignSpec, design_matrix
+from analysis.advice.spec import AdviceSpec, design_arrays
 
 
 @dataclass(frozen=True)
@@ -29,20 +29,20 @@ class SyntheticTruth:
     family: str = "lognormal"
 
 
-def default_truth(spec: DesignSpec) -> SyntheticTruth:
+def default_truth(spec: AdviceSpec) -> SyntheticTruth:
     """A plausible truth: regions 90-150 days, effects of the size DOMAIN.md describes."""
     medians = np.linspace(150.0, 90.0, len(spec.regions))
     beta = {name: 0.0 for name in spec.covariate_names}
     beta.update(
         {
-            "dose_below_knot": 0.25,
-            "dose_above_knot": 0.05,
-            "male": -0.10,
-            "bulk_c": -0.08,
-            "exercise_10": -0.04,
-            "age_10": 0.02,
+            "dose_slope_below_knot": 0.25,
+            "dose_slope_above_knot": 0.05,
+            "sex_male": -0.10,
+            "muscle_bulk_per_grade": -0.08,
+            "exercise_per_10_met_h": -0.04,
+            "age_per_10_years": 0.02,
             "log2_cycle": 0.05,
-            "severity_c": -0.05,
+            "baseline_severity_per_grade": -0.05,
         }
     )
     if "product_daxi" in beta:
@@ -55,7 +55,7 @@ def default_truth(spec: DesignSpec) -> SyntheticTruth:
     )
 
 
-def _covariates(rng: np.random.Generator, n_patients: int, spec: DesignSpec) -> pd.DataFrame:
+def _covariates(rng: np.random.Generator, n_patients: int, spec: AdviceSpec) -> pd.DataFrame:
     n_ep = rng.integers(1, 7, size=n_patients)
     patient = np.repeat(np.arange(n_patients), n_ep)
     n = len(patient)
@@ -87,7 +87,7 @@ def _covariates(rng: np.random.Generator, n_patients: int, spec: DesignSpec) -> 
     return df
 
 
-def _product_p(spec: DesignSpec) -> np.ndarray:
+def _product_p(spec: AdviceSpec) -> np.ndarray:
     p = np.full(len(spec.products), 0.1)
     p[0] = 1.0 - 0.1 * (len(spec.products) - 1)
     return p
@@ -123,13 +123,13 @@ def _observe(rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def synthetic_episodes(
-    spec: DesignSpec, n_patients: int, seed: int, truth: SyntheticTruth | None = None
+    spec: AdviceSpec, n_patients: int, seed: int, truth: SyntheticTruth | None = None
 ) -> tuple[pd.DataFrame, SyntheticTruth, np.ndarray]:
     """Episodes in the processed-table format, the truth, and the latent durations (days)."""
     truth = truth or default_truth(spec)
     rng = np.random.default_rng(seed)
     df = _covariates(rng, n_patients, spec)
-    region_idx, X = design_matrix(df, spec)
+    region_idx, X = design_arrays(df, spec)
     mu = np.array([truth.mu_region[r] for r in spec.regions])
     beta = np.array([truth.beta[c] for c in spec.covariate_names])
     u = rng.normal(0.0, truth.tau, n_patients)

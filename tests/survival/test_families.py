@@ -8,7 +8,7 @@ import pytensor.tensor as pt
 import pytest
 from scipy import stats
 
-from analysis.advice.families import (
+from analysis.survival.families import (
     FAMILIES,
     interval_loglik,
     log_pdf_std,

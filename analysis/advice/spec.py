@@ -1,18 +1,18 @@
-"""Covariate coding of the duration model, stored with the posterior as a JSON spec.
+"""The stored advice model's covariate coding, written with the posterior as ``spec.json``.
 
 The spec fixes everything `bonta advise` needs to turn a request into model covariates without
-the training data: category levels, centring and scaling, the dose-spline knot, reference doses
-and unit conversions, the trained ranges (for the extrapolation warning) and the chosen family.
+the training data: category levels, the centring it was trained with, the dose-spline knot,
+reference doses and unit conversions, the trained ranges (for the extrapolation warning).
+Names, centring and the dose spline come from the one covariate specification,
+:mod:`analysis.survival.covariates`; the model's design (:func:`design_arrays`) is:
 
-Covariates (one column each of the design matrix ``X``; region enters as its own intercept):
-
-- ``dose_below_knot = min(log2_rel_dose, knot)`` and ``dose_above_knot = max(log2_rel_dose -
-  knot, 0)``: a linear spline with one knot (diminishing returns above about twice the label
-  dose, DOMAIN.md); the model adds a partially pooled region deviation to the slope below the
-  knot (small and large muscles respond differently to a dose increase);
-- ``male`` (sex M), ``bulk_c = muscle_bulk - 2``, ``exercise_10 = MET-h/week / 10``,
-  ``age_10 = (age - 45) / 10``, ``log2_cycle``, ``severity_c = baseline_severity - 2``;
-- one indicator per product other than the reference product (first product in params).
+- region as its own intercept (``region_idx``);
+- ``X`` columns: ``dose_slope_below_knot`` (the model adds a partially pooled region deviation
+  to this slope: small and large muscles respond differently to a dose increase),
+  ``dose_slope_above_knot`` (diminishing returns above about twice the label dose,
+  DOMAIN.md), the patient terms ``sex_male``, ``muscle_bulk_per_grade``,
+  ``exercise_per_10_met_h``, ``age_per_10_years``, ``log2_cycle``,
+  ``baseline_severity_per_grade``, and one indicator per product other than the first.
 """
 
 from __future__ import annotations
@@ -23,19 +23,18 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AdviceInputError
-
-#: Columns of an episode row that the model reads.
-COVARIATE_COLUMNS: tuple[str, ...] = (
-    "region",
-    "product",
-    "log2_rel_dose",
-    "muscle_bulk",
-    "exercise_met_h_week",
-    "sex",
-    "age_years",
-    "cycle",
-    "baseline_severity",
+from analysis.survival.covariates import (
+    DOSE_ABOVE_KNOT,
+    PATIENT_TERMS,
+    REFERENCE_AGE_YEARS,
+    REFERENCE_BULK,
+    REFERENCE_SEVERITY,
+    dose_below_term,
+    dose_spline,
+    patient_terms,
+    product_term,
 )
+from analysis.vocabulary import Vocabulary
 
 #: Continuous inputs whose trained range is stored (extrapolation warning).
 RANGE_COLUMNS: tuple[str, ...] = (
@@ -51,33 +50,25 @@ NUMERIC_COLUMNS: tuple[str, ...] = RANGE_COLUMNS
 
 
 @dataclass(frozen=True)
-class DesignSpec:
+class AdviceSpec:
     """How covariates are coded; serialisable to JSON (``to_dict`` / ``from_dict``)."""
 
     regions: tuple[str, ...]
     products: tuple[str, ...]
     reference_dose_units: dict[str, float]
     units_per_ona_unit: dict[str, float]
-    dose_knot_log2: float = 1.0
-    age_centre: float = 45.0
-    bulk_centre: float = 2.0
-    severity_centre: float = 2.0
+    dose_knot_log2: float
+    age_centre: float
+    bulk_centre: float
+    severity_centre: float
     trained_ranges: dict[str, list[float]] = field(default_factory=dict)
     trained_region_products: tuple[tuple[str, str], ...] = ()
 
     @property
     def covariate_names(self) -> list[str]:
-        base = [
-            "dose_below_knot",
-            "dose_above_knot",
-            "male",
-            "bulk_c",
-            "exercise_10",
-            "age_10",
-            "log2_cycle",
-            "severity_c",
-        ]
-        return base + [f"product_{p}" for p in self.products[1:]]
+        """Columns of ``X`` (:func:`design_arrays`), the posterior's ``covariate`` coordinate."""
+        base = [dose_below_term(), DOSE_ABOVE_KNOT, *PATIENT_TERMS]
+        return base + [product_term(p) for p in self.products[1:]]
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -87,7 +78,7 @@ class DesignSpec:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> DesignSpec:
+    def from_dict(cls, d: dict) -> AdviceSpec:
         d = dict(d)
         d["regions"] = tuple(d["regions"])
         d["products"] = tuple(d["products"])
@@ -95,20 +86,21 @@ class DesignSpec:
         return cls(**d)
 
 
-def spec_from_params(params: dict, dose_knot_log2: float = 1.0) -> DesignSpec:
-    """A spec with the study's vocabularies (regions, products) and no trained ranges yet."""
-    regions = params["regions"]
-    products = params["products"]
-    return DesignSpec(
-        regions=tuple(regions),
-        products=tuple(products),
-        reference_dose_units={k: float(v["reference_dose_units"]) for k, v in regions.items()},
-        units_per_ona_unit={k: float(v["units_per_ona_unit"]) for k, v in products.items()},
+def spec_from_vocabulary(vocabulary: Vocabulary, dose_knot_log2: float) -> AdviceSpec:
+    """A spec with the study's regions and products, the shared centring, no trained ranges."""
+    return AdviceSpec(
+        regions=vocabulary.region_codes,
+        products=vocabulary.product_codes,
+        reference_dose_units=vocabulary.reference_dose_units,
+        units_per_ona_unit=vocabulary.units_per_ona_unit,
         dose_knot_log2=float(dose_knot_log2),
+        age_centre=float(REFERENCE_AGE_YEARS),
+        bulk_centre=float(REFERENCE_BULK),
+        severity_centre=float(REFERENCE_SEVERITY),
     )
 
 
-def with_trained_ranges(spec: DesignSpec, episodes: pd.DataFrame) -> DesignSpec:
+def with_trained_ranges(spec: AdviceSpec, episodes: pd.DataFrame) -> AdviceSpec:
     """Copy of ``spec`` that records the ranges and region/product pairs seen in training."""
     ranges = {
         col: [float(episodes[col].min()), float(episodes[col].max())] for col in RANGE_COLUMNS
@@ -124,17 +116,17 @@ def with_trained_ranges(spec: DesignSpec, episodes: pd.DataFrame) -> DesignSpec:
     d = spec.to_dict()
     d["trained_ranges"] = ranges
     d["trained_region_products"] = [list(x) for x in pairs]
-    return DesignSpec.from_dict(d)
+    return AdviceSpec.from_dict(d)
 
 
-def log2_rel_dose(spec: DesignSpec, region: str, product: str, units: float) -> float:
+def log2_rel_dose(spec: AdviceSpec, region: str, product: str, units: float) -> float:
     """log2 of the onabotulinumtoxinA-equivalent dose relative to the region's reference dose."""
     ona_eq = float(units) / spec.units_per_ona_unit[product]
     return float(np.log2(ona_eq / spec.reference_dose_units[region]))
 
 
 def check_categories(
-    df: pd.DataFrame, spec: DesignSpec, source: str = "request", first_row: int = 1
+    df: pd.DataFrame, spec: AdviceSpec, source: str = "request", first_row: int = 1
 ) -> None:
     """Raise :class:`AdviceInputError` naming the row, column and value of an unknown code."""
     problems = []
@@ -156,31 +148,29 @@ def check_categories(
         raise AdviceInputError("; ".join(problems[:20]))
 
 
-def design_matrix(df: pd.DataFrame, spec: DesignSpec) -> tuple[np.ndarray, np.ndarray]:
+def design_arrays(df: pd.DataFrame, spec: AdviceSpec) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(region_idx, X)`` for episode rows (columns of :data:`COVARIATE_COLUMNS`).
 
-    ``X[:, 0]`` is the dose below the knot, the covariate whose slope varies by region.
+    ``X`` has the columns :attr:`AdviceSpec.covariate_names`; ``X[:, 0]`` is the dose below
+    the knot, the covariate whose slope varies by region.
     """
     region_idx = pd.Categorical(df["region"].astype(str), categories=spec.regions).codes
     product = pd.Categorical(df["product"].astype(str), categories=spec.products).codes
     if (region_idx < 0).any() or (product < 0).any():
         check_categories(df, spec)
-    dose = df["log2_rel_dose"].to_numpy(dtype=float)
-    cols = [
-        np.minimum(dose, spec.dose_knot_log2),
-        np.maximum(dose - spec.dose_knot_log2, 0.0),
-        (df["sex"].astype(str).to_numpy() == "M").astype(float),
-        df["muscle_bulk"].to_numpy(dtype=float) - spec.bulk_centre,
-        df["exercise_met_h_week"].to_numpy(dtype=float) / 10.0,
-        (df["age_years"].to_numpy(dtype=float) - spec.age_centre) / 10.0,
-        np.log2(np.maximum(df["cycle"].to_numpy(dtype=float), 1.0)),
-        df["baseline_severity"].to_numpy(dtype=float) - spec.severity_centre,
-    ]
+    below, above = dose_spline(df["log2_rel_dose"], spec.dose_knot_log2)
+    patient = patient_terms(
+        df,
+        bulk_centre=spec.bulk_centre,
+        age_centre=spec.age_centre,
+        severity_centre=spec.severity_centre,
+    )
+    cols = [below, above, *(patient[name] for name in PATIENT_TERMS)]
     cols += [(product == k).astype(float) for k in range(1, len(spec.products))]
     return region_idx.astype(np.int64), np.column_stack(cols)
 
 
-def out_of_range(row: pd.Series, spec: DesignSpec) -> list[str]:
+def out_of_range(row: pd.Series, spec: AdviceSpec) -> list[str]:
     """Human-readable notes for each input outside the trained range (empty if none)."""
     notes = []
     for col in RANGE_COLUMNS:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.advice.design import COVARIATE_COLUMNS
 from analysis.advice.predict import PosteriorDraws, Predictive, predictive
+from analysis.survival.covariates import COVARIATE_COLUMNS
 
 
 @dataclass(frozen=True)

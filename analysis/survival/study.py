@@ -1,0 +1,404 @@
+"""The survival study of effect duration and time to re-treatment, from episodes to results.
+
+:func:`run_survival_study` runs, in order: Turnbull curves and generalised log-rank tests by
+stratum (:mod:`~analysis.survival.nonparametric`), the interval-censored AFT models with their
+family choice and dose-slope test (:mod:`~analysis.survival.aft`), the Cox model of time to
+re-treatment with its proportional-hazards actions (:mod:`~analysis.survival.cox`), and the
+patient-grouped cross-validation of both (:mod:`~analysis.survival.cv`). It touches no file;
+the stage writes the frozen :class:`SurvivalStudy` it returns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.survival import aft, cox, cv, nonparametric
+from analysis.survival.config import SurvivalConfig, SurvivalStudyConfig
+from analysis.survival.covariates import (
+    check_columns,
+    design_matrix,
+    duration_frame,
+    make_spec,
+    term_label,
+    term_unit,
+)
+
+#: Columns of the time-ratio table, in order.
+TIME_RATIO_COLUMNS = [
+    "term",
+    "label",
+    "unit",
+    "time_ratio",
+    "time_ratio_lower",
+    "time_ratio_upper",
+    "percent_change",
+    "coef",
+    "se_robust",
+    "se_model",
+    "p",
+    "family",
+]
+
+
+@dataclass(frozen=True)
+class Nonparametric:
+    """Turnbull estimates by stratum and the generalised log-rank tests."""
+
+    estimates: pd.DataFrame
+    curves: pd.DataFrame
+    median_by_region: pd.DataFrame
+    logrank_tests: pd.DataFrame
+    levels_not_estimated: int
+
+
+@dataclass(frozen=True)
+class Regression:
+    """The chosen interval-censored AFT model and what is derived from it."""
+
+    model_choice: pd.DataFrame
+    fit: aft.AFTResult
+    coefficients_all_families: pd.DataFrame
+    dose_slope_test: pd.DataFrame
+    time_ratios: pd.DataFrame
+    model_curves: pd.DataFrame
+    dose_response: pd.DataFrame
+
+    @property
+    def family(self) -> str:
+        return self.fit.family
+
+
+@dataclass(frozen=True)
+class Retreatment:
+    """Cox model of time to re-treatment and its cross-validated prediction metrics."""
+
+    result: cox.RetreatmentResult
+    hazard_ratios: pd.DataFrame
+    ph_tests: pd.DataFrame
+    ph_actions: pd.DataFrame
+    cv_metrics: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Cross-validated prediction quality of the chosen AFT model."""
+
+    cv_metrics: pd.DataFrame
+    brier_by_week: pd.DataFrame
+    calibration: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class SurvivalStudy:
+    """Every result of :func:`run_survival_study` (tables are tidy DataFrames)."""
+
+    n_episodes_total: int
+    n_episodes_duration: int
+    n_patients_duration: int
+    nonparametric: Nonparametric
+    regression: Regression
+    retreatment: Retreatment
+    prediction: Prediction
+    aft_vs_turnbull: pd.DataFrame
+
+    @property
+    def prediction_metrics(self) -> pd.DataFrame:
+        """Cross-validated metrics of both endpoints (duration AFT, then re-treatment Cox)."""
+        return pd.concat(
+            [self.prediction.cv_metrics, self.retreatment.cv_metrics], ignore_index=True
+        )
+
+    def metrics(self) -> dict:
+        """Small metrics for ``dvc metrics show``."""
+        med = self.nonparametric.median_by_region.set_index("region")
+        cv_all = pd.concat([self.prediction.cv_metrics, self.retreatment.cv_metrics])
+        slope_test = self.regression.dose_slope_test
+        return {
+            "n_episodes_duration": self.n_episodes_duration,
+            "n_patients_duration": self.n_patients_duration,
+            "chosen_family": self.regression.family,
+            "aic": {row.family: row.aic for row in self.regression.model_choice.itertuples()},
+            "region_specific_dose_slopes": bool(slope_test["region_specific"].iloc[0]),
+            "median_days": {
+                k: {"estimate": v.median_days, "lower": v.median_lower, "upper": v.median_upper}
+                for k, v in med.iterrows()
+            },
+            "prediction": {
+                f"{row.endpoint}_{row.metric}": row.estimate for row in cv_all.itertuples()
+            },
+            "aft_vs_turnbull_max_abs_diff": float(self.aft_vs_turnbull["max_abs_diff"].max()),
+            "ph_failing_terms": len(self.retreatment.ph_actions),
+            "turnbull_levels_not_estimated": self.nonparametric.levels_not_estimated,
+        }
+
+
+def _silent(message: str) -> None:
+    """Default progress sink: say nothing."""
+
+
+def run_survival_study(
+    episodes: pd.DataFrame,
+    cfg: SurvivalStudyConfig,
+    *,
+    source: str = "episodes.parquet",
+    log: Callable[[str], None] = _silent,
+) -> SurvivalStudy:
+    """Run every survival analysis of the processed ``episodes`` table.
+
+    Parameters
+    ----------
+    episodes : DataFrame
+        The processed episode table (docs/ARCHITECTURE.md); rows with ``in_duration_analysis``
+        enter the duration models, rows with ``retreat_days > 0`` the re-treatment model.
+    cfg : SurvivalStudyConfig
+        params.yaml ``survival``, ``duration_model``, ``seed`` and reference doses.
+    source : str
+        File name used in input-error messages.
+    log : callable
+        Receives one progress line per step.
+    """
+    t0 = time.time()
+    df = duration_frame(episodes, source)
+    np_results = nonparametric_results(df, cfg.survival, cfg.seed, log)
+    log(f"Turnbull done ({time.time() - t0:.0f} s)")
+    regression = regression_results(df, cfg)
+    log(f"AFT done ({time.time() - t0:.0f} s)")
+    retreatment = retreatment_results(episodes, cfg, source)
+    log(f"Cox done ({time.time() - t0:.0f} s)")
+    prediction = prediction_results(df, cfg, regression.fit)
+    log(f"CV done ({time.time() - t0:.0f} s)")
+    return SurvivalStudy(
+        n_episodes_total=len(episodes),
+        n_episodes_duration=len(df),
+        n_patients_duration=int(df["patient_key"].nunique()),
+        nonparametric=np_results,
+        regression=regression,
+        retreatment=retreatment,
+        prediction=prediction,
+        aft_vs_turnbull=model_vs_turnbull(np_results.curves, regression.model_curves),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Nonparametric curves and tests
+# ------------------------------------------------------------------------------------------
+def nonparametric_results(
+    df: pd.DataFrame, s: SurvivalConfig, seed: int, log: Callable[[str], None] = _silent
+) -> Nonparametric:
+    """Turnbull estimates of every stratum in ``s.strata`` and their log-rank tests.
+
+    The bootstrap of the k-th stratum is seeded with ``seed + 1000 k``.
+    """
+    summaries, curves, n_too_few = [], [], 0
+    for k, var in enumerate(s.strata):
+        res, too_few = nonparametric.turnbull_by(
+            df,
+            var,
+            n_boot=s.bootstrap_replicates,
+            seed=seed + 1000 * k,
+            ci_level=s.ci_level,
+            report_weeks=s.report_weeks,
+            grid_days=s.curve_grid,
+            min_episodes=s.turnbull_min_episodes,
+        )
+        for level, r in res.items():
+            summaries.append(r.summary.assign(variable=var, level=level))
+            curves.append(r.curve.assign(variable=var))
+        if not too_few.empty:
+            columns = [*too_few.columns.drop("level"), "variable", "level"]
+            summaries.append(too_few.assign(variable=var)[columns])
+            for level, n in too_few.groupby("level", sort=False)["n_episodes"].first().items():
+                log(
+                    f"Turnbull: {var}={level} has {n} episodes (< {s.turnbull_min_episodes}): "
+                    "listed without estimates"
+                )
+            n_too_few += too_few["level"].nunique()
+    summary = pd.concat(summaries, ignore_index=True)
+    return Nonparametric(
+        estimates=summary,
+        curves=pd.concat(curves, ignore_index=True),
+        median_by_region=_median_by_region(summary),
+        logrank_tests=_logrank_tests(df, s.strata),
+        levels_not_estimated=n_too_few,
+    )
+
+
+def _median_by_region(summary: pd.DataFrame) -> pd.DataFrame:
+    med = summary[(summary["variable"] == "region") & (summary["quantity"] == "median_duration")]
+    by_region = med.rename(
+        columns={
+            "level": "region",
+            "estimate": "median_days",
+            "lower": "median_lower",
+            "upper": "median_upper",
+        }
+    )[["region", "n_episodes", "n_patients", "median_days", "median_lower", "median_upper"]]
+    return by_region.reset_index(drop=True)
+
+
+def _logrank_tests(df: pd.DataFrame, strata: tuple[str, ...]) -> pd.DataFrame:
+    """Generalised log-rank test of each stratum (non-region factors stratified by region)."""
+    tests = []
+    for var in strata:
+        by = None if var == "region" else "region"
+        r = nonparametric.generalised_logrank(df, var, strata=by)
+        tests.append(
+            {"variable": var, "stratified_by": by or "", "chi2": r.chi2, "df": r.df, "p": r.p_value}
+        )
+    return pd.DataFrame(tests)
+
+
+# ------------------------------------------------------------------------------------------
+# Interval-censored AFT regression
+# ------------------------------------------------------------------------------------------
+def regression_results(df: pd.DataFrame, cfg: SurvivalStudyConfig) -> Regression:
+    """AFT family by AIC, common vs region-specific dose slopes, and the chosen model's tables."""
+    s = cfg.survival
+    spec = make_spec(df, s.reference_region, s.reference_product, cfg.model.dose_knot_log2)
+    choice = aft.choose_family(df, spec, s.families, s.ci_level)
+    slope_test, common, per_region = aft.compare_dose_slopes(
+        df, spec, choice.chosen, s.region_slope_alpha
+    )
+    best = per_region if slope_test.region_specific else common
+    return Regression(
+        model_choice=choice.aic_table,
+        fit=best,
+        coefficients_all_families=pd.concat(
+            [f.summary for f in choice.fits.values()], ignore_index=True
+        ),
+        dose_slope_test=pd.DataFrame([vars(slope_test)]),
+        time_ratios=time_ratio_table(best),
+        model_curves=aft.marginal_survival(best, df, "region", s.curve_grid[1:]),
+        dose_response=dose_response(best, df, cfg),
+    )
+
+
+def time_ratio_table(fit: aft.AFTResult) -> pd.DataFrame:
+    """Time ratios of the location terms with labels and units (Intercept and scale left out)."""
+    s = fit.summary[fit.summary["time_ratio"].notna() & (fit.summary["term"] != "Intercept")].copy()
+    s["label"] = s["term"].map(fit.spec.label)
+    s["unit"] = s["term"].map(lambda t: term_unit(t, fit.spec.knot))
+    s["percent_change"] = 100 * (s["time_ratio"] - 1)
+    return s[TIME_RATIO_COLUMNS].reset_index(drop=True)
+
+
+def dose_response(fit: aft.AFTResult, df: pd.DataFrame, cfg: SurvivalStudyConfig) -> pd.DataFrame:
+    """Predicted median of ``survival.dose_response.profile`` over its dose grid, by region."""
+    grid = cfg.survival.dose_response
+    profile = grid.profile
+    rel = grid.rel_doses
+    met = profile.exercise_met_h_week
+    if met == "cohort_median":
+        met = float(df["exercise_met_h_week"].median())
+    frames = [
+        pd.DataFrame(
+            {
+                "region": region,
+                "product": profile.product,
+                "rel_dose": rel,
+                "log2_rel_dose": np.log2(rel),
+                "units_ona_eq": rel * float(cfg.reference_dose_units[region]),
+                "muscle_bulk": profile.muscle_bulk,
+                "exercise_met_h_week": met,
+                "sex": profile.sex,
+                "age_years": profile.age_years,
+                "cycle": profile.cycle,
+                "baseline_severity": profile.baseline_severity,
+            }
+        )
+        for region in fit.spec.regions
+    ]
+    return aft.predicted_medians(fit, pd.concat(frames, ignore_index=True), cfg.survival.ci_level)
+
+
+def model_vs_turnbull(turnbull_curves: pd.DataFrame, model_curves: pd.DataFrame) -> pd.DataFrame:
+    """Per region: largest and mean distance of the AFT curve from the Turnbull curve, and the
+    share of days on which it lies inside the Turnbull band."""
+    m = turnbull_curves[turnbull_curves["variable"] == "region"].merge(
+        model_curves, on=["group", "time_days"], suffixes=("_npmle", "_model")
+    )
+    d = (m["survival_model"] - m["survival_npmle"]).abs()
+    inside = (m["survival_model"] >= m["lower"]) & (m["survival_model"] <= m["upper"])
+    return (
+        m.assign(abs_diff=d, inside=inside)
+        .groupby("group", as_index=False)
+        .agg(
+            max_abs_diff=("abs_diff", "max"),
+            mean_abs_diff=("abs_diff", "mean"),
+            share_inside_band=("inside", "mean"),
+        )
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Time to re-treatment (Cox) and prediction quality
+# ------------------------------------------------------------------------------------------
+RETREATMENT_COLUMNS = ("retreat_days", "retreat_event", "patient_key")
+
+
+def retreatment_results(
+    episodes: pd.DataFrame, cfg: SurvivalStudyConfig, source: str = "episodes.parquet"
+) -> Retreatment:
+    """Cox model of time to re-treatment (episodes with ``retreat_days > 0``), PH actions, CV."""
+    s = cfg.survival
+    check_columns(episodes, RETREATMENT_COLUMNS, source)
+    data = episodes[episodes["retreat_days"] > 0].reset_index(drop=True)
+    spec = make_spec(data, s.reference_region, s.reference_product, cfg.model.dose_knot_log2)
+    x = design_matrix(data, spec)
+    work = pd.concat(
+        [x, data[["retreat_days", "retreat_event", "patient_key", "region", "product"]]], axis=1
+    )
+    work["retreat_event"] = work["retreat_event"].astype(bool)
+    res = cox.fit_retreatment(
+        work,
+        list(x.columns),
+        s.cox.ph_alpha,
+        time_transform=s.cox.ph_time_transform,
+        ties=s.cox.ties,
+    )
+    hr = res.final.summary.copy()
+    # the Cox table names the reference region "reference" (strata may replace region terms)
+    hr["label"] = hr["term"].map(lambda t: term_label(t, "reference", spec.products[0], spec.knot))
+    parts = [res.ph_initial.assign(model="initial")]
+    if len(res.ph_final) and res.ph_final is not res.ph_initial:
+        parts.append(res.ph_final.assign(model="final"))
+    # CV of the final model's structure on unsplit rows (time-split terms enter as one effect)
+    cv_terms = [c for c in x.columns if cox._source(c) not in res.final.strata]
+    cv_cox = cv.cv_cox(
+        work,
+        cv_terms,
+        list(res.final.strata),
+        s.cv.folds,
+        "retreat_days",
+        "retreat_event",
+        s.cv.cox_eval_grid,
+    )
+    return Retreatment(
+        result=res,
+        hazard_ratios=hr,
+        ph_tests=pd.concat(parts, ignore_index=True),
+        ph_actions=res.action.actions,
+        cv_metrics=cv_cox,
+    )
+
+
+def prediction_results(
+    df: pd.DataFrame, cfg: SurvivalStudyConfig, fit: aft.AFTResult
+) -> Prediction:
+    """Patient-grouped CV of the chosen AFT model: concordance, Brier scores, calibration."""
+    c = cfg.survival.cv
+    res = cv.cv_aft(df, fit.family, fit.spec, c.folds, c.brier_weeks)
+    calibration = cv.calibration_table(
+        res.predictions,
+        c.calibration_weeks,
+        c.risk_groups,
+        n_boot=c.calibration_bootstrap_replicates,
+        seed=cfg.seed,
+        ci_level=cfg.survival.ci_level,
+    )
+    return Prediction(cv_metrics=res.summary, brier_by_week=res.brier, calibration=calibration)
