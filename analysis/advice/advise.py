@@ -272,10 +272,11 @@ def advise(
     q = pred.quantile([0.5, tail, 1.0 - tail, p50, p80])
     floor = config.label_min_interval_days
     start, end = max(q[3], floor), max(q[4], floor)
-    dates = (None, None)
+    dates: tuple[dt.date | None, dt.date | None] = (None, None)
     if request.treatment_date:
-        dates = tuple(
-            request.treatment_date + dt.timedelta(days=int(round(x))) for x in (start, end)
+        dates = (
+            request.treatment_date + dt.timedelta(days=int(round(start))),
+            request.treatment_date + dt.timedelta(days=int(round(end))),
         )
     return Advice(
         region=request.region,
@@ -340,7 +341,7 @@ def render_text(advice: Advice) -> str:
             f"(80% credible interval {100 * r.prob_lower:.0f}-{100 * r.prob_upper:.0f}%)"
         )
     window = f"day {a.booking_start_days:.0f} to day {a.booking_end_days:.0f}"
-    if a.booking_start_date:
+    if a.booking_start_date and a.booking_end_date:
         window += f" ({a.booking_start_date.isoformat()} to {a.booking_end_date.isoformat()})"
     lines.append(f"  Recommended booking window: {window}")
     if a.floor_binds:

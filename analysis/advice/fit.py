@@ -229,7 +229,7 @@ def subsample_patients(episodes: pd.DataFrame, max_patients: int | None, seed: i
     """All episodes of at most ``max_patients`` randomly chosen patients (seeded)."""
     if max_patients is None:
         return episodes
-    keys = np.sort(episodes["patient_key"].unique())
+    keys = episodes["patient_key"].unique()  # first-appearance order: the data's, not the key's
     if len(keys) <= max_patients:
         return episodes
     keep = np.random.default_rng(seed).choice(keys, int(max_patients), replace=False)

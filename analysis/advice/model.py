@@ -64,7 +64,8 @@ def duration_data(episodes: pd.DataFrame, spec: AdviceSpec) -> DurationData:
             f"{int(bad.sum())} such row(s)"
         )
     region_idx, X = design_arrays(ep, spec)
-    patient_codes, _ = pd.factorize(ep["patient_key"], sort=True)
+    # first-appearance order (the processed tables' order comes from the data, not the key)
+    patient_codes, _ = pd.factorize(ep["patient_key"], sort=False)
     return DurationData(
         region_idx=region_idx,
         X=X,

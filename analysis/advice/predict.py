@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
@@ -117,7 +118,7 @@ class Predictive:
         with np.errstate(invalid="ignore", divide="ignore"):
             return num / den[:, None], den
 
-    def quantile(self, probs: np.ndarray, iterations: int = 10) -> np.ndarray:
+    def quantile(self, probs: npt.ArrayLike, iterations: int = 10) -> np.ndarray:
         """Days ``t`` with predictive ``P(T <= t) = p`` for each ``p``.
 
         The mixture CDF is evaluated on a 40-point grid of log t spanning every component's
@@ -242,7 +243,7 @@ def _prune(w: np.ndarray) -> np.ndarray:
     """Mask of the (draw, node) pairs that carry all but ``_PRUNE_MASS`` of the weight."""
     flat = np.sort(w.ravel())
     cut_pos = np.searchsorted(np.cumsum(flat), _PRUNE_MASS)
-    threshold = flat[min(cut_pos, len(flat) - 1)]
+    threshold = flat[min(int(cut_pos), len(flat) - 1)]
     return w >= threshold
 
 

@@ -250,7 +250,7 @@ def advise_batch(
 
 def advice_record(advice: Advice) -> dict:
     """Flat CSV columns of one advice."""
-    rec = {
+    rec: dict[str, object] = {
         "median_days": advice.median_days,
         "lower_days": advice.interval_lower_days,
         "upper_days": advice.interval_upper_days,

@@ -107,12 +107,18 @@ def outcome_column(complication: str) -> str:
 def levels_from_episodes(
     episodes: pd.DataFrame, regions: Sequence[str], products: Sequence[str]
 ) -> Levels:
-    """Levels of one data set: vocabularies from params, clinics/injectors as observed (sorted)."""
-    clinics = tuple(sorted(episodes["clinic"].astype(str).unique()))
-    injectors = tuple(sorted(episodes["injector"].astype(str).unique()))
+    """Levels of one data set: vocabularies from params, clinics/injectors as observed.
+
+    Clinics and injectors are ordered by first appearance in ``episodes`` (whose row order
+    comes from the data, not from the pseudonym key), so that the model's coordinates and its
+    sampler's random stream do not depend on the key.
+    """
+    clinics = tuple(episodes["clinic"].astype(str).unique())
+    injectors = tuple(episodes["injector"].astype(str).unique())
     pairs = episodes[["injector", "clinic"]].astype(str).value_counts().reset_index()
-    main = pairs.sort_values(
-        ["injector", "count", "clinic"], ascending=[True, False, True]
+    pairs["clinic_order"] = pairs["clinic"].map({c: k for k, c in enumerate(clinics)})
+    main = pairs.sort_values(  # an injector's main clinic: most treatments, then first seen
+        ["injector", "count", "clinic_order"], ascending=[True, False, True]
     ).drop_duplicates("injector")
     main_clinic = dict(zip(main["injector"], main["clinic"], strict=True))
     return Levels(

@@ -334,7 +334,8 @@ def ppc_tables(
     and the two-sided predictive p-value ``2 min(P(y_rep >= y), P(y_rep <= y))`` (capped at 1).
     """
     rng = np.random.default_rng(seed)
-    by_region, by_injector = [], []
+    by_region: list[dict] = []
+    by_injector: list[dict] = []
     for fit in fits:
         arrays = fit.cells.arrays()
         risk = cell_risk(posterior_draws(fit, n_draws), arrays)

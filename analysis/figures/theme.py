@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -28,7 +29,16 @@ PALETTE: list[str] = [
     "#F0E442",  # yellow
     "#000000",  # black
 ]
-LINESTYLES: list[str] = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)), (0, (1, 1)), "-"]
+LINESTYLES: list[str | tuple[int, tuple[int, ...]]] = [
+    "-",
+    "--",
+    "-.",
+    ":",
+    (0, (5, 1)),
+    (0, (3, 1, 1, 1)),
+    (0, (1, 1)),
+    "-",
+]
 MARKERS: list[str] = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 #: Print resolution used for every saved figure.
@@ -38,7 +48,7 @@ DPI = 200
 @contextmanager
 def theme() -> Iterator[None]:
     """Apply the study theme for the duration of a ``with`` block."""
-    rc = {
+    rc: dict[str, Any] = {
         "figure.dpi": 100,
         "savefig.dpi": DPI,
         "font.family": "DejaVu Sans",
@@ -46,7 +56,7 @@ def theme() -> Iterator[None]:
         "svg.hashsalt": "bonta",
     }
     with (
-        matplotlib.rc_context(rc),
+        matplotlib.rc_context(rc),  # type: ignore[arg-type]
         sns.axes_style("whitegrid"),
         sns.plotting_context("paper", font_scale=1.2),
         sns.color_palette(PALETTE),

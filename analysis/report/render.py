@@ -60,6 +60,7 @@ def export_tables(report: Report, out_dir: Path) -> list[Path]:
     """Write every exported table as CSV (suppressed values) and LaTeX (display text)."""
     written = []
     for table in report.tables:
+        assert table.export_stem is not None  # report.tables holds exported tables only
         csv = write_csv(table.suppressed, out_dir / f"{table.export_stem}.csv")
         tex = out_dir / f"{table.export_stem}.tex"
         frame = pd.DataFrame(table.rows, columns=table.columns)

@@ -30,9 +30,6 @@ from analysis.errors import ConfigError
 from analysis.io import write_csv, write_json, write_parquet
 from analysis.simulator.config import SimConfig
 from analysis.simulator.population import (
-    REFERENCE_AGE_YEARS,
-    REFERENCE_BULK,
-    REFERENCE_SEVERITY,
     PatientArrays,
     complication_effects,
     complication_risk,
@@ -40,6 +37,7 @@ from analysis.simulator.population import (
     simulate_patients,
 )
 from analysis.simulator.visits import AssessmentArrays, EpisodeArrays, simulate_visits
+from analysis.survival import covariates as cov
 
 #: Canonical raw-table columns (docs/ARCHITECTURE.md, "Raw tables").
 RAW_COLUMNS: dict[str, list[str]] = {
@@ -244,7 +242,11 @@ def _complication_risk_table(
 
     Sorted by episode id, then type in vocabulary order; ``_episode`` is the internal index.
     """
-    episode, type_idx, base, risk, occurred = [], [], [], [], []
+    episode: list[np.ndarray] = []
+    type_idx: list[np.ndarray] = []
+    base: list[np.ndarray] = []
+    risk: list[np.ndarray] = []
+    occurred: list[np.ndarray] = []
     for t in range(len(cfg.complication_types)):
         applicable = np.flatnonzero(np.isfinite(cfg.base_rate[t][ep.region]))
         p = complication_risk(
@@ -263,14 +265,14 @@ def _complication_risk_table(
         base.append(cfg.base_rate[t][ep.region[applicable]])
         risk.append(p)
         occurred.append(rng.random(applicable.size) < p)
-    e, t = np.concatenate(episode), np.concatenate(type_idx)
-    order = np.lexsort((t, rank[e]))
-    e, t = e[order], t[order]
+    e, ctype = np.concatenate(episode), np.concatenate(type_idx)
+    order = np.lexsort((ctype, rank[e]))
+    e, ctype = e[order], ctype[order]
     return pd.DataFrame(
         {
             "_episode": e,
             "episode_id": ids[e],
-            "complication_type": np.asarray(cfg.complication_types, dtype=object)[t],
+            "complication_type": np.asarray(cfg.complication_types, dtype=object)[ctype],
             "base_rate": np.concatenate(base)[order],
             "risk_30d": np.concatenate(risk)[order],
             "occurred": np.concatenate(occurred)[order],
@@ -412,16 +414,16 @@ def _truth_dict(cfg: SimConfig) -> dict[str, Any]:
 def _duration_truth(cfg: SimConfig) -> dict[str, Any]:
     d = cfg.duration
     coef = {
-        "sex_M": d.sex_male,
-        "muscle_bulk": d.muscle_bulk_per_grade,
-        "exercise_per_10_met_h": d.exercise_per_10_met_h,
-        "age_per_10_years": d.age_per_10_years,
-        "log2_cycle": d.log2_cycle,
-        "baseline_severity": d.baseline_severity_per_grade,
-        "dose_slope_above_knot": d.dose_slope_above_knot,
+        cov.SEX_MALE: d.sex_male,
+        cov.MUSCLE_BULK: d.muscle_bulk_per_grade,
+        cov.EXERCISE: d.exercise_per_10_met_h,
+        cov.AGE: d.age_per_10_years,
+        cov.CYCLE: d.log2_cycle,
+        cov.SEVERITY: d.baseline_severity_per_grade,
+        cov.DOSE_ABOVE_KNOT: d.dose_slope_above_knot,
         **{f"product_{p}": v for p, v in zip(cfg.products, cfg.product_log_time, strict=True)},
         **{
-            f"dose_slope_below_knot_{r}": v
+            f"{cov.DOSE_BELOW_KNOT}_{r}": v
             for r, v in zip(cfg.regions, cfg.dose_slope_below_knot, strict=True)
         },
     }
@@ -431,24 +433,24 @@ def _duration_truth(cfg: SimConfig) -> dict[str, Any]:
         " + sum(coef * covariate) + u_patient + sigma * eps",
         "distribution": "lognormal",
         "covariates": {
-            "sex_M": "1 if sex == 'M'",
-            "muscle_bulk": f"muscle_bulk - {REFERENCE_BULK}",
-            "exercise_per_10_met_h": "exercise_met_h_week / 10",
-            "age_per_10_years": f"(age_years - {REFERENCE_AGE_YEARS:g}) / 10,"
+            cov.SEX_MALE: "1 if sex == 'M'",
+            cov.MUSCLE_BULK: f"muscle_bulk - {cov.REFERENCE_BULK}",
+            cov.EXERCISE: f"exercise_met_h_week / {cov.EXERCISE_STEP_MET_H:g}",
+            cov.AGE: f"(age_years - {cov.REFERENCE_AGE_YEARS:g}) / {cov.AGE_STEP_YEARS:g},"
             " age_years = treatment year - birth_year",
-            "log2_cycle": "log2(cycle)",
-            "baseline_severity": f"baseline_severity - {REFERENCE_SEVERITY}",
+            cov.CYCLE: "log2(cycle)",
+            cov.SEVERITY: f"baseline_severity - {cov.REFERENCE_SEVERITY}",
             "product_<code>": "indicator of product (ona = reference, 0)",
             "dose": "below * min(log2_rel_dose, knot) + above * max(log2_rel_dose - knot, 0)",
         },
         "reference_profile": {
             "sex": "F",
-            "muscle_bulk": REFERENCE_BULK,
+            "muscle_bulk": cov.REFERENCE_BULK,
             "exercise_met_h_week": 0,
-            "age_years": REFERENCE_AGE_YEARS,
+            "age_years": cov.REFERENCE_AGE_YEARS,
             "product": "ona",
             "cycle": 1,
-            "baseline_severity": REFERENCE_SEVERITY,
+            "baseline_severity": cov.REFERENCE_SEVERITY,
             "rel_dose": 1.0,
         },
         "median_days_reference": dict(

@@ -12,11 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.simulator.config import SimConfig
+from analysis.survival.covariates import (
+    AGE_STEP_YEARS,
+    EXERCISE_STEP_MET_H,
+    REFERENCE_AGE_YEARS,
+    REFERENCE_BULK,
+    REFERENCE_SEVERITY,
+)
 
 #: Reference profile of ``duration.median_days`` (documented in params.yaml and docs/simulator.md).
-REFERENCE_AGE_YEARS = 45.0
-REFERENCE_BULK = 2
-REFERENCE_SEVERITY = 2
 
 
 @dataclass(frozen=True)
@@ -162,8 +166,8 @@ def log_duration_mean(
         + dose_effect(cfg, log2_dose, region)
         + d.sex_male * male
         + d.muscle_bulk_per_grade * (bulk - REFERENCE_BULK)
-        + d.exercise_per_10_met_h * exercise_met_h / 10.0
-        + d.age_per_10_years * (age_years - REFERENCE_AGE_YEARS) / 10.0
+        + d.exercise_per_10_met_h * exercise_met_h / EXERCISE_STEP_MET_H
+        + d.age_per_10_years * (age_years - REFERENCE_AGE_YEARS) / AGE_STEP_YEARS
         + np.asarray(cfg.product_log_time)[product]
         + d.log2_cycle * np.log2(cycle)
         + d.baseline_severity_per_grade * (severity - REFERENCE_SEVERITY)

@@ -25,6 +25,7 @@ only: it is fitted by lifelines and never offered to the Bayesian model.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from scipy import special
 
 #: The three families of both duration models (NumPy and PyTensor).
@@ -111,7 +112,7 @@ def log_pdf_std(z: np.ndarray, family: str, shape: float | None = None) -> np.nd
     raise ValueError(check_family(family))
 
 
-def quantile_std(p: np.ndarray, family: str) -> np.ndarray:
+def quantile_std(p: npt.ArrayLike, family: str) -> np.ndarray:
     """Quantile of the standardised error: ``P(eps <= q) = p``."""
     p = np.asarray(p, dtype=float)
     if family == "lognormal":
@@ -155,10 +156,10 @@ def log_survival(t_days: np.ndarray, eta: np.ndarray, sigma: np.ndarray, family:
 
 
 def interval_loglik(
-    lower_days: np.ndarray,
-    upper_days: np.ndarray,
-    eta: np.ndarray,
-    sigma: np.ndarray,
+    lower_days: npt.ArrayLike,
+    upper_days: npt.ArrayLike,
+    eta: npt.ArrayLike,
+    sigma: npt.ArrayLike,
     family: str,
     *,
     shape: float | None = None,
@@ -187,6 +188,7 @@ def interval_loglik(
     """
     lower = np.asarray(lower_days, dtype=float)
     upper = np.asarray(upper_days, dtype=float)
+    eta, sigma = np.asarray(eta, dtype=float), np.asarray(sigma, dtype=float)
     with np.errstate(divide="ignore"):
         z_l = (np.log(lower) - eta) / sigma
         z_u = (np.log(upper) - eta) / sigma

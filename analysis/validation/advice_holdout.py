@@ -36,8 +36,8 @@ class HoldoutResult:
 
 
 def holdout_patients(episodes: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
-    """Seeded choice of ``fraction`` of the patients (sorted keys) to hold out."""
-    keys = np.sort(episodes["patient_key"].unique())
+    """Seeded choice of ``fraction`` of the patients (in first-appearance order) to hold out."""
+    keys = episodes["patient_key"].unique()
     n = int(round(fraction * len(keys)))
     return np.sort(np.random.default_rng(seed).choice(keys, n, replace=False))
 

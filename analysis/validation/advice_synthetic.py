@@ -103,12 +103,12 @@ def _observe(rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarray, np.nd
     ret_day = rng.uniform(90, 260, n)
     monthly = rng.random(n) < 0.3
     for i in range(n):
-        visits = [14.0]
+        days = [14.0]
         if monthly[i]:
-            visits += list(np.arange(44.0, 300.0, 30.0))
+            days += list(np.arange(44.0, 300.0, 30.0))
         elif returns[i]:
-            visits.append(float(np.round(ret_day[i])))
-        visits = np.asarray(visits)
+            days.append(float(np.round(ret_day[i])))
+        visits = np.asarray(days)
         before = visits[visits < t[i]]
         after = visits[visits >= t[i]]
         lower[i] = before.max() if len(before) else 0.0

@@ -31,17 +31,11 @@ TRUTH_KEYS = {
         "product_daxi",
     )
 }
-#: truth.json keys the simulator wrote before it took the canonical names (issue 12)
-LEGACY_TRUTH_KEYS = {
-    "sex_M": "sex_male",
-    "muscle_bulk": "muscle_bulk_per_grade",
-    "baseline_severity": "baseline_severity_per_grade",
-}
 
 
 def _truth_coefficients(truth: dict) -> dict:
     coefs = truth["duration"]["log_coefficients"]
-    return {LEGACY_TRUTH_KEYS.get(k, k): v for k, v in coefs.items()}
+    return dict(coefs)
 
 
 def _summary(advice_fit) -> pd.DataFrame:

@@ -264,12 +264,12 @@ def _design(episodes: pd.DataFrame, products: list[str]) -> pd.DataFrame:
     age = e["treatment_date"].dt.year - e["birth_year"]
     x = pd.DataFrame(
         {
-            "sex_M": (e["sex"] == "M").astype(float),
-            "muscle_bulk": e["muscle_bulk"] - 2.0,
+            "sex_male": (e["sex"] == "M").astype(float),
+            "muscle_bulk_per_grade": e["muscle_bulk"] - 2.0,
             "exercise_per_10_met_h": e["exercise_met_h_week"] / 10.0,
             "age_per_10_years": (age - 45.0) / 10.0,
             "log2_cycle": np.log2(cycle),
-            "baseline_severity": e["baseline_severity"] - 2.0,
+            "baseline_severity_per_grade": e["baseline_severity"] - 2.0,
         },
         index=e.index,
     )
@@ -394,12 +394,12 @@ def test_truth_round_trips(small_cohort, small_raw_dir):
     assert on_disk == json.loads(json.dumps(_jsonable(small_cohort.truth)))
     coef = on_disk["duration"]["log_coefficients"]
     for key in [
-        "sex_M",
-        "muscle_bulk",
+        "sex_male",
+        "muscle_bulk_per_grade",
         "exercise_per_10_met_h",
         "age_per_10_years",
         "log2_cycle",
-        "baseline_severity",
+        "baseline_severity_per_grade",
         "product_daxi",
         "dose_slope_below_knot_glabella",
         "dose_slope_above_knot",

@@ -23,18 +23,9 @@ def small_lognormal_fit(duration_episodes):
     return fit_aft(duration_episodes, "lognormal", spec)
 
 
-#: truth.json keys the simulator wrote before it took the canonical names of
-#: analysis.survival.covariates (issue 12); harmless once it writes them.
-LEGACY_TRUTH_KEYS = {
-    "sex_M": "sex_male",
-    "muscle_bulk": "muscle_bulk_per_grade",
-    "baseline_severity": "baseline_severity_per_grade",
-}
-
-
 def _truth_table(truth: dict, regions) -> pd.Series:
     d = truth["duration"]
-    out = pd.Series(d["log_coefficients"], dtype=float).rename(index=LEGACY_TRUTH_KEYS)
+    out = pd.Series(d["log_coefficients"], dtype=float)
     lm = d["log_median_days_reference"]
     for r in regions[1:]:
         out[f"region_{r}"] = lm[r] - lm[regions[0]]
