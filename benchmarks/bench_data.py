@@ -424,7 +424,12 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     ok = ingest["seconds"] < TARGET_SECONDS and ingest["peak_gb"] < TARGET_GB
-    print(f"  target met: {ok}", file=sys.stderr)
+    ok_cpu = ingest["cpu"] < TARGET_SECONDS and ingest["peak_gb"] < TARGET_GB
+    print(
+        f"  target met: {ok} (wall), {ok_cpu} (CPU seconds; wall time on a machine whose load "
+        f"exceeds its {os.cpu_count()} cores is mostly other processes' time)",
+        file=sys.stderr,
+    )
     return 0
 
 
