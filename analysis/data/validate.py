@@ -388,7 +388,11 @@ def clinical_problems(
     return problems
 
 
-def consolidate(problems: list[Problem], knock_on: KnockOn | None = None) -> list[Problem]:
+def consolidate(
+    problems: list[Problem],
+    knock_on: KnockOn | None = None,
+    rows_per_file: dict[str, int] | None = None,
+) -> list[Problem]:
     """Root causes only, each with the number of knock-on problems it explains.
 
     - A column-level problem (no row: missing, duplicated, undeclared date format) explains
@@ -397,6 +401,8 @@ def consolidate(problems: list[Problem], knock_on: KnockOn | None = None) -> lis
       other problem in that row (they come from its cells being unusable; not counted).
     - A cell is reported once, by the first rule it breaks (an unreadable number is not also
       "required value is missing").
+    - A rule broken in more than half of a file's rows (``rows_per_file``) is one problem of
+      its column, the rows its knock-on problems (:func:`_column_wide`).
     """
     knock_on = KnockOn() if knock_on is None else knock_on
     col_roots = _column_roots(problems)
@@ -419,7 +425,49 @@ def consolidate(problems: list[Problem], knock_on: KnockOn | None = None) -> lis
                 continue
             seen.add(cell)
         kept.append(p)
-    return [knock_on.applied(p) for p in dict.fromkeys(kept)]
+    kept = _column_wide(list(dict.fromkeys(kept)), rows_per_file or {}, knock_on)
+    return [knock_on.applied(p) for p in kept]
+
+
+def _column_wide(
+    problems: list[Problem], rows_per_file: dict[str, int], knock_on: KnockOn
+) -> list[Problem]:
+    """One problem for a rule broken in most rows of a column (a wrong column, not wrong rows).
+
+    A rule broken in more than half of a file's rows (and at least
+    :data:`MOSTLY_UNKNOWN_MIN_ROWS`) becomes one column-level problem showing the first row's
+    value; the other rows are its knock-on problems.
+    """
+    groups: dict[tuple[str, str, str], list[Problem]] = {}
+    for p in problems:
+        if p.row is not None and p.column:
+            groups.setdefault((p.file, p.column, p.rule), []).append(p)
+    merged: dict[Problem, Problem] = {}
+    for (file, column, rule), members in groups.items():
+        total = rows_per_file.get(file, 0)
+        if len(members) < MOSTLY_UNKNOWN_MIN_ROWS or len(members) <= 0.5 * total:
+            continue
+        first = members[0]
+        root = Problem(
+            file,
+            None,
+            column,
+            first.value,
+            f"{len(members):,} of {total:,} rows (value shown: row {first.row}): {rule}; is the "
+            f"right column named (or mapped) '{column}'?",
+        )
+        knock_on.add(root, len(members) - 1, file)
+        for p in members:
+            merged[p] = root
+    out, emitted = [], set()
+    for p in problems:
+        column_root = merged.get(p)
+        if column_root is None:
+            out.append(p)
+        elif column_root not in emitted:
+            emitted.add(column_root)
+            out.append(column_root)
+    return out
 
 
 def failed_identifier_rows(problems: list[Problem]) -> set[tuple[str, int]]:
@@ -496,7 +544,8 @@ def validate(raw: RawTables, cfg: PrepareConfig, cutoff: pd.Timestamp | None) ->
     problems += date_problems(raw, cutoff, pos)
     problems += clinical_problems(raw, cfg, pos)
     failed_rows = failed_identifier_rows(problems)
-    problems = mask_identifiers(consolidate(problems, knock_on), raw, failed_rows)
+    rows_per_file = {raw.files[t]: n for t, n in raw.rows_in.items()}
+    problems = mask_identifiers(consolidate(problems, knock_on, rows_per_file), raw, failed_rows)
     order = {f: i for i, f in enumerate(raw.files.values())}
     problems = sorted(
         problems,

@@ -67,17 +67,21 @@ def test_a_future_date_is_a_problem_not_a_new_cutoff(run_stage, capsys):
     assert not any(p.exists() for p in outs)
 
 
-def test_a_long_problem_list_is_written_outside_the_outputs_and_named(run_stage, capsys, tmp_path):
-    def every_unit_unreadable(t):
-        t["treatments"]["units"] = [f"=cmd|' /C calc'!A{i}" for i in range(9)]
+def test_a_long_problem_list_is_written_outside_the_outputs_and_named(
+    run_stage, capsys, tmp_path
+):
+    def four_units_unreadable(t):  # 4 of 9 rows: row problems (most rows: a column problem)
+        t["treatments"]["units"] = t["treatments"]["units"].astype(object)
+        for i in range(4):
+            t["treatments"].loc[i, "units"] = f"=cmd|' /C calc'!A{i}"
 
-    rc, err, outs = run_stage(every_unit_unreadable, capsys)
+    rc, err, outs = run_stage(four_units_unreadable, capsys)
     assert rc == 1
     listed = tmp_path / "problems.csv"
-    assert f"The full list (9 problems) is in {listed}." in err
-    assert "... and 6 more row(s) of treatments.csv, column 'units' with the same rule" in err
+    assert f"The full list (4 problems) is in {listed}." in err
+    assert "... and 1 more row(s) of treatments.csv, column 'units' with the same rule" in err
     table = pd.read_csv(listed)
-    assert list(table["row"]) == list(range(1, 10))
+    assert list(table["row"]) == [1, 2, 3, 4]
     assert set(table["rule"]) == {"not a number"}
     assert table["value"].str.startswith("'=cmd|").all()  # neutralised for spreadsheets
     assert not any(p.exists() for p in outs)

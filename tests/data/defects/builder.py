@@ -71,12 +71,13 @@ def fingerprint(directory: Path) -> dict[str, str]:
 # Defects on the tables (before writing)
 
 
-def set_cell(table: str, row: int, column: str, value) -> Callable[[Tables], None]:
-    """Cell ``row`` (1-based data row) of ``table.column`` set to ``value``."""
+def set_cell(table: str, row: int | slice, column: str, value) -> Callable[[Tables], None]:
+    """Cell ``row`` (1-based data row; a slice of them) of ``table.column`` set to ``value``."""
 
     def mutate(t: Tables) -> None:
         t[table][column] = t[table][column].astype(object)
-        t[table].loc[row - 1, column] = value
+        rows = slice(row.start - 1, row.stop - 2) if isinstance(row, slice) else row - 1
+        t[table].loc[rows, column] = value
 
     return mutate
 

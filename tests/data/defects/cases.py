@@ -342,7 +342,7 @@ CASES: dict[str, Case] = {
         ),
         files=replace_bytes("patients.csv", b"patient_id,sex,", b"sex,patient_id,", 1),
     ),
-    "swapped_region_and_patient_id_headers": Case(
+    "swapped_region_and_patient_id_headers": Case(  # a rule broken in most rows: one problem
         (
             (
                 "patients.csv",
@@ -353,18 +353,31 @@ CASES: dict[str, Case] = {
                 "is the right column named (or mapped) 'patient_id' here and in treatments.csv?",
                 9,
             ),
-        )
-        + tuple(
             (
                 "treatments.csv",
-                i,
+                None,
                 "region",
                 ID,
-                REGION_RULE,
-            )
-            for i in range(1, 10)
+                "9 of 9 rows (value shown: row 1): " + REGION_RULE + "; is the right column "
+                "named (or mapped) 'region'?",
+                8,
+            ),
         ),
         tables=rename_columns("treatments", {"patient_id": "region", "region": "patient_id"}),
+    ),
+    "product_label_in_every_row": Case(
+        (
+            (
+                "treatments.csv",
+                None,
+                "product",
+                "Botox",
+                "9 of 9 rows (value shown: row 1): product must be one of: abo, daxi, inco, ona, "
+                "prabo; is the right column named (or mapped) 'product'?",
+                8,
+            ),
+        ),
+        set_cell("treatments", slice(1, 10), "product", "Botox"),
     ),
     # -- dates ---------------------------------------------------------------------------------
     "treatment_date_text": Case(
