@@ -30,6 +30,7 @@ from analysis.data.mapping import (
     default_mapping_path,
     load_mapping,
 )
+from analysis.data.problems import cell_problems
 from analysis.data.readers import FileRead, Part, ReadFailure, read_file
 from analysis.data.schema import (
     EXTENSIONS,
@@ -126,8 +127,7 @@ def _shown(column: str, value: Any) -> str:
 
 
 def _problems(file: str, column: str, mask: np.ndarray, raw: pd.Series, rule: str) -> list[Problem]:
-    rows = np.flatnonzero(mask)
-    return [Problem(file, int(i) + 1, column, _shown(column, raw.iloc[i]), rule) for i in rows]
+    return cell_problems(file, column, mask, raw, rule, _shown)
 
 
 def _as_text(raw: pd.Series) -> pd.Series:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,12 @@ import pandera.pandas as pa
 
 from analysis.data.ingest import Mapping, RawTables
 from analysis.data.prepare_config import PrepareConfig
+from analysis.data.problems import (
+    MOST_ROWS_MIN,
+    breaks_most_rows,
+    cell_problems,
+    column_problem,
+)
 from analysis.data.processed import CUTOFF_SOURCES
 from analysis.data.readers import looks_like_identifier, sheet_of_rows
 from analysis.data.schema import (
@@ -38,9 +45,6 @@ from analysis.errors import Problem
 
 #: Where the data cut-off came from (``study_period.json`` ``source``).
 CUTOFF_FROM_PARAMS, CUTOFF_FROM_EXPORT = CUTOFF_SOURCES
-#: References not found in most rows (and at least this many) mean a wrong key column, not
-#: wrong rows: one problem for the column, the rows counted as its knock-on problems.
-MOSTLY_UNKNOWN_MIN_ROWS = 5
 
 
 def resolve_cutoff(
@@ -139,8 +143,8 @@ def schema_problems(
 
 
 def _rows(file: str, column: str, mask, values: pd.Series, rule: str) -> list[Problem]:
-    idx = np.flatnonzero(np.asarray(mask, dtype=bool))
-    return [Problem(file, int(i) + 1, column, _shown(column, values.iloc[i]), rule) for i in idx]
+    """A problem per failing row, or one for the column when most rows fail."""
+    return cell_problems(file, column, mask, values, rule, _shown)
 
 
 def parent_positions(raw: RawTables) -> dict[str, np.ndarray]:
@@ -243,7 +247,7 @@ def reference_problems(
         if parent in raw.incomplete:
             knock_on.add(raw.incomplete[parent], n_unknown, raw.files[child])
             continue
-        if n_unknown >= MOSTLY_UNKNOWN_MIN_ROWS and n_unknown > 0.5 * n_keyed:
+        if breaks_most_rows(n_unknown, n_keyed):
             root = Problem(
                 raw.files[parent],
                 None,
@@ -391,7 +395,7 @@ def clinical_problems(
 def consolidate(
     problems: list[Problem],
     knock_on: KnockOn | None = None,
-    rows_per_file: dict[str, int] | None = None,
+    in_play: Callable[[str, str, list[Problem]], int] | None = None,
 ) -> list[Problem]:
     """Root causes only, each with the number of knock-on problems it explains.
 
@@ -401,8 +405,8 @@ def consolidate(
       other problem in that row (they come from its cells being unusable; not counted).
     - A cell is reported once, by the first rule it breaks (an unreadable number is not also
       "required value is missing").
-    - A rule broken in more than half of a file's rows (``rows_per_file``) is one problem of
-      its column, the rows its knock-on problems (:func:`_column_wide`).
+    - A rule broken in most cells of a column (``in_play``, see :func:`_column_wide`) is one
+      problem of the column, the rows its knock-on problems.
     """
     knock_on = KnockOn() if knock_on is None else knock_on
     col_roots = _column_roots(problems)
@@ -425,18 +429,20 @@ def consolidate(
                 continue
             seen.add(cell)
         kept.append(p)
-    kept = _column_wide(list(dict.fromkeys(kept)), rows_per_file or {}, knock_on)
+    kept = list(dict.fromkeys(kept))
+    if in_play is not None:
+        kept = _column_wide(kept, in_play, knock_on)
     return [knock_on.applied(p) for p in kept]
 
 
 def _column_wide(
-    problems: list[Problem], rows_per_file: dict[str, int], knock_on: KnockOn
+    problems: list[Problem], in_play: Callable[[str, str, list[Problem]], int], knock_on: KnockOn
 ) -> list[Problem]:
-    """One problem for a rule broken in most rows of a column (a wrong column, not wrong rows).
+    """One problem for a rule broken in most cells of a column (a wrong column, not wrong rows).
 
-    A rule broken in more than half of a file's rows (and at least
-    :data:`MOSTLY_UNKNOWN_MIN_ROWS`) becomes one column-level problem showing the first row's
-    value; the other rows are its knock-on problems.
+    ``in_play(file, column, members)`` counts the column's non-empty cells plus the empty ones
+    among ``members``; a rule broken in more than half of them (:mod:`analysis.data.problems`)
+    becomes one column-level problem, the other rows its knock-on problems.
     """
     groups: dict[tuple[str, str, str], list[Problem]] = {}
     for p in problems:
@@ -444,19 +450,14 @@ def _column_wide(
             groups.setdefault((p.file, p.column, p.rule), []).append(p)
     merged: dict[Problem, Problem] = {}
     for (file, column, rule), members in groups.items():
-        total = rows_per_file.get(file, 0)
-        if len(members) < MOSTLY_UNKNOWN_MIN_ROWS or len(members) <= 0.5 * total:
+        if len(members) < MOST_ROWS_MIN:
+            continue
+        total = in_play(file, column, members)
+        if not breaks_most_rows(len(members), total):
             continue
         first = members[0]
-        root = Problem(
-            file,
-            None,
-            column,
-            first.value,
-            f"{len(members):,} of {total:,} rows (value shown: row {first.row}): {rule}; is the "
-            f"right column named (or mapped) '{column}'?",
-        )
-        knock_on.add(root, len(members) - 1, file)
+        assert first.row is not None
+        root = column_problem(file, column, len(members), total, first.row, first.value, rule)
         for p in members:
             merged[p] = root
     out, emitted = [], set()
@@ -526,6 +527,22 @@ def locate_rows(problems: list[Problem], raw: RawTables) -> list[Problem]:
     return out
 
 
+def _in_play(raw: RawTables) -> Callable[[str, str, list[Problem]], int]:
+    """Cells of a column in play for a rule: the non-empty ones and the failing empty ones."""
+    table_of = {file: table for table, file in raw.files.items()}
+
+    def count(file: str, column: str, members: list[Problem]) -> int:
+        df = raw.tables.get(table_of.get(file, ""))
+        if df is None or column not in df.columns:
+            return len(members)
+        empty = df[column].isna().to_numpy()
+        rows = np.array([p.row - 1 for p in members if p.row is not None], dtype=np.int64)
+        rows = rows[rows < len(empty)]
+        return int((~empty).sum() + empty[rows].sum())
+
+    return count
+
+
 def validate(raw: RawTables, cfg: PrepareConfig, cutoff: pd.Timestamp | None) -> list[Problem]:
     """Every root problem of an export: parsing, schema, references, dates, plausibility.
 
@@ -544,8 +561,7 @@ def validate(raw: RawTables, cfg: PrepareConfig, cutoff: pd.Timestamp | None) ->
     problems += date_problems(raw, cutoff, pos)
     problems += clinical_problems(raw, cfg, pos)
     failed_rows = failed_identifier_rows(problems)
-    rows_per_file = {raw.files[t]: n for t, n in raw.rows_in.items()}
-    problems = mask_identifiers(consolidate(problems, knock_on, rows_per_file), raw, failed_rows)
+    problems = mask_identifiers(consolidate(problems, knock_on, _in_play(raw)), raw, failed_rows)
     order = {f: i for i, f in enumerate(raw.files.values())}
     problems = sorted(
         problems,

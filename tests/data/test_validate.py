@@ -67,9 +67,7 @@ def test_a_future_date_is_a_problem_not_a_new_cutoff(run_stage, capsys):
     assert not any(p.exists() for p in outs)
 
 
-def test_a_long_problem_list_is_written_outside_the_outputs_and_named(
-    run_stage, capsys, tmp_path
-):
+def test_a_long_problem_list_is_written_outside_the_outputs_and_named(run_stage, capsys, tmp_path):
     def four_units_unreadable(t):  # 4 of 9 rows: row problems (most rows: a column problem)
         t["treatments"]["units"] = t["treatments"]["units"].astype(object)
         for i in range(4):

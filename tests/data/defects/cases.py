@@ -32,6 +32,7 @@ REQUIRED = "required value is missing"
 MISSING_COLUMN = "required column is missing"
 AFTER_CUTOFF = "date after the data cut-off 2024-12-31"
 LATE = "date after the data cut-off 2024-05-01"
+EARLY = "date after the data cut-off 2021-12-31"
 PATIENT_NOT_FOUND = "patient_id not found in patients (patients.csv)"
 EPISODE_NOT_FOUND = "episode_id not found in treatments (treatments.csv)"
 DAY_MONTH = (
@@ -41,6 +42,10 @@ DAY_MONTH = (
 REGION_RULE = (
     "region must be one of: brow_lift, bunny_lines, chin, crows_feet, dao, forehead, glabella, "
     "lip_flip, masseter, platysma"
+)
+MOST_ROWS = (
+    "most rows break this rule: check the column (its header, mapping.yaml) or the setting the "
+    "rule names"
 )
 WIDER_ROW = (
     "a delimiter inside an unquoted value (a decimal comma such as 12,5?): quote the value or "
@@ -358,8 +363,7 @@ CASES: dict[str, Case] = {
                 None,
                 "region",
                 ID,
-                "9 of 9 rows (value shown: row 1): " + REGION_RULE + "; is the right column "
-                "named (or mapped) 'region'?",
+                "9 of 9 rows (the first: row 1): " + REGION_RULE + "; " + MOST_ROWS,
                 8,
             ),
         ),
@@ -372,8 +376,8 @@ CASES: dict[str, Case] = {
                 None,
                 "product",
                 "Botox",
-                "9 of 9 rows (value shown: row 1): product must be one of: abo, daxi, inco, ona, "
-                "prabo; is the right column named (or mapped) 'product'?",
+                "9 of 9 rows (the first: row 1): product must be one of: abo, daxi, inco, ona, "
+                "prabo; " + MOST_ROWS,
                 8,
             ),
         ),
@@ -577,6 +581,36 @@ CASES: dict[str, Case] = {
             ),
         ),
         cutoff=None,
+    ),
+    "cutoff_too_early": Case(  # one problem per column, not one per row
+        (
+            (
+                "treatments.csv",
+                None,
+                "treatment_date",
+                "2024-01-10",
+                "9 of 9 rows (the first: row 1): treatment after the data cut-off 2021-12-31; "
+                + MOST_ROWS,
+                8,
+            ),
+            (
+                "assessments.csv",
+                None,
+                "assessment_date",
+                "2024-01-24",
+                "13 of 13 rows (the first: row 1): date after the data cut-off 2021-12-31; "
+                + MOST_ROWS,
+                12,
+            ),
+            ("assessments.csv", 1, "reported_wearoff_date", "2024-02-01", EARLY),
+            ("assessments.csv", 9, "reported_wearoff_date", "2023-08-01", EARLY),
+            ("complications.csv", 1, "onset_date", "2024-02-10", EARLY),
+            ("complications.csv", 2, "onset_date", "2024-03-15", EARLY),
+            ("complications.csv", 3, "onset_date", "2024-03-02", EARLY),
+            ("complications.csv", 4, "onset_date", "2024-01-10", EARLY),
+        ),
+        set_cell("patients", 3, "birth_year", 2000),  # born before the early cut-off
+        cutoff="2021-12-31",
     ),
     "cutoff_after_export_date": Case(
         (
