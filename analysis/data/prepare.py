@@ -26,10 +26,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from analysis.data.derive import _day_number, derive_episodes
-from analysis.data.ingest import default_mapping_path, load_mapping, read_export
+from analysis.data.ingest import RawTables, default_mapping_path, load_mapping, read_export
 from analysis.data.prepare_config import PrepareConfig
 from analysis.data.processed import (
-    CUTOFF_SOURCES,
     STUDY_PERIOD_FILE,
     TABLE_FILES,
     check_table,
@@ -38,7 +37,7 @@ from analysis.data.processed import (
 from analysis.data.pseudonym import pseudonymise
 from analysis.data.row_order import processed_order
 from analysis.data.schema import TABLE_NAMES
-from analysis.data.validate import data_cutoff, validate
+from analysis.data.validate import resolve_cutoff, validate
 from analysis.errors import InputValidationError, Problem
 from analysis.io import write_csv, write_json, write_parquet
 from analysis.vocabulary import Vocabulary
@@ -54,7 +53,8 @@ class PreparedData:
 
     ``staff_codes`` (clinic/injector label -> code) holds real staff labels: it is written only
     to the private directory, never with the processed tables. ``cutoff_source`` says where
-    ``cutoff_date`` came from (one of :data:`analysis.data.processed.CUTOFF_SOURCES`).
+    ``cutoff_date`` came from (one of :data:`analysis.data.processed.CUTOFF_SOURCES`:
+    ``data.cutoff_date`` of params.yaml, or the export date of mapping.yaml).
     """
 
     patients: pd.DataFrame
@@ -134,14 +134,39 @@ def age_exclusions(episodes: pd.DataFrame, cfg: PrepareConfig) -> pd.Series:
     return reason
 
 
+def sheet_rows(raw: RawTables) -> list[dict[str, Any]]:
+    """Data-quality rows of each sheet of a workbook with several: rows read, or not and why.
+
+    ``table`` is ``<table> sheet '<name>'``; a read sheet's rows count as kept here (their
+    exclusions are counted under the table), a sheet not read (not listed under
+    ``sheets.<table>`` in mapping.yaml) as excluded with that reason.
+    """
+    rows = []
+    for table, parts in raw.parts.items():
+        if len(parts) < 2:
+            continue
+        for part in parts:
+            label = f"{table} sheet '{part.name}'"
+            if part.read or part.rows == 0:
+                rows += _dq_rows(label, part.rows, pd.Series(dtype=object))
+            else:
+                reason = f"sheet not read: {part.reason} in mapping.yaml"
+                rows += _dq_rows(label, part.rows, pd.Series(reason, index=range(part.rows)))
+    return rows
+
+
 def data_quality_table(
     rows_in: dict[str, int],
     episodes_all: pd.DataFrame,
     excluded: pd.Series,
     tables: dict[str, pd.DataFrame],
     cfg: PrepareConfig,
+    sources: list[dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
-    """Reconcile rows in / kept / excluded (with reason) per table and for the endpoints."""
+    """Reconcile rows in / kept / excluded (with reason) per table and for the endpoints.
+
+    ``sources`` are extra rows appended at the end (workbook sheets, :func:`sheet_rows`).
+    """
     dropped_keys = episodes_all.loc[excluded.notna(), "episode_key"]
     rows: list[dict[str, Any]] = []
     rows += _dq_rows("patients", rows_in["patients"], pd.Series(dtype=object))
@@ -160,6 +185,7 @@ def data_quality_table(
     else:
         unused = pd.Series("prepare.use_reported_wearoff is false", index=reported.index)
     rows += _dq_rows("reported_wearoff", len(reported), unused)
+    rows += list(sources or [])
     return pd.DataFrame(rows, columns=["table", "rows_in", "rows_kept", "rows_excluded", "reason"])
 
 
@@ -208,7 +234,10 @@ def _in_episode_order(
     t = kept["treatments"]
     t = t.iloc[np.argsort(position.get_indexer(t["episode_key"]))]
     a = kept["assessments"]
-    ties = (a["severity"].fillna(-1).to_numpy("int64"), _day_number(a["reported_wearoff_date"]))
+    ties: tuple[np.ndarray, ...] = (
+        a["severity"].fillna(-1).to_numpy("int64"),
+        _day_number(a["reported_wearoff_date"]),
+    )
     a = a.iloc[np.lexsort((*ties, a["day"].to_numpy(), position.get_indexer(a["episode_key"])))]
     c = kept["complications"]
     ties = (
@@ -253,7 +282,10 @@ def prepare(
     Raises
     ------
     InputValidationError
-        Listing every problem found (file, row, column, value, rule); identifiers are masked.
+        Listing every root problem found (file, row, column, value, rule, knock-on count);
+        values that may identify a person are masked. The data cut-off is ``data.cutoff_date``
+        or the export date in mapping.yaml (``export_date``), never a date found in the data:
+        a later date is a problem.
     """
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
@@ -266,9 +298,9 @@ def prepare(
     )
     raw = read_export(input_dir, mapping)
     steps.update()
-    cutoff = data_cutoff(raw.tables, cfg)
-    problems = validate(raw, cfg, cutoff)
-    if problems:
+    cutoff, source, problems = resolve_cutoff(cfg, mapping)
+    problems = problems + validate(raw, cfg, cutoff)
+    if problems or cutoff is None:
         steps.close()
         raise InputValidationError(problems)
     steps.update()
@@ -283,7 +315,7 @@ def prepare(
         cutoff,
     )
     excluded = age_exclusions(all_episodes, cfg)
-    dq = data_quality_table(raw.rows_in, all_episodes, excluded, tables, cfg)
+    dq = data_quality_table(raw.rows_in, all_episodes, excluded, tables, cfg, sheet_rows(raw))
     drop = excluded.notna().to_numpy()
     episodes = all_episodes[~drop].drop(columns=["reported_present", "reported_consistent"])
     kept = _finish_tables(tables, drop)
@@ -292,7 +324,6 @@ def prepare(
     kept = _in_episode_order(kept, episodes, patient_order)
     steps.update()
     steps.close()
-    source = CUTOFF_SOURCES[0] if cfg.cutoff_date is not None else CUTOFF_SOURCES[1]
     return PreparedData(
         **kept,
         episodes=episodes,
@@ -344,6 +375,8 @@ def write_prepared(
         for table, file in TABLE_FILES.items():
             writer = write_csv if file.endswith(".csv") else write_parquet
             writer(getattr(prepared, table), tmp / file)
+        if prepared.cutoff_date is None or prepared.cutoff_source is None:
+            raise ValueError("prepared data without a data cut-off and its source")
         write_study_period(prepared.cutoff_date, prepared.cutoff_source, tmp)
         os.chmod(tmp, 0o755)
         if out_dir.exists():

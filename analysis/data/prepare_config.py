@@ -31,7 +31,8 @@ class DataConfig:
         Mapping YAML of a clinic's own column names and labels; ``None`` = ``INPUT/mapping.yaml``
         if present.
     cutoff_date : datetime.date or None
-        Data cut-off; ``None`` = the latest date found in the export.
+        Data cut-off; ``None`` = the export date the export's mapping.yaml declares
+        (``export_date``). Never the latest date found in the data.
     """
 
     input_dir: str
@@ -115,7 +116,7 @@ class PrepareConfig(PrepareSection):
     """Everything the ingestion, validation and derivation steps need.
 
     The ``prepare`` section plus the study vocabulary (regions, products, complication types)
-    and ``data.cutoff_date`` (``None`` = the latest date in the export).
+    and ``data.cutoff_date`` (``None`` = the export date of the export's mapping.yaml).
     """
 
     vocabulary: Vocabulary

@@ -8,8 +8,9 @@ This module is the one declaration of the processed columns (docs/ARCHITECTURE.m
 list.
 
 The data cut-off is written once, by ``prepare``, as ``study_period.json``
-(``{"data_cutoff": "YYYY-MM-DD", "source": "params" | "latest date in the export"}``) and
-read with :func:`read_data_cutoff`.
+(``{"data_cutoff": "YYYY-MM-DD", "source": "params" | "export date"}``: ``data.cutoff_date`` of
+params.yaml, or ``export_date`` of the export's mapping.yaml) and read with
+:func:`read_data_cutoff`.
 
 Example
 -------
@@ -92,7 +93,7 @@ TABLE_FILES: dict[str, str] = {
     "data_quality": "data_quality.csv",
 }
 STUDY_PERIOD_FILE = "study_period.json"
-CUTOFF_SOURCES: tuple[str, ...] = ("params", "latest date in the export")
+CUTOFF_SOURCES: tuple[str, ...] = ("params", "export date")
 
 #: Complication flag columns: ``c30_<type>`` for each complication type, and ``c30_any``.
 C30_PATTERN = r"^c30_.+$"

@@ -520,7 +520,9 @@ def write_cohort(cohort: SimulatedCohort, out_dir: Path, fmt: str = "parquet") -
     """Write the raw tables (``<table>.<fmt>``) and ``truth/`` (JSON + Parquet) to ``out_dir``.
 
     Same cohort, same bytes. Stale raw tables of the other format are removed so that an
-    export directory never holds two versions of a table.
+    export directory never holds two versions of a table. Like a clinic's export, the demo
+    states the day it was taken: ``mapping.yaml`` with ``export_date`` (the simulated
+    cut-off), which ``prepare`` uses as the data cut-off unless ``data.cutoff_date`` is set.
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown output format {fmt!r}; expected one of {FORMATS}")
@@ -535,6 +537,10 @@ def write_cohort(cohort: SimulatedCohort, out_dir: Path, fmt: str = "parquet") -
             if other != fmt and stale.exists():
                 stale.unlink()
         writer(getattr(cohort, name)[RAW_COLUMNS[name]], out_dir / f"{name}.{fmt}")
+    (out_dir / "mapping.yaml").write_text(
+        "# The day this demo export was taken (docs/data-dictionary.md, mapping file).\n"
+        f"export_date: {cohort.truth['cutoff_date']}\n"
+    )
     truth_dir = out_dir / "truth"
     write_json(cohort.truth, truth_dir / "truth.json")
     for name, table in cohort.truth_tables.items():

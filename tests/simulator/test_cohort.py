@@ -69,7 +69,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(small_params, tmp_path):
     for name, seed in [("a", 7), ("b", 7), ("c", 8)]:
         write_cohort(simulate_cohort(SimConfig.from_params(small, seed=seed)), tmp_path / name)
     a, b, c = (_hashes(tmp_path / n) for n in "abc")
-    assert len(a) == 4 + 7  # four raw tables + truth.json + six truth tables
+    assert len(a) == 4 + 1 + 7  # four raw tables, mapping.yaml, truth.json, six truth tables
     assert a == b
     assert a["treatments.parquet"] != c["treatments.parquet"]
     assert a["truth/episodes.parquet"] != c["truth/episodes.parquet"]
