@@ -244,6 +244,18 @@ def _check_past(ep: PastEpisode, spec: AdviceSpec, j: int) -> None:
 
 
 # ---------------------------------------------------------------------------------- advice
+def predictive_law(request: AdviceRequest, draws: PosteriorDraws, config: AdviceConfig):
+    """The predictive law of the planned episode's duration behind :func:`advise`.
+
+    Same checks and personalisation as :func:`advise` (no extrapolation warning); returns the
+    :class:`~analysis.advice.predict.Predictive` mixture, whose ``survival(days)`` and
+    ``quantile(probs)`` give any point of the curve (`bonta serve` draws the patient's curve and
+    plans event dates from it).
+    """
+    new, hist = _request_rows(request, draws.spec)
+    return predictive(draws, new, hist if len(hist) else None, n_nodes=config.quadrature_nodes)
+
+
 def advise(
     request: AdviceRequest,
     draws: PosteriorDraws,
