@@ -4,8 +4,8 @@ For one injector (pseudonymous code) and each region, over the injector's episod
 duration analysis:
 
 - **observed**: the Turnbull NPMLE of the interval-censored durations
-  (:func:`analysis.survival.nonparametric.turnbull`), its median with a patient-level bootstrap
-  interval (patients resampled with all their episodes);
+  (:func:`analysis.survival.nonparametric.fit_npmle`), its median with a patient-level
+  bootstrap interval (patients resampled with all their episodes, as the survival stage does);
 - **predicted**: the population advice for each of those episodes (its own region, product,
   dose, bulk, exercise, sex, age, cycle, severity; no history), averaged over the episodes:
   ``S(t) = mean_i S_i(t)``, with the median and the central interval (``advice.interval_mass``,
@@ -25,11 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.advice.advise import AdviceRequest, predictive_law
+from analysis.advice.advise import population_survival
 from analysis.disclosure import format_count, is_small_count
 from analysis.serve.sources import ServeSources
 from analysis.serve.svg import Curve, curves_svg
-from analysis.survival.nonparametric import turnbull
+from analysis.survival.nonparametric import NPMLE, fit_npmle, median_days
+
+#: EM iterations of a bootstrap replicate (see :func:`_observed`).
+MAX_BOOT_ITER = 400
 
 #: Episode columns the prediction needs (processed episodes contract).
 REQUEST_COLUMNS = (
@@ -101,28 +104,17 @@ def _region(sources: ServeSources, rows: pd.DataFrame, region: str) -> RegionCal
         return RegionCalibration(
             region, shown_n, shown_p, False, f"fewer than {cfg.min_episodes} episodes: no estimate"
         )
-    lower = rows["dur_lower_days"].to_numpy(float)
-    upper = rows["dur_upper_days"].to_numpy(float)
     days = np.linspace(0.0, float(settings.serve.curve_days), 151)
-    observed = turnbull(
-        lower,
-        upper,
-        rows["patient_key"].to_numpy(),
-        n_boot=cfg.bootstrap_replicates,
-        seed=settings.seed,
-        ci_level=cfg.ci_level,
-        report_weeks=tuple(settings.advice.survival_weeks),
-        grid_days=days,
+    observed, o_med, o_lo, o_hi = _observed(
+        rows, cfg.bootstrap_replicates, cfg.ci_level, settings.seed
     )
-    median = observed.summary.set_index("quantity").loc["median_duration"]
     pred_days, pred_surv = _predicted_survival(sources, rows)
     tail = (1.0 - settings.advice.interval_mass) / 2.0
     p_med, p_lo, p_hi = _quantiles(pred_days, pred_surv, [0.5, tail, 1.0 - tail])
-    o_med, o_lo, o_hi = (float(median[c]) for c in ("estimate", "lower", "upper"))
     chart = curves_svg(
         [
             Curve("Predicted for these patients", pred_days, pred_surv),
-            Curve("Observed (Turnbull)", days, observed.curve["survival"].to_numpy(), step=True),
+            Curve("Observed (Turnbull)", days, observed.survival(days)),
         ],
         float(settings.serve.curve_days),
         f"{region}: observed against predicted",
@@ -146,25 +138,43 @@ def _region(sources: ServeSources, rows: pd.DataFrame, region: str) -> RegionCal
     )
 
 
-def _predicted_survival(sources: ServeSources, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over the episodes of each one's population predictive survival, on a day grid."""
-    settings = sources.settings
-    grid = np.arange(0.0, 3.0 * settings.serve.curve_days + 1.0, 1.0)
-    total = np.zeros_like(grid)
-    for rec in rows[list(REQUEST_COLUMNS)].to_dict(orient="records"):
-        request = AdviceRequest(
-            region=str(rec["region"]),
-            product=str(rec["product"]),
-            units=float(rec["units"]),
-            muscle_bulk=float(rec["muscle_bulk"]),
-            exercise_met_h_week=float(rec["exercise_met_h_week"]),
-            sex=str(rec["sex"]),
-            age_years=float(rec["age_years"]),
-            baseline_severity=float(rec["baseline_severity"]),
-            cycle=int(rec["cycle"]),
+def _observed(
+    rows: pd.DataFrame, n_boot: int, ci_level: float, seed: int
+) -> tuple[NPMLE, float, float, float]:
+    """Turnbull NPMLE, its median and a patient-bootstrap percentile interval of the median.
+
+    As :func:`analysis.survival.nonparametric.turnbull` (patients resampled with all their
+    episodes), with the replicates' EM stopped after ``MAX_BOOT_ITER`` iterations: a replicate
+    whose SQUAREM iteration stalls would otherwise hold the page for seconds; the median moves
+    by far less than a day after that many iterations. No interval if over 10% of replicates
+    have no median (the curve stays above 1/2).
+    """
+    lower = rows["dur_lower_days"].to_numpy(float)
+    upper = rows["dur_upper_days"].to_numpy(float)
+    codes = pd.factorize(rows["patient_key"].to_numpy())[0]
+    n_pat = int(codes.max()) + 1
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, n_pat, size=(n_boot, n_pat))
+    counts = np.stack([np.bincount(p, minlength=n_pat) for p in picks], axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # SQUAREM's rejected extrapolations
+        fit = fit_npmle(lower, upper, tol=1e-7)
+        boot = fit_npmle(
+            lower, upper, weights=counts[codes].astype(float), tol=1e-4, max_iter=MAX_BOOT_ITER
         )
-        total += predictive_law(request, sources.draws, settings.advice).survival(grid)
-    return grid, total / len(rows)
+    medians = median_days(boot)
+    finite = medians[np.isfinite(medians)]
+    lo = hi = np.nan
+    if finite.size > 0.9 * n_boot:
+        lo, hi = np.quantile(finite, [(1 - ci_level) / 2, (1 + ci_level) / 2])
+    return fit, float(median_days(fit)[0]), float(lo), float(hi)
+
+
+def _predicted_survival(sources: ServeSources, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over the episodes of each one's population predictive survival, on a day grid
+    long enough for the upper end of the predictive interval."""
+    grid = np.linspace(0.0, 3.0 * sources.settings.serve.curve_days, 301)
+    surv = population_survival(rows[list(REQUEST_COLUMNS)], sources.draws, grid)
+    return grid, surv.mean(axis=0)
 
 
 def _quantiles(days: np.ndarray, surv: np.ndarray, probs: list[float]) -> list[float]:
