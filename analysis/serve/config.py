@@ -1,15 +1,16 @@
 """Configuration of `bonta serve`: params.yaml ``serve`` (strict), plus what it borrows.
 
-The app reads ``serve`` (host, port, paths, event planning, the injector's calibration view),
-``advice`` (the label floor, booking probabilities, weeks, draws: the same settings as
-`bonta advise`) and ``report.min_count`` (the small-count rule). Every value lives in
-params.yaml; these frozen classes say what each key is and check its range.
+The app reads ``serve`` (host, port, paths, precision, event planning, the injector's
+calibration view), ``advice`` (the label floor, booking probabilities, weeks, interval: the
+same settings as `bonta advise`, except the number of posterior draws and frailty nodes, which
+``serve`` sets for interactive speed) and ``report.min_count`` (the small-count rule). Every
+value lives in params.yaml; these frozen classes say what each key is and check its range.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,6 +84,8 @@ class ServeConfig:
     token_file: str
     paths: ServePaths
     history_scope: Literal["region", "all"]
+    advice_draws: int
+    quadrature_nodes: int
     max_relative_dose: float
     max_batch: int
     curve_days: int
@@ -98,11 +101,20 @@ class ServeConfig:
             raise ConfigError(f"serve.max_relative_dose must be > 1, got {self.max_relative_dose}")
         if self.max_batch < 1 or self.curve_days < 28:
             raise ConfigError("serve: max_batch must be >= 1 and curve_days >= 28")
+        if self.advice_draws < 50 or self.quadrature_nodes < 11 or self.quadrature_nodes % 2 == 0:
+            raise ConfigError(
+                "serve: advice_draws must be >= 50 and quadrature_nodes odd and >= 11, got "
+                f"{self.advice_draws} and {self.quadrature_nodes}"
+            )
 
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """Everything the app reads from params.yaml, typed (built by :meth:`from_params`)."""
+    """Everything the app reads from params.yaml, typed (built by :meth:`from_params`).
+
+    ``advice`` is params.yaml ``advice`` with ``advice_draws`` and ``quadrature_nodes`` taken
+    from ``serve`` (the app's precision; `bonta advise` keeps its own).
+    """
 
     serve: ServeConfig
     advice: AdviceConfig
@@ -118,9 +130,15 @@ class ServeSettings:
         min_count = convert(report["min_count"], int, "report.min_count")
         if min_count < 1:
             raise ConfigError(f"report.min_count must be >= 1, got {min_count}")
+        serve = parse_section(params, "serve", ServeConfig)
+        advice = replace(
+            AdviceConfig.from_params(params),
+            advice_draws=serve.advice_draws,
+            quadrature_nodes=serve.quadrature_nodes,
+        )
         return cls(
-            serve=parse_section(params, "serve", ServeConfig),
-            advice=AdviceConfig.from_params(params),
+            serve=serve,
+            advice=advice,
             min_count=min_count,
             seed=convert(params.get("seed"), int, "seed"),
         )
