@@ -205,19 +205,20 @@ def _baselines(params_path: Path, models: Path | None, bodies: dict[str, list[di
     )
     cli = AdviceConfig.from_params(params)
     app = ServeSettings.from_params(params).advice
-    draws = {c: load_draws(models, c.advice_draws) for c in (cli, app)}
+    configs = {"cli": cli, "app": app}
+    draws = {k: load_draws(models, c.advice_draws) for k, c in configs.items()}
     for name, items in bodies.items():
         requests = [_request(item) for item in items[:100]]
         results = {}
-        for config in (cli, app):
+        for key, config in configs.items():
             t0 = time.perf_counter()
-            results[config] = [advise_quietly(r, draws[config], config) for r in requests]
+            results[key] = [advise_quietly(r, draws[key], config) for r in requests]
             per = (time.perf_counter() - t0) / len(requests) * 1000
             print(
                 f"baseline in-process advice, {name}, {config.advice_draws} draws x "
                 f"{config.quadrature_nodes} nodes: {per:.1f} ms per request (no HTTP, 1 process)"
             )
-        a, b = results[cli], results[app]
+        a, b = results["cli"], results["app"]
         d_med = max(abs(x.median_days - y.median_days) for x, y in zip(a, b, strict=True))
         d_book = max(
             abs(x.booking_start_days - y.booking_start_days) for x, y in zip(a, b, strict=True)
@@ -262,8 +263,9 @@ def main() -> int:
     _baselines(args.params, args.models, bodies)
     header = (
         f"{'server / scenario':<34} {'done/sent':>13} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-        f"{'req/s':>9} {'errors':>6}"
+        f"{'req/s':>9} {'errors':>6}  {'server CPU ms/req':>17} {'client CPU ms/req':>17}"
     )
+    cpu: dict[tuple[int, str], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for workers in args.workers:
             proc, url, startup = _start(params, args.models, workers, Path(tmp))
@@ -274,17 +276,48 @@ def main() -> int:
             try:
                 for name, items in bodies.items():
                     asyncio.run(_load(url, items[:50], args.concurrency, 60))  # warm-up
+                    server0, client0 = _cpu_seconds(proc.pid), _own_cpu_seconds()
                     lat, err, wall = asyncio.run(
                         _load(url, items, args.concurrency, args.max_seconds)
                     )
-                    print(_row(f"{workers} worker(s), {name}", lat, err, wall, len(items)))
+                    server_ms = 1000 * (_cpu_seconds(proc.pid) - server0) / max(len(lat), 1)
+                    client_ms = 1000 * (_own_cpu_seconds() - client0) / max(len(lat), 1)
+                    row = _row(f"{workers} worker(s), {name}", lat, err, wall, len(items))
+                    print(f"{row}  {server_ms:17.1f} {client_ms:17.1f}")
+                    cpu[(workers, name)] = server_ms
             finally:
                 _stop(proc)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (other processes share the cores)")
+    print("server CPU time per request -> what 2 otherwise idle cores could sustain (2 / CPU):")
+    for (workers, name), ms in cpu.items():
+        print(f"  {workers} worker(s), {name}: {ms:.1f} ms CPU -> at most {2000 / ms:.0f} req/s")
     print(
-        "\ngoal: p95 < 200 ms with a 3-episode history, no errors "
+        "goal: p95 < 200 ms with a 3-episode history, no errors "
         "(2 cores, the client on the same machine)"
     )
     return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the server process and its workers so far."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _own_cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
