@@ -64,7 +64,6 @@ def models_dir(small_episodes, params, serve_dir) -> Path:
     from analysis.survival.covariates import DurationModelConfig
     from analysis.vocabulary import Vocabulary
 
-
     config = replace(
         AdviceConfig.from_params(params),
         families=("lognormal",),
