@@ -133,9 +133,12 @@ AdviceAnswer = AdviceOut | list[AdviceOut]
 
 @router.post(
     "/api/advise",
-    response_model=AdviceAnswer,
+    response_model=None,  # answers are built as AdviceOut already: no second validation
     summary="Interval advice for one planned treatment or a list of them",
-    responses={422: {"description": "a field is missing, of the wrong type or out of range"}},
+    responses={
+        200: {"model": AdviceAnswer, "description": "one advice, or a list in request order"},
+        422: {"description": "a field is missing, of the wrong type or out of range"},
+    },
 )
 def api_advise(body: AdviceBody, request: Request) -> Any:
     """Predicted duration, P(effect holds) at the configured weeks and a booking window."""
@@ -152,7 +155,8 @@ def api_advise(body: AdviceBody, request: Request) -> Any:
             answers.append(_advise_one(item, sources))
         except AdviceInputError as exc:
             return _errors([_error_from_advice(exc, loc, item)])
-    return answers if isinstance(body, list) else answers[0]
+    content = [a.model_dump(mode="json") for a in answers]
+    return JSONResponse(content if isinstance(body, list) else content[0])
 
 
 def _advise_one(item: AdviceIn, sources: ServeSources) -> AdviceOut:

@@ -8,7 +8,7 @@ would load scripts from the internet).
 
 Privacy: the patient id travels only in the desk's POST body; it is pseudonymised and dropped
 while the form is parsed (:mod:`analysis.serve.forms`). The app's own access log
-(:func:`access_log_middleware`) records method, path (never the query string), status and
+(:class:`AccessLog`) records method, path (never the query string), status and
 time; pages are sent with ``Cache-Control: no-store`` so a browser keeps no copy.
 """
 
@@ -98,26 +98,46 @@ def create_app(
     app.add_exception_handler(Exception, _internal_error)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _pages(app)
-    app.middleware("http")(access_log_middleware)
     if token is not None:
         app.add_middleware(TokenGuard, token=token)
+    app.add_middleware(AccessLog)  # outermost: refused requests are logged too
     return app
 
 
-async def access_log_middleware(request: Request, call_next):
-    """Security headers, and one log line per request: method, path (no query), status, ms."""
-    start = time.perf_counter()
-    response = await call_next(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    LOG.info(
-        "%s %s %d %.0f ms",
-        request.method,
-        request.url.path,
-        response.status_code,
-        1000 * (time.perf_counter() - start),
-    )
-    return response
+class AccessLog:
+    """ASGI middleware: security headers on every answer, and one log line per request
+    (method, path without the query string, status, milliseconds). Never a body."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            LOG.info(
+                "%s %s %d %.0f ms",
+                scope["method"],
+                scope["path"],
+                status,
+                1000 * (time.perf_counter() - start),
+            )
 
 
 def _internal_error(request: Request, exc: Exception) -> Response:
