@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "fit-advice": "fit_advice",
     "advise": "advise",
     "report": "report",
+    "serve": "serve",
 }
 
 

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.advice.config import AdviceConfig
-from analysis.advice.predict import PosteriorDraws, predictive, weighted_quantile
+from analysis.advice.predict import PosteriorDraws, frailty_grid, predictive, weighted_quantile
 from analysis.advice.spec import AdviceSpec, check_categories, log2_rel_dose, out_of_range
 from analysis.errors import AdviceInputError
 from analysis.survival.covariates import COVARIATE_COLUMNS
+from analysis.survival.families import surv_std
 
 SCOPE_NOTE = "This tool advises re-treatment intervals, not units: dose guidance is out of scope."
 METHOD_NOTE = (
@@ -244,6 +245,60 @@ def _check_past(ep: PastEpisode, spec: AdviceSpec, j: int) -> None:
 
 
 # ---------------------------------------------------------------------------------- advice
+def predictive_law(request: AdviceRequest, draws: PosteriorDraws, config: AdviceConfig):
+    """The predictive law of the planned episode's duration behind :func:`advise`.
+
+    Same checks and personalisation as :func:`advise` (no extrapolation warning); returns the
+    :class:`~analysis.advice.predict.Predictive` mixture, whose ``survival(days)`` and
+    ``quantile(probs)`` give any point of the curve (`bonta serve` draws the patient's curve and
+    plans event dates from it).
+    """
+    new, hist = _request_rows(request, draws.spec)
+    return predictive(draws, new, hist if len(hist) else None, n_nodes=config.quadrature_nodes)
+
+
+def population_survival(
+    episodes: pd.DataFrame,
+    draws: PosteriorDraws,
+    days: np.ndarray,
+    max_draws: int = 100,
+    n_nodes: int = 21,
+) -> np.ndarray:
+    """Population predictive P(effect holds at ``days``) of each episode (no history).
+
+    The same law as :func:`advise` without history (frailty integrated; exactly for the
+    log-normal, on ``n_nodes`` grid points otherwise), for many episodes at once: rows with the
+    covariate columns of the processed episodes (``region, product, units, muscle_bulk,
+    exercise_met_h_week, sex, age_years, cycle, baseline_severity``; the relative dose is
+    recomputed from ``units`` with the stored spec). Uses every k-th posterior draw up to
+    ``max_draws`` (a group's mean curve needs few). Returns shape ``(n_episodes, len(days))``.
+    """
+    spec = draws.spec
+    rows = episodes.copy()
+    conv = rows["product"].astype(str).map(spec.units_per_ona_unit).to_numpy(float)
+    ref = rows["region"].astype(str).map(spec.reference_dose_units).to_numpy(float)
+    rows["log2_rel_dose"] = np.log2(rows["units"].to_numpy(float) / conv / ref)
+    step = max(1, draws.n_draws // max_draws)
+    sub = slice(None, None, step)
+    eta = draws.linear_predictor(rows[list(COVARIATE_COLUMNS)])[sub]  # (S, n)
+    sigma, tau = draws.sigma[sub], draws.tau[sub]
+    with np.errstate(divide="ignore"):  # day 0: log 0 = -inf, S = 1
+        log_t = np.log(np.asarray(days, dtype=float))
+    if draws.family == "lognormal":
+        nodes, weights = np.zeros(1), np.ones(1)
+        scale = np.hypot(sigma, tau)
+        tau_eff = np.zeros_like(tau)
+    else:
+        nodes, weights = frailty_grid(n_nodes)
+        scale, tau_eff = sigma, tau
+    out = np.zeros((eta.shape[1], log_t.size))
+    for z, w in zip(nodes, weights, strict=True):
+        loc = eta + (tau_eff * z)[:, None]  # (S, n)
+        std = (log_t[None, None, :] - loc[:, :, None]) / scale[:, None, None]
+        out += w * surv_std(std, draws.family).mean(axis=0)
+    return out
+
+
 def advise(
     request: AdviceRequest,
     draws: PosteriorDraws,
