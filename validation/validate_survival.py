@@ -32,18 +32,11 @@ from analysis.survival.covariates import duration_frame, make_spec
 from analysis.survival.nonparametric import fit_npmle, median_days
 
 KEY = b"validation-key-not-secret-0123456789"
-#: truth.json keys the simulator wrote before it took the canonical covariate names
-#: (analysis.survival.covariates, issue 12); harmless once it writes them.
-LEGACY_TRUTH_KEYS = {
-    "sex_M": "sex_male",
-    "muscle_bulk": "muscle_bulk_per_grade",
-    "baseline_severity": "baseline_severity_per_grade",
-}
 
 
 def truth_table(truth: dict, regions: tuple[str, ...]) -> pd.Series:
     d = truth["duration"]
-    out = pd.Series(d["log_coefficients"], dtype=float).rename(index=LEGACY_TRUTH_KEYS)
+    out = pd.Series(d["log_coefficients"], dtype=float)
     lm = d["log_median_days_reference"]
     for r in regions[1:]:
         out[f"region_{r}"] = lm[r] - lm[regions[0]]
