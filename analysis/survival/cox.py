@@ -7,6 +7,11 @@ residuals built with cumulative sums in O(n p) (Efron or Breslow ties, strata an
 Therneau & Grambsch 2000, sec. 7.2; Lin & Wei 1989, JASA 84:1074). ``U_g`` is the sum of score
 residuals over patient g and ``I^-1`` lifelines' model-based covariance. The result equals
 lifelines' ``cluster_col`` variance on untied data (tested to 1e-6).
+
+Proportional hazards: score tests of ``beta_k(t) = beta_k + gamma_k g(t)`` per covariate and
+global (:func:`ph_score_tests`), naive (equal to R's ``cox.zph``) and patient-clustered (the
+robust score test of Lin & Wei 1989, whose variance is the sum over patients of the efficient
+score residuals); the clustered p-value decides which covariates are acted on.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
-from lifelines.statistics import proportional_hazard_test
 from scipy import stats
+
+from analysis.survival.sandwich import meat
 
 
 def _segment_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -31,6 +37,7 @@ def score_residuals(
     beta: np.ndarray,
     entry: np.ndarray | None = None,
     ties: str = "efron",
+    g: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cox score residuals of one stratum, shape ``(n, p)``, in O(n log n + n p).
 
@@ -38,6 +45,9 @@ def score_residuals(
     ----------
     x : (n, p) covariates; time : exit times; event : bool; beta : coefficients;
     entry : optional delayed-entry times (at risk on ``(entry, time]``); ties : efron | breslow.
+    g : optional (n,) time function evaluated at each row's exit time: the residuals are then
+        those of the time-varying covariates ``x g(t)`` (at ``beta``, their coefficient 0), the
+        score residuals of the proportional-hazards test (Lin & Wei 1989).
     """
     x = np.asarray(x, float)
     time = np.asarray(time, float)
@@ -52,6 +62,9 @@ def score_residuals(
     # risk-set sums at each event time: exit >= t minus entry >= t
     r, rx = _risk_sums(time, entry, phi, x, t_ev)
     k_of = np.searchsorted(t_ev, time[event])  # event time index of each event row
+    g_k = np.ones(t_ev.size)
+    if g is not None:
+        g_k[k_of] = np.asarray(g, float)[event]
     dsum = np.bincount(k_of, weights=phi[event], minlength=t_ev.size)
     dx = np.zeros((t_ev.size, p))
     np.add.at(dx, k_of, phi[event][:, None] * x[event])
@@ -62,13 +75,13 @@ def score_residuals(
     den = r[k_rep] - frac * dsum[k_rep]
     xbar = (rx[k_rep] - frac[:, None] * dx[k_rep]) / den[:, None]
     starts = np.cumsum(d) - d
-    a = _segment_sums(1.0 / den, starts)
-    b = _segment_sums(xbar / den[:, None], starts)
+    a = _segment_sums(1.0 / den, starts) * g_k
+    b = _segment_sums(xbar / den[:, None], starts) * g_k[:, None]
     e = _segment_sums(xbar, starts) / d[:, None]
     if ties == "efron":
         w_own = 1.0 - frac
-        a_own = _segment_sums(w_own / den, starts)
-        b_own = _segment_sums(w_own[:, None] * xbar / den[:, None], starts)
+        a_own = _segment_sums(w_own / den, starts) * g_k
+        b_own = _segment_sums(w_own[:, None] * xbar / den[:, None], starts) * g_k[:, None]
     else:
         a_own, b_own = a, b
     cum_a = np.concatenate([[0.0], np.cumsum(a)])
@@ -81,7 +94,7 @@ def score_residuals(
     big_a[ev_rows] += a_own[k_of] - a[k_of]
     big_b[ev_rows] += b_own[k_of] - b[k_of]
     out = -phi[:, None] * (x * big_a[:, None] - big_b)
-    out[ev_rows] += x[ev_rows] - e[k_of]
+    out[ev_rows] += g_k[k_of][:, None] * (x[ev_rows] - e[k_of])
     return out
 
 
@@ -123,10 +136,162 @@ def clustered_covariance(
     for s in pd.unique(groups):
         idx = np.flatnonzero(groups == s)
         resid[idx] = score_residuals(x[idx], time[idx], event[idx], beta, entry[idx], ties)
-    codes = pd.factorize(cluster)[0]
-    per_cluster = np.zeros((codes.max() + 1, resid.shape[1]))
-    np.add.at(per_cluster, codes, resid)
-    return bread @ (per_cluster.T @ per_cluster) @ bread
+    return bread @ meat(resid, cluster) @ bread
+
+
+# ---------------------------------------------------------------------------------------------
+# Proportional-hazards score tests, naive and patient-clustered
+# ---------------------------------------------------------------------------------------------
+def time_transform(time: np.ndarray, event: np.ndarray, kind: str) -> np.ndarray:
+    """``g(t)`` of each row as R's ``cox.zph``: identity, log, rank (average ranks of all
+    rows' times) or km (``1 - S(t-)`` of the pooled Kaplan-Meier curve); centred on the mean
+    over events (the tests do not depend on the centring)."""
+    time = np.asarray(time, float)
+    event = np.asarray(event, bool)
+    if kind == "identity":
+        g = time.copy()
+    elif kind == "log":
+        g = np.log(time)
+    elif kind == "rank":
+        g = stats.rankdata(time)
+    elif kind == "km":
+        t_u, inv = np.unique(time, return_inverse=True)
+        deaths = np.bincount(inv, weights=event.astype(float), minlength=t_u.size)
+        leaving = np.bincount(inv, minlength=t_u.size)
+        at_risk = leaving[::-1].cumsum()[::-1]
+        surv = np.cumprod(1.0 - deaths / at_risk)
+        before = np.concatenate([[1.0], surv[:-1]])
+        g = 1.0 - before[inv]
+    else:
+        raise ValueError(f"unknown time transform {kind!r}: rank, km, identity or log")
+    return g - g[event].mean()
+
+
+def _bucket_second_moments(x, phi, time, t_ev):
+    """Risk-set sums of ``phi x x'`` at each event time (rows with exit >= t), (K, p, p)."""
+    k = np.searchsorted(t_ev, time, side="left")  # at risk at event times 0..k
+    order = np.argsort(k, kind="stable")
+    bounds = np.searchsorted(k[order], np.arange(t_ev.size + 2))
+    p = x.shape[1]
+    buckets = np.zeros((t_ev.size + 1, p, p))
+    for b in range(t_ev.size + 1):
+        rows = order[bounds[b] : bounds[b + 1]]
+        if rows.size:
+            xb = x[rows]
+            buckets[b] = (xb * phi[rows, None]).T @ xb
+    return np.cumsum(buckets[::-1], axis=0)[::-1][: t_ev.size]
+
+
+def _information_pieces(x, time, event, beta, g, ties):
+    """Efron (or Breslow) information ``sum_k V_k`` weighted by 1, ``g_k`` and ``g_k^2``, and
+    the score of ``x g(t)`` at ``beta`` (one stratum, no delayed entry)."""
+    n, p = x.shape
+    phi = np.exp(x @ beta)
+    t_ev, d = np.unique(time[event], return_counts=True)
+    zero = np.zeros((p, p))
+    if t_ev.size == 0:
+        return zero, zero, zero, np.zeros(p)
+    r, rx = _risk_sums(time, np.zeros(n), phi, x, t_ev)
+    rxx = _bucket_second_moments(x, phi, time, t_ev)
+    k_of = np.searchsorted(t_ev, time[event])
+    g_k = np.zeros(t_ev.size)
+    g_k[k_of] = g[event]
+    dsum = np.bincount(k_of, weights=phi[event], minlength=t_ev.size)
+    dx = np.zeros((t_ev.size, p))
+    np.add.at(dx, k_of, phi[event][:, None] * x[event])
+    xe = x[event] * phi[event][:, None]
+    dxx = np.zeros((t_ev.size, p, p))
+    np.add.at(dxx, k_of, xe[:, :, None] * x[event][:, None, :])
+    k_rep = np.repeat(np.arange(t_ev.size), d)
+    j = np.arange(k_rep.size) - np.repeat(np.cumsum(d) - d, d)
+    frac = j / d[k_rep] if ties == "efron" else np.zeros(k_rep.size)
+    den = r[k_rep] - frac * dsum[k_rep]
+    starts = np.cumsum(d) - d
+
+    def per_time(values):
+        return _segment_sums(values, starts)
+
+    a1, a2 = per_time(1.0 / den), per_time(frac / den)
+    b0, b1, b2 = per_time(1.0 / den**2), per_time(frac / den**2), per_time(frac**2 / den**2)
+    outer = lambda u, v: u[:, :, None] * v[:, None, :]  # noqa: E731
+    v_k = (
+        a1[:, None, None] * rxx
+        - a2[:, None, None] * dxx
+        - b0[:, None, None] * outer(rx, rx)
+        + b1[:, None, None] * (outer(rx, dx) + outer(dx, rx))
+        - b2[:, None, None] * outer(dx, dx)
+    )
+    x_events = np.zeros((t_ev.size, p))
+    np.add.at(x_events, k_of, x[event])
+    schoenfeld = x_events - (rx * a1[:, None] - dx * a2[:, None])
+    i_bb = v_k.sum(axis=0)
+    i_gb = np.einsum("k,kij->ij", g_k, v_k)
+    i_gg = np.einsum("k,kij->ij", g_k**2, v_k)
+    return i_bb, i_gb, i_gg, g_k @ schoenfeld
+
+
+def ph_score_tests(
+    x: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    beta: np.ndarray,
+    cluster: np.ndarray,
+    terms: list[str],
+    strata: np.ndarray | None = None,
+    ties: str = "efron",
+    transform: str = "rank",
+) -> pd.DataFrame:
+    """Score tests of proportional hazards, naive and patient-clustered, per covariate and global.
+
+    For each covariate the model ``beta_k(t) = beta_k + gamma_k g(t)`` is tested at
+    ``gamma = 0`` by the efficient score ``U_gamma`` (adjusted for the estimation of ``beta``).
+    Naive: variance ``I_gg - I_gb I_bb^-1 I_bg`` from the Efron information, as R's
+    ``cox.zph`` (survival >= 3). Clustered (Lin & Wei 1989, JASA 84:1074): variance
+    ``sum_g W_g W_g'`` of the patient sums of the efficient score residuals
+    ``W_i = r_gamma,i - I_gb I_bb^-1 r_beta,i``, valid when a patient's episodes are dependent.
+
+    Returns
+    -------
+    DataFrame
+        ``term`` (and ``GLOBAL``), ``chi2``, ``df``, ``p`` (naive), ``chi2_clustered``,
+        ``p_clustered``, ``time_transform``.
+    """
+    x = np.asarray(x, float)
+    time = np.asarray(time, float)
+    event = np.asarray(event, bool)
+    g = time_transform(time, event, transform)
+    p = x.shape[1]
+    groups = np.zeros(len(time)) if strata is None else np.asarray(strata)
+    i_bb, i_gb, i_gg, u = (np.zeros((p, p)), np.zeros((p, p)), np.zeros((p, p)), np.zeros(p))
+    r_beta, r_gamma = np.zeros((len(time), p)), np.zeros((len(time), p))
+    for s in pd.unique(groups):
+        idx = np.flatnonzero(groups == s)
+        parts = _information_pieces(x[idx], time[idx], event[idx], beta, g[idx], ties)
+        i_bb, i_gb, i_gg, u = (i_bb + parts[0], i_gb + parts[1], i_gg + parts[2], u + parts[3])
+        args = (x[idx], time[idx], event[idx], beta, None, ties)
+        r_beta[idx] = score_residuals(*args)
+        r_gamma[idx] = score_residuals(*args, g=g[idx])
+    adjust = i_gb @ np.linalg.inv(i_bb)  # rows: gamma terms, columns: beta terms
+    v_naive = i_gg - adjust @ i_gb.T
+    w = r_gamma - r_beta @ adjust.T
+    v_clustered = meat(w, cluster)
+    rows = []
+    for k, term in enumerate(terms):
+        chi2, chi2_c = u[k] ** 2 / v_naive[k, k], u[k] ** 2 / v_clustered[k, k]
+        rows.append((term, chi2, 1, chi2_c))
+    rows.append(
+        (
+            "GLOBAL",
+            float(u @ np.linalg.solve(v_naive, u)),
+            p,
+            float(u @ np.linalg.solve(v_clustered, u)),
+        )
+    )
+    out = pd.DataFrame(rows, columns=["term", "chi2", "df", "chi2_clustered"])
+    out["p"] = stats.chi2.sf(out["chi2"], out["df"])
+    out["p_clustered"] = stats.chi2.sf(out["chi2_clustered"], out["df"])
+    out["time_transform"] = transform
+    return out[["term", "chi2", "df", "p", "chi2_clustered", "p_clustered", "time_transform"]]
 
 
 @dataclass(frozen=True)
@@ -146,6 +311,8 @@ class CoxResult:
     cov_robust: np.ndarray
     summary: pd.DataFrame
     entry_col: str | None = None
+    cluster_col: str = "patient_key"
+    ties: str = "efron"
 
 
 def fit_cox(
@@ -217,6 +384,8 @@ def fit_cox(
         cov,
         summary,
         entry_col,
+        cluster_col,
+        ties,
     )
 
 
@@ -227,14 +396,24 @@ def ph_test(
     event_col: str,
     time_transform: str = "rank",
 ) -> pd.DataFrame:
-    """Scaled-Schoenfeld test of proportional hazards per covariate (lifelines; not clustered)."""
-    cols = list(result.covariates) + [duration_col, event_col] + list(result.strata)
+    """Score tests of proportional hazards of a fitted model, naive and patient-clustered
+    (:func:`ph_score_tests`; rows without delayed entry only)."""
     if result.entry_col:
-        cols.append(result.entry_col)
-    res = proportional_hazard_test(result.fitter, data[cols], time_transform=time_transform)
-    out = res.summary.reset_index()
-    out = out.rename(columns={out.columns[0]: "term", "test_statistic": "chi2"})
-    return out[["term", "chi2", "p"]].assign(time_transform=time_transform)
+        raise ValueError("ph_test: the score tests need rows without delayed entry")
+    strata = None
+    if result.strata:
+        strata = pd.MultiIndex.from_frame(data[list(result.strata)].astype(str)).factorize()[0]
+    return ph_score_tests(
+        data[list(result.covariates)].to_numpy(float),
+        data[duration_col].to_numpy(float),
+        data[event_col].to_numpy(bool),
+        result.fitter.params_[list(result.covariates)].to_numpy(),
+        data[result.cluster_col].to_numpy(),
+        list(result.covariates),
+        strata,
+        result.ties,
+        time_transform,
+    )
 
 
 @dataclass(frozen=True)
@@ -298,15 +477,18 @@ def fit_retreatment(
     time_transform: str = "rank",
     ties: str = "efron",
 ) -> RetreatmentResult:
-    """Fit, test PH (scaled Schoenfeld), act on failures, refit and retest.
+    """Fit, test PH, act on failures, refit and retest.
 
-    Region and product dummies that fail are replaced by strata of the whole factor; a failing
-    continuous covariate gets a piecewise-constant effect (before/after the median event day,
-    by episode splitting with delayed entry).
+    A covariate fails when its patient-clustered PH score test (:func:`ph_score_tests`) has
+    ``p_clustered < alpha``; the naive p-value is reported beside it. Region and product
+    dummies that fail are replaced by strata of the whole factor; a failing continuous
+    covariate gets a piecewise-constant effect (before/after the median event day, by episode
+    splitting with delayed entry).
     """
     initial = fit_cox(data, duration_col, event_col, covariates, ties=ties)
     ph0 = ph_test(initial, data, duration_col, event_col, time_transform)
-    failing = tuple(ph0.loc[ph0["p"] < alpha, "term"])
+    per_term = ph0[ph0["term"] != "GLOBAL"]
+    failing = tuple(per_term.loc[per_term["p_clustered"] < alpha, "term"])
     strata = sorted({_source(t) for t in failing if _source(t) != t})
     split_terms = [t for t in failing if _source(t) == t]
     if not failing:
@@ -327,7 +509,7 @@ def fit_retreatment(
     ph1 = (
         ph_test(final, work, duration_col, event_col, time_transform)
         if entry is None
-        else pd.DataFrame(columns=["term", "chi2", "p", "time_transform"])
+        else pd.DataFrame(columns=list(ph0.columns))
     )
     actions = pd.DataFrame(
         [{"term": t, "action": f"stratified by {_source(t)}"} for t in failing if _source(t) != t]
