@@ -11,9 +11,10 @@ Jobs, each in a fresh process, timed around the fit only (data already in memory
 * ``aft_<family>``: :func:`analysis.survival.aft.fit_matrix` (Newton-Raphson + clustered
   sandwich) against R ``survreg(Surv(l, u, type = "interval2") ~ ., dist, cluster = pid)``
   (its default tolerance; it computes its robust variance too), for every family.
-* ``cox``: :func:`analysis.survival.cox.fit_cox` (lifelines' Efron fit + the vectorised
-  clustered sandwich) against R ``coxph(..., cluster = pid, ties = "efron")`` and lifelines
-  ``CoxPHFitter(cluster_col=...)`` (both quadratic in n: skipped above ``--cluster-max``).
+* ``cox``: :func:`analysis.survival.cox.fit_cox` (Newton-Raphson on the Efron partial
+  likelihood + the vectorised clustered sandwich) against R ``coxph(..., cluster = pid,
+  ties = "efron")`` and lifelines ``CoxPHFitter(cluster_col=...)`` (both quadratic in n:
+  skipped above ``--cluster-max``).
 * ``turnbull_bootstrap``: the 1,000-replicate patient bootstrap of the Turnbull NPMLE for
   every stratum level of the study (region, product, exercise tier, muscle bulk) on the demo
   cohort itself, as the stage runs it; the previous EM/SQUAREM implementation took 291 s of

@@ -159,7 +159,7 @@ for (dist in c({dists})) {{
             paste0("{stem}_", dist, "_coef.csv"), row.names = FALSE)
   write.csv(data.frame(ds = residuals(f, type = "matrix")[, "ds"]),
             paste0("{stem}_", dist, "_ds.csv"), row.names = FALSE)
-  cat(dist, f$loglik[2], f$iter, el, "\\n")
+  cat(dist, sprintf("%.12f", f$loglik[2]), f$iter, el, "\\n")
 }}
 """
 

@@ -30,6 +30,9 @@ class CoxConfig:
     ph_alpha: float
     #: g(t) of the PH score tests: rank | km | identity | log
     ph_time_transform: Literal["rank", "km", "identity", "log"]
+    #: Newton-Raphson on the partial likelihood: largest scaled score component at the maximum
+    gradient_tol: float
+    max_iter: int
 
 
 @dataclass(frozen=True)

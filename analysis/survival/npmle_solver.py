@@ -31,7 +31,6 @@ import numba
 import numpy as np
 
 
-
 @numba.njit(nogil=True, cache=True)
 def _block_probs(first, last, w, p, probs):
     """Fill ``probs`` with each block's probability and return the log-likelihood."""

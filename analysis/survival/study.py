@@ -442,6 +442,8 @@ def retreatment_results(
         s.cox.ph_alpha,
         time_transform=s.cox.ph_time_transform,
         ties=s.cox.ties,
+        gradient_tol=s.cox.gradient_tol,
+        max_iter=s.cox.max_iter,
     )
     hr = res.final.summary.copy()
     # the Cox table names the reference region "reference" (strata may replace region terms)

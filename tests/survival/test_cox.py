@@ -10,6 +10,7 @@ from lifelines.datasets import load_rossi
 from statsmodels.duration.hazard_regression import PHReg
 
 from analysis.survival.cox import (
+    _partial_likelihood,
     fit_cox,
     fit_retreatment,
     ph_score_tests,
@@ -248,3 +249,69 @@ def test_ph_decision_follows_the_clustered_test():
     x = res.ph_initial.set_index("term").loc["x"]
     assert x["p"] < 0.01 < x["p_clustered"]  # the naive test alone would have acted
     assert res.action.failing_terms == () and res.final is res.initial
+
+
+def _tied_with_censoring_between_events(n=500, seed=3):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    t = np.ceil(rng.exponential(20 / np.exp(x @ [0.4, -0.3, 0.1])))  # whole days: many ties
+    c = rng.uniform(1, 60, n)  # censoring anywhere, also between event days
+    return pd.DataFrame(x, columns=["a", "b", "c"]).assign(
+        t=np.minimum(t, c), e=t <= c, pid=np.arange(n) // 2
+    )
+
+
+def test_newton_fit_equals_lifelines_with_ties_and_censoring_between_event_times():
+    df = _tied_with_censoring_between_events()
+    ours = fit_cox(df, "t", "e", ["a", "b", "c"], cluster_col="pid")
+    ref = CoxPHFitter().fit(df[["a", "b", "c", "t", "e"]], "t", "e")
+    np.testing.assert_allclose(ours.summary["coef"], ref.params_.to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(ours.summary["se_model"], ref.standard_errors_.to_numpy(), rtol=1e-5)
+    assert ours.convergence.converged and ours.convergence.max_abs_gradient < 1e-6
+    assert ours.loglik == pytest.approx(ref.log_likelihood_, abs=1e-6)
+
+
+def test_efron_information_is_the_hessian_of_the_efron_loglik():
+    df = _tied_with_censoring_between_events(n=200, seed=4)
+    x = df[["a", "b", "c"]].to_numpy()
+    r = df.rename(columns={"t": "week", "e": "arrest"})
+    beta = np.array([0.3, -0.2, 0.05])
+    part = _partial_likelihood(
+        x, r["week"].to_numpy(float), r["arrest"].to_numpy(bool), beta, "efron"
+    )
+    assert part.loglik == pytest.approx(_efron_loglik(x, r, beta), rel=1e-12)
+    h = 1e-5
+    eye = np.eye(3) * h
+    grad = np.array(
+        [(_efron_loglik(x, r, beta + e) - _efron_loglik(x, r, beta - e)) / (2 * h) for e in eye]
+    )
+    np.testing.assert_allclose(part.score, grad, rtol=1e-6, atol=1e-7)
+    hess = np.array(
+        [
+            [
+                (
+                    _efron_loglik(x, r, beta + ei + ej)
+                    - _efron_loglik(x, r, beta + ei - ej)
+                    - _efron_loglik(x, r, beta - ei + ej)
+                    + _efron_loglik(x, r, beta - ei - ej)
+                )
+                / (4 * h * h)
+                for ej in np.eye(3) * h
+            ]
+            for ei in np.eye(3) * h
+        ]
+    )
+    np.testing.assert_allclose(part.info, -hess, rtol=1e-4)
+
+
+def test_breslow_fit_equals_statsmodels():
+    df = _tied_with_censoring_between_events(seed=5)
+    ours = fit_cox(df, "t", "e", ["a", "b", "c"], cluster_col="pid", ties="breslow")
+    ref = PHReg(
+        df["t"].to_numpy(),
+        df[["a", "b", "c"]].to_numpy(),
+        status=df["e"].to_numpy(int),
+        ties="breslow",
+    ).fit()
+    np.testing.assert_allclose(ours.summary["coef"], ref.params, atol=1e-6)
+    np.testing.assert_allclose(ours.summary["se_model"], ref.bse, rtol=1e-5)
