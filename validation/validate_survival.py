@@ -69,7 +69,7 @@ def one_replicate(params: dict, seed: int) -> tuple[pd.DataFrame, dict]:
     latent = cohort.truth_tables["episodes"][["episode_id", "latent_duration_days"]].copy()
     latent["episode_key"] = pseudonymise(latent["episode_id"], KEY, "episode").to_numpy()
     gl = df[df["region"] == "glabella"].merge(latent, on="episode_key")
-    med = median_days(fit_npmle(gl["dur_lower_days"], gl["dur_upper_days"], tol=1e-8))[0]
+    med = median_days(fit_npmle(gl["dur_lower_days"], gl["dur_upper_days"], kkt_tol=1e-8))[0]
     extra = {
         "seed": seed,
         "turnbull_median": med,
