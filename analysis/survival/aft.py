@@ -13,7 +13,7 @@ variance for interval-censored data, so the patient-clustered sandwich is comput
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -367,8 +367,8 @@ def compare_dose_slopes(
     df: pd.DataFrame, spec: DesignSpec, family: str, alpha: float
 ) -> tuple[SlopeTest, AFTResult, AFTResult]:
     """Compare a common dose slope with one slope per region (LR test and AIC)."""
-    common = fit_aft(df, family, DesignSpec(spec.regions, spec.products, spec.knot, False))
-    per_region = fit_aft(df, family, DesignSpec(spec.regions, spec.products, spec.knot, True))
+    common = fit_aft(df, family, replace(spec, region_slopes=False))
+    per_region = fit_aft(df, family, replace(spec, region_slopes=True))
     lr = max(2 * (per_region.loglik - common.loglik), 0.0)
     dof = per_region.n_params - common.n_params
     p = float(stats.chi2.sf(lr, dof))
