@@ -507,7 +507,7 @@ def _duration_truth(cfg: SimConfig) -> dict[str, Any]:
         cov.AGE: d.age_per_10_years,
         cov.CYCLE: d.log2_cycle,
         cov.SEVERITY: d.baseline_severity_per_grade,
-        cov.TOUCHUP: cfg.touchup.log_time_ratio,
+        cov.TOUCHUP: d.touchup,
         cov.DOSE_ABOVE_KNOT: d.dose_slope_above_knot,
         **{f"product_{p}": v for p, v in zip(cfg.products, cfg.product_log_time, strict=True)},
         **{
@@ -592,8 +592,7 @@ def _touchup_truth(cfg: SimConfig) -> dict[str, Any]:
         "clinic_sd": t.clinic_sd,
         "injector_sd": t.injector_sd,
         "units_fraction_of_reference": list(t.units_fraction),
-        "log_time_ratio": t.log_time_ratio,
-        "time_ratio": float(np.exp(t.log_time_ratio)),
+        "duration_log_time_ratio": cfg.duration.touchup,
         "followup_on_touchup_share": t.followup_on_touchup_share,
         "flag_clinics": [f"clinic_{c:02d}" for c in t.flag_clinics],
     }

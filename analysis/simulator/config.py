@@ -147,6 +147,7 @@ class DurationConfig:
     product: dict[str, float]  # by product code
     log2_cycle: float
     baseline_severity_per_grade: float
+    touchup: float  # log-time effect of a touch-up at the same total dose (issue 14)
     frailty_sd: float
     residual_sd: float
 
@@ -245,7 +246,6 @@ class TouchupConfig:
     clinic_sd: float
     injector_sd: float
     units_fraction: tuple[float, float]  # x the region's reference dose (ona-eq), uniform
-    log_time_ratio: float  # log-time effect of a touch-up at the same total dose
     followup_on_touchup_share: float
     flag_clinics: tuple[int, ...]  # 1-based clinics that export is_touchup
 

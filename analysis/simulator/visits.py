@@ -234,7 +234,7 @@ def _cycle_episodes(
             cycle=np.full(local.size, cycle),
             severity=sev,
         )
-        + cfg.touchup.log_time_ratio * tu["touchup"]
+        + cfg.duration.touchup * tu["touchup"]
     )
     latent = np.exp(
         mean + pa.frailty[pid] + cfg.duration.residual_sd * rng.standard_normal(local.size)
