@@ -74,6 +74,14 @@ def _lookup(codes: pd.Series, table: dict[str, float]) -> np.ndarray:
     return np.array([table[u] for u in uniques], dtype="float64")[idx]
 
 
+def _first_label(conditions: list[np.ndarray], labels: list[str]) -> np.ndarray:
+    """The label of the first true condition per row (``None`` where none is true)."""
+    out = np.full(len(conditions[0]), None, dtype=object)
+    for cond, label in zip(conditions[::-1], labels[::-1], strict=True):
+        out[cond] = label
+    return out
+
+
 def episode_roles(treatments: pd.DataFrame, window_days: int) -> pd.DataFrame:
     """Which episode each treatment row belongs to, and why (indexed like ``treatments``).
 
@@ -113,20 +121,18 @@ def episode_roles(treatments: pd.DataFrame, window_days: int) -> pd.DataFrame:
     starts = ~(touch | same_day)
     start_pos = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
     w = f"{window_days:g}"
-    join = np.select(
+    join = _first_label(
         [same_day, touch & marked, touch],
         [JOINED_SAME_DAY, JOINED_BY_FLAG, JOINED_BY_WINDOW.format(w=w)],
-        default=None,
-    ).astype(object)
-    disagree = np.select(
+    )
+    disagree = _first_label(
         [
             marked & says_touchup & first,
             marked & says_touchup & ~first & ~same_day & ~in_window,
             marked & ~says_touchup & in_window,
         ],
         [FLAG_NO_EARLIER, FLAG_BEYOND_WINDOW.format(w=w), FLAG_WITHIN_WINDOW.format(w=w)],
-        default=None,
-    ).astype(object)
+    )
     keys = treatments["episode_key"].to_numpy()
     sorted_cols = {
         "parent_episode_key": keys[order[start_pos]],
