@@ -158,15 +158,21 @@ def overall_rate(fit: ComplicationFit) -> pd.DataFrame:
     risk = cell_risk(posterior_draws(fit), arrays)
     n = arrays["n"].astype(float)
     draws = risk @ n / n.sum()
+    rates = {
+        "rate_mean": float(draws.mean()),
+        "rate_lower": float(np.quantile(draws, LOWER_Q)),
+        "rate_upper": float(np.quantile(draws, UPPER_Q)),
+    }
     return pd.DataFrame(
-        {
-            "n_treatments": [int(n.sum())],
-            "n_touchups": [int(arrays["y"].sum())],
-            "observed_rate": [float(arrays["y"].sum() / n.sum())],
-            "rate_mean": [float(draws.mean())],
-            "rate_lower": [float(np.quantile(draws, LOWER_Q))],
-            "rate_upper": [float(np.quantile(draws, UPPER_Q))],
-        }
+        [
+            {
+                "n_treatments": int(n.sum()),
+                "n_touchups": int(arrays["y"].sum()),
+                "observed_rate": float(arrays["y"].sum() / n.sum()),
+                **rates,
+                **{f"{k}_pct": 100 * v for k, v in rates.items()},
+            }
+        ]
     )
 
 
@@ -228,9 +234,9 @@ def headline(tables: TouchupTables) -> Headline:
     return Headline(
         key="touchup_rate_all_regions",
         label="Treatments with a touch-up (all regions)",
-        value=round(100 * float(row["rate_mean"]), 3),
-        lower=round(100 * float(row["rate_lower"]), 3),
-        upper=round(100 * float(row["rate_upper"]), 3),
+        value=round(float(row["rate_mean_pct"]), 3),
+        lower=round(float(row["rate_lower_pct"]), 3),
+        upper=round(float(row["rate_upper_pct"]), 3),
         unit="% of treatments",
         view="clinic",
         source="touchup_rate_overall.csv",

@@ -65,7 +65,7 @@ def test_every_manifest_path_exists_and_headlines_match_tables(stage_run):
     assert keys[1:] == ["touchup_rate_all_regions"]
     assert len(keys) == 2 and keys[0].startswith("rate_eyelid_ptosis_")
     overall = pd.read_csv(out / "touchup_rate_overall.csv").iloc[0]
-    assert manifest["headlines"][1]["value"] == pytest.approx(100 * overall["rate_mean"], abs=1e-3)
+    assert manifest["headlines"][1]["value"] == pytest.approx(overall["rate_mean_pct"], abs=1e-3)
     for h in manifest["headlines"][:1]:
         row = table.loc[
             [
