@@ -51,10 +51,16 @@ def _truth_by_episode(cohort, episodes: pd.DataFrame) -> pd.DataFrame:
     return episodes.merge(truth[cols], on="episode_key", suffixes=("", "_true"), validate="1:1")
 
 
-def _coverage(table: pd.DataFrame, truth: pd.DataFrame, key: str) -> tuple[int, int]:
-    true = truth.groupby(key)["touchup_prob"].mean().reindex(table[key])
-    inside = (table["rate_lower"].to_numpy() <= true) & (true <= table["rate_upper"].to_numpy())
-    return int(inside.sum()), len(table)
+def _coverage(table: pd.DataFrame, truth: pd.DataFrame, key: str) -> tuple[int, int, list]:
+    """Intervals containing the truth, intervals, and the standardised errors of the misses
+    ((posterior mean - truth) / (interval width / 3.92); regions by name)."""
+    true = truth.groupby(key)["touchup_prob"].mean().reindex(table[key]).to_numpy()
+    lo, hi = table["rate_lower"].to_numpy(), table["rate_upper"].to_numpy()
+    inside = (lo <= true) & (true <= hi)
+    z = (table["rate_mean"].to_numpy() - true) / ((hi - lo) / 3.92)
+    names = table[key].tolist() if key == "region" else [""] * len(table)
+    missed = [f"{n}{z[i]:+.2f}" for i, n in enumerate(names) if not inside[i]]
+    return int(inside.sum()), len(table), missed
 
 
 def one_seed(params: dict, seed: int, n_patients: int | None) -> dict:
@@ -104,9 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--n-patients", type=int, default=None)
+    parser.add_argument("--first-seed-offset", type=int, default=0)
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    rows = [one_seed(params, params["seed"] + k, args.n_patients) for k in range(args.seeds)]
+    offsets = range(args.first_seed_offset, args.first_seed_offset + args.seeds)
+    rows = [one_seed(params, params["seed"] + k, args.n_patients) for k in offsets]
     for r in rows:
         print(json.dumps(r))
     summary = {
