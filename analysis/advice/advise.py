@@ -6,7 +6,9 @@ patient's past episodes, it returns the predicted duration (median and central i
 probability that the effect still holds at 8/12/16/20 weeks (with the 80% credible interval of
 that probability over the posterior), and a booking window from when the predicted probability
 of wear-off passes 50% to when it passes 80%, never earlier than the label's 90-day minimum
-interval (and it says so when that floor binds).
+interval (and it says so when that floor binds). It also says how a touch-up at the
+two-week check changes the expected duration (issue 14): the posterior time ratio of the
+``touchup`` term, at the same total dose.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from analysis.advice.config import AdviceConfig
 from analysis.advice.predict import PosteriorDraws, frailty_grid, predictive, weighted_quantile
 from analysis.advice.spec import AdviceSpec, check_categories, log2_rel_dose, out_of_range
 from analysis.errors import AdviceInputError
-from analysis.survival.covariates import COVARIATE_COLUMNS
+from analysis.survival.covariates import COVARIATE_COLUMNS, TOUCHUP, TOUCHUP_COLUMN
 from analysis.survival.families import surv_std
 
 SCOPE_NOTE = "This tool advises re-treatment intervals, not units: dose guidance is out of scope."
@@ -55,6 +57,7 @@ class PastEpisode:
     muscle_bulk: float | None = None
     exercise_met_h_week: float | None = None
     baseline_severity: float | None = None
+    touchup: bool = False  # adjusted at its two-week check (``units`` = the total)
 
     @classmethod
     def from_assessments(
@@ -84,7 +87,11 @@ class PastEpisode:
 
 @dataclass(frozen=True)
 class AdviceRequest:
-    """The planned treatment. ``cycle`` defaults to 1 + past episodes in the same region."""
+    """The planned treatment. ``cycle`` defaults to 1 + past episodes in the same region.
+
+    ``touchup``: the treatment was (or will be) adjusted at its two-week check; ``units`` is
+    then the total including the touch-up's units.
+    """
 
     region: str
     product: str
@@ -97,6 +104,7 @@ class AdviceRequest:
     cycle: int | None = None
     treatment_date: dt.date | None = None
     history: tuple[PastEpisode, ...] = field(default_factory=tuple)
+    touchup: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,9 @@ class Advice:
     history_ess: float
     family: str
     warnings: tuple[str, ...]
+    #: posterior time ratio of a touch-up at the same total dose: median, 95% CrI
+    touchup_time_ratio: tuple[float, float, float] = (np.nan, np.nan, np.nan)
+    touchup: bool = False  # the request was an adjusted treatment
     scope_note: str = SCOPE_NOTE
     method_note: str = METHOD_NOTE
 
@@ -167,6 +178,7 @@ def _request_rows(request: AdviceRequest, spec: AdviceSpec) -> tuple[pd.DataFram
                 "age_years": age,
                 "cycle": past_counts[ep.region],
                 "baseline_severity": _or(ep.baseline_severity, request.baseline_severity),
+                TOUCHUP_COLUMN: bool(ep.touchup),
                 "dur_lower_days": float(ep.lower_days),
                 "dur_upper_days": float(ep.upper_days),
             }
@@ -186,10 +198,11 @@ def _request_rows(request: AdviceRequest, spec: AdviceSpec) -> tuple[pd.DataFram
                 "age_years": request.age_years,
                 "cycle": cycle,
                 "baseline_severity": request.baseline_severity,
+                TOUCHUP_COLUMN: bool(request.touchup),
             }
         ]
     )
-    columns = list(COVARIATE_COLUMNS) + ["dur_lower_days", "dur_upper_days"]
+    columns = list(COVARIATE_COLUMNS) + [TOUCHUP_COLUMN, "dur_lower_days", "dur_upper_days"]
     return new, pd.DataFrame(hist_rows, columns=columns)
 
 
@@ -354,6 +367,40 @@ def advise(
         history_ess=pred.weight_ess,
         family=draws.family,
         warnings=tuple(["advice is an extrapolation: " + n for n in notes]),
+        touchup_time_ratio=touchup_time_ratio(draws),
+        touchup=bool(request.touchup),
+    )
+
+
+def touchup_time_ratio(draws: PosteriorDraws) -> tuple[float, float, float]:
+    """Posterior median and 95% interval of ``exp(beta[touchup])``: how much longer (>1) or
+    shorter the effect lasts when the treatment is adjusted at its two-week check, at the same
+    total dose. In an AFT model every quantile of the duration scales by this factor. NaN if
+    the stored model has no touch-up term."""
+    names = draws.spec.covariate_names
+    if TOUCHUP not in names:
+        return (np.nan, np.nan, np.nan)
+    ratio = np.exp(draws.beta[:, names.index(TOUCHUP)])
+    lo, med, hi = np.quantile(ratio, [0.025, 0.5, 0.975])
+    return (float(med), float(lo), float(hi))
+
+
+def touchup_sentence(advice: Advice) -> str | None:
+    """How a touch-up changes the expected duration, in the injector's words (or ``None``)."""
+    med, lo, hi = advice.touchup_time_ratio
+    if not np.isfinite(med):
+        return None
+    ratio = f"{med:.2f} (95% credible interval {lo:.2f}-{hi:.2f})"
+    if advice.touchup:
+        return (
+            f"Touch-up: included; at the same total dose an adjusted treatment lasts {ratio} "
+            "times as long as one given at once (the units above include the touch-up's)."
+        )
+    return (
+        "Touch-up: adjusting this treatment at the two-week check would multiply the expected "
+        f"duration by {ratio} at the same total dose (median about "
+        f"{advice.median_days * med:.0f} days); the touch-up's own units add their dose effect "
+        "on top."
     )
 
 
@@ -406,6 +453,9 @@ def render_text(advice: Advice) -> str:
             f"{a.wearoff_50_days:.0f}, but re-treatment is not advised before day "
             f"{a.floor_days:.0f}."
         )
+    touchup = touchup_sentence(a)
+    if touchup:
+        lines.append(f"  {touchup}")
     for w in a.warnings:
         lines.append(f"  WARNING: {w}")
     lines.append(f"  {a.scope_note}")

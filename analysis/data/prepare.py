@@ -25,7 +25,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from analysis.data.derive import _day_number, derive_episodes
+from analysis.data.derive import (
+    _day_number,
+    derive_episodes,
+    episode_roles,
+    file_under_episodes,
+)
 from analysis.data.ingest import RawTables, default_mapping_path, load_mapping, read_export
 from analysis.data.prepare_config import PrepareConfig
 from analysis.data.processed import (
@@ -36,7 +41,7 @@ from analysis.data.processed import (
 )
 from analysis.data.pseudonym import pseudonymise
 from analysis.data.row_order import processed_order
-from analysis.data.schema import TABLE_NAMES
+from analysis.data.schema import TABLE_NAMES, parse_touchup_flags
 from analysis.data.validate import resolve_cutoff, validate
 from analysis.errors import InputValidationError, Problem
 from analysis.io import write_csv, write_json, write_parquet
@@ -84,6 +89,7 @@ def _keyed(
     p, t, a, c = (raw[n].copy() for n in TABLE_NAMES)
     p = p.astype({"birth_year": "int64"})  # validated: whole numbers, none missing
     t = t.astype({"muscle_bulk": "int64", "baseline_severity": "int64"})
+    t["is_touchup"] = parse_touchup_flags(t["is_touchup"])[0]  # validated: readable or empty
     patient_ids, episode_ids = p.pop("patient_id"), t.pop("episode_id")
     patient_keys = pseudonymise(patient_ids, key, "patient")
     episode_keys = pseudonymise(episode_ids, key, "episode")
@@ -155,6 +161,16 @@ def sheet_rows(raw: RawTables) -> list[dict[str, Any]]:
     return rows
 
 
+def row_exclusions(
+    episodes_all: pd.DataFrame, excluded: pd.Series, roles: pd.DataFrame
+) -> pd.Series:
+    """Exclusion reason per treatment row (NaN = kept): a row goes with its episode."""
+    by_episode = pd.Series(excluded.to_numpy(), index=episodes_all["episode_key"].to_numpy())
+    return pd.Series(
+        by_episode.reindex(roles["parent_episode_key"].to_numpy()).to_numpy(), index=roles.index
+    )
+
+
 def data_quality_table(
     rows_in: dict[str, int],
     episodes_all: pd.DataFrame,
@@ -162,20 +178,33 @@ def data_quality_table(
     tables: dict[str, pd.DataFrame],
     cfg: PrepareConfig,
     sources: list[dict[str, Any]] | None = None,
+    roles: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Reconcile rows in / kept / excluded (with reason) per table and for the endpoints.
 
     ``sources`` are extra rows appended at the end (workbook sheets, :func:`sheet_rows`).
+    With ``roles`` (:func:`analysis.data.derive.episode_roles`, one row per treatment), the
+    ``episodes`` rows reconcile kept treatment rows with episodes (rows that joined an episode
+    as a touch-up or same-day record are "excluded" with that reason), and ``touchup_flags``
+    counts the rows the clinic marked (``is_touchup``) and each kind of disagreement of the
+    mark with the window rule (the mark was used; nothing is resolved silently).
     """
     dropped_keys = episodes_all.loc[excluded.notna(), "episode_key"]
     rows: list[dict[str, Any]] = []
     rows += _dq_rows("patients", rows_in["patients"], pd.Series(dtype=object))
-    rows += _dq_rows("treatments", rows_in["treatments"], excluded.dropna())
+    by_row = excluded if roles is None else row_exclusions(episodes_all, excluded, roles)
+    rows += _dq_rows("treatments", rows_in["treatments"], by_row.dropna())
     for name in ("assessments", "complications"):
         gone = tables[name]["episode_key"].isin(dropped_keys)
         rows += _dq_rows(name, rows_in[name], pd.Series(EXCLUDED_EPISODE, index=gone.index[gone]))
     kept = episodes_all[excluded.isna()]
-    rows += _dq_rows("episodes", len(kept), pd.Series(dtype=object))
+    if roles is None:
+        rows += _dq_rows("episodes", len(kept), pd.Series(dtype=object))
+    else:
+        kept_rows = roles[by_row.isna().to_numpy()]
+        rows += _dq_rows("episodes", len(kept_rows), kept_rows["join_reason"].dropna())
+        marked = kept_rows[kept_rows["flag_marked"].to_numpy(bool)]
+        rows += _dq_rows("touchup_flags", len(marked), marked["flag_disagreement"].dropna())
     rows += _dq_rows("duration_analysis", len(kept), kept["dur_exclusion_reason"].dropna())
     reported = kept[kept["reported_present"]]
     if cfg.use_reported_wearoff:
@@ -197,8 +226,8 @@ def _finish_tables(
     ``excluded`` is a boolean per row of ``tables["treatments"]``.
     """
     tr = tables["treatments"]
-    index = pd.Index(tr["episode_key"])
-    treated = _day_number(tr["treatment_date"])
+    index = pd.Index(tr["episode_key"])  # assessments and complications are filed under
+    treated = _day_number(tr["treatment_date"])  # their episode: days since its first injection
     a = tables["assessments"]
     pos = index.get_indexer(a["episode_key"])
     a = a[~excluded[pos]].copy()
@@ -232,7 +261,15 @@ def _in_episode_order(
     """
     position = pd.Index(episodes["episode_key"])
     t = kept["treatments"]
-    t = t.iloc[np.argsort(position.get_indexer(t["episode_key"]))]
+    t = t.iloc[
+        np.lexsort(
+            (
+                t["units"].to_numpy(),
+                _day_number(t["treatment_date"]),
+                position.get_indexer(t["parent_episode_key"]),
+            )
+        )
+    ]
     a = kept["assessments"]
     ties: tuple[np.ndarray, ...] = (
         a["severity"].fillna(-1).to_numpy("int64"),
@@ -253,6 +290,25 @@ def _in_episode_order(
         n: df.reset_index(drop=True)
         for n, df in {"patients": p, "treatments": t, "assessments": a, "complications": c}.items()
     }
+
+
+def _filed_under_episodes(
+    tables: dict[str, pd.DataFrame], cfg: PrepareConfig
+) -> dict[str, pd.DataFrame]:
+    """Decide every treatment row's episode (touch-ups, same-day records), record it in the
+    treatments table (``touchup``, ``parent_episode_key``) and file assessments and
+    complications under their episode. The roles are returned under the key ``_roles``."""
+    t = tables["treatments"]
+    roles = episode_roles(t, cfg.touchup_window_days)
+    out = dict(tables)
+    out["treatments"] = t.assign(
+        touchup=roles["touchup"].to_numpy(bool),
+        parent_episode_key=roles["parent_episode_key"].to_numpy(),
+    )
+    for name in ("assessments", "complications"):
+        out[name] = file_under_episodes(tables[name], t, roles)
+    out["_roles"] = roles
+    return out
 
 
 def prepare(
@@ -305,6 +361,8 @@ def prepare(
         raise InputValidationError(problems)
     steps.update()
     tables, staff = _keyed(raw.tables, key)
+    tables = _filed_under_episodes(tables, cfg)
+    roles = tables.pop("_roles")
     steps.update()
     all_episodes = derive_episodes(
         tables["treatments"],
@@ -313,12 +371,15 @@ def prepare(
         tables["complications"],
         cfg,
         cutoff,
+        roles,
     )
     excluded = age_exclusions(all_episodes, cfg)
-    dq = data_quality_table(raw.rows_in, all_episodes, excluded, tables, cfg, sheet_rows(raw))
+    dq = data_quality_table(
+        raw.rows_in, all_episodes, excluded, tables, cfg, sheet_rows(raw), roles
+    )
     drop = excluded.notna().to_numpy()
     episodes = all_episodes[~drop].drop(columns=["reported_present", "reported_consistent"])
-    kept = _finish_tables(tables, drop)
+    kept = _finish_tables(tables, row_exclusions(all_episodes, excluded, roles).notna().to_numpy())
     episode_order, patient_order = processed_order(episodes, kept["patients"])
     episodes = episodes.iloc[episode_order].reset_index(drop=True)
     kept = _in_episode_order(kept, episodes, patient_order)

@@ -84,6 +84,10 @@ class PrepareSection:
     recent_episode_days : int
         Censored episodes treated fewer than this many days before the cut-off are labelled
         ``right_cutoff`` (the patient may still return), older ones ``right_no_return``.
+    touchup_window_days : int
+        A treatment of a region within this many days of the patient's previous treatment of
+        that region is a touch-up of that episode (unless the export's ``is_touchup`` says
+        otherwise; docs/data-dictionary.md "Touch-ups").
     """
 
     exclude: ExclusionConfig
@@ -96,6 +100,7 @@ class PrepareSection:
     reported_wearoff_window_days: float
     complication_window_days: int
     recent_episode_days: int
+    touchup_window_days: int
 
     def __post_init__(self) -> None:
         lo, hi = self.exercise_tier_cutoffs
@@ -109,6 +114,11 @@ class PrepareSection:
             or self.complication_window_days < 0
         ):
             raise ConfigError("prepare: tolerances and windows must be >= 0")
+        if not 0 < self.touchup_window_days < 90:
+            raise ConfigError(
+                "prepare.touchup_window_days must lie in 1..89: a touch-up adjusts the episode "
+                "at its two-week check, and the labels allow re-treatment from day 90"
+            )
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,27 @@ def _label(code: str) -> str:
     return code.replace("_", " ")
 
 
-def plot_caterpillar(table: pd.DataFrame, ax: plt.Axes, level: str, multiplier: float) -> plt.Axes:
-    """Posterior rate ratio to the benchmark (95% CrI) per provider, sorted; too-few in grey,
-    flagged providers (``flagged`` column, if present) in the warning colour."""
+#: x-axis label of the caterpillar plot by reference (``plot_caterpillar(reference=...)``).
+CATERPILLAR_XLABEL = {
+    "benchmark": "rate / region-mix benchmark (posterior mean, 95% CrI)",
+    "peers": "rate / peers' rate on the same treatments (posterior mean, 95% CrI)",
+}
+
+
+def plot_caterpillar(
+    table: pd.DataFrame, ax: plt.Axes, level: str, multiplier: float, reference: str = "benchmark"
+) -> plt.Axes:
+    """Posterior rate ratio to the reference (95% CrI) per provider, sorted; too-few in grey,
+    flagged providers (``flagged`` column, if present) in the warning colour.
+
+    ``reference`` is ``"benchmark"`` (columns ``rate_ratio_{mean,lower,upper}``) or ``"peers"``
+    (``rate_ratio_vs_peers_*``: the touch-up rates, which have no published benchmark).
+    """
+    if reference == "peers":
+        ratio = {
+            f"rate_ratio_{k}": table[f"rate_ratio_vs_peers_{k}"] for k in ("mean", "lower", "upper")
+        }
+        table = table.assign(**ratio)
     t = table.sort_values("rate_ratio_mean").reset_index(drop=True)
     y = np.arange(len(t))
     judged = ~t["too_few_to_judge"].to_numpy()
@@ -48,19 +66,25 @@ def plot_caterpillar(table: pd.DataFrame, ax: plt.Axes, level: str, multiplier: 
                 lw=0.8,
                 label=label,
             )
-    ax.axvline(1.0, color=PALETTE[7], ls=LINESTYLES[0], lw=0.8, label="benchmark")
+    ax.axvline(1.0, color=PALETTE[7], ls=LINESTYLES[0], lw=0.8, label=reference)
     ax.axvline(
-        multiplier, color=PALETTE[5], ls=LINESTYLES[1], lw=0.8, label=f"{multiplier:g} x benchmark"
+        multiplier,
+        color=PALETTE[5],
+        ls=LINESTYLES[1],
+        lw=0.8,
+        label=f"{multiplier:g} x {reference}",
     )
     ax.set_yticks(y)
     ax.set_yticklabels(t[level], fontsize=5)
-    ax.set_xlabel("rate / region-mix benchmark (posterior mean, 95% CrI)")
+    ax.set_xlabel(CATERPILLAR_XLABEL[reference])
     return ax
 
 
-def fig_caterpillar(table: pd.DataFrame, level: str, multiplier: float, title: str) -> plt.Figure:
+def fig_caterpillar(
+    table: pd.DataFrame, level: str, multiplier: float, title: str, reference: str = "benchmark"
+) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, max(3.0, 0.12 * len(table) + 1.0)))
-    plot_caterpillar(table, ax, level, multiplier)
+    plot_caterpillar(table, ax, level, multiplier, reference)
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=7)
     return fig

@@ -31,8 +31,8 @@ from analysis.serve.sources import ServeSources
 from analysis.serve.svg import Curve, curves_svg
 from analysis.survival.nonparametric import NPMLE, fit_npmle, median_days
 
-#: EM iterations of a bootstrap replicate (see :func:`_observed`).
-MAX_BOOT_ITER = 400
+#: KKT tolerance of the fit and of every bootstrap replicate (as ``survival.turnbull_kkt_tol``).
+KKT_TOL = 1e-7
 
 #: Episode columns the prediction needs (processed episodes contract).
 REQUEST_COLUMNS = (
@@ -144,10 +144,8 @@ def _observed(
     """Turnbull NPMLE, its median and a patient-bootstrap percentile interval of the median.
 
     As :func:`analysis.survival.nonparametric.turnbull` (patients resampled with all their
-    episodes), with the replicates' EM stopped after ``MAX_BOOT_ITER`` iterations: a replicate
-    whose SQUAREM iteration stalls would otherwise hold the page for seconds; the median moves
-    by far less than a day after that many iterations. No interval if over 10% of replicates
-    have no median (the curve stays above 1/2).
+    episodes; every replicate a weighted NPMLE stopped on the same Kuhn-Tucker rule). No
+    interval if over 10% of replicates have no median (the curve stays above 1/2).
     """
     lower = rows["dur_lower_days"].to_numpy(float)
     upper = rows["dur_upper_days"].to_numpy(float)
@@ -156,11 +154,8 @@ def _observed(
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, n_pat, size=(n_boot, n_pat))
     counts = np.stack([np.bincount(p, minlength=n_pat) for p in picks], axis=1)
-    with np.errstate(over="ignore", invalid="ignore"):  # SQUAREM's rejected extrapolations
-        fit = fit_npmle(lower, upper, tol=1e-7)
-        boot = fit_npmle(
-            lower, upper, weights=counts[codes].astype(float), tol=1e-4, max_iter=MAX_BOOT_ITER
-        )
+    fit = fit_npmle(lower, upper, kkt_tol=KKT_TOL)
+    boot = fit_npmle(lower, upper, weights=counts[codes].astype(float), kkt_tol=KKT_TOL)
     medians = median_days(boot)
     finite = medians[np.isfinite(medians)]
     lo = hi = np.nan

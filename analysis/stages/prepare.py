@@ -22,7 +22,11 @@ Read patients, treatments, assessments and complications (.csv, .parquet or .xls
 default INPUT/mapping.yaml if present), validate everything (types, ranges, codes, dates,
 identifiers, references), replace identifiers by keyed pseudonyms (key from
 BONTA_PSEUDONYM_KEY or .secrets/pseudonym.key) and derive per-episode doses, duration
-intervals, re-treatment times and 30-day complication flags.
+intervals, re-treatment times and 30-day complication flags. A treatment of a region within
+prepare.touchup_window_days of the patient's previous treatment of that region is a touch-up
+of that episode (its units join the episode's total dose; it starts no episode), unless the
+optional treatments column is_touchup says otherwise; disagreements are counted in
+data_quality.csv (table touchup_flags) and announced here.
 
 On any problem the command lists the root causes (file, row, column, value, rule; problems
 that are consequences of another are counted in it, not listed), exits non-zero and writes
@@ -97,4 +101,12 @@ def run(args: argparse.Namespace) -> int:
         f"prepare: {kept} episodes ({in_dur} in the duration analysis) -> {args.out}",
         file=sys.stderr,
     )
+    disagree = int(dq.loc[dq["table"] == "touchup_flags", "rows_excluded"].sum())
+    if disagree:
+        print(
+            f"prepare: WARNING {disagree} is_touchup mark(s) disagree with the touch-up window "
+            f"(prepare.touchup_window_days = {cfg.touchup_window_days}); the marks were used: "
+            "see the touchup_flags rows of data_quality.csv",
+            file=sys.stderr,
+        )
     return 0

@@ -26,7 +26,7 @@ fits against R ``survreg`` and the sandwich against an independent numerical one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -522,13 +522,13 @@ def compare_dose_slopes(
     ``gradient_tol``, ``max_iter``: as :func:`fit_aft`.
     """
     options = {"ci_level": ci_level, "gradient_tol": gradient_tol, "max_iter": max_iter}
-    common_spec = DesignSpec(spec.regions, spec.products, spec.knot, False)
+    common_spec = replace(spec, region_slopes=False)
     if common is None or common.spec != common_spec or common.family != family:
         common = fit_aft(df, family, common_spec, **options)  # type: ignore[arg-type]
     per_region = fit_aft(
         df,
         family,
-        DesignSpec(spec.regions, spec.products, spec.knot, True),
+        replace(spec, region_slopes=True),
         **options,  # type: ignore[arg-type]
     )
     lr = max(2 * (per_region.loglik - common.loglik), 0.0)

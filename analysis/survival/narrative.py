@@ -18,13 +18,13 @@ from analysis.figures.theme import theme
 from analysis.manifest import Headline
 from analysis.outputs import StageOutput
 from analysis.survival.config import SurvivalStudyConfig
-from analysis.survival.covariates import EXERCISE, MUSCLE_BULK, SEX_MALE
+from analysis.survival.covariates import EXERCISE, MUSCLE_BULK, SEX_MALE, TOUCHUP
 from analysis.survival.study import SurvivalStudy
 
 STAGE = "fit_survival"
 TITLE = "Duration of effect"
-#: time ratios shown as research headlines
-HEADLINE_TERMS = (EXERCISE, MUSCLE_BULK, SEX_MALE)
+#: time ratios shown as headlines (research view; the touch-up effect also in the clinic view)
+HEADLINE_TERMS = (EXERCISE, MUSCLE_BULK, SEX_MALE, TOUCHUP)
 
 
 def write_study(study: SurvivalStudy, cfg: SurvivalStudyConfig, out: StageOutput) -> None:
@@ -211,7 +211,7 @@ def _headlines(study: SurvivalStudy, out: StageOutput) -> None:
                     lower=row.time_ratio_lower,
                     upper=row.time_ratio_upper,
                     unit="time ratio",
-                    view="research",
+                    view="clinic" if row.term == TOUCHUP else "research",
                     source="aft_time_ratios.csv",
                 )
             )
@@ -258,5 +258,20 @@ def methods_text(study: SurvivalStudy, cfg: SurvivalStudyConfig) -> str:
         f"{s.cv.folds}-fold patient-grouped cross-validation; interval-censored Brier scores "
         "use the conditional probability of the status given the observed interval under the "
         "training Turnbull estimate; the Cox model's cross-validated survival predictions use "
-        f"lifelines {lifelines.__version__}. NumPy {np.__version__}, SciPy {version('scipy')}."
+        f"lifelines {lifelines.__version__}."
+        + _touchup_sentence(study)
+        + f" NumPy {np.__version__}, SciPy {version('scipy')}."
+    )
+
+
+def _touchup_sentence(study: SurvivalStudy) -> str:
+    """How touch-ups enter the models (empty when the data have none to compare)."""
+    if not study.regression.fit.spec.touchup:
+        return ""
+    return (
+        " Touch-ups (a treatment within prepare.touchup_window_days of the region's previous "
+        "treatment, or as the clinic marked it) belong to their episode: duration is counted "
+        "from the first injection, the dose is the total including the touch-up's units, and a "
+        "touch-up indicator's time ratio compares episodes with and without a touch-up at the "
+        "same total dose."
     )
