@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         fit.idata.to_netcdf(models / f"{fit.complication}.nc")
     tables = complication_tables(study, config)
     out = StageOutput(args.out, stage="fit_complications", title=report.TITLE)
+    fitted = {f.complication: f.cells.regions for f in study.fits}
+    report.write_cubes(out, episodes, fitted)
     with theme():
         report.write_sections(out, tables, config)
     for headline in report.headlines(tables, config):

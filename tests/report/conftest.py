@@ -1,10 +1,11 @@
-"""Fixtures of the report tests: the real describe and report stages run on the synthetic
-processed cohort and fake model-stage outputs of tests/synthetic_study.py.
+"""Fixtures of the report tests: the real describe, disclose and report stages run on the
+synthetic processed cohort and fake model-stage outputs of tests/synthetic_study.py.
 """
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from synthetic_study import (
@@ -24,52 +25,37 @@ def synthetic(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def built_report(synthetic, tmp_path_factory, repo_root) -> dict:
-    """Run the real describe and report stages on the synthetic cohort + fake model stages."""
-    from analysis.cli import main
-
+    """Run the real describe, disclose and report stages on the synthetic cohort + fake model
+    stages (written, like every stage's output, to the analyst directory data/results)."""
     episodes, raw, dq = synthetic
     root = tmp_path_factory.mktemp("built")
     processed = write_processed(episodes, dq, root / "data" / "processed")
-    reports = root / "reports"
-    fakes = write_fake_stage_outputs(reports)
+    results, reports = root / "data" / "results", root / "reports"
+    fakes = write_fake_stage_outputs(results)
     params = root / "params.yaml"
     shutil.copy(repo_root / "params.yaml", params)
-    assert (
-        main(
-            [
-                "describe",
-                "--params",
-                str(params),
-                "--processed",
-                str(processed),
-                "--out",
-                str(reports / "cohort"),
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "report",
-                "--params",
-                str(params),
-                "--processed",
-                str(processed),
-                "--out",
-                str(reports),
-            ]
-        )
-        == 0
-    )
+    build_reports(params, processed, results, reports)
     return {
         "root": root,
         "reports": reports,
+        "results": results,
         "processed": processed,
         "raw": raw,
         "fakes": fakes,
         "params": params,
     }
+
+
+def build_reports(params: Path, processed: Path, results: Path, reports: Path) -> None:
+    """describe -> results/cohort, disclose results -> reports, report -> reports."""
+    from analysis.cli import main
+
+    common = ["--params", str(params)]
+    describe = ["describe", *common, "--processed", str(processed), "--out"]
+    assert main([*describe, str(results / "cohort")]) == 0
+    assert main(["disclose", *common, "--results", str(results), "--out", str(reports)]) == 0
+    report = ["report", *common, "--processed", str(processed), "--out", str(reports)]
+    assert main(report) == 0
 
 
 # ------------------------------------------------------------------------------------------
