@@ -46,6 +46,10 @@ from analysis.outputs import resolve_function
 #: Columns treated as computed from a row's counts when a table declares no derived columns.
 OBSERVED_COLUMN = re.compile(r"(^|_)(observed|crude|raw)(_|$)")
 FIGURE_NOTE = "Values withheld by disclosure control are not drawn."
+#: " (12.3%)" after a count in a text cell
+PERCENT = re.compile(r"\s*\([^()]*%\)")
+#: whole numbers in a text (thousands separators allowed)
+WHOLE_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d.])|(?<![\d.,])\d+(?![\d.,])")
 AUDIT_STEM = "disclosure_audit"
 
 
@@ -139,6 +143,8 @@ def release(results: Path, out: Path, stages: list[str], config: DisclosureConfi
     audit = audit_table(model, protection, config)
     metrics = audit_metrics(model, protection, config)
     for man in manifests:
+        _check_texts(man, model, protection.status, config.min_count)
+    for man in manifests:
         _write_stage(man, frames, model, protection.status, out / man.name, audit)
     return Released(model, protection, audit, metrics)
 
@@ -193,6 +199,12 @@ def _released_frames(
             cell = model.cell_of.get((name, pos, col))
             if cell is not None and status[cell] != SHOWN:
                 mask[pos] = True
+        if mask.any() and text:  # the column's percentages share a denominator: drop them
+            counted = [(name, pos, col) in model.cell_of for pos in range(len(shown))]
+            shown[col] = [
+                PERCENT.sub("", v) if isinstance(v, str) and c else v
+                for v, c in zip(shown[col], counted, strict=True)
+            ]
         if mask.any():
             n_suppressed += int(mask.sum())
             shown[col] = _labelled(shown[col], mask)
@@ -341,6 +353,43 @@ def _write_stage(
         extra=man.extra,
     )
     write_json(result.to_json(), target / MANIFEST_FILE)
+
+
+def _texts(man: Manifest) -> list[tuple[str, str]]:
+    """(where, text) of every sentence a stage's manifest shows."""
+    out = [("methods", man.methods)]
+    for sec in man.sections:
+        out.append((f"section {sec.title!r}", sec.text))
+        out += [(f"caption of {t.path}", t.caption) for t in sec.tables]
+        out += [(f"caption of {f.path}", f.caption) for f in sec.figures]
+    out += [(f"headline {h.key}", h.label) for h in man.headlines]
+    return out
+
+
+def _check_texts(man: Manifest, model: LinkedTables, status: np.ndarray, min_count: int) -> None:
+    """Refuse a manifest whose text repeats a suppressed count of the same stage.
+
+    Only counts of at least ``min_count`` are looked for: a small number in a sentence ("2
+    chains") cannot be told from a count. Stages keep counts out of their texts (the methods
+    point at the tables); this catches a total that had to be withheld.
+    """
+    prefix = f"{man.name}/"
+    hidden = {
+        int(cell.value)
+        for cell, st in zip(model.cells, status, strict=True)
+        if st != SHOWN
+        and cell.value >= min_count
+        and any(loc[0].startswith(prefix) for loc in cell.locations)
+    }
+    if not hidden:
+        return
+    for where, text in _texts(man):
+        for token in WHOLE_NUMBER.findall(text or ""):
+            if int(token.replace(",", "")) in hidden:
+                raise DisclosureError(
+                    f"{man.name}/manifest.json, {where}: the text repeats a count that is "
+                    "suppressed in the stage's tables; refer to the table instead"
+                )
 
 
 def _write_figure(
