@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from analysis.disclosure.spec import Below, Count, CubeRef, FigureDraw, TableSum
+from analysis.disclosure.spec import Below, Count, CubeRef, FigureDraw, Mix, TableSum
 from analysis.errors import BontaError
 
 VIEWS: tuple[str, ...] = ("clinic", "research", "advice")
@@ -55,6 +55,7 @@ class TableRef:
     sums: tuple[TableSum, ...] = ()
     withheld_columns: tuple[str, ...] = ()
     below: tuple[Below, ...] = ()
+    mixes: tuple[Mix, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -73,6 +74,8 @@ class TableRef:
             out["withheld_columns"] = list(self.withheld_columns)
         if self.below:
             out["below"] = [b.to_json() for b in self.below]
+        if self.mixes:
+            out["mixes"] = [m.to_json() for m in self.mixes]
         return out
 
 
@@ -230,6 +233,7 @@ def _table(file: Path, where: str, spec: Any) -> TableRef:
         counts = tuple(Count.from_json(c) for c in spec.get("counts") or ())
         sums = tuple(TableSum.from_json(s) for s in spec.get("sums") or ())
         below = tuple(Below.from_json(b) for b in spec.get("below") or ())
+        mixes = tuple(Mix.from_json(m) for m in spec.get("mixes") or ())
     except (TypeError, ValueError, KeyError) as exc:
         raise _fail(file, where, f"bad count declaration: {exc}") from None
     ref = TableRef(
@@ -242,6 +246,7 @@ def _table(file: Path, where: str, spec: Any) -> TableRef:
         sums=sums,
         withheld_columns=tuple(spec.get("withheld_columns") or ()),
         below=below,
+        mixes=mixes,
     )
     columns = set(_columns(file.parent / path))
     for name in ("count_columns", "derived_columns", "withheld_columns"):

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from analysis.disclosure.spec import Below, Count, CubeRef, FigureDraw, TableSum
+from analysis.disclosure.spec import Below, Count, CubeRef, FigureDraw, Mix, TableSum
 from analysis.io import write_json, write_parquet, write_table
 from analysis.manifest import (
     MANIFEST_FILE,
@@ -95,6 +95,7 @@ class SectionBuilder:
         withheld_columns: Sequence[str] = (),
         sums: Sequence[TableSum] = (),
         below: Sequence[Below] = (),
+        mixes: Sequence[Mix] = (),
         latex: bool = False,
     ) -> TableRef:
         """Write ``stem.parquet`` and ``stem.csv`` and show the table in this section.
@@ -112,6 +113,7 @@ class SectionBuilder:
             withheld_columns=withheld_columns,
             sums=sums,
             below=below,
+            mixes=mixes,
             latex=latex,
         )
         self.tables.append(ref)
@@ -176,6 +178,7 @@ class StageOutput:
         withheld_columns: Sequence[str] = (),
         sums: Sequence[TableSum] = (),
         below: Sequence[Below] = (),
+        mixes: Sequence[Mix] = (),
         latex: bool = False,
     ) -> TableRef:
         """Write ``stem.parquet`` and ``stem.csv`` with their count declarations."""
@@ -198,6 +201,7 @@ class StageOutput:
             sums=tuple(sums),
             withheld_columns=tuple(withheld_columns),
             below=tuple(below),
+            mixes=tuple(mixes),
         )
         self.tables[stem] = ref
         self._frames[stem] = df

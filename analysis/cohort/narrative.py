@@ -35,14 +35,17 @@ TREND_DERIVED = (
 
 
 def cohort_methods(cohort: CohortDescription, config: DescribeConfig) -> str:
-    """The methods paragraph: who is in the cohort, what was excluded, how intervals are made."""
+    """The methods paragraph: who is in the cohort, what was excluded, how intervals are made.
+
+    It repeats no count: counts are in the tables, where the disclosure layer protects them (a
+    total may have to be withheld in a small cohort)."""
     g = dict(zip(cohort.glance["measure"], cohort.glance["value"], strict=True))
     pct = config.ci_percent
     return (
-        f"The cohort comprised {g['n_patients']} patients and {g['n_episodes']} treatment "
-        f"episodes (one region treated at one visit) at {g['n_clinics']} clinics by "
-        f"{g['n_injectors']} injectors, treated between {g['first_treatment']} and "
-        f"{g['last_treatment']} (data cut-off {g['data_cutoff']}). Input rows read, kept and "
+        "The cohort's patients, treatment episodes (one region treated at one visit), clinics "
+        "and injectors are counted in 'Cohort at a glance'; they were treated between "
+        f"{g['first_treatment']} and {g['last_treatment']} (data cut-off "
+        f"{g['data_cutoff']}). Input rows read, kept and "
         "excluded, with the reasons, are in the data-quality table. Table 1 is split by "
         f"{config.table1_by}; patient characteristics use each patient's first episode. "
         f"Complication rates are 30-day rates with Wilson {pct}% intervals; median times to "

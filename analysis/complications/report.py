@@ -10,14 +10,17 @@ parameter changes the text with it.
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import pandas as pd
 
 from analysis.complications.config import ComplicationsConfig
 from analysis.complications.model import HIERARCHICAL
 from analysis.complications.study import RETRY_TARGET_ACCEPT, ComplicationStudy
 from analysis.complications.summaries import ComplicationTables
 from analysis.disclosure.cubes import complication_cubes
-from analysis.disclosure.spec import Below, Count
+from analysis.disclosure.spec import Below, Count, Mix
 from analysis.figures import complications as figures
 from analysis.manifest import Headline
 from analysis.outputs import StageOutput
@@ -222,11 +225,23 @@ EPISODES_CUBE = "complications.episodes"
 EVENTS_CUBE = "complications.events"
 
 
-def write_cubes(out: StageOutput, episodes, type_regions: dict[str, tuple[str, ...]]) -> None:
+#: provider-table columns that are averages of a per-region value weighted by the provider's
+#: treatments (the region-mix benchmark): column -> weight column of the episodes cube
+MIXES = {"benchmark_rate": "benchmark_rate", "benchmark_published_share": "benchmark_published"}
+
+
+def write_cubes(
+    out: StageOutput,
+    episodes,
+    type_regions: Mapping[str, Sequence[str]],
+    benchmarks: pd.DataFrame,
+) -> None:
     """Write the cubes the count declarations below refer to: episodes by region x clinic x
-    injector (type-region sets as an attribute) and 30-day events by type x region x clinic x
-    injector."""
-    ep, events = complication_cubes(episodes, type_regions)
+    injector (type-region sets and the benchmark of each type and region as attributes) and
+    30-day events by type x region x clinic x injector."""
+    weights = benchmarks[["complication", "region", *sorted(set(MIXES.values()))]].copy()
+    weights["benchmark_published"] = weights["benchmark_published"].astype(float)
+    ep, events = complication_cubes(episodes, type_regions, weights)
     out.cube(EPISODES_CUBE, "episodes", ep, ("region", "clinic", "injector"))
     out.cube(
         EVENTS_CUBE, "complication_events", events, ("complication", "region", "clinic", "injector")
@@ -234,12 +249,19 @@ def write_cubes(out: StageOutput, episodes, type_regions: dict[str, tuple[str, .
 
 
 def counts_by(level: str, events: str = "n_events") -> tuple[Count, ...]:
-    """Declarations of ``n_treatments`` and ``events`` of a table by complication x ``level``."""
+    """Declarations of ``n_treatments`` and ``events`` of a table by complication x ``level``
+    (a provider or region without treatments of a type has no row: it is a known zero)."""
     by = {"complication": "complication", level: level}
     return (
-        Count("n_treatments", cube=EPISODES_CUBE, by=by),
+        Count("n_treatments", cube=EPISODES_CUBE, by=by, complete=True),
         Count(events, cube=EVENTS_CUBE, by=by),
     )
+
+
+def mixes_by(level: str) -> tuple[Mix, ...]:
+    """The region-mix averages of a provider table (see :data:`MIXES`)."""
+    by = {"complication": "complication", level: level}
+    return tuple(Mix(col, EPISODES_CUBE, by, weight) for col, weight in MIXES.items())
 
 
 def write_sections(out: StageOutput, t: ComplicationTables, config: ComplicationsConfig) -> None:
@@ -287,6 +309,7 @@ def _write_providers(out: StageOutput, t: ComplicationTables, config: Complicati
             f"{level.capitalize()} complication rates",
             counts=counts_by(level),
             below=(Below("too_few_to_judge", "n_treatments", config.min_treatments_to_judge),),
+            mixes=mixes_by(level),
         )
     providers.figure_from(
         "funnel_injectors",

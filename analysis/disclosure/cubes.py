@@ -59,7 +59,9 @@ def with_attribute(cube: pd.DataFrame, name: str, dim: str, mapping: Mapping) ->
 
 
 def complication_cubes(
-    episodes: pd.DataFrame, type_regions: Mapping[str, Sequence[str]]
+    episodes: pd.DataFrame,
+    type_regions: Mapping[str, Sequence[str]],
+    weights: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The two cubes behind every complication count: episodes and 30-day events.
 
@@ -67,7 +69,10 @@ def complication_cubes(
     data (the attacker is assumed to know who works where) with attribute ``complication`` (the
     types whose regions include the region: a row's ``n_treatments`` for a type adds up those
     regions). ``events``: dims ``complication, region, clinic, injector`` (only the type's
-    regions); values are the ``c30_<type>`` sums.
+    regions); values are the ``c30_<type>`` sums. ``weights`` (``complication, region`` and
+    value columns, e.g. the benchmark per type and region) are joined onto the episodes cube
+    for the count-weighted averages a provider table shows (:class:`~analysis.disclosure.spec.
+    Mix`).
     """
     regions = sorted({r for rs in type_regions.values() for r in rs})
     pairs = episodes[["clinic", "injector"]].astype(str).drop_duplicates()
@@ -77,6 +82,11 @@ def complication_cubes(
     }
     ep = _pair_grid(episodes, regions, pairs)
     ep = with_attribute(ep, "complication", "region", types_of)
+    if weights is not None:
+        keyed = weights.assign(
+            complication=weights["complication"].astype(str), region=weights["region"].astype(str)
+        )
+        ep = ep.merge(keyed, how="left", on=["complication", "region"])
     parts = []
     for ctype, rs in type_regions.items():
         rows = episodes.loc[episodes["region"].isin(list(rs))]

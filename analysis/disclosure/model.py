@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
 
-from analysis.disclosure.spec import Below, Count, CubeRef, TableSum
+from analysis.disclosure.spec import Below, Count, CubeRef, Mix, TableSum
 from analysis.errors import BontaError
 
 #: (lower measure, upper measure, dims of the lower cube kept apart): on the dims the two cubes
@@ -142,6 +142,15 @@ class Cube:
             return np.zeros(0, dtype=int)
         return found + self.offset
 
+    def select_rows(self, constraints: Mapping[str, str]) -> np.ndarray:
+        """Positions of the frame rows matching ``constraints`` (column -> value)."""
+        mask = np.ones(len(self.frame), dtype=bool)
+        for col, val in constraints.items():
+            if col not in self.frame.columns:
+                raise DisclosureError(f"cube {self.ref.name!r} has no column {col!r}")
+            mask &= (self.frame[col] == val).to_numpy()
+        return np.flatnonzero(mask)
+
     def margins(self, dims: Sequence[str]) -> dict[tuple[str, ...], np.ndarray]:
         """Global unknown indices by value of ``dims`` (each unknown counted once)."""
         first = self.frame.groupby(self.ids, sort=True).head(1)
@@ -170,6 +179,8 @@ class Cell:
     def where(self) -> str:
         """The first place the cell appears, as ``table, row n, column 'c'`` (1-based row)."""
         table, row, column = self.locations[0]
+        if row < 0:
+            return f"{table}, no row for {column} (a zero)"
         return f"{table}, row {row + 1}, column '{column}'"
 
 
@@ -182,6 +193,7 @@ class TableDecl:
     counts: tuple[Count, ...]
     sums: tuple[TableSum, ...] = ()
     below: tuple[Below, ...] = ()
+    mixes: tuple[Mix, ...] = ()
 
 
 class LinkedTables:
@@ -292,6 +304,51 @@ class LinkedTables:
             self._table_sum(table.name, frame, total, rows_eq)
         for ind in table.below:
             self._below(table.name, records, ind, rows_ub)
+        for mix in table.mixes:
+            self._mix(table.name, records, mix, rows_eq)
+        for decl in table.counts:
+            if decl.complete and decl.cube is not None:
+                self._complete(table.name, records, decl)
+
+    def _mix(self, table: str, records: list[dict], mix: Mix, rows_eq: list[dict]) -> None:
+        """``sum(x * (w - shown)) = 0``, scaled to a largest coefficient of 1 (HiGHS reads a
+        thin band of two inequalities as infeasible; an equality is exact enough: the shown
+        value is a float, exact to ~1e-15)."""
+        cube = self.cubes[mix.cube]
+        if mix.weight not in cube.frame.columns:
+            raise DisclosureError(f"{table}: cube {mix.cube!r} has no weight {mix.weight!r}")
+        for pos, row in enumerate(records):
+            shown = count_value(row.get(mix.column), False)
+            if shown is None:
+                continue
+            constraints = {k: norm(row[c]) for c, k in mix.by}
+            local = cube.select_rows(constraints)
+            coef = cube.frame[mix.weight].to_numpy(float)[local] - shown
+            scale = float(np.abs(coef).max()) if len(coef) else 0.0
+            if scale < 1e-12:
+                continue  # one weight only: says nothing about the counts
+            ids = cube.ids[local] + cube.offset
+            row_eq: dict = {-1: 0.0, "why": f"{table}, row {pos + 1}: {mix.column} is a mix"}
+            for j, c in zip(ids, coef / scale, strict=True):
+                row_eq[int(j)] = row_eq.get(int(j), 0.0) + float(c)
+            rows_eq.append(row_eq)
+
+    def _complete(self, table: str, records: list[dict], decl: Count) -> None:
+        """Every combination of the declaration's cube columns without a row is a zero."""
+        cube = self.cubes[str(decl.cube)]
+        cols = [k for _, k in decl.by]
+        present = {tuple(norm(r[c]) for c, _ in decl.by) for r in records if decl.covers(r)}
+        for key in sorted(cube.frame.groupby(cols, sort=True).groups):
+            key = key if isinstance(key, tuple) else (key,)
+            if tuple(key) in present:
+                continue
+            constraints = dict(zip(cols, key, strict=True))
+            unknowns = cube.select(constraints)
+            if len(unknowns) == 0:
+                continue
+            where = (table, -1, f"{decl.column} {constraints}")
+            make = {"relation": "eq", "unknowns": unknowns, "cube": decl.cube, "is_total": False}
+            self._cell(("cube", decl.cube, "eq", tuple(unknowns.tolist())), 0.0, make, where)
 
     def _below(self, table: str, records: list[dict], ind: Below, rows_ub: list[dict]) -> None:
         for pos, row in enumerate(records):

@@ -48,8 +48,11 @@ OBSERVED_COLUMN = re.compile(r"(^|_)(observed|crude|raw)(_|$)")
 FIGURE_NOTE = "Values withheld by disclosure control are not drawn."
 #: " (12.3%)" after a count in a text cell
 PERCENT = re.compile(r"\s*\([^()]*%\)")
-#: whole numbers in a text (thousands separators allowed)
-WHOLE_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d.])|(?<![\d.,])\d+(?![\d.,])")
+#: a count written in a sentence: "5,000 patients", "21835 treatment episodes", "12 events"
+COUNT_IN_TEXT = re.compile(
+    r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d+)\s+(?:treatment\s+)?"
+    r"(?:patients|episodes|treatments|events|complications)\b"
+)
 AUDIT_STEM = "disclosure_audit"
 
 
@@ -130,7 +133,9 @@ def release(results: Path, out: Path, stages: list[str], config: DisclosureConfi
             name = table_name(man, ref)
             frames[name] = read_analyst_table(man, ref)
             if ref.counts:
-                decls.append(TableDecl(name, frames[name], ref.counts, ref.sums, ref.below))
+                decls.append(
+                    TableDecl(name, frames[name], ref.counts, ref.sums, ref.below, ref.mixes)
+                )
     model = LinkedTables(cubes, decls)
     protection = protect(model, config)
     audit_rows = protection.audit
@@ -369,8 +374,8 @@ def _texts(man: Manifest) -> list[tuple[str, str]]:
 def _check_texts(man: Manifest, model: LinkedTables, status: np.ndarray, min_count: int) -> None:
     """Refuse a manifest whose text repeats a suppressed count of the same stage.
 
-    Only counts of at least ``min_count`` are looked for: a small number in a sentence ("2
-    chains") cannot be told from a count. Stages keep counts out of their texts (the methods
+    A count is a number followed by what it counts ("224 treatment episodes"); only counts of
+    at least ``min_count`` are compared. Stages keep counts out of their texts (the methods
     point at the tables); this catches a total that had to be withheld.
     """
     prefix = f"{man.name}/"
@@ -384,7 +389,7 @@ def _check_texts(man: Manifest, model: LinkedTables, status: np.ndarray, min_cou
     if not hidden:
         return
     for where, text in _texts(man):
-        for token in WHOLE_NUMBER.findall(text or ""):
+        for token in COUNT_IN_TEXT.findall(text or ""):
             if int(token.replace(",", "")) in hidden:
                 raise DisclosureError(
                     f"{man.name}/manifest.json, {where}: the text repeats a count that is "

@@ -61,6 +61,9 @@ class Count:
     text : the cell is text ``"n"`` or ``"n (p%)"`` (Table 1); the count is its first number.
     exempt : the rows this declaration covers hold no count of people in this column (a
         number of clinics, a median in Table 1).
+    complete : the table has a row for every value of the ``by`` cube columns that has any
+        count (a provider without treatments of a type is left out): a missing combination
+        tells the reader its count is zero.
     """
 
     column: str
@@ -73,6 +76,7 @@ class Count:
     at_most: str | None = None
     text: bool = False
     exempt: bool = False
+    complete: bool = False
 
     def __init__(
         self,
@@ -86,6 +90,7 @@ class Count:
         at_most: str | None = None,
         text: bool = False,
         exempt: bool = False,
+        complete: bool = False,
     ) -> None:
         values = {
             "column": column,
@@ -98,6 +103,7 @@ class Count:
             "at_most": at_most,
             "text": text,
             "exempt": exempt,
+            "complete": complete,
         }
         for name, value in values.items():
             object.__setattr__(self, name, value)
@@ -120,7 +126,7 @@ class Count:
                 out[name] = [list(p) for p in getattr(self, name)]
         if self.relation != "eq":
             out["relation"] = self.relation
-        for name in ("text", "exempt"):
+        for name in ("text", "exempt", "complete"):
             if getattr(self, name):
                 out[name] = True
         return out
@@ -171,6 +177,34 @@ class Below:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Below:
         return cls(**data)
+
+
+@dataclass(frozen=True, init=False)
+class Mix:
+    """A shown column that is a count-weighted average over the cube cells a row selects:
+    ``column = sum(x * w) / sum(x)`` with ``w`` the cube column ``weight`` (a provider's
+    benchmark standardised to its region mix). The audit adds ``sum(x * (w - column)) = 0``
+    for every row that shows it: a reader can solve for the mix as well as for a margin.
+    """
+
+    column: str
+    cube: str
+    by: tuple[tuple[str, str], ...]
+    weight: str
+
+    def __init__(self, column: str, cube: str, by: PairsLike, weight: str) -> None:
+        object.__setattr__(self, "column", column)
+        object.__setattr__(self, "cube", cube)
+        object.__setattr__(self, "by", _pairs(by))
+        object.__setattr__(self, "weight", weight)
+
+    def to_json(self) -> dict[str, Any]:
+        by = [list(p) for p in self.by]
+        return {"column": self.column, "cube": self.cube, "by": by, "weight": self.weight}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Mix:
+        return cls(data["column"], data["cube"], data["by"], data["weight"])
 
 
 @dataclass(frozen=True)

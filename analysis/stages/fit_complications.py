@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     tables = complication_tables(study, config)
     out = StageOutput(args.out, stage="fit_complications", title=report.TITLE)
     fitted = {f.complication: f.cells.regions for f in study.fits}
-    report.write_cubes(out, episodes, fitted)
+    report.write_cubes(out, episodes, fitted, study.benchmarks)
     with theme():
         report.write_sections(out, tables, config)
     for headline in report.headlines(tables, config):

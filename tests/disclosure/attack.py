@@ -48,7 +48,13 @@ def _num(value):
 
 
 def _read(reports: Path, rel: str) -> pd.DataFrame | None:
+    """A released table: the Parquet copy (floats exact, as the attacker would prefer), else
+    the CSV; flags as the text ``True``/``False``."""
     path = reports / rel
+    parquet = path.with_suffix(".parquet")
+    if parquet.exists():
+        frame = pd.read_parquet(parquet).astype(object)
+        return frame.map(lambda v: str(v) if isinstance(v, bool | np.bool_) else v)
     return pd.read_csv(path, dtype=str, keep_default_na=False) if path.exists() else None
 
 
@@ -107,6 +113,13 @@ class Program:
 
         return (*build(self.eq), *build(self.ub))
 
+    def feasible(self) -> bool:
+        a_eq, b_eq, a_ub, b_ub = self.matrices()
+        res = linprog(
+            np.zeros(len(self.index)), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, method="highs"
+        )
+        return res.status == 0
+
     def intervals(self) -> pd.DataFrame:
         a_eq, b_eq, a_ub, b_ub = self.matrices()
         n = len(self.index)
@@ -131,10 +144,11 @@ class Program:
 # ------------------------------------------------------------------------------------------
 # Membership: which clinic each injector works in, from the n_treatments columns
 # ------------------------------------------------------------------------------------------
-def infer_membership(injectors: pd.DataFrame, clinics: pd.DataFrame) -> dict[str, str] | None:
-    """Assign each injector to one clinic so that, for every type, the clinics' shown
-    ``n_treatments`` are the sums of their injectors' (an integer program); None if no such
-    assignment exists (injectors working in several clinics)."""
+def memberships(injectors: pd.DataFrame, clinics: pd.DataFrame, limit: int = 20):
+    """Assignments of each injector to one clinic under which, for every type, the clinics'
+    shown ``n_treatments`` are the sums of their injectors' (an integer program, solved again
+    with each found assignment excluded); nothing if none exists (injectors working in
+    several clinics)."""
     inj = sorted(injectors["injector"].unique())
     cli = sorted(clinics["clinic"].unique())
     n_of = {(r.complication, r.injector): _num(r.n_treatments) for r in injectors.itertuples()}
@@ -148,7 +162,7 @@ def infer_membership(injectors: pd.DataFrame, clinics: pd.DataFrame) -> dict[str
         hi.append(1)
     for r in clinics.itertuples():
         total = _num(r.n_treatments)
-        vals = [n_of.get((r.complication, i)) for i in inj]
+        vals = [n_of.get((r.complication, i), 0.0) for i in inj]  # no row: no treatments
         if total is None or any(v is None for v in vals):
             continue
         row = np.zeros(nz)
@@ -158,32 +172,47 @@ def infer_membership(injectors: pd.DataFrame, clinics: pd.DataFrame) -> dict[str
         rows.append(row)
         lo.append(total)
         hi.append(total)
-    res = milp(
-        np.zeros(nz),
-        constraints=LinearConstraint(np.array(rows), lo, hi),
-        integrality=np.ones(nz),
-        bounds=Bounds(0, 1),
-    )
-    if res.status != 0:
-        return None
-    z = np.round(res.x).reshape(len(inj), len(cli))
-    return {inj[i]: cli[int(np.argmax(z[i]))] for i in range(len(inj))}
+    for _ in range(limit):
+        res = milp(
+            np.zeros(nz),
+            constraints=LinearConstraint(np.array(rows), lo, hi),
+            integrality=np.ones(nz),
+            bounds=Bounds(0, 1),
+        )
+        if res.status != 0:
+            return
+        z = np.round(res.x)
+        yield {
+            inj[i]: cli[int(np.argmax(z.reshape(len(inj), len(cli))[i]))] for i in range(len(inj))
+        }
+        rows.append(z.copy())  # exclude this assignment
+        lo.append(-np.inf)
+        hi.append(len(inj) - 1)
 
 
 # ------------------------------------------------------------------------------------------
 # The attack
 # ------------------------------------------------------------------------------------------
 def attack(reports: Path, min_treatments_to_judge: float | None = None) -> pd.DataFrame:
-    """Feasible interval of every suppressed count under ``reports`` (see the module doc)."""
+    """Feasible interval of every suppressed count under ``reports`` (see the module doc).
+
+    The attacker tries the injector-to-clinic assignments the ``n_treatments`` columns allow
+    until one is consistent with everything released (the true one always is)."""
     reports = Path(reports)
-    lp = Program()
-    regions_of = _complications(reports, lp, min_treatments_to_judge)
-    _cohort(reports, lp, regions_of)
-    _survival(reports, lp)
-    return lp.intervals()
+    inj = _read(reports, "complications/complication_rates_by_injector.csv")
+    cli = _read(reports, "complications/complication_rates_by_clinic.csv")
+    options = list(memberships(inj, cli)) if inj is not None and cli is not None else []
+    for member in options or [None]:
+        lp = Program()
+        regions_of = _complications(reports, lp, min_treatments_to_judge, member)
+        _cohort(reports, lp, regions_of)
+        _survival(reports, lp)
+        if lp.feasible():
+            return lp.intervals()
+    raise AssertionError("no injector-to-clinic assignment fits what is released")
 
 
-def _complications(reports: Path, lp: Program, min_judge) -> dict[str, list[str]]:
+def _complications(reports: Path, lp: Program, min_judge, member) -> dict[str, list[str]]:
     reg = _read(reports, "complications/complication_rates_by_region.csv")
     cli = _read(reports, "complications/complication_rates_by_clinic.csv")
     inj = _read(reports, "complications/complication_rates_by_injector.csv")
@@ -192,7 +221,6 @@ def _complications(reports: Path, lp: Program, min_judge) -> dict[str, list[str]
     regions_of: dict[str, list[str]] = defaultdict(list)
     for r in reg.itertuples():
         regions_of[r.complication].append(r.region)
-    member = infer_membership(inj, cli)
     injectors = sorted(inj["injector"].unique())
     clinics = sorted(cli["clinic"].unique())
     pairs = (
@@ -231,6 +259,43 @@ def _complications(reports: Path, lp: Program, min_judge) -> dict[str, list[str]
     table(reg, "complication_rates_by_region", "region", "n_events")
     table(cli, "complication_rates_by_clinic", "clinic", "n_events")
     table(inj, "complication_rates_by_injector", "injector", "n_events")
+    bench = {(r.complication, r.region): _num(r.benchmark_rate) for r in reg.itertuples()}
+    published = {
+        (r.complication, r.region): float(r.benchmark_published == "True")
+        for r in reg.itertuples()
+        if hasattr(r, "benchmark_published")
+    }
+    for frame, key in ((cli, "clinic"), (inj, "injector")):
+        for r in frame.to_dict("records"):  # region-mix averages: sum E (w - shown) = 0
+            for col, weight in (
+                ("benchmark_rate", bench),
+                ("benchmark_published_share", published),
+            ):
+                shown = _num(r.get(col))
+                if shown is None or not weight:
+                    continue
+                terms = {}
+                for e in cells(r["complication"], **{key: r[key]}):
+                    terms[lp.var(*e)] = weight[(r["complication"], e[1])] - shown
+                scale = max((abs(v) for v in terms.values()), default=0.0)
+                if scale > 1e-12:  # an equality, scaled: exact floats in the released files
+                    lp.eq.append(({k: v / scale for k, v in terms.items()}, 0.0))
+    for frame, key, values in (
+        (reg, "region", None),
+        (cli, "clinic", clinics),
+        (inj, "injector", injectors),
+    ):
+        listed = set(zip(frame["complication"], frame[key], strict=True))
+        for t in regions_of:  # no row: no treatments of that type there
+            for v in (
+                values
+                if values is not None
+                else sorted({x for rs in regions_of.values() for x in rs})
+            ):
+                if key == "region" and v not in regions_of[t]:
+                    continue
+                if (t, v) not in listed:
+                    lp.eq.append((lp.terms(cells(t, **{key: v})), 0.0))
     for name, key in (("ppc_by_region", "region"), ("ppc_by_injector", "injector")):
         frame = _read(reports, f"complications/{name}.csv")
         if frame is not None:

@@ -157,30 +157,51 @@ def write_processed(episodes: pd.DataFrame, dq: pd.DataFrame, out: Path) -> Path
     return out
 
 
+def benchmarks(spec: CohortSpec) -> pd.DataFrame:
+    """A stand-in benchmark per type and region (published for the first region only)."""
+    rows = [
+        (t, r, p * (1 + 0.37 * k), k == 0)
+        for t, (regions, p) in spec.types.items()
+        for k, r in enumerate(regions)
+    ]
+    return pd.DataFrame(
+        rows, columns=["complication", "region", "benchmark_rate", "benchmark_published"]
+    )
+
+
 def _rates(episodes: pd.DataFrame, spec: CohortSpec, level: str) -> pd.DataFrame:
-    """Counts of a complication table by type x ``level`` with stand-in posterior columns."""
+    """Counts of a complication table by type x ``level`` (only groups with treatments, as the
+    stage writes them), the region-mix benchmark, and stand-in posterior columns."""
     frames = []
     prob_of = {t: p for t, (_, p) in spec.types.items()}
+    bench = benchmarks(spec)
     for ctype, (regions, _) in spec.types.items():
+        b = bench.loc[bench["complication"] == ctype].set_index("region")
         rows = episodes.loc[episodes["region"].isin(regions)]
-        keys = (
-            sorted(rows[level].unique()) if level == "region" else sorted(episodes[level].unique())
+        rows = rows.assign(
+            _b=rows["region"].map(b["benchmark_rate"]),
+            _p=rows["region"].map(b["benchmark_published"].astype(float)),
         )
-        g = rows.groupby(level)[f"c30_{ctype}"].agg(["size", "sum"]).reindex(keys, fill_value=0)
+        g = rows.groupby(level).agg(
+            size=(f"c30_{ctype}", "size"),
+            events=(f"c30_{ctype}", "sum"),
+            bench=("_b", "mean"),
+            share=("_p", "mean"),
+        )
         frame = pd.DataFrame(
             {
                 "complication": ctype,
-                level: keys,
+                level: g.index.to_numpy(),
                 "n_treatments": g["size"].astype(int).to_numpy(),
-                "n_events": g["sum"].astype(int).to_numpy(),
+                "n_events": g["events"].astype(int).to_numpy(),
+                "benchmark_rate": g["bench"].to_numpy(),
             }
         )
-        frame["observed_rate"] = frame["n_events"] / frame["n_treatments"].where(
-            frame["n_treatments"] > 0
-        )
+        frame["observed_rate"] = frame["n_events"] / frame["n_treatments"]
         frame["rate_mean"] = prob_of[ctype]  # stand-in: the fitted models are not needed here
         frame["model_structure"] = HIERARCHICAL
         if level != "region":
+            frame["benchmark_published_share"] = g["share"].to_numpy()
             frame["too_few_to_judge"] = frame["n_treatments"] < MIN_TREATMENTS_TO_JUDGE
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -205,7 +226,9 @@ def write_complication_results(episodes: pd.DataFrame, spec: CohortSpec, out_dir
     from analysis.figures.theme import theme
 
     out = StageOutput(out_dir, stage="fit_complications", title="Complication rates")
-    complications_report.write_cubes(out, episodes, {t: r for t, (r, _) in spec.types.items()})
+    complications_report.write_cubes(
+        out, episodes, {t: r for t, (r, _) in spec.types.items()}, benchmarks(spec)
+    )
     counts_by = complications_report.counts_by
     sec = out.section("clinic", "Rates", "Stand-in posterior columns.")
     region = _rates(episodes, spec, "region")
@@ -218,6 +241,7 @@ def write_complication_results(episodes: pd.DataFrame, spec: CohortSpec, out_dir
             f"By {level}",
             counts=counts_by(level),
             below=below,
+            mixes=complications_report.mixes_by(level),
         )
     derived = complications_report.PPC_DERIVED
     checks = out.section("research", "Checks", "Predictive checks.")

@@ -135,7 +135,7 @@ def test_a_text_repeating_a_withheld_count_stops_the_release_before_anything_is_
     tmp_path,
 ):
     results, reports = tmp_path / "results", tmp_path / "reports"
-    write_stage(results, methods="Of 40 episodes in b and 30 in c, ...")
+    write_stage(results, methods="Region b had 40 episodes and region c 30 episodes.")
     with pytest.raises(DisclosureError, match=r"toy/manifest.json, methods: the text repeats"):
         release(results, reports, ["toy"], CONFIG)
     assert not reports.exists()
