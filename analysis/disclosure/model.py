@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
 
-from analysis.disclosure.spec import Below, Count, CubeRef, Mix, TableSum
+from analysis.disclosure.spec import Below, Count, CubeRef, Mix, TableSum, norm
 from analysis.errors import BontaError
 
 #: (lower measure, upper measure, dims of the lower cube kept apart): on the dims the two cubes
@@ -59,18 +59,6 @@ _TOL = 1e-6
 
 class DisclosureError(BontaError):
     """A declaration does not match its table, or a count cannot be protected."""
-
-
-def norm(value: Any) -> str:
-    """A cell or key value as comparable text (``1``, ``1.0`` and ``"1"`` are the same)."""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        return str(int(v)) if math.isfinite(v) and v.is_integer() else repr(v)
-    return str(value)
 
 
 def count_value(value: Any, text: bool) -> float | None:

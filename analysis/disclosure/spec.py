@@ -23,13 +23,28 @@ Count(column='n_events', cube='complication_events', ...)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 RELATIONS = ("eq", "ge")
 #: ``{"table column": "cube column"}`` or the same as pairs
 PairsLike = Mapping[str, str] | Sequence[Sequence[str]]
+
+
+def norm(value: Any) -> str:
+    """A cell or key value as comparable text (``1``, ``1.0`` and ``"1"`` are the same)."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        return str(int(v)) if math.isfinite(v) and v.is_integer() else repr(v)
+    return str(value)
 
 
 def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
@@ -114,7 +129,7 @@ class Count:
 
     def covers(self, row: dict[str, Any]) -> bool:
         """True if this declaration applies to ``row`` (a mapping column -> value)."""
-        return all(str(row.get(col)) == val for col, val in self.where)
+        return all(norm(row.get(col)) == val for col, val in self.where)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"column": self.column}
