@@ -244,9 +244,9 @@ class LinkedTables:
             self.cells.append(Cell(index=idx, value=value, **make))
         elif abs(self.cells[idx].value - value) > _TOL:
             first = self.cells[idx].where()
+            here = Cell(idx, value, "eq", None, None, False, [where]).where()
             raise DisclosureError(
-                f"{where[0]}, row {where[1] + 1}, column '{where[2]}' is declared as the same "
-                f"count as {first} but the two differ"
+                f"{here} is declared as the same count as {first} but the two differ"
             )
         self.cells[idx].locations.append(where)
         return idx
@@ -322,13 +322,16 @@ class LinkedTables:
             rows_eq.append(row_eq)
 
     def _complete(self, table: str, records: list[dict], decl: Count) -> None:
-        """Every combination of the declaration's cube columns without a row is a zero."""
+        """Every combination of values the table shows (each somewhere in its column) that
+        has cells in the cube but no row of its own is a zero."""
         cube = self.cubes[str(decl.cube)]
         cols = [k for _, k in decl.by]
-        present = {tuple(norm(r[c]) for c, _ in decl.by) for r in records if decl.covers(r)}
+        covered = [r for r in records if decl.covers(r)]
+        present = {tuple(norm(r[c]) for c, _ in decl.by) for r in covered}
+        seen = [{norm(r[c]) for r in covered} for c, _ in decl.by]
         for key in sorted(cube.frame.groupby(cols, sort=True).groups):
             key = key if isinstance(key, tuple) else (key,)
-            if tuple(key) in present:
+            if tuple(key) in present or any(v not in s for v, s in zip(key, seen, strict=True)):
                 continue
             constraints = dict(zip(cols, key, strict=True))
             unknowns = cube.select(constraints)

@@ -360,6 +360,22 @@ def _write_stage(
     write_json(result.to_json(), target / MANIFEST_FILE)
 
 
+#: words before a number that make it a threshold of a rule rather than a count
+THRESHOLD_WORDS = (
+    "than ",
+    "least ",
+    "most ",
+    "below ",
+    "above ",
+    "under ",
+    "over ",
+    "<",
+    ">",
+    "≥",
+    "≤",
+)
+
+
 def _texts(man: Manifest) -> list[tuple[str, str]]:
     """(where, text) of every sentence a stage's manifest shows."""
     out = [("methods", man.methods)]
@@ -389,8 +405,11 @@ def _check_texts(man: Manifest, model: LinkedTables, status: np.ndarray, min_cou
     if not hidden:
         return
     for where, text in _texts(man):
-        for token in COUNT_IN_TEXT.findall(text or ""):
-            if int(token.replace(",", "")) in hidden:
+        for match in COUNT_IN_TEXT.finditer(text or ""):
+            before = (text or "")[max(0, match.start() - 12) : match.start()].lower()
+            if any(word in before for word in THRESHOLD_WORDS):
+                continue  # a rule ("fewer than 50 treatments"), not a count
+            if int(match.group(1).replace(",", "")) in hidden:
                 raise DisclosureError(
                     f"{man.name}/manifest.json, {where}: the text repeats a count that is "
                     "suppressed in the stage's tables; refer to the table instead"
