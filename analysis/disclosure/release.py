@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.disclosure.config import DisclosureConfig
-from analysis.disclosure.model import SHOWN, DisclosureError, LinkedTables, TableDecl, count_value
+from analysis.disclosure.model import SHOWN, DisclosureError, LinkedTables, TableDecl
 from analysis.disclosure.protect import Protection, protect
 from analysis.disclosure.rules import SUPPRESSED
 from analysis.disclosure.spec import Count
@@ -154,12 +154,18 @@ def release(results: Path, out: Path, stages: list[str], config: DisclosureConfi
     return Released(model, protection, audit, metrics)
 
 
+def released_cells(model: LinkedTables) -> int:
+    """Count cells shown in a table (a count is one cell wherever it appears; the zeros that
+    a table implies by leaving a row out are not counted)."""
+    return sum(any(row >= 0 for _, row, _ in cell.locations) for cell in model.cells)
+
+
 def audit_table(
     model: LinkedTables, protection: Protection, config: DisclosureConfig
 ) -> pd.DataFrame:
     """The audit as shown in the report's data-quality section (one row per figure)."""
     rows = [
-        ("count cells released", len(model.cells)),
+        ("count cells released", released_cells(model)),
         (f"suppressed: counts from 1 to {config.min_count - 1} (primary)", protection.n_primary),
         ("suppressed: complements (secondary)", protection.n_secondary),
         (
@@ -176,7 +182,7 @@ def audit_metrics(
 ) -> dict[str, Any]:
     """Small metrics file of the disclosure stage (``dvc metrics show``)."""
     return {
-        "count_cells": len(model.cells),
+        "count_cells": released_cells(model),
         "primary_suppressed": protection.n_primary,
         "secondary_suppressed": protection.n_secondary,
         "min_feasible_width": protection.min_width(config.min_count),
@@ -436,8 +442,3 @@ def _write_figure(
     if any(suppressed_in.get(stem, 0) for _, stem in fig.draw.tables):
         return f"{fig.caption} {FIGURE_NOTE}".strip()
     return fig.caption
-
-
-def count_cells_of(frame: pd.DataFrame, column: str, text: bool = False) -> list[float | None]:
-    """The counts of one column as numbers (``None`` where empty or suppressed)."""
-    return [count_value(v, text) if v != SUPPRESSED else None for v in frame[column]]
