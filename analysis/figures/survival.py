@@ -88,14 +88,17 @@ def plot_numbers_known_effective(numbers: pd.DataFrame, ax, groups: list[str], t
 
 def fig_survival_by_region(
     curves: pd.DataFrame,
-    numbers: pd.DataFrame,
+    numbers: pd.DataFrame | None = None,
     model: pd.DataFrame | None = None,
     variable: str | None = "region",
 ) -> Figure:
     """Turnbull curves by region (two panels) with the numbers known still effective
-    (:func:`numbers_known_effective`); ``variable`` selects the curves' groups."""
+    (:func:`numbers_known_effective`; computed from ``curves`` when not given, as in an
+    analyst's notebook); ``variable`` selects the curves' groups."""
     if variable is not None and "variable" in curves:
         curves = curves[curves["variable"] == variable]
+    if numbers is None:
+        numbers = numbers_known_effective(curves)
     groups = list(dict.fromkeys(curves["group"]))
     halves = [groups[: (len(groups) + 1) // 2], groups[(len(groups) + 1) // 2 :]]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), gridspec_kw={"height_ratios": [3, 1.2]})

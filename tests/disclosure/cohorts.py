@@ -293,3 +293,32 @@ def release_cohort(spec: CohortSpec, root: Path, params_file: Path) -> dict[str,
     )
     write_complication_results(episodes, spec, results / "complications")
     return {"processed": processed, "results": results, "reports": reports}
+
+
+#: Cohorts an attacker would pick: every injector alone in a clinic (clinic = injector counts);
+#: a type with one event in one region (its total is the data-quality complication rows minus
+#: the others); a region with a handful of episodes (a small denominator in every table).
+SPECS: dict[str, CohortSpec] = {
+    "one_injector_per_clinic": CohortSpec(
+        injectors_per_clinic=(1, 1, 1, 1), forced={("eyelid_ptosis", "forehead"): 2}, seed=3
+    ),
+    "one_event_in_a_region": CohortSpec(
+        injectors_per_clinic=(2, 3, 1),
+        types={
+            "headache": (("glabella", "forehead", "crows_feet"), 0.04),
+            "eyelid_ptosis": (("glabella", "forehead"), 0.02),
+            "eyelid_edema": (("crows_feet",), 0.0),
+        },
+        forced={("eyelid_edema", "crows_feet"): 1},
+        seed=5,
+    ),
+    "tiny_region": CohortSpec(
+        injectors_per_clinic=(2, 2),
+        regions={"glabella": 0.56, "forehead": 0.42, "platysma": 0.02},
+        types={
+            "headache": (("glabella", "forehead", "platysma"), 0.04),
+            "dysphagia": (("platysma",), 0.5),
+        },
+        seed=8,
+    ),
+}

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from attack import attack, memberships
-from cohorts import MIN_TREATMENTS_TO_JUDGE, make_cohort
-from conftest import SPECS
+from cohorts import MIN_TREATMENTS_TO_JUDGE, SPECS, make_cohort
 
 from analysis.disclosure.config import DisclosureConfig
 

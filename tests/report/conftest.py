@@ -5,10 +5,10 @@ synthetic processed cohort and fake model-stage outputs of tests/synthetic_study
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from synthetic_study import (
+    build_reports,
     make_data_quality,
     make_episodes,
     write_fake_stage_outputs,
@@ -44,18 +44,6 @@ def built_report(synthetic, tmp_path_factory, repo_root) -> dict:
         "fakes": fakes,
         "params": params,
     }
-
-
-def build_reports(params: Path, processed: Path, results: Path, reports: Path) -> None:
-    """describe -> results/cohort, disclose results -> reports, report -> reports."""
-    from analysis.cli import main
-
-    common = ["--params", str(params)]
-    describe = ["describe", *common, "--processed", str(processed), "--out"]
-    assert main([*describe, str(results / "cohort")]) == 0
-    assert main(["disclose", *common, "--results", str(results), "--out", str(reports)]) == 0
-    report = ["report", *common, "--processed", str(processed), "--out", str(reports)]
-    assert main(report) == 0
 
 
 # ------------------------------------------------------------------------------------------

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import build_reports
-from synthetic_study import write_fake_stage_outputs
+from synthetic_study import build_reports, write_fake_stage_outputs
 
 RAW_ID_COLUMNS = {
     "patients": ["patient_id"],
