@@ -177,4 +177,4 @@ cal.round(3)
 # The full analysis with all tables, figures and the manifest for the report is the DVC stage
 # `fit_survival`:
 # `bonta fit-survival --params params.yaml --episodes data/processed/episodes.parquet
-# --out reports/survival`.
+# --out data/results/survival`, released to `reports/survival` by `bonta disclose`.

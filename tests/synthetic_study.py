@@ -335,3 +335,15 @@ def write_fake_stage_outputs(reports: Path) -> dict[str, dict]:
     for name, man in out.items():
         write_json(man, reports / name / "manifest.json")
     return out
+
+
+def build_reports(params: Path, processed: Path, results: Path, reports: Path) -> None:
+    """describe -> results/cohort, disclose results -> reports, report -> reports."""
+    from analysis.cli import main
+
+    common = ["--params", str(params)]
+    describe = ["describe", *common, "--processed", str(processed), "--out"]
+    assert main([*describe, str(results / "cohort")]) == 0
+    assert main(["disclose", *common, "--results", str(results), "--out", str(reports)]) == 0
+    report = ["report", *common, "--processed", str(processed), "--out", str(reports)]
+    assert main(report) == 0

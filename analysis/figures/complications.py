@@ -102,8 +102,8 @@ def funnel_limits(
 def plot_funnel(table: pd.DataFrame, ax: plt.Axes, multiplier: float) -> plt.Axes:
     """Observed standardised ratio (observed / benchmark rate) against treatment volume, with
     95% and 99.8% binomial limits around the benchmark (ratio 1) and the ``multiplier`` line."""
-    t = table.loc[table["n_treatments"] > 0]
-    ratio = t["observed_rate"] / t["benchmark_rate"]
+    t = table.loc[pd.to_numeric(table["n_treatments"], errors="coerce") > 0]
+    ratio = pd.to_numeric(t["observed_rate"], errors="coerce") / t["benchmark_rate"]
     bench = float(np.average(t["benchmark_rate"], weights=t["n_treatments"]))
     grid = np.unique(
         np.geomspace(max(1, t["n_treatments"].min()), t["n_treatments"].max() * 1.1, 120).round()
@@ -137,6 +137,14 @@ def plot_funnel(table: pd.DataFrame, ax: plt.Axes, multiplier: float) -> plt.Axe
     ax.set_xlabel("treatments (volume)")
     ax.set_ylabel("observed / benchmark rate")
     return ax
+
+
+def fig_funnel_of(
+    rates: pd.DataFrame, multiplier: float, structure: str, level: str = "injector"
+) -> plt.Figure:
+    """:func:`fig_funnel` of the rows of ``rates`` fitted with model ``structure`` (rare types
+    have no provider effects). Rows whose counts are suppressed (NaN) are not drawn."""
+    return fig_funnel(rates.loc[rates["model_structure"] == structure], multiplier, level)
 
 
 def fig_funnel(table: pd.DataFrame, multiplier: float, level: str = "injector") -> plt.Figure:
@@ -198,7 +206,8 @@ def fig_dose_risk(table: pd.DataFrame) -> plt.Figure:
 
 
 def plot_ppc(table: pd.DataFrame, ax: plt.Axes, key: str) -> plt.Axes:
-    """Observed event counts against the 95% posterior predictive interval."""
+    """Observed event counts against the 95% posterior predictive interval (an observed count
+    that is suppressed, NaN, is not drawn)."""
     t = table.sort_values("replicated_mean").reset_index(drop=True)
     y = np.arange(len(t))
     ax.hlines(
@@ -209,7 +218,9 @@ def plot_ppc(table: pd.DataFrame, ax: plt.Axes, key: str) -> plt.Axes:
         lw=1.5,
         label="95% predictive interval",
     )
-    inside = t["within_95"].to_numpy()
+    # a suppressed count (NaN, with its within_95) is not drawn
+    inside = t["within_95"].eq(True).to_numpy()
+    outside = t["within_95"].eq(False).to_numpy()
     ax.scatter(
         t.loc[inside, "observed_events"],
         y[inside],
@@ -220,8 +231,8 @@ def plot_ppc(table: pd.DataFrame, ax: plt.Axes, key: str) -> plt.Axes:
         label="observed",
     )
     ax.scatter(
-        t.loc[~inside, "observed_events"],
-        y[~inside],
+        t.loc[outside, "observed_events"],
+        y[outside],
         s=14,
         color=PALETTE[5],
         marker=MARKERS[2],

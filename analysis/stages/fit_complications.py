@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     tables = complication_tables(study, config)
     touch_tables = touchups.touchup_tables(touch, config)
     out = StageOutput(args.out, stage="fit_complications", title=report.TITLE)
+    fitted = {f.complication: f.cells.regions for f in study.fits}
+    report.write_cubes(out, episodes, fitted, study.benchmarks)
     with theme():
         report.write_sections(out, tables, config)
         touchups.write_touchup_sections(out, touch, touch_tables, config)

@@ -12,7 +12,10 @@ from importlib.metadata import version
 
 import lifelines
 import numpy as np
+import pandas as pd
 
+from analysis.disclosure.cubes import grid_counts
+from analysis.disclosure.spec import Count
 from analysis.figures import survival as figures
 from analysis.figures.theme import theme
 from analysis.manifest import Headline
@@ -25,6 +28,27 @@ STAGE = "fit_survival"
 TITLE = "Duration of effect"
 #: time ratios shown as headlines (research view; the touch-up effect also in the clinic view)
 HEADLINE_TERMS = (EXERCISE, MUSCLE_BULK, SEX_MALE, TOUCHUP)
+#: Cubes of the fine counts behind the stage's counts (analysis/disclosure)
+DURATION_CUBE = "survival.duration_episodes"
+KNOWN_CUBE = "survival.known_effective"
+#: the stratifying variables of the Turnbull estimates (columns of the episodes)
+STRATA = ("region", "product", "exercise_tier", "muscle_bulk")
+MEDIAN_DERIVED = ("median_days", "median_lower", "median_upper")
+
+
+def write_cubes(episodes: pd.DataFrame, out: StageOutput) -> None:
+    """Episodes in the duration analysis by region x product x exercise tier x muscle bulk:
+    every ``n_episodes`` of the stage is a margin of it."""
+    rows = episodes.loc[episodes["in_duration_analysis"].astype(bool)]
+    levels = {v: sorted(episodes[v].dropna().astype(str).unique()) for v in STRATA}
+    out.cube(DURATION_CUBE, "duration_episodes", grid_counts(rows, levels), STRATA)
+
+
+def _episode_counts(by: str = "region") -> tuple[Count, ...]:
+    return (
+        Count("n_episodes", cube=DURATION_CUBE, by={by: "region"}),
+        Count("n_patients", family="duration_patients", by={by: "region"}, at_most="n_episodes"),
+    )
 
 
 def write_study(study: SurvivalStudy, cfg: SurvivalStudyConfig, out: StageOutput) -> None:
@@ -49,20 +73,45 @@ def _clinic_medians(study: SurvivalStudy, out: StageOutput) -> None:
         study.nonparametric.median_by_region,
         "median_duration_by_region",
         "Median duration (days) by region",
-        count_columns=("n_episodes", "n_patients"),
+        counts=_episode_counts(),
+        derived_columns=MEDIAN_DERIVED,
         latex=True,
     )
-    sec.figure(
-        figures.fig_survival_by_region(_region_curves(study)),
+    out.table(
+        study.nonparametric.curves,
+        "turnbull_curves",
+        withheld_columns=("n_known_effective",),  # released only at the figure's ticks
+    )
+    _numbers_known_effective(study, out)
+    sec.figure_from(
         "survival_by_region",
         "Proportion still effective by region",
         "Turnbull survival curves of effect duration by region with 95% bands",
+        figures.fig_survival_by_region,
+        {"curves": "turnbull_curves", "numbers": "numbers_known_effective"},
     )
 
 
-def _region_curves(study: SurvivalStudy):
+def _numbers_known_effective(study: SurvivalStudy, out: StageOutput) -> None:
+    """The numbers printed under the region curves, declared: day 0 is every episode of the
+    region; later days never increase (a cube of their own, ordered by day)."""
     curves = study.nonparametric.curves
-    return curves[curves["variable"] == "region"]
+    numbers = figures.numbers_known_effective(curves[curves["variable"] == "region"])
+    later = numbers.loc[numbers["day"] > 0]
+    cube = later.rename(columns={"level": "region", "n_known_effective": "value"})
+    out.cube(
+        KNOWN_CUBE, "known_effective", cube[["day", "region", "value"]], ("day", "region"), "day"
+    )
+    out.table(
+        numbers,
+        "numbers_known_effective",
+        counts=(
+            Count(
+                "n_known_effective", cube=DURATION_CUBE, by={"level": "region"}, where={"day": "0"}
+            ),
+            Count("n_known_effective", cube=KNOWN_CUBE, by={"level": "region", "day": "day"}),
+        ),
+    )
 
 
 def _nonparametric(study: SurvivalStudy, cfg: SurvivalStudyConfig, out: StageOutput) -> None:
@@ -78,7 +127,19 @@ def _nonparametric(study: SurvivalStudy, cfg: SurvivalStudyConfig, out: StageOut
         study.nonparametric.estimates,
         "turnbull_estimates",
         "Median and proportion still effective at 8-24 weeks",
-        count_columns=("n_episodes", "n_patients"),
+        counts=tuple(
+            Count(
+                c.column,
+                cube=c.cube,
+                by={"level": v},
+                where={"variable": v},
+                family=c.family,
+                at_most=c.at_most,
+            )
+            for v in STRATA
+            for c in _episode_counts()
+        ),
+        derived_columns=("estimate", "lower", "upper"),
     )
     sec.table(
         study.nonparametric.logrank_tests,
@@ -86,7 +147,6 @@ def _nonparametric(study: SurvivalStudy, cfg: SurvivalStudyConfig, out: StageOut
         "Generalised log-rank tests",
         latex=True,
     )
-    out.table(study.nonparametric.curves, "turnbull_curves")
 
 
 def _regression(study: SurvivalStudy, out: StageOutput) -> None:
@@ -125,11 +185,17 @@ def _regression(study: SurvivalStudy, out: StageOutput) -> None:
         "Predicted median duration against dose",
         "Dose-response curves of predicted median duration per region",
     )
-    sec.figure(
-        figures.fig_survival_by_region(_region_curves(study), reg.model_curves),
+    out.table(reg.model_curves, "aft_model_curves")
+    sec.figure_from(
         "aft_vs_turnbull",
         "AFT model (dotted) against Turnbull curves",
         "Model-based and nonparametric survival curves by region",
+        figures.fig_survival_by_region,
+        {
+            "curves": "turnbull_curves",
+            "numbers": "numbers_known_effective",
+            "model": "aft_model_curves",
+        },
     )
     out.table(reg.coefficients_all_families, "aft_coefficients_all_families")
     out.table(reg.dose_response, "dose_response")
@@ -176,13 +242,18 @@ def _prediction(study: SurvivalStudy, out: StageOutput) -> None:
         pred.calibration,
         "calibration",
         "Calibration by predicted-risk group",
-        count_columns=("n_episodes",),
+        counts=(
+            Count(
+                "n_episodes", family="calibration_group", by={"week": "week", "risk_group": "group"}
+            ),
+        ),
     )
-    sec.figure(
-        figures.fig_calibration(pred.calibration),
+    sec.figure_from(
         "calibration",
         "Calibration at 12, 16, 20 weeks",
         "Observed against predicted proportion still effective",
+        figures.fig_calibration,
+        {"table": "calibration"},
     )
     out.table(pred.brier_by_week, "brier_by_week")
 

@@ -57,8 +57,10 @@ def test_headlines_equal_the_tables_they_cite(recorded):
     assert heads["cohort_complication_rate_pct"].interval_label == "95% Wilson interval"
 
 
-def test_methods_name_the_cohort_and_suppress_small_exclusions(recorded):
+def test_methods_repeat_no_count(recorded):
+    """Counts live in the tables only (where the disclosure layer protects them; a total may
+    have to be withheld in a small cohort); the methods point at the tables."""
     _, raw, man = recorded
-    assert f"{len(raw['patient_id'])} patients" in man.methods
-    assert "unknown region code: <5" in man.methods
+    assert f"{len(raw['patient_id'])}" not in man.methods and "Cohort at a glance" in man.methods
+    assert "unknown region code" not in man.methods and "data-quality table" in man.methods
     assert "Wilson 95% intervals" in man.methods
