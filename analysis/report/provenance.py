@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from analysis.data.processed import read_simulated
+
 NOT_A_CHECKOUT = "not a git checkout"
 #: Tracked paths whose uncommitted edits change what the pipeline computes.
 SOURCE_PATHS = ("analysis", "params.yaml", "dvc.yaml", "pyproject.toml", "requirements.lock")
@@ -134,6 +136,8 @@ class Provenance:
     data_sha256 : digest over the input data files; ``data_files`` lists each file's hash.
     params_sha256 : SHA-256 of params.yaml; ``params`` holds the YAML of the sections used.
     run_date : ISO date taken from the data (cut-off), never the wall clock.
+    simulated : the data are the simulator's (recorded by ``prepare`` in
+        ``study_period.json`` of the data directory): every reader-facing product says so.
     """
 
     git_commit: str
@@ -147,6 +151,7 @@ class Provenance:
     params: dict[str, str]
     versions: dict[str, str]
     run_date: str
+    simulated: bool = False
 
     @property
     def working_tree(self) -> str:
@@ -158,6 +163,7 @@ class Provenance:
         """Tidy ``item, value`` table of the provenance (one row an item)."""
         rows = [
             ("Run date (data cut-off)", self.run_date),
+            ("Data", "simulated (bonta simulate)" if self.simulated else "clinic export"),
             ("Git commit", self.git_commit),
             ("Uncommitted source changes", self.working_tree),
             ("Analysis code SHA-256", self.code_sha256),
@@ -193,4 +199,5 @@ def collect_provenance(
         params=params_sections(params_file, sections),
         versions=package_versions(packages),
         run_date=run_date,
+        simulated=read_simulated(data_dir),
     )
