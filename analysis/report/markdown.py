@@ -20,6 +20,7 @@ from markdown_it import MarkdownIt
 from analysis.report.formatting import format_number, format_p
 
 NUMERIC = re.compile(r"^([<>≤≥−–-]?\d|suppressed$|–$)")
+CAPTION_BEFORE_TABLE = re.compile(r'<p class="table-caption">(.*?)</p>\n<table class="(\w+)">', re.S)
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 #: Paragraphs under a heading whose id starts with this are set small, in two columns.
 PARAMETER_HEADING = "appendix_c_parameters"
@@ -132,4 +133,6 @@ def render_body(markdown: str, base_dir: Path, embed: bool = True) -> str:
                     target = (base_dir / src).resolve()
                     if not src.startswith(("data:", "http")) and target.is_file():
                         child.attrSet("src", _data_uri(target))
-    return md.renderer.render(tokens, md.options, {})
+    html = md.renderer.render(tokens, md.options, {})
+    # the caption paragraph moves into its table, so that it prints on the table's first page
+    return CAPTION_BEFORE_TABLE.sub(r'<table class="\2">\n<caption>\1</caption>', html)
