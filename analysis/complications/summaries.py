@@ -285,9 +285,7 @@ def dose_risk_table(fits: Sequence[ComplicationFit], rel_doses: Sequence[float])
     return pd.concat(rows, ignore_index=True)
 
 
-def odds_ratio_table(
-    fits: Sequence[ComplicationFit], calendar_trend: bool = True
-) -> pd.DataFrame:
+def odds_ratio_table(fits: Sequence[ComplicationFit], calendar_trend: bool = True) -> pd.DataFrame:
     """Odds ratios with 95% CrI: dose (per doubling), each product vs the reference, calendar
     year (per year; only when ``calendar_trend`` is on: a term that is off has only its prior
     and is not reported), and the clinic/injector SDs on the logit scale (hierarchical fits

@@ -61,7 +61,9 @@ def flow_steps(data_quality: pd.DataFrame) -> list[FlowStep]:
         )
         first = rows.iloc[0]
         steps.append(
-            FlowStep(label_in, _text(first["rows_in"]), excluded, label_kept, _text(first["rows_kept"]))
+            FlowStep(
+                label_in, _text(first["rows_in"]), excluded, label_kept, _text(first["rows_kept"])
+            )
         )
     return steps
 
@@ -105,7 +107,8 @@ def fig_participant_flow(data_quality: pd.DataFrame) -> plt.Figure:
         )
         if step.exclusions:
             lines = ["Excluded or merged:"] + [
-                "\n  ".join(textwrap.wrap(f"{reason}: {count}", 44)) for reason, count in step.exclusions
+                "\n  ".join(textwrap.wrap(f"{reason}: {count}", 44))
+                for reason, count in step.exclusions
             ]
             ax.plot([3, 5.2], [y - 1, y - 1], color="#333333", lw=1.0)
             _box(ax, 5.3, y - 1, "\n".join(lines), 4.5, False)

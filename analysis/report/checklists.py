@@ -51,12 +51,8 @@ STROBE_COHORT: tuple[ChecklistItem, ...] = (
     ChecklistItem(
         "6a", "Participants", "Eligibility, sources, follow-up", ("eligibility_and_episodes",)
     ),
-    ChecklistItem(
-        "6b", "Participants", "Matching criteria", note="not applicable: no matching"
-    ),
-    ChecklistItem(
-        "7", "Variables", "Outcomes, exposures, predictors", ("outcomes_and_variables",)
-    ),
+    ChecklistItem("6b", "Participants", "Matching criteria", note="not applicable: no matching"),
+    ChecklistItem("7", "Variables", "Outcomes, exposures, predictors", ("outcomes_and_variables",)),
     ChecklistItem(
         "8", "Data sources", "Sources and measurement", ("data_sources_and_measurement",)
     ),
@@ -68,19 +64,21 @@ STROBE_COHORT: tuple[ChecklistItem, ...] = (
         "How quantitative variables were handled",
         ("outcomes_and_variables", "statistical_analysis"),
     ),
-    ChecklistItem("12a", "Statistical methods", "All statistical methods", ("statistical_analysis",)),
+    ChecklistItem(
+        "12a", "Statistical methods", "All statistical methods", ("statistical_analysis",)
+    ),
     ChecklistItem(
         "12b", "Statistical methods", "Subgroups and interactions", ("statistical_analysis",)
     ),
     ChecklistItem("12c", "Statistical methods", "Missing data", ("missing_data",)),
     ChecklistItem("12d", "Statistical methods", "Loss to follow-up", ("missing_data",)),
-    ChecklistItem(
-        "12e", "Statistical methods", "Sensitivity analyses", ("sensitivity_analyses",)
-    ),
+    ChecklistItem("12e", "Statistical methods", "Sensitivity analyses", ("sensitivity_analyses",)),
     ChecklistItem("13a", "Participants", "Numbers at each stage", ("participant_flow",)),
     ChecklistItem("13b", "Participants", "Reasons for non-participation", ("participant_flow",)),
     ChecklistItem("13c", "Participants", "Flow diagram", ("participant_flow",)),
-    ChecklistItem("14a", "Descriptive data", "Characteristics of participants", ("descriptive_data",)),
+    ChecklistItem(
+        "14a", "Descriptive data", "Characteristics of participants", ("descriptive_data",)
+    ),
     ChecklistItem(
         "14b", "Descriptive data", "Missing data per variable", ("descriptive_data", "missing_data")
     ),
@@ -99,7 +97,9 @@ STROBE_COHORT: tuple[ChecklistItem, ...] = (
     ),
     ChecklistItem("16b", "Main results", "Category boundaries", ("outcomes_and_variables",)),
     ChecklistItem("16c", "Main results", "Absolute risks", ("complications",)),
-    ChecklistItem("17", "Other analyses", "Subgroups, interactions, sensitivity", ("sensitivity_analyses",)),
+    ChecklistItem(
+        "17", "Other analyses", "Subgroups, interactions, sensitivity", ("sensitivity_analyses",)
+    ),
     ChecklistItem("18", "Key results", "Key results and objectives", ("key_results",)),
     ChecklistItem("19", "Limitations", "Limitations, bias, imprecision", ("limitations",)),
     ChecklistItem("20", "Interpretation", "Cautious overall interpretation", ("interpretation",)),
@@ -117,8 +117,12 @@ TRIPOD_DEVELOPMENT: tuple[ChecklistItem, ...] = (
     ChecklistItem("2", "Abstract", "Summary of objectives, design, results", ("abstract",)),
     ChecklistItem("3a", "Background", "Medical context and rationale", ("introduction",)),
     ChecklistItem("3b", "Objectives", "Objectives (development)", ("objectives",)),
-    ChecklistItem("4a", "Source of data", "Study design and data source", ("study_design_and_setting",)),
-    ChecklistItem("4b", "Source of data", "Dates of accrual and follow-up", ("study_design_and_setting",)),
+    ChecklistItem(
+        "4a", "Source of data", "Study design and data source", ("study_design_and_setting",)
+    ),
+    ChecklistItem(
+        "4b", "Source of data", "Dates of accrual and follow-up", ("study_design_and_setting",)
+    ),
     ChecklistItem("5a", "Participants", "Setting and centres", ("study_design_and_setting",)),
     ChecklistItem("5b", "Participants", "Eligibility criteria", ("eligibility_and_episodes",)),
     ChecklistItem("5c", "Participants", "Treatments received", ("eligibility_and_episodes",)),
@@ -162,12 +166,17 @@ TRIPOD_DEVELOPMENT: tuple[ChecklistItem, ...] = (
     ),
     ChecklistItem("15a", "Model specification", "Full prediction model", ("advice_model",)),
     ChecklistItem("15b", "Model specification", "How to use the model", ("advice_model",)),
-    ChecklistItem("16", "Model performance", "Performance measures with intervals", ("advice_model",)),
+    ChecklistItem(
+        "16", "Model performance", "Performance measures with intervals", ("advice_model",)
+    ),
     ChecklistItem("18", "Limitations", "Limitations", ("limitations",)),
     ChecklistItem("19b", "Interpretation", "Overall interpretation", ("interpretation",)),
     ChecklistItem("20", "Implications", "Potential clinical use", ("generalisability",)),
     ChecklistItem(
-        "21", "Supplementary information", "Supplementary resources", ("data_and_code_availability",)
+        "21",
+        "Supplementary information",
+        "Supplementary resources",
+        ("data_and_code_availability",),
     ),
     ChecklistItem("22", "Funding", "Funding and role of funders", ("funding",)),
 )

@@ -370,8 +370,7 @@ def _missing_data(ctx: Context) -> str:
         "Outcomes not observed by the data cut-off are censored, not imputed: duration is "
         "interval- or right-censored (episodes without a follow-up assessment contribute only a "
         "lower bound), re-treatment is right-censored at the cut-off. Optional covariates "
-        "(body fat) are not used by the models; their completeness is shown in Table 1."
-        + listed
+        "(body fat) are not used by the models; their completeness is shown in Table 1." + listed
     )
 
 
@@ -383,7 +382,13 @@ def participant_flow(ctx: Context) -> str:
     if dq is None:
         return ""
     rows = [
-        [str(r.table), md.cell(r.rows_in), md.cell(r.rows_kept), md.cell(r.rows_excluded), str(r.reason)]
+        [
+            str(r.table),
+            md.cell(r.rows_in),
+            md.cell(r.rows_kept),
+            md.cell(r.rows_excluded),
+            str(r.reason),
+        ]
         for r in dq.itertuples(index=False)
     ]
     text = (
@@ -509,10 +514,14 @@ def duration_of_effect(ctx: Context) -> str:
             ]
             for _, r in medians.iterrows()
         ]
-        header = ["Region", *(
-            {"n_episodes": "Episodes", "n_patients": "Patients"}[c]
-            for c in _columns(medians, ["n_episodes", "n_patients"])
-        ), "Median duration, days (95% interval)"]
+        header = [
+            "Region",
+            *(
+                {"n_episodes": "Episodes", "n_patients": "Patients"}[c]
+                for c in _columns(medians, ["n_episodes", "n_patients"])
+            ),
+            "Median duration, days (95% interval)",
+        ]
         blocks.append(
             md.table(
                 header,
@@ -692,7 +701,9 @@ def advice_model(ctx: Context) -> str:
             [
                 str(r["family"]),
                 md.cell(r.get("n_episodes")),
-                md.with_interval(r["elpd_loo"], r["elpd_loo"] - r["elpd_se"], r["elpd_loo"] + r["elpd_se"], 1)
+                md.with_interval(
+                    r["elpd_loo"], r["elpd_loo"] - r["elpd_se"], r["elpd_loo"] + r["elpd_se"], 1
+                )
                 if "elpd_se" in comparison.columns
                 else md.cell(r["elpd_loo"], 1),
                 md.cell(r.get("elpd_diff"), 1),
@@ -762,13 +773,18 @@ def sensitivity(ctx: Context) -> str:
         kept = "kept" if bool(r.get("region_specific")) else "not kept"
         blocks.append(
             f"Region-specific dose slopes: likelihood-ratio statistic {md.cell(r['lr_stat'])} on "
-            f"{md.cell(r['df'])} df, p {_p_phrase(r['p_value'])}; AIC {md.cell(r['aic_common'], 1)} "
-            f"(common slope) vs {md.cell(r['aic_region'], 1)} (region slopes): {kept}."
+            f"{md.cell(r['df'])} df, p {_p_phrase(r['p_value'])}; "
+            f"AIC {md.cell(r['aic_common'], 1)} (common slope) vs "
+            f"{md.cell(r['aic_region'], 1)} (region slopes): {kept}."
         )
     agreement = ctx.released.table("survival", "aft_vs_turnbull")
     if agreement is not None and "share_inside_band" in agreement.columns:
         rows = [
-            [str(r["group"]).split("=")[-1], md.cell(r["max_abs_diff"], 3), md.cell(r["share_inside_band"], 2)]
+            [
+                str(r["group"]).split("=")[-1],
+                md.cell(r["max_abs_diff"], 3),
+                md.cell(r["share_inside_band"], 2),
+            ]
             for _, r in agreement.iterrows()
         ]
         blocks.append(
@@ -877,9 +893,7 @@ def availability(ctx: Context) -> str:
     )
 
 
-def checklist_markdown(
-    name: str, items: Any, secs: dict[str, tuple[str, str]], number: int
-) -> str:
+def checklist_markdown(name: str, items: Any, secs: dict[str, tuple[str, str]], number: int) -> str:
     rows = []
     for row in resolve(items, secs):
         where = ", ".join(
@@ -952,8 +966,16 @@ def build_markdown(ctx: Context) -> str:
         (2, "Appendix C: Parameters", parameters_appendix(ctx)),
     ]
     (name_a, items_a), (name_b, items_b) = CHECKLISTS.items()
-    appendix[0] = (2, appendix[0][1], checklist_markdown(name_a, items_a, secs, ctx.numbers.table()))
-    appendix[1] = (2, appendix[1][1], checklist_markdown(name_b, items_b, secs, ctx.numbers.table()))
+    appendix[0] = (
+        2,
+        appendix[0][1],
+        checklist_markdown(name_a, items_a, secs, ctx.numbers.table()),
+    )
+    appendix[1] = (
+        2,
+        appendix[1][1],
+        checklist_markdown(name_b, items_b, secs, ctx.numbers.table()),
+    )
     return "\n".join(head) + "\n\n" + body + "\n\n" + _join(appendix) + "\n"
 
 
@@ -987,7 +1009,10 @@ def manuscript_context(
 ) -> Context:
     """The builders' context from the assembled report and the released manifests."""
     headlines = {h.key: h for view in report.headlines.values() for h in view}
-    ran = {name: (yaml.safe_load(text) or {}).get(name) for name, text in report.provenance.params.items()}
+    ran = {
+        name: (yaml.safe_load(text) or {}).get(name)
+        for name, text in report.provenance.params.items()
+    }
     return Context(
         report=report,
         released=Released(manifests, report.min_count, headlines),

@@ -20,7 +20,9 @@ from markdown_it import MarkdownIt
 from analysis.report.formatting import format_number, format_p
 
 NUMERIC = re.compile(r"^([<>≤≥−–-]?\d|suppressed$|–$)")
-CAPTION_BEFORE_TABLE = re.compile(r'<p class="table-caption">(.*?)</p>\n<table class="(\w+)">', re.S)
+CAPTION_BEFORE_TABLE = re.compile(
+    r'<p class="table-caption">(.*?)</p>\n<table class="(\w+)">', re.S
+)
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 #: Paragraphs under a heading whose id starts with this are set small, in two columns.
 PARAMETER_HEADING = "appendix_c_parameters"
