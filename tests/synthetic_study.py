@@ -109,7 +109,7 @@ def make_episodes(n_patients: int = 600, seed: int = 7) -> tuple[pd.DataFrame, d
     return ep, raw
 
 
-def make_data_quality(n_episodes: int) -> pd.DataFrame:
+def make_data_quality(n_episodes: int, n_patients: int = 600) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
@@ -128,8 +128,8 @@ def make_data_quality(n_episodes: int) -> pd.DataFrame:
             },
             {
                 "table": "patients",
-                "rows_in": 600,
-                "rows_kept": 600,
+                "rows_in": n_patients,
+                "rows_kept": n_patients,
                 "rows_excluded": 0,
                 "reason": "none",
             },

@@ -161,6 +161,10 @@ def test_rebuilding_gives_identical_bytes(built_report, tmp_path):
     for rel in [
         "index.html",
         "research.pdf",
+        "manuscript/manuscript.md",
+        "manuscript/manuscript.html",
+        "manuscript/manuscript.pdf",
+        "manuscript/participant_flow.png",
         *[f"tables/{p.name}" for p in (first / "tables").iterdir()],
     ]:
         assert (again / rel).read_bytes() == (first / rel).read_bytes(), rel
