@@ -103,9 +103,9 @@ def fig_quarterly_trends(trends: pd.DataFrame, ci_level: float = 0.95) -> plt.Fi
     plot_retreat_trend(trends, axes[2], ci_level)
     for ax in axes:  # 8 pt at print size (the figure prints at its own width)
         ax.tick_params(labelsize=8)
-        ax.xaxis.label.set_size(8)
-        ax.yaxis.label.set_size(8)
-        ax.title.set_size(9)
+        ax.xaxis.label.set_fontsize(8)
+        ax.yaxis.label.set_fontsize(8)
+        ax.title.set_fontsize(9)
         if ax.get_legend() is not None:
             for text in ax.get_legend().get_texts():
                 text.set_fontsize(8)

@@ -175,8 +175,8 @@ def fig_funnel(table: pd.DataFrame, multiplier: float, level: str = "injector") 
         plot_funnel(table.loc[table["complication"] == ctype], ax, multiplier)
         ax.set_title(_label(ctype), fontsize=9)
         ax.tick_params(labelsize=8)
-        ax.xaxis.label.set_size(8)
-        ax.yaxis.label.set_size(8)
+        ax.xaxis.label.set_fontsize(8)
+        ax.yaxis.label.set_fontsize(8)
     for ax in axes.ravel()[len(types) :]:
         ax.set_visible(False)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
@@ -241,8 +241,8 @@ def fig_dose_risk(table: pd.DataFrame) -> plt.Figure:
 def _small_axes(ax: plt.Axes) -> None:
     """Tick labels and axis labels at 8 pt (a panel of a figure printed 7.2 inches wide)."""
     ax.tick_params(labelsize=8)
-    ax.xaxis.label.set_size(8)
-    ax.yaxis.label.set_size(8)
+    ax.xaxis.label.set_fontsize(8)
+    ax.yaxis.label.set_fontsize(8)
 
 
 def plot_ppc(table: pd.DataFrame, ax: plt.Axes, key: str) -> plt.Axes:

@@ -177,7 +177,7 @@ def fig_forest(table: pd.DataFrame, title: str) -> Figure:
     plot_forest(table, ax)
     ax.set_title(title, fontsize=10)
     ax.tick_params(axis="x", labelsize=8)
-    ax.xaxis.label.set_size(8)
+    ax.xaxis.label.set_fontsize(8)
     fig.tight_layout(rect=(0, 0, 0.8, 1))
     return fig
 
