@@ -48,3 +48,11 @@ def test_write_csv_neutralises_text_and_keeps_numbers(tmp_path):
 def test_neutralising_a_frame_without_text_returns_equal_values():
     df = pd.DataFrame({"a": [-1, 2], "b": [-0.5, 0.5]})
     pd.testing.assert_frame_equal(neutralise_formulas(df), df)
+
+
+def test_a_text_column_without_any_string_is_written_as_is(tmp_path):
+    from analysis.io import write_csv
+
+    frame = pd.DataFrame({"reason": pd.Series([None, None], dtype=object), "n": [1, 2]})
+    text = write_csv(frame, tmp_path / "t.csv").read_text()
+    assert text.splitlines() == ["reason,n", ",1", ",2"]
