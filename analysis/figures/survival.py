@@ -5,6 +5,9 @@ Only the stage saves figures (``analysis.figures.theme.save_figure`` inside ``th
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -143,7 +146,7 @@ def plot_forest(table: pd.DataFrame, ax, estimate: str = "time_ratio"):
     )
     ax.axvline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_yticks(y)
-    ax.set_yticklabels(t["label"], fontsize=8)
+    ax.set_yticklabels([forest_label(v) for v in t["label"]], fontsize=8)
     for yi, (_, row) in zip(y, t.iterrows(), strict=True):  # the numbers beside each interval
         ax.text(
             1.02,
@@ -156,14 +159,25 @@ def plot_forest(table: pd.DataFrame, ax, estimate: str = "time_ratio"):
         )
     ax.set_xscale("log")
     lo, hi = float(t[f"{estimate}_lower"].min()), float(t[f"{estimate}_upper"].max())
-    ticks = [
-        v for v in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0) if lo / 1.1 <= v <= hi * 1.1
-    ]
+    ticks = [v for v in (0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0) if lo / 1.1 <= v <= hi * 1.1]
     ax.set_xticks(ticks)
     ax.set_xticklabels([f"{v:g}" for v in ticks])
     ax.minorticks_off()
     ax.set_xlabel("Time ratio (95% CI, clustered by patient); > 1 = longer effect")
     return ax
+
+
+def forest_label(label: object, width: int = 42) -> str:
+    """A row label of the forest plot: a long label loses its parenthetical remark (the table
+    keeps it) and wraps at ``width`` characters."""
+    text = str(label)
+    if len(text) > width:
+        text = re.sub(r"\s*\([^)]*\)", "", text)
+    return textwrap.fill(text, width)
+
+
+#: Tallest forest plot (inches): it still fits one printed page with its caption.
+FOREST_MAX_HEIGHT_IN = 8.5
 
 
 def forest_text(estimate: float, lower: float, upper: float) -> str:
@@ -173,7 +187,7 @@ def forest_text(estimate: float, lower: float, upper: float) -> str:
 
 def fig_forest(table: pd.DataFrame, title: str) -> Figure:
     """Forest plot with the estimate and interval printed beside each row (7 in wide)."""
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(table) + 1.5))
+    fig, ax = plt.subplots(figsize=(7, min(FOREST_MAX_HEIGHT_IN, 0.3 * len(table) + 1.5)))
     plot_forest(table, ax)
     ax.set_title(title, fontsize=10)
     ax.tick_params(axis="x", labelsize=8)

@@ -58,13 +58,17 @@ SERIES_LINESTYLES: list[str | tuple[int, tuple[int, ...]]] = [
 
 
 def smallest_print_pt(fig: plt.Figure, print_width_in: float = PRINT_WIDTH_IN) -> float:
-    """Smallest visible text of ``fig`` in points once printed ``print_width_in`` wide at most.
+    """Smallest visible text of ``fig`` in points once printed ``print_width_in`` wide at most
+    (the width of the saved image: the figure or, if wider, its tight bounding box).
 
     Examples
     --------
     A 14-inch figure with 10 pt labels prints at half size: 5 pt.
     """
-    scale = min(1.0, print_width_in / float(fig.get_figwidth()))
+    # saved with bbox_inches="tight": text outside the axes can widen the saved image
+    tight = fig.get_tightbbox(fig.canvas.get_renderer())
+    width = max(float(fig.get_figwidth()), float(tight.width))
+    scale = min(1.0, print_width_in / width)
     sizes = [
         float(t.get_fontsize()) * scale
         for t in fig.findobj(matplotlib.text.Text)

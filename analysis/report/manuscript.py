@@ -128,6 +128,11 @@ class Released:
         return rows.iloc[0] if len(rows) else None
 
 
+def _name(code: object) -> str:
+    """A vocabulary code as a word (``crows_feet`` -> ``crows feet``)."""
+    return str(code).replace("_", " ")
+
+
 def headline_text(h: RenderedHeadline) -> str:
     """``label: value unit (interval label lower–upper)``."""
     interval = f" ({h.interval_label} {h.interval_text})" if h.interval_text else ""
@@ -173,11 +178,16 @@ def _columns(frame: pd.DataFrame, wanted: list[str]) -> list[str]:
 # ------------------------------------------------------------------------------------------
 # Front matter and abstract
 # ------------------------------------------------------------------------------------------
-def title(ctx: Context) -> str:
-    """The title names the design (multicentre when more than one clinic contributed)."""
+def _design(ctx: Context) -> str:
+    """``Retrospective multicentre cohort study`` (multicentre when more than one clinic)."""
     n_clinics = ctx.released.glance("n_clinics")
     multi = "multicentre " if isinstance(n_clinics, int | float) and n_clinics > 1 else ""
-    return f"{ctx.report.title.replace(': ', ', ')}: a retrospective {multi}cohort study"
+    return f"Retrospective {multi}cohort study"
+
+
+def title(ctx: Context) -> str:
+    """The title names the design."""
+    return f"{ctx.report.title.replace(': ', ', ')}: a {_design(ctx).lower()}"
 
 
 def _setting_sentence(ctx: Context) -> str:
@@ -192,10 +202,8 @@ def _setting_sentence(ctx: Context) -> str:
     period = ""
     if g("first_treatment") is not None and g("last_treatment") is not None:
         period = f", treated from {g('first_treatment')} to {g('last_treatment')}"
-    return (
-        f"Routine records of {parts[0]} in {parts[1]} at {where}{period}; data cut-off "
-        f"{ctx.report.provenance.run_date}."
-    )
+    cutoff = ctx.report.provenance.run_date
+    return f"{parts[0]} in {parts[1]} at {where}{period}; data cut-off {cutoff}."
 
 
 def _result_sentences(ctx: Context) -> list[str]:
@@ -212,7 +220,8 @@ def _result_sentences(ctx: Context) -> list[str]:
             hi = shown.loc[shown["median_days"].astype(float).idxmax()]
             out.append(
                 f"Median duration of effect ranged from {md.cell(lo['median_days'])} days "
-                f"({lo['region']}) to {md.cell(hi['median_days'])} days ({hi['region']})."
+                f"({_name(lo['region'])}) to {md.cell(hi['median_days'])} days "
+                f"({_name(hi['region'])})."
             )
     out += [headline_text(h) + "." for h in ctx.report.headlines.get("research", [])]
     return out
@@ -222,7 +231,8 @@ def abstract(ctx: Context) -> str:
     objectives = ctx.texts["objectives"].split("\n\n")[0]
     outcomes = (
         "Duration of effect (time until the treated region returned to its baseline severity, "
-        "interval-censored between visits), complications within 30 days of treatment, and "
+        "interval-censored between visits), complications within "
+        f"{_window(ctx)} days of treatment, and "
         "time to re-treatment of the same region."
     )
     simulated = (
@@ -233,7 +243,7 @@ def abstract(ctx: Context) -> str:
     return "\n\n".join(
         [
             f"**Objectives.** {objectives}",
-            f"**Design, setting and participants.** Retrospective cohort study. "
+            f"**Design, setting and participants.** {_design(ctx)} of routine records: "
             f"{_setting_sentence(ctx)}",
             f"**Main outcome measures.** {outcomes}",
             "**Results.** " + " ".join(_result_sentences(ctx)),
@@ -254,6 +264,18 @@ def _param(ctx: Context, dotted: str, default: Any = None) -> Any:
     return value
 
 
+def _window(ctx: Context) -> Any:
+    """The complication window of the run (``prepare.complication_window_days``)."""
+    return _param(ctx, "prepare.complication_window_days", "30")
+
+
+def _tiers(ctx: Context) -> str:
+    cut = _param(ctx, "prepare.exercise_tier_cutoffs")
+    if not (isinstance(cut, list) and len(cut) == 2):
+        return "also in tiers"
+    return f"tiers low < {cut[0]}, moderate {cut[0]}-{cut[1]}, high >= {cut[1]}"
+
+
 def methods(ctx: Context) -> list[tuple[int, str, str]]:
     """(level, heading, text) of the methods subsections."""
     window = _param(ctx, "prepare.touchup_window_days")
@@ -268,8 +290,7 @@ def methods(ctx: Context) -> list[tuple[int, str, str]]:
         (
             3,
             "Study design and setting",
-            "Retrospective multicentre cohort study of routine clinic records. "
-            + _setting_sentence(ctx),
+            f"{_design(ctx)} of routine clinic records: " + _setting_sentence(ctx),
         ),
         (
             3,
@@ -289,11 +310,12 @@ def methods(ctx: Context) -> list[tuple[int, str, str]]:
             "the last visit still showing an effect and the first visit back at baseline "
             "(interval-censored), or right-censored at the last visit still showing an effect "
             "(re-treated while responding, no later visit, or the data cut-off). Complications: "
-            "any recorded complication of each type with onset within 30 days of the episode. "
+            f"any recorded complication of each type with onset within {_window(ctx)} days of the "
+            "episode. "
             "Re-treatment: the next treatment of the same region (censored at the cut-off). "
             "Covariates: region, product, dose relative to the region's reference dose "
             "(log2 scale, onabotulinumtoxinA-equivalent units), muscle bulk (grade 1-4), "
-            "exercise (MET-h/week; tiers low < 10, moderate 10-30, high >= 30), sex, age, "
+            f"exercise (MET-h/week; {_tiers(ctx)}), sex, age, "
             "treatment cycle in the region and baseline severity.",
         ),
         (
@@ -449,7 +471,7 @@ def outcome_data(ctx: Context) -> str:
     r = out.iloc[0]
     return (
         f"Of {md.cell(r['n_episodes'])} episodes, {md.cell(r['n_complications'])} were followed "
-        "by at least one complication within 30 days ("
+        f"by at least one complication within {_window(ctx)} days ("
         + _percent_interval(
             r["complication_rate_pct"],
             r["complication_rate_pct_lower"],
@@ -609,7 +631,8 @@ def _ph_tests(ctx: Context) -> str:
     text = (
         f"Proportional hazards were tested for {len(tests)} covariate terms of the "
         f"{' and '.join(models)} Cox model{'s' if len(models) > 1 else ''} "
-        f"(score tests of x*g(t), {p_col.replace('_', ' ')} p-values"
+        f"(score tests of x*g(t) per term, "
+        f"{'patient-clustered' if p_col == 'p_clustered' else 'naive'} p-values"
     )
     text += f"; threshold {alpha})." if alpha is not None else ")."
     if alpha is not None:
@@ -660,14 +683,15 @@ def complications(ctx: Context) -> str:
         if "p_above_benchmark" in frame.columns:
             header.append("P(rate > benchmark)")
         text = (
-            "Rates are posterior mean 30-day risks per treated episode with 95% credible "
+            f"Rates are posterior mean {_window(ctx)}-day risks per treated episode with 95% "
+            "credible "
             "intervals, against published benchmarks where one exists."
         )
         table_md = md.table(
             header,
             rows,
             ctx.numbers.table(),
-            "Complication rates within 30 days by type and region",
+            f"Complication rates within {_window(ctx)} days by type and region",
             ctx.released.source("complications", stem),
         )
         blocks = [text, table_md]

@@ -252,7 +252,7 @@ def test_manuscript_numbers_are_the_released_ones(built_report):
             assert re.search(rf"\| {row.region} \|.*\| {re.escape(expected)}", markdown), row
     at_glance = pd.read_csv(reports / "cohort" / "cohort_at_glance.csv").set_index("measure")
     n_episodes = at_glance.loc["n_episodes", "value"]
-    assert f"Routine records of {n_episodes} treatment episodes" in markdown
+    assert f"records: {n_episodes} treatment episodes (one region treated at one visit)" in markdown
     title = markdown.splitlines()[0]
     assert title.startswith("# ") and "a retrospective multicentre cohort study" in title
 
