@@ -482,7 +482,10 @@ def complication_tables(
         ppc_by_region=ppc_region,
         ppc_by_injector=ppc_injector,
         priors=pd.concat(
-            [prior_table(prior_set, fitted_regions) for prior_set in study.prior_sets.values()],
+            [
+                prior_table(prior_set, fitted_regions, config.calendar_trend)
+                for prior_set in study.prior_sets.values()
+            ],
             ignore_index=True,
         ),
         prior_sensitivity=sensitivity,
