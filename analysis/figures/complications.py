@@ -291,7 +291,7 @@ def fig_ppc(table: pd.DataFrame, key: str) -> plt.Figure:
     ncols = min(4, len(types))
     nrows = math.ceil(len(types) / ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(1.6 * ncols + 0.6, 2.3 * nrows + 0.8), squeeze=False
+        nrows, ncols, figsize=(1.5 * ncols + 0.6, 2.3 * nrows + 0.8), squeeze=False
     )
     for ax, ctype in zip(axes.ravel(), types, strict=False):
         plot_ppc(table.loc[table["complication"] == ctype], ax, key)
