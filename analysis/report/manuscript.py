@@ -620,6 +620,8 @@ def _ph_tests(ctx: Context) -> str:
         return ""
     alpha = _param(ctx, "survival.cox.ph_alpha", _param(ctx, "survival.ph_alpha"))
     p_col = "p_clustered" if "p_clustered" in tests.columns else "p"
+    is_global = tests["term"].astype(str).str.upper() == "GLOBAL"
+    global_test, tests = tests.loc[is_global], tests.loc[~is_global]
     models = sorted({str(m) for m in tests.get("model", pd.Series(["fitted"]))})
     failing = []
     if alpha is not None:
@@ -641,6 +643,8 @@ def _ph_tests(ctx: Context) -> str:
             + (f" ({', '.join(failing)})" if failing else "")
             + "."
         )
+    if len(global_test):
+        text += f" Global test: p {_p_phrase(global_test.iloc[0][p_col])}."
     actions = ctx.released.table("survival", "ph_actions")
     if actions is not None and len(actions):
         acts = sorted({str(a) for a in actions["action"]})
@@ -889,7 +893,8 @@ def limitations(ctx: Context) -> str:
         "scale; assessor blinding is not recorded.",
         "**Confounding.** Dose and product are chosen by the injector; unmeasured reasons for "
         "those choices may confound their estimated effects.",
-        "**Disclosure control.** Small counts are suppressed; a few provider-level rates "
+        "**Disclosure control.** Small counts, and counts from which one could be worked "
+        "out, are suppressed with the rates computed from them; some provider-level results "
         "are therefore not shown.",
     ]
     return "\n".join(f"- {item}" for item in items)
