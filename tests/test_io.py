@@ -50,9 +50,17 @@ def test_neutralising_a_frame_without_text_returns_equal_values():
     pd.testing.assert_frame_equal(neutralise_formulas(df), df)
 
 
-def test_a_text_column_without_any_string_is_written_as_is(tmp_path):
-    from analysis.io import write_csv
-
-    frame = pd.DataFrame({"reason": pd.Series([None, None], dtype=object), "n": [1, 2]})
-    text = write_csv(frame, tmp_path / "t.csv").read_text()
-    assert text.splitlines() == ["reason,n", ",1", ",2"]
+def test_object_columns_without_text_are_written_as_they_are(tmp_path):
+    df = pd.DataFrame(
+        {
+            "none": pd.Series([None, None], dtype=object),
+            "numbers": pd.Series([1.5, -2.0], dtype=object),
+            "mixed": pd.Series(["=SUM(A1)", None], dtype=object),
+        }
+    )
+    out = neutralise_formulas(df)
+    assert out["none"].isna().all()
+    assert out["numbers"].tolist() == [1.5, -2.0]
+    assert out["mixed"].tolist()[0] == "'=SUM(A1)"
+    write_csv(df, tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text().splitlines()[1].startswith(",1.5,")
