@@ -66,7 +66,7 @@ def smallest_print_pt(fig: plt.Figure, print_width_in: float = PRINT_WIDTH_IN) -
     A 14-inch figure with 10 pt labels prints at half size: 5 pt.
     """
     # saved with bbox_inches="tight": text outside the axes can widen the saved image
-    tight = fig.get_tightbbox(fig.canvas.get_renderer())
+    tight = fig.get_tightbbox()
     width = max(float(fig.get_figwidth()), float(tight.width))
     scale = min(1.0, print_width_in / width)
     sizes = [
