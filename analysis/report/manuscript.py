@@ -713,6 +713,42 @@ def complications(ctx: Context) -> str:
     return ""
 
 
+def touchups(ctx: Context) -> str:
+    """Touch-up rates: overall and by region (posterior mean, 95% CrI), from the released
+    touch-up tables of the complications stage."""
+    overall = ctx.released.table("complications", "touchup_rate_overall")
+    by_region = ctx.released.table("complications", "touchup_rates_by_region")
+    blocks = []
+    pct = ("rate_mean_pct", "rate_lower_pct", "rate_upper_pct")
+    if overall is not None and len(overall) and set(pct) <= set(overall.columns):
+        r = overall.iloc[0]
+        blocks.append(
+            f"Of {md.cell(r['n_treatments'])} episodes with enough follow-up, "
+            f"{md.cell(r['n_touchups'])} were adjusted with a touch-up: "
+            f"{_percent_interval(*(r[c] for c in pct))}, posterior mean and credible interval."
+        )
+    if by_region is not None and set(pct) <= set(by_region.columns):
+        rows = [
+            [
+                _name(r["region"]),
+                md.cell(r["n_treatments"]),
+                md.cell(r["n_touchups"]),
+                md.with_interval(*(r[c] for c in pct), 2),
+            ]
+            for _, r in by_region.iterrows()
+        ]
+        blocks.append(
+            md.table(
+                ["Region", "Episodes", "Touch-ups", "Rate, % (95% CrI)"],
+                rows,
+                ctx.numbers.table(),
+                "Touch-up rates by region",
+                ctx.released.source("complications", "touchup_rates_by_region"),
+            )
+        )
+    return "\n\n".join(blocks)
+
+
 def advice_model(ctx: Context) -> str:
     blocks = []
     heads = [h for h in ctx.report.headlines.get("advice", []) if h.interval_text]
@@ -971,6 +1007,7 @@ def build_markdown(ctx: Context) -> str:
         (3, "Duration of effect", duration_of_effect(ctx)),
         (3, "Time to re-treatment", time_to_retreatment(ctx)),
         (3, "Complications", complications(ctx)),
+        (3, "Touch-ups", touchups(ctx)),
         (3, "Advice model", advice_model(ctx)),
         (3, "Sensitivity analyses", sensitivity(ctx)),
         (2, "Discussion", ""),
