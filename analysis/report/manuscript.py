@@ -725,7 +725,8 @@ def touchups(ctx: Context) -> str:
         blocks.append(
             f"Of {md.cell(r['n_treatments'])} episodes with enough follow-up, "
             f"{md.cell(r['n_touchups'])} were adjusted with a touch-up: "
-            f"{_percent_interval(*(r[c] for c in pct))}, posterior mean and credible interval."
+            f"{_percent_interval(r[pct[0]], r[pct[1]], r[pct[2]])}, posterior mean and "
+            "credible interval."
         )
     if by_region is not None and set(pct) <= set(by_region.columns):
         rows = [
@@ -733,7 +734,7 @@ def touchups(ctx: Context) -> str:
                 _name(r["region"]),
                 md.cell(r["n_treatments"]),
                 md.cell(r["n_touchups"]),
-                md.with_interval(*(r[c] for c in pct), 2),
+                md.with_interval(r[pct[0]], r[pct[1]], r[pct[2]], 2),
             ]
             for _, r in by_region.iterrows()
         ]
