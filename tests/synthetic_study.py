@@ -100,6 +100,12 @@ def make_episodes(n_patients: int = 600, seed: int = 7) -> tuple[pd.DataFrame, d
         labels=["low", "moderate", "high"],
     ).astype(str)
     ep["treatment_date"] = pd.to_datetime(ep["treatment_date"])
+    # no touch-ups in this cohort (the processed contract's touch-up columns, issue 14)
+    ep["log2_rel_dose_initial"] = ep["log2_rel_dose"]
+    ep["touchup"] = False
+    ep["n_touchups"] = 0
+    ep["touchup_units_ona_eq"] = 0.0
+    ep["touchup_day"] = np.nan
     raw = {
         "patient_id": patient_ids,
         "episode_id": episode_ids,
@@ -109,7 +115,7 @@ def make_episodes(n_patients: int = 600, seed: int = 7) -> tuple[pd.DataFrame, d
     return ep, raw
 
 
-def make_data_quality(n_episodes: int) -> pd.DataFrame:
+def make_data_quality(n_episodes: int, n_patients: int = 600) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
@@ -128,8 +134,8 @@ def make_data_quality(n_episodes: int) -> pd.DataFrame:
             },
             {
                 "table": "patients",
-                "rows_in": 600,
-                "rows_kept": 600,
+                "rows_in": n_patients,
+                "rows_kept": n_patients,
                 "rows_excluded": 0,
                 "reason": "none",
             },
@@ -141,7 +147,7 @@ def write_processed(episodes: pd.DataFrame, dq: pd.DataFrame, out: Path) -> Path
     out.mkdir(parents=True, exist_ok=True)
     episodes.to_parquet(out / "episodes.parquet", index=False)
     write_csv(dq, out / "data_quality.csv")
-    write_study_period(pd.Timestamp("2024-12-31"), "params", out)
+    write_study_period(pd.Timestamp("2024-12-31"), "params", out, simulated=True)
     return out
 
 
