@@ -100,12 +100,6 @@ def make_episodes(n_patients: int = 600, seed: int = 7) -> tuple[pd.DataFrame, d
         labels=["low", "moderate", "high"],
     ).astype(str)
     ep["treatment_date"] = pd.to_datetime(ep["treatment_date"])
-    # no touch-ups in this cohort (the processed contract's touch-up columns, issue 14)
-    ep["log2_rel_dose_initial"] = ep["log2_rel_dose"]
-    ep["touchup"] = False
-    ep["n_touchups"] = 0
-    ep["touchup_units_ona_eq"] = 0.0
-    ep["touchup_day"] = np.nan
     raw = {
         "patient_id": patient_ids,
         "episode_id": episode_ids,
