@@ -71,6 +71,10 @@ class Protection:
         return float(could_be_small["width"].min()) if len(could_be_small) else math.nan
 
 
+class ComplementError(DisclosureError):
+    """No set of released counts can be withheld to protect a suppressed count."""
+
+
 def primary_status(model: LinkedTables, min_count: int) -> np.ndarray:
     """SHOWN, or PRIMARY for counts in ``1 .. min_count-1``."""
     small = (model.values >= 1 - 1e-9) & (model.values < min_count - 1e-9)
@@ -181,7 +185,7 @@ def complement(
     cost = np.concatenate([np.zeros(n), weight, weight])
     res = _linprog(cost, a_ub.tocsr(), model.b_ub, a_eq, b_eq, bounds)
     if res.status != 0:
-        raise DisclosureError(
+        raise ComplementError(
             f"{model.cells[cell].where()}: no set of released counts of at least "
             f"{config.min_count} can be withheld to protect this suppressed count ({res.message})"
         )

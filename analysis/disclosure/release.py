@@ -28,7 +28,7 @@ import pandas as pd
 
 from analysis.disclosure.config import DisclosureConfig
 from analysis.disclosure.model import SHOWN, DisclosureError, LinkedTables, TableDecl
-from analysis.disclosure.protect import Protection, protect
+from analysis.disclosure.protect import ComplementError, Protection, protect
 from analysis.disclosure.rules import SUPPRESSED
 from analysis.disclosure.spec import Count
 from analysis.io import write_json, write_table
@@ -125,6 +125,35 @@ def release(results: Path, out: Path, stages: list[str], config: DisclosureConfi
         Threshold and protection width.
     """
     manifests = [load_manifest(results / s) for s in stages]
+    try:
+        return _release(manifests, out, config)
+    except ComplementError:
+        if not any(ref.mixes for man in manifests for ref in tables_of(man)):
+            raise
+    # A provider's region-mix benchmark (a count-weighted average over its regions) can pin
+    # its counts per region in a small cohort so that no complement set protects a small
+    # count: withhold those averages (they stay in data/results) and protect without them.
+    released = _release([_without_mixes(man) for man in manifests], out, config)
+    released.metrics["region_mix_columns_withheld"] = True
+    return released
+
+
+def _without_mixes(man: Manifest) -> Manifest:
+    """``man`` with every declared mix column withheld from the released tables."""
+
+    def drop(ref: TableRef) -> TableRef:
+        if not ref.mixes:
+            return ref
+        columns = tuple(m.column for m in ref.mixes)
+        return replace(ref, withheld_columns=(*ref.withheld_columns, *columns), mixes=())
+
+    sections = tuple(
+        replace(sec, tables=tuple(drop(t) for t in sec.tables)) for sec in man.sections
+    )
+    return replace(man, sections=sections, tables=tuple(drop(t) for t in man.tables))
+
+
+def _release(manifests: list[Manifest], out: Path, config: DisclosureConfig) -> Released:
     frames: dict[str, pd.DataFrame] = {}
     decls, cubes = [], []
     for man in manifests:
@@ -189,6 +218,7 @@ def audit_metrics(
         "protection_width": config.protection_width,
         "min_count": config.min_count,
         "linear_programs": protection.n_lp,
+        "region_mix_columns_withheld": False,
     }
 
 
