@@ -69,6 +69,11 @@ def make_episodes(n_patients: int = 600, seed: int = 7) -> tuple[pd.DataFrame, d
                     "reference_dose_units": 20.0,
                     "rel_dose": units / 20.0,
                     "log2_rel_dose": np.log2(units / 20.0),
+                    "log2_rel_dose_initial": np.log2(units / 20.0),
+                    "touchup": False,
+                    "n_touchups": 0,
+                    "touchup_units_ona_eq": 0.0,
+                    "touchup_day": np.nan,
                     "muscle_bulk": int(rng.integers(1, 5)),
                     "exercise_met_h_week": float(rng.gamma(2, 8)),
                     "baseline_severity": int(rng.integers(1, 4)),
@@ -131,9 +136,40 @@ def make_data_quality(n_episodes: int) -> pd.DataFrame:
     )
 
 
+#: complication types and severities of the synthetic complication records (with weights)
+COMPLICATION_TYPES = ["headache", "eyelid_ptosis", "injection_site_reaction"]
+SEVERITIES = {"mild": 0.6, "moderate": 0.3, "severe": 0.1}
+
+
+def make_complications(episodes: pd.DataFrame, seed: int = 11) -> pd.DataFrame:
+    """One processed complication record per episode with ``c30_any`` (onset within 30 days;
+    about one in five without a resolution date)."""
+    rng = np.random.default_rng(seed)
+    rows = episodes.loc[episodes["c30_any"].astype(bool)]
+    n = len(rows)
+    onset_day = rng.integers(1, 30, size=n)
+    resolution_day = onset_day + rng.integers(3, 60, size=n)
+    resolved = rng.random(n) > 0.2
+    start = pd.to_datetime(rows["treatment_date"]).to_numpy()
+    onset = pd.to_datetime(start) + pd.to_timedelta(onset_day, unit="D")
+    resolution = pd.to_datetime(start) + pd.to_timedelta(resolution_day, unit="D")
+    return pd.DataFrame(
+        {
+            "episode_key": rows["episode_key"].to_numpy(),
+            "complication_type": rng.choice(COMPLICATION_TYPES, size=n),
+            "onset_date": onset,
+            "onset_day": onset_day.astype(np.int64),
+            "severity": rng.choice(list(SEVERITIES), size=n, p=list(SEVERITIES.values())),
+            "resolution_date": pd.Series(resolution).where(resolved),
+            "resolution_day": pd.array(np.where(resolved, resolution_day, 0), dtype="Int64"),
+        }
+    ).assign(resolution_day=lambda f: f["resolution_day"].where(resolved))
+
+
 def write_processed(episodes: pd.DataFrame, dq: pd.DataFrame, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     episodes.to_parquet(out / "episodes.parquet", index=False)
+    make_complications(episodes).to_parquet(out / "complications.parquet", index=False)
     write_csv(dq, out / "data_quality.csv")
     write_study_period(pd.Timestamp("2024-12-31"), "params", out)
     return out
