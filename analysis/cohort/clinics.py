@@ -46,15 +46,19 @@ DERIVED = (
 #: stems of the tables written by :func:`record_clinic_outcomes`
 TABLES = (
     "clinic_outcomes",
+    "network_outcomes",
     "clinic_outcomes_by_region",
     "network_outcomes_by_region",
     "clinic_quarterly_trends",
+    "network_quarterly_trends",
 )
 KEYS: tuple[tuple[str, ...], ...] = (
     ("clinic",),
+    (),
     ("clinic", "region"),
     ("region",),
     ("clinic", "quarter"),
+    ("quarter",),
 )
 RECORDS = "cohort.complication_records"
 RESOLVED = "cohort.resolved_records"
@@ -106,9 +110,10 @@ def outcomes_by(episodes: pd.DataFrame, keys: Sequence[str], ci_level: float) ->
     >>> outcomes_by(ep, ["clinic"], 0.95)[["clinic", "n_episodes", "n_retreated"]].values.tolist()
     [['a', 2, 1], ['b', 1, 1]]
     """
+    groups = episodes.groupby(list(keys), sort=True) if keys else [((), episodes)]
     rows = [
         {**dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)), **vals}
-        for key, grp in episodes.groupby(list(keys), sort=True)
+        for key, grp in groups
         for vals in [_outcome_row(grp, ci_level)]
     ]
     out = pd.DataFrame(rows)
@@ -141,7 +146,7 @@ def write_clinic_cubes(episodes: pd.DataFrame, out: StageOutput) -> None:
 def _counts(keys: Sequence[str]) -> tuple[Count, ...]:
     by = {k: k for k in keys}
     return (
-        Count("n_episodes", cube=EPISODES, by=by, complete=True),
+        Count("n_episodes", cube=EPISODES, by=by, complete=bool(keys)),
         Count("n_complications", cube=COMPLICATED, by=by),
         Count("n_retreated", cube=RETREATED, by=by),
     )
