@@ -171,7 +171,7 @@ def write_processed(episodes: pd.DataFrame, dq: pd.DataFrame, out: Path) -> Path
     episodes.to_parquet(out / "episodes.parquet", index=False)
     make_complications(episodes).to_parquet(out / "complications.parquet", index=False)
     write_csv(dq, out / "data_quality.csv")
-    write_study_period(pd.Timestamp("2024-12-31"), "params", out)
+    write_study_period(pd.Timestamp("2024-12-31"), "params", out, simulated=True)
     return out
 
 
