@@ -1,16 +1,19 @@
-"""Outcomes per clinic for the director's pages: per region and per quarter (stage ``describe``).
+"""Outcomes per clinic for the director's pages, overall and per region (stage ``describe``).
 
 Each table gives, per group, the treatment episodes, the 30-day complication rate (any type,
 Wilson interval), the share of episodes re-treated in the same region before the data cut-off
 and the Kaplan-Meier median time to re-treatment (censored at the cut-off) with its interval.
 ``network_outcomes_by_region`` gives the same per region over every clinic: the comparison the
 clinic pages draw. The counts add up cubes of episodes, complicated episodes and re-treated
-episodes by clinic x region x quarter (:func:`write_clinic_cubes`), which the disclosure layer
-links to the other episode cubes through their shared dims (region, quarter).
+episodes by clinic x region (:func:`write_clinic_cubes`), which the disclosure layer links to
+the other episode cubes through their shared dims (region; clinic and region). Quarterly
+trends stay network-wide (``quarterly_trends``): a clinic x quarter cube would close a cycle of
+shared dims with the region x quarter cubes, which the pairwise linking does not model exactly.
 
-``complication_severity`` (clinic) and ``network_complication_severity`` give every recorded
-complication of the kept episodes (not only those within 30 days) by type and severity, the
-number with a resolution date and the median days from onset to resolution among those.
+``complication_severity`` (by clinic and severity) and ``network_complication_severity`` (by
+type and severity) give every recorded complication of the kept episodes (not only those within
+30 days), the number with a resolution date and the median days from onset to resolution
+among those.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from analysis.outputs import StageOutput
 EPISODES = "cohort.clinic_episodes"
 COMPLICATED = "cohort.clinic_complicated"
 RETREATED = "cohort.clinic_retreated"
-DIMS = ("clinic", "region", "quarter")
+#: no quarter: a clinic x region x quarter cube made the disclosure audit about 20 times slower
+#: (one linear programme per suppressed cell over every linked cube)
+DIMS = ("clinic", "region")
 
 #: columns computed from the counts of their row (withheld where a count is suppressed)
 DERIVED = (
@@ -49,29 +54,17 @@ TABLES = (
     "network_outcomes",
     "clinic_outcomes_by_region",
     "network_outcomes_by_region",
-    "clinic_quarterly_trends",
-    "network_quarterly_trends",
 )
-KEYS: tuple[tuple[str, ...], ...] = (
-    ("clinic",),
-    (),
-    ("clinic", "region"),
-    ("region",),
-    ("clinic", "quarter"),
-    ("quarter",),
-)
+KEYS: tuple[tuple[str, ...], ...] = (("clinic",), (), ("clinic", "region"), ("region",))
 RECORDS = "cohort.complication_records"
 RESOLVED = "cohort.resolved_records"
 SEVERITY_DIMS = ("clinic", "complication", "severity")
+#: per clinic by severity only: by type x severity most clinic cells are small, and each
+#: suppressed cell costs the disclosure audit a linear programme
 SEVERITY_TABLES = {
-    "complication_severity": ("clinic", "complication", "severity"),
+    "complication_severity": ("clinic", "severity"),
     "network_complication_severity": ("complication", "severity"),
 }
-
-
-def _with_quarter(episodes: pd.DataFrame) -> pd.DataFrame:
-    quarter = pd.PeriodIndex(pd.to_datetime(episodes["treatment_date"]), freq="Q").astype(str)
-    return episodes.assign(quarter=quarter)
 
 
 def _retreated(episodes: pd.DataFrame) -> pd.Series:
@@ -133,8 +126,8 @@ def outcomes_by(episodes: pd.DataFrame, keys: Sequence[str], ci_level: float) ->
 
 def write_clinic_cubes(episodes: pd.DataFrame, out: StageOutput) -> None:
     """Episodes, episodes with a 30-day complication and re-treated episodes by clinic x
-    region x quarter (zeros included)."""
-    ep = _with_quarter(episodes)
+    region (zeros included)."""
+    ep = episodes.copy()
     ep["_complicated"] = ep["c30_any"].astype(bool)
     ep["_retreated"] = _retreated(ep)
     levels = {d: sorted(ep[d].dropna().astype(str).unique()) for d in DIMS}
@@ -207,7 +200,7 @@ def record_clinic_outcomes(
     report's clinic pages; no section of their own). ``complications`` (the processed
     complications table) adds the severity tables."""
     write_clinic_cubes(episodes, out)
-    ep = _with_quarter(episodes)
+    ep = episodes
     for stem, keys in zip(TABLES, KEYS, strict=True):
         out.table(
             outcomes_by(ep, keys, ci_level), stem, counts=_counts(keys), derived_columns=DERIVED

@@ -5,7 +5,8 @@ Each page is assembled from released tables only (``reports/<stage>/*.csv``, wri
 rate, its interval, the peers' rate and the benchmark, the number of treatments and why it was
 flagged, or an explicit "nothing needs review"; headline tiles that repeat cells of the page's
 tables; complication rates by type and region with severity and time to resolution; return
-rate and time to re-treatment; duration per region; touch-up rates; quarterly trends; and
+rate and time to re-treatment; duration per region (network); touch-up rates; quarterly
+trends (network); and
 caterpillar plots against the reference the flag uses (the provider's peers; the published
 benchmark where the benchmark is fully published). Clinic and injector codes stay
 pseudonymous (names are resolved only in ``bonta serve``).
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis.report.charts import BLUE, VERMILLION, Interval, Series, caterpillar_svg, trend_svg
+from analysis.report.charts import Interval, Series, caterpillar_svg, trend_svg
 from analysis.report.readers import (
     Column,
     ReaderTable,
@@ -386,36 +387,40 @@ def _severity(released: Released, clinic: str | None) -> PageSection | None:
     network = released.get("cohort/network_complication_severity", SEVERITY_COUNTS)
     if network is None:
         return None
-    cols = [
-        Column("Complication", "complication"),
-        Column("Severity", "severity"),
+    counts = [
         Column("Recorded", "n_complications", "count"),
         Column("Resolved", "n_resolved", "count"),
         Column("Median days to resolution", "median_resolution_days", "days"),
     ]
-    frame = network
+    tables = []
     if clinic is not None:
         per = released.require("cohort/complication_severity", SEVERITY_COUNTS)
-        frame = _network_join(
-            per.loc[per["clinic"].astype(str) == clinic],
-            network,
-            ["complication", "severity"],
-            ["median_resolution_days"],
+        tables.append(
+            reader_table(
+                "severity",
+                per.loc[per["clinic"].astype(str) == clinic],
+                [Column("Severity", "severity"), *counts],
+                caption="This clinic's recorded complications by severity",
+                source="cohort/complication_severity.csv",
+                key=["severity"],
+            )
         )
-        cols.append(Column("Network, days", "network_median_resolution_days", "days"))
-    table = reader_table(
-        "severity",
-        frame,
-        cols,
-        caption="Recorded complications by severity, and days from onset to resolution",
-        source="cohort/complication_severity.csv, cohort/network_complication_severity.csv",
-        key=["complication", "severity"],
+    tables.append(
+        reader_table(
+            "severity-by-type",
+            network,
+            [Column("Complication", "complication"), Column("Severity", "severity"), *counts],
+            caption="Network: recorded complications by type and severity",
+            source="cohort/network_complication_severity.csv",
+            key=["complication", "severity"],
+        )
     )
     text = (
         "Every recorded complication (not only those within 30 days). The median counts days "
-        "from onset to the recorded resolution among resolved complications."
+        "from onset to the recorded resolution among resolved complications. By type for the "
+        "network only: per clinic most type-severity counts are too small to release."
     )
-    return PageSection("severity", "Severity and time to resolution", text, [table])
+    return PageSection("severity", "Severity and time to resolution", text, tables)
 
 
 def _duration(released: Released) -> PageSection | None:
@@ -630,50 +635,47 @@ def _providers(released: Released, clinic: str | None) -> PageSection | None:
     return PageSection("providers", title, text, [shown], charts)
 
 
-def _trends(released: Released, clinic: str | None) -> PageSection:
-    network = released.require("cohort/network_quarterly_trends", OUTCOME_COUNTS)
-    frame = network
-    if clinic is not None:
-        per = released.require("cohort/clinic_quarterly_trends", OUTCOME_COUNTS)
-        frame = per.loc[per["clinic"].astype(str) == clinic]
+def _trends(released: Released) -> PageSection | None:
+    trends = released.get("cohort/quarterly_trends", OUTCOME_COUNTS)
+    if trends is None:
+        return None
     cols = [
         Column("Quarter", "quarter", "code"),
         TREATMENTS,
-        COMPLICATION_PCT,
-        RETREATED_PCT,
+        Column(
+            "30-day complication, % (95% CI)",
+            "complication_rate",
+            "prop",
+            "complication_rate_lower",
+            "complication_rate_upper",
+        ),
+        Column("Re-treated", "n_retreated", "count"),
         RETREAT_DAYS,
     ]
     table = reader_table(
         "trends",
-        frame,
+        trends,
         cols,
-        caption="By quarter of treatment",
-        source="cohort/clinic_quarterly_trends.csv, cohort/network_quarterly_trends.csv",
+        caption="By quarter of treatment, every clinic together",
+        source="cohort/quarterly_trends.csv",
         key=["quarter"],
     )
-    quarters = [str(q) for q in network["quarter"]]
-    series = []
-    if clinic is not None:
-        mine = frame.set_index(frame["quarter"].astype(str))["complication_rate_pct"]
-        series.append(
-            Series("This clinic", [_num(mine.get(q)) for q in quarters], False, VERMILLION)
-        )
-    series.append(
-        Series(
-            "Network", [_num(v) for v in network["complication_rate_pct"]], clinic is not None, BLUE
-        )
-    )
+    quarters = [str(q) for q in trends["quarter"]]
+    percent = [100 * _num(v) for v in trends["complication_rate"]]
     chart = trend_svg(
         quarters,
-        series,
-        title="Any complication within 30 days, by quarter",
+        [Series("Network", percent)],
+        title="Any complication within 30 days, by quarter (network)",
         y_label="% of treatments",
     )
     text = (
-        "Recent quarters have had less time to return, so their re-treatment shares are lower "
-        "and their medians censored (wide intervals or not reached)."
+        "Network-wide (trends are not split by clinic: a clinic's quarters are mostly too small "
+        "to release). Recent quarters have had less time to return, so their medians are "
+        "censored (wide intervals or not reached)."
     )
-    return PageSection("trends", "Quarterly trends", text, [table], [chart] if chart else [])
+    return PageSection(
+        "trends", "Quarterly trends (network)", text, [table], [chart] if chart else []
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -690,7 +692,7 @@ def build_page(released: Released, clinic: str | None) -> OutcomePage:
         _duration(released),
         _touchups(released, clinic),
         _providers(released, clinic),
-        _trends(released, clinic),
+        _trends(released),
     ]
     code = clinic or NETWORK
     return OutcomePage(

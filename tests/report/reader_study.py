@@ -1,8 +1,8 @@
 """Fake provider, touch-up and advice tables with the real stages' columns, for the reader views.
 
 :func:`write_reader_fakes` adds to the fake stage outputs of ``tests/synthetic_study.py`` what
-the clinic outcome pages and the advice card read: complication and touch-up rates by clinic,
-injector and region (injectors with their clinic) and a full advice table. Which providers are
+the clinic outcome pages read: complication and touch-up rates by clinic and injector
+(injectors with their clinic). Which providers are
 flagged is fixed here (:data:`FLAGGED`), so that a test can check the needs-review box against
 it. Counts are the synthetic cohort's, so some are small and come back suppressed.
 """
@@ -88,42 +88,6 @@ def _flag(
     return str(frame.loc[k, level]), str(outcome).replace("_", " ")
 
 
-def _advice_table() -> pd.DataFrame:
-    rows = []
-    for region, ref_units, base in (("glabella", 20.0, 112.0), ("lip_flip", 4.0, 60.0)):
-        for mult in (0.5, 1.0, 2.0):
-            for bulk in (1, 2, 3, 4):
-                for tier, met in (("low", 5.0), ("moderate", 20.0), ("high", 40.0)):
-                    median = (
-                        base * mult**0.3 * (1 - 0.04 * (bulk - 2)) * (1.1 if tier == "low" else 1)
-                    )
-                    if region == "glabella" and mult == 1.0 and bulk == 2 and tier == "moderate":
-                        median = base  # the fake advice headline's value
-                    start = max(90.0, median)
-                    rows.append(
-                        {
-                            "region": region,
-                            "dose_multiple": mult,
-                            "units_ona": ref_units * mult,
-                            "muscle_bulk": bulk,
-                            "exercise_tier": tier,
-                            "exercise_met_h_week": met,
-                            "median_days": median,
-                            "lower_days": median * 0.7,
-                            "upper_days": median * 1.4,
-                            "prob_holds_12wk": min(0.99, median / 180),
-                            "booking_start_days": start,
-                            "booking_end_days": max(90.0, median * 1.2),
-                            "floor_binds": median < 90.0,
-                            "extrapolation": False,
-                        }
-                    )
-    table = pd.DataFrame(rows)
-    # a count column as the fake advice table had: 120 episodes, then a small count
-    table.insert(4, "n_episodes", [120, 4] + [120] * (len(table) - 2))
-    return table
-
-
 def write_reader_fakes(results: Path, episodes: pd.DataFrame, fakes: dict[str, dict]) -> dict:
     """Write the tables and add them to the fake manifests (written again); returns the
     flagged (level, provider, outcome) triples."""
@@ -158,7 +122,6 @@ def write_reader_fakes(results: Path, episodes: pd.DataFrame, fakes: dict[str, d
                     "figures": [],
                 }
             )
-    write_csv(_advice_table(), results / "advice" / "advice_table.csv")
     for name, man in fakes.items():
         write_json(man, results / name / "manifest.json")
     return {"flagged": flagged}
