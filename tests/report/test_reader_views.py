@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 from test_browser import ARGS, CHROMIUM
 
+from analysis.data.processed import read_simulated
+
 WIDTHS = (1440, 390)
 
 
@@ -73,9 +75,38 @@ def _review(page) -> set[tuple[str, str, str]]:
     }
 
 
+def flagged_in_tables(reports: Path) -> set[tuple[str, str, str]]:
+    """(level, provider, outcome) of every flagged row of the released provider tables."""
+    out = set()
+    for kind in ("complication", "touchup"):
+        for level in ("clinic", "injector"):
+            table = pd.read_csv(reports / "complications" / f"{kind}_rates_by_{level}.csv")
+            for _, row in table.loc[table["flagged"].astype(str) == "True"].iterrows():
+                outcome = "touch-up" if kind == "touchup" else row["complication"]
+                out.add((level, str(row[level]), outcome.replace("_", " ")))
+    return out
+
+
 def test_needs_review_box_lists_exactly_the_flagged_providers(chromium, built_report):
     reports, flagged = built_report["reports"], built_report["flagged"]
     assert flagged  # the fakes flag an injector, a clinic and a touch-up
+    assert flagged_in_tables(reports) == flagged
+    check_review_boxes(chromium, reports, flagged)
+
+
+def test_repository_clinic_pages(chromium, repo_root):
+    """The same checks on the pipeline's own pages, when it has built them."""
+    reports = repo_root / "reports"
+    if not (reports / "clinics" / "network.html").exists():
+        pytest.skip("the pipeline has not built reports/clinics in this checkout")
+    check_review_boxes(chromium, reports, flagged_in_tables(reports))
+    check_tiles(chromium, reports)
+    simulated = read_simulated(repo_root / "data" / "processed")
+    for width in WIDTHS:
+        check_fit(chromium, reports, width, simulated)
+
+
+def check_review_boxes(chromium, reports: Path, flagged: set) -> None:
     injectors = pd.read_csv(reports / "complications" / "complication_rates_by_injector.csv")
     clinic_of = dict(zip(injectors["injector"], injectors["clinic"], strict=False))
     for path in _pages(reports):
@@ -102,7 +133,11 @@ def test_needs_review_box_lists_exactly_the_flagged_providers(chromium, built_re
 
 
 def test_headline_tiles_equal_their_tables(chromium, built_report):
-    for path in _pages(built_report["reports"]):
+    check_tiles(chromium, built_report["reports"])
+
+
+def check_tiles(chromium, reports: Path) -> None:
+    for path in _pages(reports):
         page, _ = _open(chromium, path.as_uri(), 1440)
         tiles = page.locator(".tile")
         assert tiles.count() >= 4
@@ -127,7 +162,7 @@ def test_headline_tiles_equal_their_tables(chromium, built_report):
         code = path.stem
         row = page.locator('table[data-table="summary"] tr').nth(1)
         released = pd.read_csv(
-            built_report["reports"]
+            reports
             / "cohort"
             / ("network_outcomes.csv" if code == "network" else "clinic_outcomes.csv")
         )
@@ -140,7 +175,12 @@ def test_headline_tiles_equal_their_tables(chromium, built_report):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_views_fit_the_screen_without_errors(chromium, built_report, width):
-    reports = built_report["reports"]
+    check_fit(chromium, built_report["reports"], width, simulated=True)  # the synthetic data
+
+
+def check_fit(chromium, reports: Path, width: int, simulated: bool) -> None:
+    """No horizontal overflow, no console error, the banner exactly when the data are
+    simulated, on every view of index.html and every clinic page."""
     urls = [(reports / "index.html").as_uri() + f"#{v}" for v in ("clinic", "research", "advice")]
     urls += [p.as_uri() for p in _pages(reports)]
     for url in urls:
@@ -148,7 +188,9 @@ def test_views_fit_the_screen_without_errors(chromium, built_report, width):
         scroll = page.evaluate("document.documentElement.scrollWidth")
         assert scroll <= width, f"{url}: {scroll} px wide at {width} px"
         assert errors == [], url
-        assert page.locator("#simulated-banner").is_visible(), url  # the synthetic data
+        assert page.locator("#simulated-banner").count() == int(simulated), url
+        if simulated:
+            assert page.locator("#simulated-banner").is_visible(), url
         page.close()
 
 
