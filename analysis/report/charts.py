@@ -157,14 +157,15 @@ def trend_svg(
             )
     legend_x = left
     for s in series:
-        segments, current = [], []
-        for k, v in enumerate(s.values):
-            if v is None or not math.isfinite(v):
+        segments: list[list[str]] = []
+        current: list[str] = []
+        for k, value in enumerate(s.values):
+            if value is None or not math.isfinite(value):
                 if current:
                     segments.append(current)
                 current = []
                 continue
-            current.append(f"{px(k):.1f},{py(v):.1f}")
+            current.append(f"{px(k):.1f},{py(value):.1f}")
         if current:
             segments.append(current)
         dash = ' stroke-dasharray="6,4"' if s.dashed else ""
