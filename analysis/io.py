@@ -70,7 +70,10 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
         elif not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
             continue
         text = s.to_numpy(dtype=object)
-        first = pd.Series(text).str[:1]
+        try:
+            first = pd.Series(text, dtype=object).str[:1]
+        except AttributeError:  # no text at all (all missing, or numbers stored as objects)
+            continue
         risky = first.isin(FORMULA_TRIGGERS).to_numpy()
         if risky.any():
             text = text.copy()
