@@ -528,6 +528,21 @@ def _touchups(released: Released, clinic: str | None) -> PageSection | None:
     return PageSection("touchups", "Touch-ups", text, tables)
 
 
+#: complication types charted per page: every flagged one, then the most frequent
+MAX_CHARTED_OUTCOMES = 4
+
+
+def _chart_outcomes(rows: pd.DataFrame, at_most: int) -> list[tuple[str, pd.DataFrame]]:
+    """(type, rows) for every type with a flagged provider, then the types with the most
+    events, up to ``at_most`` types in all (the table lists every type)."""
+    events = pd.to_numeric(rows["n_events"], errors="coerce").fillna(0)
+    total = events.groupby(rows["complication"]).sum().sort_values(ascending=False, kind="stable")
+    flagged = set(rows.loc[rows["flagged"].astype(str) == "True", "complication"])
+    order = [c for c in total.index if c in flagged]
+    order += [c for c in total.index if c not in flagged][: max(0, at_most - len(order))]
+    return [(c, rows.loc[rows["complication"] == c]) for c in order]
+
+
 def _caterpillars(table: pd.DataFrame, level: str, kind: str, m: float) -> list[str]:
     """One chart per outcome: ratio to peers (the flag's reference) and, where the benchmark
     is fully published, ratio to the benchmark."""
@@ -539,7 +554,7 @@ def _caterpillars(table: pd.DataFrame, level: str, kind: str, m: float) -> list[
     groups = (
         [("touch-ups", usable)]
         if kind == "touchup"
-        else list(usable.groupby("complication", sort=True))
+        else _chart_outcomes(usable, MAX_CHARTED_OUTCOMES)
     )
     for outcome, rows in groups:
         name = str(outcome).replace("_", " ")
@@ -629,7 +644,8 @@ def _providers(released: Released, clinic: str | None) -> PageSection | None:
         f"Every {who}: shrunken rates (small volumes are pulled towards the average). The "
         f"plots draw the reference each flag uses: peers (1) and {m:g} times peers (dashed); "
         "where a benchmark is fully published, also the benchmark. Flagged providers are "
-        "vermillion diamonds."
+        f"vermillion diamonds. Plotted: every flagged complication, then the most frequent "
+        f"ones (up to {MAX_CHARTED_OUTCOMES}), and touch-ups; the table lists every type."
     )
     title = "Clinics compared" if clinic is None else "Injectors of this clinic"
     return PageSection("providers", title, text, [shown], charts)
