@@ -103,7 +103,7 @@ def caterpillar_svg(
 
 
 def _ticks(lo: float, hi: float) -> list[float]:
-    candidates = [0.1, 0.2, 0.25, 0.5, 1, 2, 4, 8, 16]
+    candidates = [0.1, 0.2, 0.25, 0.5, 1, 2, 3, 4, 6, 8, 16]
     return [t for t in candidates if lo <= t <= hi]
 
 
