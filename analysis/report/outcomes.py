@@ -128,6 +128,12 @@ def _flag_rows(table: pd.DataFrame | None, clinic: str | None, level: str) -> pd
     return rows
 
 
+def _probability(value) -> str:
+    """A posterior probability in words-friendly form ("above 0.99" rather than "1.00")."""
+    text = format_value(value, "prob")
+    return "above 0.99" if text == "1.00" else text
+
+
 def _why(row: pd.Series, m: float, outcome: str, level: str) -> str:
     reason = str(row.get("flag_reason") or "")
     parts = []
@@ -135,12 +141,12 @@ def _why(row: pd.Series, m: float, outcome: str, level: str) -> str:
         parts.append(
             f"its {outcome} rate is more than {m:g} times that of its peers (the network's "
             f"average {level} on the same treatments) with probability "
-            f"{format_value(row[f'p_above_{m:g}x_peers'], 'prob')}"
+            f"{_probability(row[f'p_above_{m:g}x_peers'])}"
         )
     if "benchmark" in reason:
         parts.append(
             f"more than {m:g} times the published benchmark with probability "
-            f"{format_value(row[f'p_above_{m:g}x_benchmark'], 'prob')}"
+            f"{_probability(row[f'p_above_{m:g}x_benchmark'])}"
         )
     return "Flagged because " + " and ".join(parts) + "." if parts else reason
 
