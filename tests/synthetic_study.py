@@ -89,9 +89,15 @@ def make_episodes(n_patients: int = 600, seed: int = 7) -> tuple[pd.DataFrame, d
                     "dur_status": "interval",
                     "in_duration_analysis": True,
                     "dur_exclusion_reason": "",
+                    # no touch-ups in these cohorts (columns of the processed contract)
+                    "touchup": False,
+                    "n_touchups": 0,
+                    "touchup_units_ona_eq": 0.0,
+                    "touchup_day": np.nan,
                 }
             )
     ep = pd.DataFrame(rows)
+    ep["log2_rel_dose_initial"] = ep["log2_rel_dose"]
     ep["exercise_tier"] = pd.cut(
         ep["exercise_met_h_week"],
         [-np.inf, 10, 30, np.inf],
@@ -108,7 +114,7 @@ def make_episodes(n_patients: int = 600, seed: int = 7) -> tuple[pd.DataFrame, d
     return ep, raw
 
 
-def make_data_quality(n_episodes: int) -> pd.DataFrame:
+def make_data_quality(n_episodes: int, n_patients: int = 600) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
@@ -127,8 +133,8 @@ def make_data_quality(n_episodes: int) -> pd.DataFrame:
             },
             {
                 "table": "patients",
-                "rows_in": 600,
-                "rows_kept": 600,
+                "rows_in": n_patients,
+                "rows_kept": n_patients,
                 "rows_excluded": 0,
                 "reason": "none",
             },

@@ -205,7 +205,7 @@ def touchup_tables(study: TouchupStudy, config: ComplicationsConfig) -> TouchupT
         .reset_index(drop=True)
         for level in ("clinic", "injector")
     }
-    odds = odds_ratio_table([fit])
+    odds = odds_ratio_table([fit], config.calendar_trend)
     odds["term"] = odds["term"].str.replace("dose (per", "first dose (per", regex=False)
     return TouchupTables(
         rates_by_region=regions.rename(columns={"n_events": "n_touchups"})[_region_columns()],

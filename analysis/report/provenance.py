@@ -124,6 +124,42 @@ def params_sections(params_file: str | Path, names: list[str]) -> dict[str, str]
     }
 
 
+def parameter_lines(params: dict[str, str], include_simulate: bool = True) -> list[tuple[str, str]]:
+    """The parameter sections compactly: (section, ``key = value; ...``), each value of the
+    section's keys in YAML flow style (nested mappings inline), citation strings (``source``
+    keys) left out (they are in the priors table). ``params`` maps a section to its YAML text
+    (:attr:`Provenance.params`); the ``simulate`` section is left out unless
+    ``include_simulate`` (the data are simulated).
+
+    Examples
+    --------
+    >>> parameter_lines({"a": "a:\\n  x: 1\\n  y: {z: [1, 2], source: cite}\\n"})
+    [('a', 'x = 1; y = {z: [1, 2]}')]
+    """
+    out = []
+    for name, text in params.items():
+        if name == "simulate" and not include_simulate:
+            continue
+        values = _without_sources((yaml.safe_load(text) or {}).get(name))
+        if isinstance(values, dict):
+            line = "; ".join(f"{key} = {_flow(value)}" for key, value in values.items())
+        else:
+            line = _flow(values)
+        out.append((name, line))
+    return out
+
+
+def _without_sources(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_sources(v) for k, v in value.items() if k != "source"}
+    return value
+
+
+def _flow(value: object) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False)
+    return text.strip().removesuffix("...").strip()
+
+
 @dataclass(frozen=True)
 class Provenance:
     """What a reader needs to reproduce the report.

@@ -13,6 +13,7 @@ from analysis.manifest import load_manifests
 from analysis.report.advice_card import CardSettings
 from analysis.report.assemble import assemble_report, run_date
 from analysis.report.config import ReportConfig
+from analysis.report.manuscript import write_manuscript
 from analysis.report.pages import build_reader_views, write_outcome_pages
 from analysis.report.provenance import collect_provenance
 from analysis.report.render import (
@@ -29,8 +30,9 @@ DESCRIPTION = """\
 Assemble reports/<stage>/manifest.json of every stage in params `report.stages` into
 OUT/index.html (Clinic outcomes, Research results, Interval advice; figures embedded, no server
 or internet needed; the entry point), OUT/clinics/<code>.html (the director's outcome page of
-the network and of each clinic, linked from index.html), OUT/research.pdf (the research
-view, WeasyPrint) and OUT/tables/*.csv|*.tex.
+the network and of each clinic, linked from index.html), OUT/research.pdf (the research view,
+WeasyPrint), OUT/tables/*.csv|*.tex and OUT/manuscript/manuscript.{md,html,pdf} (the paper,
+with the editable texts of --manuscript-texts).
 It reads only what `bonta disclose` released (small counts already suppressed) and refuses a
 table that shows a count under `disclosure.min_count`. Nothing is recomputed; a missing manifest is
 an error. The provenance footer hashes the input data (--processed) and params.yaml and takes its
@@ -46,6 +48,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="directory holding <stage>/manifest.json (default: OUT)",
+    )
+    parser.add_argument(
+        "--manuscript-texts",
+        type=Path,
+        default=Path("manuscript"),
+        help="folder of the manuscript's editable texts (introduction.md, objectives.md, ...)",
     )
     parser.add_argument(
         "--processed",
@@ -91,5 +99,6 @@ def run(args: argparse.Namespace) -> int:
     export_tables(report, out / "tables")
     if config.pdf:
         write_pdf(render_research(report), out / "research.pdf")
+    write_manuscript(report, manifests, args.manuscript_texts, out / "manuscript", pdf=config.pdf)
     print(f"report: {len(manifests)} manifests -> {out / 'index.html'}")
     return 0

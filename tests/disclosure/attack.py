@@ -14,8 +14,9 @@ issue's attacker did by hand), and poses one linear program over unknown fine co
 - the cohort description: episodes and any-complication episodes by region and by quarter, the
   totals, re-treated episodes, patients; episodes with any complication are at least the events
   of each type and at most their sum;
-- the data-quality table: rows in = kept + excluded, kept rows are the cohort totals, complication
-  rows equal the 30-day events (the attacker's guess; at least them otherwise);
+- the data-quality table: rows in = kept + excluded, kept rows are the cohort totals (kept
+  treatment rows at least the episodes: touch-ups join theirs), complication rows equal the
+  30-day events (the attacker's guess; at least them otherwise);
 - the survival tables: episodes in the duration analysis by every stratifying variable adding up
   to the same total, the numbers still effective (day 0 = all, never increasing).
 
@@ -448,8 +449,10 @@ def _data_quality(reports: Path, lp: Program, episodes, regions_of, pairs) -> No
             lp.publish([("dq_ex", table, pos)], r["rows_excluded"], f"{where}, rows_excluded")
             parts.append(("dq_ex", table, pos))
         lp.eq.append((_minus(lp, [("dq_in", table)], [("dq_kept", table), *parts]), 0.0))
-        if table in ("episodes", "treatments"):
+        if table == "episodes":
             lp.eq.append((_minus(lp, [("dq_kept", table)], episodes), 0.0))
+        elif table == "treatments":  # touch-up rows join their episode: at least one a row
+            lp.at_most(episodes, [("dq_kept", table)])
         elif table == "patients":
             lp.eq.append((_minus(lp, [("dq_kept", table)], [("PT",)]), 0.0))
         elif table == "complications" and events:

@@ -112,9 +112,15 @@ def make_cohort(spec: CohortSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "dur_status": "interval",
                     "in_duration_analysis": True,
                     "dur_exclusion_reason": "",
+                    # no touch-ups in these cohorts (columns of the processed contract)
+                    "touchup": False,
+                    "n_touchups": 0,
+                    "touchup_units_ona_eq": 0.0,
+                    "touchup_day": np.nan,
                 }
             )
     ep = pd.DataFrame(rows)
+    ep["log2_rel_dose_initial"] = ep["log2_rel_dose"]
     ep["exercise_tier"] = pd.cut(
         ep["exercise_met_h_week"],
         [-np.inf, 10, 30, np.inf],
