@@ -137,9 +137,40 @@ def make_data_quality(n_episodes: int, n_patients: int = 600) -> pd.DataFrame:
     )
 
 
+#: complication types and severities of the synthetic complication records (with weights)
+COMPLICATION_TYPES = ["headache", "eyelid_ptosis", "injection_site_reaction"]
+SEVERITIES = {"mild": 0.6, "moderate": 0.3, "severe": 0.1}
+
+
+def make_complications(episodes: pd.DataFrame, seed: int = 11) -> pd.DataFrame:
+    """One processed complication record per episode with ``c30_any`` (onset within 30 days;
+    about one in five without a resolution date)."""
+    rng = np.random.default_rng(seed)
+    rows = episodes.loc[episodes["c30_any"].astype(bool)]
+    n = len(rows)
+    onset_day = rng.integers(1, 30, size=n)
+    resolution_day = onset_day + rng.integers(3, 60, size=n)
+    resolved = rng.random(n) > 0.2
+    start = pd.to_datetime(rows["treatment_date"]).to_numpy()
+    onset = pd.to_datetime(start) + pd.to_timedelta(onset_day, unit="D")
+    resolution = pd.to_datetime(start) + pd.to_timedelta(resolution_day, unit="D")
+    return pd.DataFrame(
+        {
+            "episode_key": rows["episode_key"].to_numpy(),
+            "complication_type": rng.choice(COMPLICATION_TYPES, size=n),
+            "onset_date": onset,
+            "onset_day": onset_day.astype(np.int64),
+            "severity": rng.choice(list(SEVERITIES), size=n, p=list(SEVERITIES.values())),
+            "resolution_date": pd.Series(resolution).where(resolved),
+            "resolution_day": pd.array(np.where(resolved, resolution_day, 0), dtype="Int64"),
+        }
+    ).assign(resolution_day=lambda f: f["resolution_day"].where(resolved))
+
+
 def write_processed(episodes: pd.DataFrame, dq: pd.DataFrame, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     episodes.to_parquet(out / "episodes.parquet", index=False)
+    make_complications(episodes).to_parquet(out / "complications.parquet", index=False)
     write_csv(dq, out / "data_quality.csv")
     write_study_period(pd.Timestamp("2024-12-31"), "params", out, simulated=True)
     return out
@@ -154,6 +185,44 @@ def _figure(path: Path, title: str, seed: int) -> None:
         ax.set_ylabel("Estimate (units)")
         ax.set_title(title)
         save_figure(fig, path)
+
+
+def fake_advice_table() -> pd.DataFrame:
+    """An advice table with the fit_advice stage's columns (two regions; the 90-day floor
+    binds for short predicted durations), and a count column with one small count."""
+    rows = []
+    for region, ref_units, base in (("glabella", 20.0, 112.0), ("lip_flip", 4.0, 60.0)):
+        for mult in (0.5, 1.0, 2.0):
+            for bulk in (1, 2, 3, 4):
+                for tier, met in (("low", 5.0), ("moderate", 20.0), ("high", 40.0)):
+                    median = (
+                        base * mult**0.3 * (1 - 0.04 * (bulk - 2)) * (1.1 if tier == "low" else 1)
+                    )
+                    if region == "glabella" and mult == 1.0 and bulk == 2 and tier == "moderate":
+                        median = base  # the fake advice headline's value
+                    start = max(90.0, median)
+                    rows.append(
+                        {
+                            "region": region,
+                            "dose_multiple": mult,
+                            "units_ona": ref_units * mult,
+                            "muscle_bulk": bulk,
+                            "exercise_tier": tier,
+                            "exercise_met_h_week": met,
+                            "median_days": median,
+                            "lower_days": median * 0.7,
+                            "upper_days": median * 1.4,
+                            "prob_holds_12wk": min(0.99, median / 180),
+                            "booking_start_days": start,
+                            "booking_end_days": max(90.0, median * 1.2),
+                            "floor_binds": median < 90.0,
+                            "extrapolation": False,
+                        }
+                    )
+    table = pd.DataFrame(rows)
+    # a count column as the fake advice table had: 120 episodes, then a small count
+    table.insert(4, "n_episodes", [120, 4] + [120] * (len(table) - 2))
+    return table
 
 
 def write_fake_stage_outputs(reports: Path) -> dict[str, dict]:
@@ -297,17 +366,7 @@ def write_fake_stage_outputs(reports: Path) -> dict[str, dict]:
         ],
     }
     adv = reports / "advice"
-    advice = pd.DataFrame(
-        {
-            "region": ["glabella", "glabella"],
-            "dose_band": ["label", "2x"],
-            "muscle_bulk": [2, 3],
-            "exercise_tier": ["low", "high"],
-            "n_episodes": [120, 4],
-            "book_after_days": [112.0, 98.0],
-        }
-    )
-    write_csv(advice, adv / "advice_table.csv")
+    write_csv(fake_advice_table(), adv / "advice_table.csv")
     out["advice"] = {
         "stage": "fit_advice",
         "title": "Interval advice",

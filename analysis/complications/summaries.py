@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.special import expit
 
+from analysis.complications.aggregate import Levels
 from analysis.complications.config import ComplicationsConfig
 from analysis.complications.model import HIERARCHICAL, ComplicationFit
 from analysis.complications.priors import prior_table
@@ -187,6 +188,17 @@ def region_rate_table(
     return _front(pd.concat(frames, ignore_index=True), ["complication", "region"])
 
 
+def main_clinics(levels: Levels) -> dict[str, str]:
+    """Injector -> the clinic its effect is nested in (where most of its treatments are);
+    empty for levels built without that nesting."""
+    if not levels.injector_clinic:
+        return {}
+    return {
+        injector: levels.clinics[k]
+        for injector, k in zip(levels.injectors, levels.injector_clinic, strict=True)
+    }
+
+
 def provider_table(
     fits: Sequence[ComplicationFit],
     benchmarks: pd.DataFrame,
@@ -205,7 +217,8 @@ def provider_table(
     and ``rate_ratio_vs_peers_{mean,lower,upper}``, ``p_above_<m>x_peers`` (see the module
     note); ``too_few_to_judge`` below ``min_treatments``; ``flagged`` when judged and
     ``P(rate > m x peers) > flag_probability``, or the benchmark is entirely published and
-    ``P(rate > m x benchmark) > flag_probability``; ``flag_reason`` says which.
+    ``P(rate > m x benchmark) > flag_probability``; ``flag_reason`` says which. An injector
+    table also names each injector's ``clinic`` (the one its effect is nested in).
     """
     frames = []
     for fit in fits:
@@ -216,6 +229,8 @@ def provider_table(
             fit, risk, level, _benchmark_map(benchmarks, fit.complication)
         )
         frame = _add_rate_columns(frame, rate_draws, multiplier)
+        if level == "injector":  # the clinic the model nests it in (its main clinic)
+            frame.insert(1, "clinic", frame["injector"].map(main_clinics(fit.cells.levels)))
         published = _benchmark_map(benchmarks, fit.complication, "benchmark_published")
         share, _ = group_rates(fit, risk, level, {r: float(v) for r, v in published.items()})
         frame["benchmark_published_share"] = share["benchmark_rate"].to_numpy()

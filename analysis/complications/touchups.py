@@ -141,6 +141,7 @@ def _region_columns() -> list[str]:
 def _provider_columns(level: str, multiplier: float) -> list[str]:
     return [
         level,
+        *(["clinic"] if level == "injector" else []),
         "n_treatments",
         "n_touchups",
         "observed_rate",

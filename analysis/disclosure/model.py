@@ -53,6 +53,7 @@ MEASURE_BOUNDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("patients", "episodes", ()),
     ("touchup_episodes", "episodes", ()),
     ("touchup_events", "touchup_episodes", ()),
+    ("resolved_records", "complication_records", ()),
 )
 
 SHOWN, PRIMARY, SECONDARY = 0, 1, 2

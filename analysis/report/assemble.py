@@ -26,6 +26,7 @@ from analysis.manifest import (
 )
 from analysis.report.config import ReportConfig
 from analysis.report.formatting import format_number, format_table
+from analysis.report.images import compact_png
 from analysis.report.provenance import Provenance
 from analysis.report.suppress import check_released
 
@@ -159,11 +160,13 @@ def _number_or_text(value):
 
 
 def data_uri(path: Path) -> str:
-    """The file as a base64 ``data:`` URI (PNG, JPEG or SVG)."""
+    """The file as a base64 ``data:`` URI (PNG, JPEG or SVG; a PNG with a 256-colour palette,
+    :func:`analysis.report.images.compact_png`)."""
     mime = FIGURE_TYPES.get(path.suffix.lower())
     if mime is None:
         raise ManifestError(f"{path}: figures must be PNG, JPEG or SVG")
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    data = compact_png(path.read_bytes()) if mime == "image/png" else path.read_bytes()
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def png_display_width(path: Path, dpi: int = 200, css_dpi: int = 96) -> int | None:

@@ -12,10 +12,16 @@ from analysis.manifest import VIEW_READERS, VIEW_TITLES, VIEWS
 from analysis.report.assemble import Report
 from analysis.report.formatting import slug
 from analysis.report.latex import to_latex
+from analysis.report.pages import ReaderViews
 from analysis.report.printing import print_parts
 from analysis.report.provenance import parameter_lines
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+def environment() -> jinja2.Environment:
+    """The templates' Jinja environment (autoescaped, strict about undefined names)."""
+    return _environment()
 
 
 def _environment() -> jinja2.Environment:
@@ -31,12 +37,20 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_index(report: Report) -> str:
-    """``index.html``: the three views, headlines marked with ``data-headline``."""
+def render_index(report: Report, readers: ReaderViews | None = None) -> str:
+    """``index.html``: the three views, headlines marked with ``data-headline``; ``readers``
+    adds the links to the clinic outcome pages, the network's needs-review box and the
+    advice card."""
     return (
         _environment()
         .get_template("index.html.j2")
-        .render(report=report, views=VIEWS, view_titles=VIEW_TITLES, view_readers=VIEW_READERS)
+        .render(
+            report=report,
+            views=VIEWS,
+            view_titles=VIEW_TITLES,
+            view_readers=VIEW_READERS,
+            readers=readers,
+        )
     )
 
 

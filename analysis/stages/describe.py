@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from analysis.cohort.clinics import read_complications, record_clinic_outcomes
 from analysis.cohort.counts import write_cohort_cubes
 from analysis.cohort.describe import DescribeConfig, describe_cohort, read_cohort_inputs
 from analysis.cohort.narrative import STAGE, TITLE, cohort_methods, record_cohort
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     out = StageOutput(args.out, stage=STAGE, title=TITLE)
     write_cohort_cubes(episodes, config.table1_by, out)
     data_quality_ref = record_cohort(cohort, config, out)
+    record_clinic_outcomes(episodes, read_complications(args.processed), config.ci_level, out)
     manifest = out.write_manifest(
         cohort_methods(cohort, config),
         data_cutoff=cutoff.date().isoformat(),

@@ -10,18 +10,29 @@ import analysis
 from analysis.config import load_params
 from analysis.disclosure.config import DisclosureConfig
 from analysis.manifest import load_manifests
+from analysis.report.advice_card import CardSettings
 from analysis.report.assemble import assemble_report, run_date
 from analysis.report.config import ReportConfig
 from analysis.report.manuscript import write_manuscript
+from analysis.report.pages import build_reader_views, write_outcome_pages
 from analysis.report.provenance import collect_provenance
-from analysis.report.render import export_tables, render_index, render_research, write_pdf
+from analysis.report.render import (
+    environment,
+    export_tables,
+    render_index,
+    render_research,
+    write_pdf,
+)
+from analysis.vocabulary import Vocabulary
 
 HELP = "Assemble the reports: index.html (three views), research.pdf, tables (CSV, LaTeX)."
 DESCRIPTION = """\
 Assemble reports/<stage>/manifest.json of every stage in params `report.stages` into
 OUT/index.html (Clinic outcomes, Research results, Interval advice; figures embedded, no server
-or internet needed), OUT/research.pdf (the research view, WeasyPrint), OUT/tables/*.csv|*.tex and
-OUT/manuscript/manuscript.{md,html,pdf} (the paper, with the editable texts of --manuscript-texts).
+or internet needed; the entry point), OUT/clinics/<code>.html (the director's outcome page of
+the network and of each clinic, linked from index.html), OUT/research.pdf (the research view,
+WeasyPrint), OUT/tables/*.csv|*.tex and OUT/manuscript/manuscript.{md,html,pdf} (the paper,
+with the editable texts of --manuscript-texts).
 It reads only what `bonta disclose` released (small counts already suppressed) and refuses a
 table that shows a count under `disclosure.min_count`. Nothing is recomputed; a missing manifest is
 an error. The provenance footer hashes the input data (--processed) and params.yaml and takes its
@@ -68,8 +79,22 @@ def run(args: argparse.Namespace) -> int:
         run_date=run_date(manifests),
     )
     report = assemble_report(manifests, config, provenance, min_count)
+    readers = build_reader_views(
+        args.reports or out,
+        min_count,
+        CardSettings.from_params(params),
+        Vocabulary.from_params(params),
+    )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "index.html").write_text(render_index(report), encoding="utf-8")
+    (out / "index.html").write_text(render_index(report, readers), encoding="utf-8")
+    write_outcome_pages(
+        readers,
+        out,
+        environment=environment(),
+        report_title=report.title,
+        provenance=provenance,
+        min_count=min_count,
+    )
     shutil.rmtree(out / "tables", ignore_errors=True)
     export_tables(report, out / "tables")
     if config.pdf:

@@ -229,3 +229,14 @@ def test_touchup_first_dose_odds_ratio_covers_the_truth(stage_run, small_params)
     assert section["view"] == "clinic"
     paths = [t["path"] for t in section["tables"]]
     assert "touchup_rates_by_region.csv" in paths and "touchup_rates_by_injector.csv" in paths
+
+
+@pytest.mark.slow
+def test_injector_tables_name_the_clinic_with_most_of_their_treatments(stage_run, small_episodes):
+    counts = small_episodes.groupby(["injector", "clinic"]).size()
+    most = counts.groupby(level="injector").max()
+    for stem in ("complication_rates_by_injector", "touchup_rates_by_injector"):
+        table = pd.read_csv(_out(stage_run) / f"{stem}.csv")
+        assert list(table.columns[:2]) == ["injector", "clinic"] or "clinic" in table.columns
+        for injector, clinic in zip(table["injector"], table["clinic"], strict=True):
+            assert counts.loc[(injector, clinic)] == most.loc[injector], (stem, injector)

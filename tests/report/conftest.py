@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from reader_study import write_reader_fakes
 from synthetic_study import (
     build_reports,
     make_data_quality,
@@ -32,6 +33,7 @@ def built_report(synthetic, tmp_path_factory, repo_root) -> dict:
     processed = write_processed(episodes, dq, root / "data" / "processed")
     results, reports = root / "data" / "results", root / "reports"
     fakes = write_fake_stage_outputs(results)
+    readers = write_reader_fakes(results, episodes, fakes)
     params = root / "params.yaml"
     shutil.copy(repo_root / "params.yaml", params)
     build_reports(params, processed, results, reports)
@@ -43,6 +45,7 @@ def built_report(synthetic, tmp_path_factory, repo_root) -> dict:
         "raw": raw,
         "fakes": fakes,
         "params": params,
+        "flagged": readers["flagged"],
     }
 
 

@@ -1,0 +1,70 @@
+"""Outcomes per clinic (analysis/cohort/clinics.py) on a hand-made cohort and the synthetic one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from synthetic_study import make_complications, make_episodes
+
+from analysis.cohort.clinics import complication_records, outcomes_by, severity_by
+
+
+def test_clinic_rows_add_up_to_the_network_and_rates_are_their_counts():
+    episodes, _ = make_episodes(n_patients=200, seed=3)
+    per = outcomes_by(episodes, ["clinic", "region"], 0.95)
+    network = outcomes_by(episodes, [], 0.95).iloc[0]
+    for col in ("n_episodes", "n_complications", "n_retreated"):
+        assert per[col].sum() == network[col]
+    assert network["n_episodes"] == len(episodes)
+    assert np.allclose(per["retreated_pct"], 100 * per["n_retreated"] / per["n_episodes"])
+    rate = 100 * per["n_complications"] / per["n_episodes"]
+    assert np.allclose(per["complication_rate_pct"], rate)
+    assert (per["complication_rate_pct_lower"] <= rate + 1e-9).all()
+    assert (per["complication_rate_pct_upper"] >= rate - 1e-9).all()
+
+
+def test_median_retreatment_is_kaplan_meier_with_censoring():
+    # 4 episodes of one clinic: events at 100 and 200 days, censored at 150 and 300:
+    # S(100) = 3/4, S(200) = 3/4 * 1/2 = 3/8 <= 0.5, so the median is 200 days
+    ep = pd.DataFrame(
+        {
+            "clinic": ["a"] * 4,
+            "c30_any": [False] * 4,
+            "retreat_days": [100.0, 150.0, 200.0, 300.0],
+            "retreat_event": [True, False, True, False],
+        }
+    )
+    row = outcomes_by(ep, ["clinic"], 0.95).iloc[0]
+    assert row["median_retreat_days"] == 200.0
+    assert row["n_retreated"] == 2 and row["retreated_pct"] == 50.0
+
+
+def test_severity_counts_and_median_resolution_of_resolved_records():
+    episodes = pd.DataFrame({"episode_key": ["e1", "e2", "e3"], "clinic": ["a", "a", "b"]})
+    day = pd.Timestamp("2024-01-01")
+    complications = pd.DataFrame(
+        {
+            "episode_key": ["e1", "e2", "e3", "e3"],
+            "complication_type": ["headache"] * 4,
+            "onset_date": [day] * 4,
+            "severity": ["mild", "mild", "severe", "mild"],
+            "resolution_date": [day + pd.Timedelta(days=d) for d in (4, 10, 30)] + [pd.NaT],
+        }
+    )
+    records = complication_records(episodes, complications)
+    table = severity_by(records, ["clinic", "complication", "severity"]).set_index(
+        ["clinic", "severity"]
+    )
+    assert table.loc[("a", "mild"), "n_complications"] == 2
+    assert table.loc[("a", "mild"), "median_resolution_days"] == 7.0
+    assert table.loc[("b", "mild"), "n_resolved"] == 0
+    assert np.isnan(table.loc[("b", "mild"), "median_resolution_days"])
+    network = severity_by(records, ["complication", "severity"])
+    assert list(network["severity"]) == ["mild", "severe"]  # mild, moderate, severe order
+    assert network["n_complications"].sum() == len(complications)
+
+
+def test_synthetic_records_belong_to_complicated_episodes():
+    episodes, _ = make_episodes(n_patients=100, seed=5)
+    records = complication_records(episodes, make_complications(episodes))
+    assert len(records) == int(episodes["c30_any"].sum())
