@@ -126,7 +126,11 @@ def reader_table(
     key: Sequence[str],
     note: str = "",
 ) -> ReaderTable:
-    """Format ``frame`` (released rows) into the shown ``columns``; ``key`` columns name rows."""
+    """Format ``frame`` (released rows) into the shown ``columns``; ``key`` columns name rows.
+
+    A column the release withheld (a region-mix benchmark the disclosure layer kept back) is
+    left out of the table."""
+    columns = [c for c in columns if c.value in frame.columns]
     rows, keys = [], []
     for _, row in frame.iterrows():
         rows.append([format_cell(row, c) for c in columns])
