@@ -278,8 +278,10 @@ def _assessments_table(
     cfg: SimConfig, ep: EpisodeArrays, asm: AssessmentArrays, ids: TreatmentIds
 ) -> pd.DataFrame:
     """Rows sorted by the treatment id they are filed under, then date (integer sort keys:
-    string sorts are slow at 1M)."""
-    row_id, row_rank = _filed_under(ep, ids, asm.episode, asm.day)
+    string sorts are slow at 1M). A row carrying a patient's wear-off report is filed by the
+    earlier of its day and the reported day: a report of wear-off before a touch-up belongs
+    under the first injection (filed under the touch-up it would precede its treatment)."""
+    row_id, row_rank = _filed_under(ep, ids, asm.episode, np.fmin(asm.day, asm.reported_day))
     order = np.lexsort((asm.day, row_rank))
     episode = asm.episode[order]
     treated = ep.day[episode]
