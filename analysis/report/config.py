@@ -20,6 +20,8 @@ class ReportConfig:
     min_count : counts 1 .. min_count-1 are shown as ``"<min_count"`` (every table).
     table1_by : column that splits Table 1 of the cohort description (``sex`` or ``region``).
     ci_level : level of the cohort description's intervals (Wilson, Kaplan-Meier).
+    bootstrap_replicates : patient-bootstrap replicates of the cohort description's
+        Kaplan-Meier medians.
     pdf : whether to write research.pdf.
     stages : stage output directories (under ``reports/``) assembled, in reading order.
     params_sections : params.yaml sections shown in the provenance footer.
@@ -30,6 +32,7 @@ class ReportConfig:
     min_count: int
     table1_by: Literal["sex", "region"]
     ci_level: float
+    bootstrap_replicates: int
     pdf: bool
     stages: tuple[str, ...]
     params_sections: tuple[str, ...]

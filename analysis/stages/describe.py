@@ -8,7 +8,7 @@ from typing import Any
 
 from analysis.cohort.describe import DescribeConfig, describe_cohort, read_cohort_inputs
 from analysis.cohort.narrative import STAGE, TITLE, cohort_methods, record_cohort
-from analysis.config import load_params
+from analysis.config import convert, load_params
 from analysis.data.processed import read_data_cutoff
 from analysis.io import write_json
 from analysis.outputs import StageOutput
@@ -19,9 +19,10 @@ HELP = "Describe the cohort: at a glance, Table 1, quarterly trends, data qualit
 DESCRIPTION = """\
 Summarise the processed cohort (data/processed: episodes.parquet, data_quality.csv) into the
 tables, figures and manifest the report assembles: the cohort at a glance, Table 1 of baseline
-characteristics, quarterly trends (episodes, 30-day complication rate with Wilson intervals,
-Kaplan-Meier median time to re-treatment) and the data-quality table. Reads params `report`
-and the vocabulary, and the data cut-off prepare wrote (study_period.json). Writes
+characteristics, quarterly trends (episodes, 30-day complication rate with patient-clustered
+Wilson intervals, Kaplan-Meier median time to re-treatment with patient-bootstrap intervals) and
+the data-quality table. Reads params `report`, `seed` and the vocabulary, and the data cut-off
+prepare wrote (study_period.json). Writes
 OUT/manifest.json and reports/metrics/cohort.json.
 """
 
@@ -44,12 +45,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def describe_config(params: dict[str, Any]) -> DescribeConfig:
-    """The cohort description's settings: params ``report`` and the order of ``regions``."""
+    """The cohort description's settings: params ``report``, ``seed``, the order of ``regions``."""
     report = ReportConfig.from_params(params)
     return DescribeConfig(
         min_count=report.min_count,
         table1_by=report.table1_by,
         ci_level=report.ci_level,
+        bootstrap_replicates=report.bootstrap_replicates,
+        seed=convert(params.get("seed"), int, "seed"),
         region_order=tuple(Vocabulary.from_params(params).regions),
     )
 
