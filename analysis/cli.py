@@ -27,8 +27,10 @@ COMMANDS: dict[str, str] = {
     "fit-survival": "fit_survival",
     "fit-complications": "fit_complications",
     "fit-advice": "fit_advice",
+    "disclose": "disclose",
     "advise": "advise",
     "report": "report",
+    "serve": "serve",
 }
 
 

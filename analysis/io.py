@@ -1,13 +1,15 @@
 """Deterministic writers: same inputs, same bytes.
 
 Every stage writes through these helpers so that ``dvc repro --force`` twice gives identical
-tables, metrics and figures.
+tables, metrics and figures. Every CSV is written safe to open in a spreadsheet: a text cell
+that a spreadsheet would execute as a formula is neutralised (:func:`neutralise_formulas`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +30,66 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
+#: First characters that make a spreadsheet evaluate a cell (OWASP, "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: A plain number ("-1.5", "+2e3") is shown as a number by a spreadsheet, not executed.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """``value`` prefixed with a single quote if a spreadsheet would execute it.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with
+    ``'`` (OWASP CSV-injection guidance); plain numbers, also negative ones, and non-text
+    values are returned unchanged.
+
+    >>> neutralise_cell('=HYPERLINK("http://x","y")'), neutralise_cell("-1.5")
+    ('\'=HYPERLINK("http://x","y")', '-1.5')
+    """
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_TRIGGERS)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells and column names cannot run as spreadsheet formulas.
+
+    Only text (object, string, categorical) columns are touched; numeric, boolean and date
+    columns stay as they are, so numbers stay numbers.
+    """
+    out = df.copy(deep=False)
+    out.columns = [neutralise_cell(c) for c in df.columns]
+    for i, col in enumerate(df.columns):
+        s = df[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+        elif not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        text = s.to_numpy(dtype=object)
+        # non-text cells of a text column (None, NaN, numbers) are never risky
+        risky = np.fromiter(
+            (isinstance(v, str) and v[:1] in FORMULA_TRIGGERS for v in text), bool, len(text)
+        )
+        if risky.any():
+            text = text.copy()
+            text[risky] = [neutralise_cell(v) for v in text[risky]]
+            out.isetitem(i, pd.Series(text, index=df.index, dtype=object))
+    return out
+
+
 def write_csv(df: pd.DataFrame, path: str | Path, float_format: str = "%.6g") -> Path:
-    """Write a human-readable table (fixed float format so that output is stable)."""
+    """Write a human-readable table (fixed float format so that output is stable).
+
+    Text cells that a spreadsheet would execute are neutralised (:func:`neutralise_formulas`).
+    """
     path = ensure_parent(path)
-    df.to_csv(path, index=False, float_format=float_format, lineterminator="\n")
+    neutralise_formulas(df).to_csv(
+        path, index=False, float_format=float_format, lineterminator="\n"
+    )
     return path
 
 

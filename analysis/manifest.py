@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from analysis.disclosure.spec import Below, Count, CubeRef, FigureDraw, Mix, TableSum
 from analysis.errors import BontaError
 
 VIEWS: tuple[str, ...] = ("clinic", "research", "advice")
@@ -37,10 +38,12 @@ class ManifestError(BontaError):
 class TableRef:
     """A table shown to readers.
 
-    ``count_columns`` are suppressed below the report's minimum count; ``derived_columns`` are
-    computed from the row's counts (rates and their intervals) and withheld where a count is
-    suppressed (``None``: the report withholds ``observed_*``, ``*_crude_*``, ``raw_*``).
-    ``latex``: also exported as a LaTeX table.
+    ``count_columns`` hold counts of people or episodes (suppressed by the disclosure layer);
+    ``derived_columns`` are computed from the row's counts (rates and their intervals) and
+    withheld where a count is suppressed (``None``: ``observed_*``, ``*_crude_*``, ``raw_*``).
+    ``latex``: also exported as a LaTeX table. In an analyst manifest (``data/results``) a
+    table also says how its counts add up (``counts``, ``sums``: :mod:`analysis.disclosure.
+    spec`) and which columns never leave ``data/`` (``withheld_columns``).
     """
 
     path: str
@@ -48,6 +51,11 @@ class TableRef:
     count_columns: tuple[str, ...] = ()
     derived_columns: tuple[str, ...] | None = None
     latex: bool = False
+    counts: tuple[Count, ...] = ()
+    sums: tuple[TableSum, ...] = ()
+    withheld_columns: tuple[str, ...] = ()
+    below: tuple[Below, ...] = ()
+    mixes: tuple[Mix, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -58,19 +66,37 @@ class TableRef:
         }
         if self.derived_columns is not None:
             out["derived_columns"] = list(self.derived_columns)
+        if self.counts:
+            out["counts"] = [c.to_json() for c in self.counts]
+        if self.sums:
+            out["sums"] = [s.to_json() for s in self.sums]
+        if self.withheld_columns:
+            out["withheld_columns"] = list(self.withheld_columns)
+        if self.below:
+            out["below"] = [b.to_json() for b in self.below]
+        if self.mixes:
+            out["mixes"] = [m.to_json() for m in self.mixes]
         return out
 
 
 @dataclass(frozen=True)
 class FigureRef:
-    """A figure shown to readers; ``alt`` is its text alternative."""
+    """A figure shown to readers; ``alt`` is its text alternative.
+
+    ``draw`` (analyst manifests): the figure plots counts, so the disclosure layer redraws it
+    from the released tables; the analyst copy was drawn from the full ones.
+    """
 
     path: str
     caption: str
     alt: str
+    draw: FigureDraw | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "caption": self.caption, "alt": self.alt}
+        out: dict[str, Any] = {"path": self.path, "caption": self.caption, "alt": self.alt}
+        if self.draw is not None:
+            out["draw"] = self.draw.to_json()
+        return out
 
 
 @dataclass(frozen=True)
@@ -141,6 +167,12 @@ class Manifest:
     data_cutoff: str | None = None
     #: the data-quality table (the describe stage gives it)
     data_quality: TableRef | None = None
+    #: the disclosure audit (added to the describe stage's manifest by the disclosure layer)
+    disclosure_audit: TableRef | None = None
+    #: analyst manifests: every table and figure written (shown or for download) and the cubes
+    tables: tuple[TableRef, ...] = ()
+    figures: tuple[FigureRef, ...] = ()
+    cubes: tuple[CubeRef, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -163,6 +195,11 @@ class Manifest:
             out["data_cutoff"] = self.data_cutoff
         if self.data_quality is not None:
             out["data_quality"] = self.data_quality.to_json()
+        if self.disclosure_audit is not None:
+            out["disclosure_audit"] = self.disclosure_audit.to_json()
+        for name in ("tables", "figures", "cubes"):
+            if getattr(self, name):
+                out[name] = [item.to_json() for item in getattr(self, name)]
         out.update(self.extra)
         return out
 
@@ -192,15 +229,27 @@ def _table(file: Path, where: str, spec: Any) -> TableRef:
     if Path(path).suffix not in {".csv", ".parquet"}:
         raise _fail(file, where, f"table {path!r} must be .csv or .parquet")
     derived = spec.get("derived_columns")
+    try:
+        counts = tuple(Count.from_json(c) for c in spec.get("counts") or ())
+        sums = tuple(TableSum.from_json(s) for s in spec.get("sums") or ())
+        below = tuple(Below.from_json(b) for b in spec.get("below") or ())
+        mixes = tuple(Mix.from_json(m) for m in spec.get("mixes") or ())
+    except (TypeError, ValueError, KeyError) as exc:
+        raise _fail(file, where, f"bad count declaration: {exc}") from None
     ref = TableRef(
         path=path,
         caption=str(spec.get("caption", "")),
         count_columns=tuple(spec.get("count_columns") or ()),
         derived_columns=None if derived is None else tuple(derived),
         latex=bool(spec.get("latex", False)),
+        counts=counts,
+        sums=sums,
+        withheld_columns=tuple(spec.get("withheld_columns") or ()),
+        below=below,
+        mixes=mixes,
     )
     columns = set(_columns(file.parent / path))
-    for name in ("count_columns", "derived_columns"):
+    for name in ("count_columns", "derived_columns", "withheld_columns"):
         missing = [c for c in getattr(ref, name) or () if c not in columns]
         if missing:
             raise _fail(
@@ -229,7 +278,30 @@ def _figure(file: Path, where: str, spec: Any) -> FigureRef:
     path = _relative(file, where, spec.get("path"))
     if not spec.get("alt"):
         raise _fail(file, where, "'alt' text is required")
-    return FigureRef(path=path, caption=str(spec.get("caption", "")), alt=str(spec["alt"]))
+    draw = spec.get("draw")
+    return FigureRef(
+        path=path,
+        caption=str(spec.get("caption", "")),
+        alt=str(spec["alt"]),
+        draw=None if draw is None else FigureDraw.from_json(draw),
+    )
+
+
+def _registered_figure(file: Path, where: str, spec: Any) -> FigureRef:
+    """A figure of the analyst registry (downloads have no alt text of their own)."""
+    if isinstance(spec, dict) and not spec.get("alt"):
+        spec = {**spec, "alt": spec.get("caption") or spec.get("path")}
+    return _figure(file, where, spec)
+
+
+def _cube(file: Path, where: str, spec: Any) -> CubeRef:
+    if not isinstance(spec, dict):
+        raise _fail(file, where, "a cube must be a JSON object")
+    _relative(file, where, spec.get("path"))
+    try:
+        return CubeRef.from_json(spec)
+    except TypeError as exc:
+        raise _fail(file, where, f"bad cube declaration: {exc}") from None
 
 
 def _section(file: Path, where: str, sec: Any) -> Section:
@@ -296,7 +368,8 @@ def manifest_from_json(data: Any, file: Path) -> Manifest:
         if not isinstance(data.get(key), kind):
             raise _fail(file, f"key '{key}'", f"is required and must be a {kind.__name__}")
     core = {"stage", "title", "methods", "sections", "headlines", "data_cutoff", "data_quality"}
-    dq = data.get("data_quality")
+    core |= {"disclosure_audit", "tables", "figures", "cubes"}
+    dq, audit = data.get("data_quality"), data.get("disclosure_audit")
     return Manifest(
         stage=data["stage"],
         title=data["title"],
@@ -308,6 +381,15 @@ def manifest_from_json(data: Any, file: Path) -> Manifest:
         directory=file.parent,
         data_cutoff=data.get("data_cutoff"),
         data_quality=None if dq is None else _table(file, "data_quality", dq),
+        disclosure_audit=None if audit is None else _table(file, "disclosure_audit", audit),
+        tables=tuple(
+            _table(file, f"tables[{i}]", t) for i, t in enumerate(data.get("tables") or [])
+        ),
+        figures=tuple(
+            _registered_figure(file, f"figures[{i}]", f)
+            for i, f in enumerate(data.get("figures") or [])
+        ),
+        cubes=tuple(_cube(file, f"cubes[{i}]", c) for i, c in enumerate(data.get("cubes") or [])),
         extra={k: v for k, v in data.items() if k not in core},
     )
 

@@ -69,6 +69,11 @@ def make_episodes(n_patients: int = 600, seed: int = 7) -> tuple[pd.DataFrame, d
                     "reference_dose_units": 20.0,
                     "rel_dose": units / 20.0,
                     "log2_rel_dose": np.log2(units / 20.0),
+                    "log2_rel_dose_initial": np.log2(units / 20.0),
+                    "touchup": False,
+                    "n_touchups": 0,
+                    "touchup_units_ona_eq": 0.0,
+                    "touchup_day": np.nan,
                     "muscle_bulk": int(rng.integers(1, 5)),
                     "exercise_met_h_week": float(rng.gamma(2, 8)),
                     "baseline_severity": int(rng.integers(1, 4)),
@@ -103,7 +108,7 @@ def make_episodes(n_patients: int = 600, seed: int = 7) -> tuple[pd.DataFrame, d
     return ep, raw
 
 
-def make_data_quality(n_episodes: int) -> pd.DataFrame:
+def make_data_quality(n_episodes: int, n_patients: int = 600) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
@@ -122,8 +127,8 @@ def make_data_quality(n_episodes: int) -> pd.DataFrame:
             },
             {
                 "table": "patients",
-                "rows_in": 600,
-                "rows_kept": 600,
+                "rows_in": n_patients,
+                "rows_kept": n_patients,
                 "rows_excluded": 0,
                 "reason": "none",
             },
@@ -335,3 +340,15 @@ def write_fake_stage_outputs(reports: Path) -> dict[str, dict]:
     for name, man in out.items():
         write_json(man, reports / name / "manifest.json")
     return out
+
+
+def build_reports(params: Path, processed: Path, results: Path, reports: Path) -> None:
+    """describe -> results/cohort, disclose results -> reports, report -> reports."""
+    from analysis.cli import main
+
+    common = ["--params", str(params)]
+    describe = ["describe", *common, "--processed", str(processed), "--out"]
+    assert main([*describe, str(results / "cohort")]) == 0
+    assert main(["disclose", *common, "--results", str(results), "--out", str(reports)]) == 0
+    report = ["report", *common, "--processed", str(processed), "--out", str(reports)]
+    assert main(report) == 0

@@ -32,18 +32,11 @@ from analysis.survival.covariates import duration_frame, make_spec
 from analysis.survival.nonparametric import fit_npmle, median_days
 
 KEY = b"validation-key-not-secret-0123456789"
-#: truth.json keys the simulator wrote before it took the canonical covariate names
-#: (analysis.survival.covariates, issue 12); harmless once it writes them.
-LEGACY_TRUTH_KEYS = {
-    "sex_M": "sex_male",
-    "muscle_bulk": "muscle_bulk_per_grade",
-    "baseline_severity": "baseline_severity_per_grade",
-}
 
 
 def truth_table(truth: dict, regions: tuple[str, ...]) -> pd.Series:
     d = truth["duration"]
-    out = pd.Series(d["log_coefficients"], dtype=float).rename(index=LEGACY_TRUTH_KEYS)
+    out = pd.Series(d["log_coefficients"], dtype=float)
     lm = d["log_median_days_reference"]
     for r in regions[1:]:
         out[f"region_{r}"] = lm[r] - lm[regions[0]]
@@ -76,7 +69,7 @@ def one_replicate(params: dict, seed: int) -> tuple[pd.DataFrame, dict]:
     latent = cohort.truth_tables["episodes"][["episode_id", "latent_duration_days"]].copy()
     latent["episode_key"] = pseudonymise(latent["episode_id"], KEY, "episode").to_numpy()
     gl = df[df["region"] == "glabella"].merge(latent, on="episode_key")
-    med = median_days(fit_npmle(gl["dur_lower_days"], gl["dur_upper_days"], tol=1e-8))[0]
+    med = median_days(fit_npmle(gl["dur_lower_days"], gl["dur_upper_days"], kkt_tol=1e-8))[0]
     extra = {
         "seed": seed,
         "turnbull_median": med,

@@ -6,7 +6,9 @@ patient's past episodes, it returns the predicted duration (median and central i
 probability that the effect still holds at 8/12/16/20 weeks (with the 80% credible interval of
 that probability over the posterior), and a booking window from when the predicted probability
 of wear-off passes 50% to when it passes 80%, never earlier than the label's 90-day minimum
-interval (and it says so when that floor binds).
+interval (and it says so when that floor binds). It also says how a touch-up at the
+two-week check changes the expected duration (issue 14): the posterior time ratio of the
+``touchup`` term, at the same total dose.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.advice.config import AdviceConfig
-from analysis.advice.predict import PosteriorDraws, predictive, weighted_quantile
+from analysis.advice.predict import PosteriorDraws, frailty_grid, predictive, weighted_quantile
 from analysis.advice.spec import AdviceSpec, check_categories, log2_rel_dose, out_of_range
 from analysis.errors import AdviceInputError
-from analysis.survival.covariates import COVARIATE_COLUMNS
+from analysis.survival.covariates import COVARIATE_COLUMNS, TOUCHUP, TOUCHUP_COLUMN
+from analysis.survival.families import surv_std
 
 SCOPE_NOTE = "This tool advises re-treatment intervals, not units: dose guidance is out of scope."
 METHOD_NOTE = (
@@ -54,6 +57,7 @@ class PastEpisode:
     muscle_bulk: float | None = None
     exercise_met_h_week: float | None = None
     baseline_severity: float | None = None
+    touchup: bool = False  # adjusted at its two-week check (``units`` = the total)
 
     @classmethod
     def from_assessments(
@@ -83,7 +87,11 @@ class PastEpisode:
 
 @dataclass(frozen=True)
 class AdviceRequest:
-    """The planned treatment. ``cycle`` defaults to 1 + past episodes in the same region."""
+    """The planned treatment. ``cycle`` defaults to 1 + past episodes in the same region.
+
+    ``touchup``: the treatment was (or will be) adjusted at its two-week check; ``units`` is
+    then the total including the touch-up's units.
+    """
 
     region: str
     product: str
@@ -96,6 +104,7 @@ class AdviceRequest:
     cycle: int | None = None
     treatment_date: dt.date | None = None
     history: tuple[PastEpisode, ...] = field(default_factory=tuple)
+    touchup: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,9 @@ class Advice:
     history_ess: float
     family: str
     warnings: tuple[str, ...]
+    #: posterior time ratio of a touch-up at the same total dose: median, 95% CrI
+    touchup_time_ratio: tuple[float, float, float] = (np.nan, np.nan, np.nan)
+    touchup: bool = False  # the request was an adjusted treatment
     scope_note: str = SCOPE_NOTE
     method_note: str = METHOD_NOTE
 
@@ -166,6 +178,7 @@ def _request_rows(request: AdviceRequest, spec: AdviceSpec) -> tuple[pd.DataFram
                 "age_years": age,
                 "cycle": past_counts[ep.region],
                 "baseline_severity": _or(ep.baseline_severity, request.baseline_severity),
+                TOUCHUP_COLUMN: bool(ep.touchup),
                 "dur_lower_days": float(ep.lower_days),
                 "dur_upper_days": float(ep.upper_days),
             }
@@ -185,10 +198,11 @@ def _request_rows(request: AdviceRequest, spec: AdviceSpec) -> tuple[pd.DataFram
                 "age_years": request.age_years,
                 "cycle": cycle,
                 "baseline_severity": request.baseline_severity,
+                TOUCHUP_COLUMN: bool(request.touchup),
             }
         ]
     )
-    columns = list(COVARIATE_COLUMNS) + ["dur_lower_days", "dur_upper_days"]
+    columns = list(COVARIATE_COLUMNS) + [TOUCHUP_COLUMN, "dur_lower_days", "dur_upper_days"]
     return new, pd.DataFrame(hist_rows, columns=columns)
 
 
@@ -244,6 +258,60 @@ def _check_past(ep: PastEpisode, spec: AdviceSpec, j: int) -> None:
 
 
 # ---------------------------------------------------------------------------------- advice
+def predictive_law(request: AdviceRequest, draws: PosteriorDraws, config: AdviceConfig):
+    """The predictive law of the planned episode's duration behind :func:`advise`.
+
+    Same checks and personalisation as :func:`advise` (no extrapolation warning); returns the
+    :class:`~analysis.advice.predict.Predictive` mixture, whose ``survival(days)`` and
+    ``quantile(probs)`` give any point of the curve (`bonta serve` draws the patient's curve and
+    plans event dates from it).
+    """
+    new, hist = _request_rows(request, draws.spec)
+    return predictive(draws, new, hist if len(hist) else None, n_nodes=config.quadrature_nodes)
+
+
+def population_survival(
+    episodes: pd.DataFrame,
+    draws: PosteriorDraws,
+    days: np.ndarray,
+    max_draws: int = 100,
+    n_nodes: int = 21,
+) -> np.ndarray:
+    """Population predictive P(effect holds at ``days``) of each episode (no history).
+
+    The same law as :func:`advise` without history (frailty integrated; exactly for the
+    log-normal, on ``n_nodes`` grid points otherwise), for many episodes at once: rows with the
+    covariate columns of the processed episodes (``region, product, units, muscle_bulk,
+    exercise_met_h_week, sex, age_years, cycle, baseline_severity``; the relative dose is
+    recomputed from ``units`` with the stored spec). Uses every k-th posterior draw up to
+    ``max_draws`` (a group's mean curve needs few). Returns shape ``(n_episodes, len(days))``.
+    """
+    spec = draws.spec
+    rows = episodes.copy()
+    conv = rows["product"].astype(str).map(spec.units_per_ona_unit).to_numpy(float)
+    ref = rows["region"].astype(str).map(spec.reference_dose_units).to_numpy(float)
+    rows["log2_rel_dose"] = np.log2(rows["units"].to_numpy(float) / conv / ref)
+    step = max(1, draws.n_draws // max_draws)
+    sub = slice(None, None, step)
+    eta = draws.linear_predictor(rows[list(COVARIATE_COLUMNS)])[sub]  # (S, n)
+    sigma, tau = draws.sigma[sub], draws.tau[sub]
+    with np.errstate(divide="ignore"):  # day 0: log 0 = -inf, S = 1
+        log_t = np.log(np.asarray(days, dtype=float))
+    if draws.family == "lognormal":
+        nodes, weights = np.zeros(1), np.ones(1)
+        scale = np.hypot(sigma, tau)
+        tau_eff = np.zeros_like(tau)
+    else:
+        nodes, weights = frailty_grid(n_nodes)
+        scale, tau_eff = sigma, tau
+    out = np.zeros((eta.shape[1], log_t.size))
+    for z, w in zip(nodes, weights, strict=True):
+        loc = eta + (tau_eff * z)[:, None]  # (S, n)
+        std = (log_t[None, None, :] - loc[:, :, None]) / scale[:, None, None]
+        out += w * surv_std(std, draws.family).mean(axis=0)
+    return out
+
+
 def advise(
     request: AdviceRequest,
     draws: PosteriorDraws,
@@ -299,6 +367,40 @@ def advise(
         history_ess=pred.weight_ess,
         family=draws.family,
         warnings=tuple(["advice is an extrapolation: " + n for n in notes]),
+        touchup_time_ratio=touchup_time_ratio(draws),
+        touchup=bool(request.touchup),
+    )
+
+
+def touchup_time_ratio(draws: PosteriorDraws) -> tuple[float, float, float]:
+    """Posterior median and 95% interval of ``exp(beta[touchup])``: how much longer (>1) or
+    shorter the effect lasts when the treatment is adjusted at its two-week check, at the same
+    total dose. In an AFT model every quantile of the duration scales by this factor. NaN if
+    the stored model has no touch-up term."""
+    names = draws.spec.covariate_names
+    if TOUCHUP not in names:
+        return (np.nan, np.nan, np.nan)
+    ratio = np.exp(draws.beta[:, names.index(TOUCHUP)])
+    lo, med, hi = np.quantile(ratio, [0.025, 0.5, 0.975])
+    return (float(med), float(lo), float(hi))
+
+
+def touchup_sentence(advice: Advice) -> str | None:
+    """How a touch-up changes the expected duration, in the injector's words (or ``None``)."""
+    med, lo, hi = advice.touchup_time_ratio
+    if not np.isfinite(med):
+        return None
+    ratio = f"{med:.2f} (95% credible interval {lo:.2f}-{hi:.2f})"
+    if advice.touchup:
+        return (
+            f"Touch-up: included; at the same total dose an adjusted treatment lasts {ratio} "
+            "times as long as one given at once (the units above include the touch-up's)."
+        )
+    return (
+        "Touch-up: adjusting this treatment at the two-week check would multiply the expected "
+        f"duration by {ratio} at the same total dose (median about "
+        f"{advice.median_days * med:.0f} days); the touch-up's own units add their dose effect "
+        "on top."
     )
 
 
@@ -351,6 +453,9 @@ def render_text(advice: Advice) -> str:
             f"{a.wearoff_50_days:.0f}, but re-treatment is not advised before day "
             f"{a.floor_days:.0f}."
         )
+    touchup = touchup_sentence(a)
+    if touchup:
+        lines.append(f"  {touchup}")
     for w in a.warnings:
         lines.append(f"  WARNING: {w}")
     lines.append(f"  {a.scope_note}")

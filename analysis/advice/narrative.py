@@ -12,6 +12,7 @@ import importlib.metadata
 from analysis.advice.config import AdviceStudyConfig
 from analysis.advice.study import AdviceStudy
 from analysis.advice.table import region_summary
+from analysis.disclosure.spec import Count
 from analysis.figures.advice import fig_duration_by_dose
 from analysis.figures.theme import theme
 from analysis.manifest import Headline
@@ -78,7 +79,14 @@ def _research_section(study: AdviceStudy, out: StageOutput) -> None:
         f"{d['min_ess_bulk']:.0f}, {d['divergences']} divergences. Time ratios are "
         "exp(coefficient) with 95% credible intervals.",
     )
-    sec.table(fit.comparison, "model_comparison", "LOO comparison of AFT families.", latex=True)
+    sec.table(
+        fit.comparison,
+        "model_comparison",
+        "LOO comparison of AFT families.",
+        # the comparison subsample (one number on every row) and episodes with Pareto k > 0.7
+        counts=(Count("n_episodes", family="advice_compare_episodes"), Count("pareto_k_over_0_7")),
+        latex=True,
+    )
     sec.table(fit.summary, "parameter_summary", "Population parameters.", latex=True)
 
 

@@ -267,6 +267,9 @@ def advice_record(advice: Advice) -> dict:
         floor_binds=advice.floor_binds,
         personalised=advice.personalised,
         n_history=advice.n_history,
+        touchup_time_ratio=advice.touchup_time_ratio[0],
+        touchup_time_ratio_lower=advice.touchup_time_ratio[1],
+        touchup_time_ratio_upper=advice.touchup_time_ratio[2],
         warnings=" | ".join(advice.warnings),
     )
     return rec

@@ -12,7 +12,9 @@ Names, centring and the dose spline come from the one covariate specification,
   ``dose_slope_above_knot`` (diminishing returns above about twice the label dose,
   DOMAIN.md), the patient terms ``sex_male``, ``muscle_bulk_per_grade``,
   ``exercise_per_10_met_h``, ``age_per_10_years``, ``log2_cycle``,
-  ``baseline_severity_per_grade``, and one indicator per product other than the first.
+  ``baseline_severity_per_grade``, the episode's touch-up indicator ``touchup`` (issue 14: at
+  the same total dose; a row without a ``touchup`` column has none), and one indicator per
+  product other than the first.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from analysis.survival.covariates import (
     REFERENCE_AGE_YEARS,
     REFERENCE_BULK,
     REFERENCE_SEVERITY,
+    TOUCHUP,
     dose_below_term,
     dose_spline,
     patient_terms,
     product_term,
+    touchup_indicator,
 )
 from analysis.vocabulary import Vocabulary
 
@@ -67,7 +71,7 @@ class AdviceSpec:
     @property
     def covariate_names(self) -> list[str]:
         """Columns of ``X`` (:func:`design_arrays`), the posterior's ``covariate`` coordinate."""
-        base = [dose_below_term(), DOSE_ABOVE_KNOT, *PATIENT_TERMS]
+        base = [dose_below_term(), DOSE_ABOVE_KNOT, *PATIENT_TERMS, TOUCHUP]
         return base + [product_term(p) for p in self.products[1:]]
 
     def to_dict(self) -> dict:
@@ -165,7 +169,7 @@ def design_arrays(df: pd.DataFrame, spec: AdviceSpec) -> tuple[np.ndarray, np.nd
         age_centre=spec.age_centre,
         severity_centre=spec.severity_centre,
     )
-    cols = [below, above, *(patient[name] for name in PATIENT_TERMS)]
+    cols = [below, above, *(patient[name] for name in PATIENT_TERMS), touchup_indicator(df)]
     cols += [(product == k).astype(float) for k in range(1, len(spec.products))]
     return region_idx.astype(np.int64), np.column_stack(cols)
 

@@ -20,7 +20,6 @@ import pandas as pd
 from analysis.cohort.intervals import clustered_rate, km_median_clustered
 from analysis.cohort.table_one import TABLE1_BY_CHOICES, table_one
 from analysis.data.processed import read_processed
-from analysis.disclosure import is_small_count, suppressed_label
 from analysis.errors import ConfigError, InputValidationError, Problem
 
 DATA_QUALITY_COLUMNS: tuple[str, ...] = ("table", "rows_in", "rows_kept", "rows_excluded", "reason")
@@ -245,24 +244,6 @@ def overall_outcomes(episodes: pd.DataFrame, config: DescribeConfig) -> pd.DataF
     return pd.DataFrame([row]).replace([np.inf, -np.inf], np.nan)
 
 
-def exclusion_sentence(dq: pd.DataFrame, min_count: int) -> str:
-    """Plain-language summary of the data-quality table (small counts suppressed)."""
-
-    def count(n) -> str:
-        return suppressed_label(min_count) if is_small_count(n, min_count) else f"{int(n):,}"
-
-    parts = []
-    for table, rows in dq.groupby("table", sort=True):
-        first = rows.iloc[0]
-        excl = rows[rows["rows_excluded"].fillna(0) > 0]
-        reasons = "; ".join(f"{r.reason}: {count(r.rows_excluded)}" for r in excl.itertuples())
-        parts.append(
-            f"{table}: {count(first.rows_in)} rows read, {count(first.rows_kept)} kept"
-            + (f" (excluded: {reasons})" if reasons else "")
-        )
-    return ". ".join(parts) + "."
-
-
 @dataclass(frozen=True)
 class CohortDescription:
     """Every table of the cohort description; ``summary`` is the cohort at a glance."""
@@ -305,6 +286,8 @@ def describe_cohort(
         outcomes=overall_outcomes(episodes, config),
         by_region=episodes_by_region(episodes, config.region_order),
         trends=quarterly_trends(episodes, config),
-        table1=table_one(episodes, config.table1_by, config.min_count, config.region_order),
+        # full counts: the disclosure layer suppresses (analysis/disclosure), so that it can
+        # also withhold the complements a small count needs
+        table1=table_one(episodes, config.table1_by, 1, config.region_order),
         data_quality=check_data_quality(data_quality),
     )

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.cohort.describe import CohortDescription, DescribeConfig, exclusion_sentence
-from analysis.figures.cohort import fig_episodes_by_region, fig_quarterly_trends
+from analysis.cohort.counts import (
+    data_quality_counts,
+    glance_counts,
+    grouped_counts,
+    outcome_counts,
+    table1_counts,
+)
+from analysis.cohort.describe import CohortDescription, DescribeConfig
+from analysis.figures import cohort as cohort_figures
 from analysis.figures.theme import theme
 from analysis.manifest import Headline, TableRef
 from analysis.outputs import StageOutput
 
 STAGE = "describe"
 TITLE = "The cohort"
-TREND_COUNTS = ("n_episodes", "n_patients", "n_complications", "n_retreated")
 TREND_DERIVED = (
     "complication_rate",
     "complication_rate_lower",
@@ -30,15 +36,18 @@ TREND_DERIVED = (
 
 
 def cohort_methods(cohort: CohortDescription, config: DescribeConfig) -> str:
-    """The methods paragraph: who is in the cohort, what was excluded, how intervals are made."""
+    """The methods paragraph: who is in the cohort, what was excluded, how intervals are made.
+
+    It repeats no count: counts are in the tables, where the disclosure layer protects them (a
+    total may have to be withheld in a small cohort)."""
     g = dict(zip(cohort.glance["measure"], cohort.glance["value"], strict=True))
     pct = config.ci_percent
     return (
-        f"The cohort comprised {g['n_patients']} patients and {g['n_episodes']} treatment "
-        f"episodes (one region treated at one visit) at {g['n_clinics']} clinics by "
-        f"{g['n_injectors']} injectors, treated between {g['first_treatment']} and "
-        f"{g['last_treatment']} (data cut-off {g['data_cutoff']}). Input rows: "
-        f"{exclusion_sentence(cohort.data_quality, config.min_count)} Table 1 is split by "
+        "The cohort's patients, treatment episodes (one region treated at one visit), clinics "
+        "and injectors are counted in 'Cohort at a glance'; they were treated between "
+        f"{g['first_treatment']} and {g['last_treatment']} (data cut-off "
+        f"{g['data_cutoff']}). Input rows read, kept and "
+        "excluded, with the reasons, are in the data-quality table. Table 1 is split by "
         f"{config.table1_by}; patient characteristics use each patient's first episode. "
         f"Complication rates are 30-day rates per episode with {pct}% Wilson intervals at the "
         "effective sample size (episodes divided by the design effect of the patient-clustered "
@@ -117,30 +126,36 @@ def _record_glance(cohort: CohortDescription, config: DescribeConfig, out: Stage
         "Cohort at a glance",
         "Who was treated, where, and when. A treatment episode is one region treated at one visit.",
     )
-    glance = sec.table(cohort.glance, "cohort_at_glance", "Cohort at a glance")
+    glance = sec.table(
+        cohort.glance, "cohort_at_glance", "Cohort at a glance", counts=glance_counts()
+    )
     outcomes = sec.table(
         cohort.outcomes,
         "cohort_outcomes",
         f"30-day complications and time to re-treatment, with {config.ci_percent}% intervals",
-        count_columns=("n_episodes", "n_patients", "n_complications", "n_retreated"),
+        counts=outcome_counts(),
         derived_columns=(
             "complication_rate_pct",
             "complication_rate_pct_lower",
             "complication_rate_pct_upper",
             "complication_rate_deff",
+            "median_retreat_days",
+            "median_retreat_lower",
+            "median_retreat_upper",
         ),
     )
     sec.table(
         cohort.by_region,
         "episodes_by_region",
         "Episodes by region",
-        count_columns=("n_episodes", "n_patients", "n_complications"),
+        counts=grouped_counts("region", retreated=False),
     )
-    sec.figure(
-        fig_episodes_by_region(cohort.by_region),
+    sec.figure_from(
         "episodes_by_region",
         "Episodes by region",
-        alt="Horizontal bar chart of the number of treatment episodes in each region",
+        "Horizontal bar chart of the number of treatment episodes in each region",
+        cohort_figures.fig_episodes_by_region,
+        {"by_region": "episodes_by_region"},
     )
     for head in cohort_headlines(cohort, config, glance, outcomes):
         out.headline(head)
@@ -158,17 +173,19 @@ def _record_trends(cohort: CohortDescription, config: DescribeConfig, out: Stage
         cohort.trends,
         "quarterly_trends",
         "Quarterly trends",
-        count_columns=TREND_COUNTS,
+        counts=grouped_counts("quarter", retreated=True),
         derived_columns=TREND_DERIVED,
     )
-    sec.figure(
-        fig_quarterly_trends(cohort.trends, config.ci_level),
+    sec.figure_from(
         "quarterly_trends",
         f"Episodes, 30-day complication rate ({pct}% patient-clustered Wilson interval) and "
         f"Kaplan-Meier median time to re-treatment ({pct}% patient-bootstrap interval) by "
         "quarter of treatment",
-        alt="Three panels by quarter: episode counts, complication rate with error bars, and "
+        "Three panels by quarter: episode counts, complication rate with error bars, and "
         "median re-treatment interval with a band",
+        cohort_figures.fig_quarterly_trends,
+        {"trends": "quarterly_trends"},
+        ci_level=config.ci_level,
     )
 
 
@@ -190,11 +207,20 @@ def record_cohort(cohort: CohortDescription, config: DescribeConfig, out: StageO
     sec = out.section(
         "research",
         "Table 1: baseline characteristics",
-        f"By {by}. Counts under {config.min_count} are shown as <{config.min_count}.",
+        f"By {by}. Counts under {config.min_count}, and counts that would let one be worked "
+        "out, are shown as suppressed; the percentages of a column with a suppressed count "
+        "are withheld.",
     )
-    sec.table(cohort.table1, "table1", f"Baseline characteristics by {by}", latex=True)
+    sec.table(
+        cohort.table1,
+        "table1",
+        f"Baseline characteristics by {by}",
+        counts=table1_counts(cohort.table1, by),
+        latex=True,
+    )
+    counts, sums = data_quality_counts()
     return TableRef(
-        path=out.table(cohort.data_quality, "data_quality"),
+        path=out.table(cohort.data_quality, "data_quality", counts=counts, sums=sums),
         caption="Rows in, kept and excluded",
         count_columns=("rows_in", "rows_kept", "rows_excluded"),
     )

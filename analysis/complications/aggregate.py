@@ -160,6 +160,8 @@ def _type_rows(
     levels: Levels,
     step: float,
     calendar_trend: bool,
+    outcome: str | None = None,
+    dose_column: str = "log2_rel_dose",
 ) -> pd.DataFrame:
     rows = episodes.loc[episodes["region"].isin(regions)]
     year_c = rows["year"].astype(float).to_numpy() - levels.reference_year
@@ -168,12 +170,12 @@ def _type_rows(
     return pd.DataFrame(
         {
             "region": rows["region"].astype(str).to_numpy(),
-            "dose": round_dose(rows["log2_rel_dose"], step),
+            "dose": round_dose(rows[dose_column], step),
             "product": rows["product"].astype(str).to_numpy(),
             "clinic": rows["clinic"].astype(str).to_numpy(),
             "injector": rows["injector"].astype(str).to_numpy(),
             "year_c": year_c,
-            "event": rows[outcome_column(complication)].astype(bool).to_numpy(),
+            "event": rows[outcome or outcome_column(complication)].astype(bool).to_numpy(),
         }
     )
 
@@ -185,6 +187,8 @@ def aggregate_cells(
     levels: Levels,
     dose_step_log2: float = 0.125,
     calendar_trend: bool = True,
+    outcome: str | None = None,
+    dose_column: str = "log2_rel_dose",
 ) -> Cells:
     """Collapse the episodes of ``regions`` into binomial cells for one complication type.
 
@@ -202,8 +206,21 @@ def aggregate_cells(
         Grid of the rounded dose covariate, in doublings.
     calendar_trend
         Keep the calendar year (centred, ``year_c``) as a cell key; ``False`` sets it to 0.
+    outcome, dose_column
+        The outcome column (default ``c30_<complication>``) and the dose column; the touch-up
+        rate model (:mod:`analysis.complications.touchups`) uses ``touchup`` and
+        ``log2_rel_dose_initial``.
     """
-    rows = _type_rows(episodes, complication, regions, levels, dose_step_log2, calendar_trend)
+    rows = _type_rows(
+        episodes,
+        complication,
+        regions,
+        levels,
+        dose_step_log2,
+        calendar_trend,
+        outcome,
+        dose_column,
+    )
     grouped = (
         rows.groupby(list(CELL_KEYS), sort=True, observed=True)["event"]
         .agg(n="size", y="sum")

@@ -12,11 +12,64 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from analysis.complications.priors import PRIOR_SETS, PriorsConfig, PriorSet
+from analysis.complications.priors import (
+    PRIOR_SETS,
+    EffectPriors,
+    PriorsConfig,
+    PriorSet,
+    PriorSetConfig,
+)
 from analysis.config import parse_section
 from analysis.errors import ConfigError
 from analysis.inference import GateConfig, SamplerConfig
 from analysis.vocabulary import Vocabulary
+
+#: Outcome name of the touch-up rate model (its "complication type"; docs/ARCHITECTURE.md).
+TOUCHUP = "touchup"
+
+
+@dataclass(frozen=True)
+class TouchupRatesConfig:
+    """``complications.touchup``: the touch-up rate model's follow-up rule and priors.
+
+    ``priors.rates`` may name only the outcome ``touchup`` (with regions of the vocabulary or
+    ``_other``); the effect priors play the roles they play in the complication models.
+    """
+
+    min_followup_days: int
+    priors: PriorSetConfig
+
+    def __post_init__(self) -> None:
+        if self.min_followup_days < 0:
+            raise ConfigError("complications.touchup.min_followup_days must be >= 0")
+
+    def check_vocabulary(self, regions: tuple[str, ...]) -> None:
+        """The rate priors name the outcome ``touchup`` and known regions only."""
+        where = "complications.touchup.priors.rates"
+        unknown = set(self.priors.rates) - {TOUCHUP}
+        if unknown:
+            raise ConfigError(f"{where}: only '{TOUCHUP}' can be named, got {sorted(unknown)}")
+        bad = set(self.priors.rates.get(TOUCHUP, {})) - {*regions, "_other"}
+        if bad:
+            raise ConfigError(f"{where}.{TOUCHUP}: unknown regions {sorted(bad)}")
+
+    @property
+    def prior_set(self) -> PriorSet:
+        """The priors ready for the model (named ``touchup``)."""
+        node = self.priors
+        return PriorSet(
+            name=TOUCHUP,
+            rates=node.rates,
+            default_rate=node.default_rate,
+            effects=EffectPriors(
+                dose_mean=node.dose_log_or_per_doubling.mean,
+                dose_sd=node.dose_log_or_per_doubling.sd,
+                product_sd=node.product_log_or_sd.sd,
+                clinic_scale=node.clinic_sd_scale.scale,
+                injector_scale=node.injector_sd_scale.scale,
+                year_sd=node.year_log_or_sd.sd,
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -38,6 +91,8 @@ class ComplicationsConfig:
     sensitivity_sampler: SamplerConfig
     gate: GateConfig
     priors: PriorsConfig
+    #: the touch-up rate model (issue 14)
+    touchup: TouchupRatesConfig
 
     def __post_init__(self) -> None:
         if self.benchmark_multiplier <= 0 or self.min_treatments_to_judge < 0:
@@ -69,6 +124,7 @@ class ComplicationsConfig:
                 f"complications.headline_types names unknown types: {sorted(unknown)}"
             )
         self.priors.check_vocabulary(vocabulary.complication_regions)
+        self.touchup.check_vocabulary(vocabulary.region_codes)
 
     @property
     def alternative_prior_set(self) -> str:

@@ -10,12 +10,17 @@ parameter changes the text with it.
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import pandas as pd
 
 from analysis.complications.config import ComplicationsConfig
 from analysis.complications.model import HIERARCHICAL
 from analysis.complications.study import RETRY_TARGET_ACCEPT, ComplicationStudy
 from analysis.complications.summaries import ComplicationTables
+from analysis.disclosure.cubes import complication_cubes
+from analysis.disclosure.spec import Below, Count, Mix
 from analysis.figures import complications as figures
 from analysis.manifest import Headline
 from analysis.outputs import StageOutput
@@ -215,6 +220,50 @@ def _software_sentence() -> str:
     )
 
 
+#: Cubes of the fine counts behind every count of the stage (analysis/disclosure/cubes.py).
+EPISODES_CUBE = "complications.episodes"
+EVENTS_CUBE = "complications.events"
+
+
+#: provider-table columns that are averages of a per-region value weighted by the provider's
+#: treatments (the region-mix benchmark): column -> weight column of the episodes cube
+MIXES = {"benchmark_rate": "benchmark_rate", "benchmark_published_share": "benchmark_published"}
+
+
+def write_cubes(
+    out: StageOutput,
+    episodes,
+    type_regions: Mapping[str, Sequence[str]],
+    benchmarks: pd.DataFrame,
+) -> None:
+    """Write the cubes the count declarations below refer to: episodes by region x clinic x
+    injector (type-region sets and the benchmark of each type and region as attributes) and
+    30-day events by type x region x clinic x injector."""
+    weights = benchmarks[["complication", "region", *sorted(set(MIXES.values()))]].copy()
+    weights["benchmark_published"] = weights["benchmark_published"].astype(float)
+    ep, events = complication_cubes(episodes, type_regions, weights)
+    out.cube(EPISODES_CUBE, "episodes", ep, ("region", "clinic", "injector"))
+    out.cube(
+        EVENTS_CUBE, "complication_events", events, ("complication", "region", "clinic", "injector")
+    )
+
+
+def counts_by(level: str, events: str = "n_events") -> tuple[Count, ...]:
+    """Declarations of ``n_treatments`` and ``events`` of a table by complication x ``level``
+    (a provider or region without treatments of a type has no row: it is a known zero)."""
+    by = {"complication": "complication", level: level}
+    return (
+        Count("n_treatments", cube=EPISODES_CUBE, by=by, complete=True),
+        Count(events, cube=EVENTS_CUBE, by=by),
+    )
+
+
+def mixes_by(level: str) -> tuple[Mix, ...]:
+    """The region-mix averages of a provider table (see :data:`MIXES`)."""
+    by = {"complication": "complication", level: level}
+    return tuple(Mix(col, EPISODES_CUBE, by, weight) for col, weight in MIXES.items())
+
+
 def write_sections(out: StageOutput, t: ComplicationTables, config: ComplicationsConfig) -> None:
     """Write every table and figure of the stage through ``out``, each named once, and record
     the shown ones in its manifest, in the order the report shows them.
@@ -227,10 +276,10 @@ def write_sections(out: StageOutput, t: ComplicationTables, config: Complication
     _write_priors(out, t)
     out.table(t.dose_risk_curves, "dose_risk_curves")
     out.table(t.model_parameters, "complication_model_parameters")
-    out.table(t.ppc_by_injector, "ppc_by_injector")
 
 
-COUNTS = ("n_treatments", "n_events")
+#: PPC columns computed from the observed count of the row
+PPC_DERIVED = ("within_95", "ppc_p_value")
 
 
 def _write_rates(out: StageOutput, t: ComplicationTables) -> None:
@@ -239,7 +288,7 @@ def _write_rates(out: StageOutput, t: ComplicationTables) -> None:
         t.rates_by_region,
         "complication_rates_by_region",
         "Complication rates by region",
-        count_columns=COUNTS,
+        counts=counts_by("region"),
         latex=True,
     )
     rates.figure(
@@ -258,13 +307,18 @@ def _write_providers(out: StageOutput, t: ComplicationTables, config: Complicati
             t.rates_by(level),
             f"complication_rates_by_{level}",
             f"{level.capitalize()} complication rates",
-            count_columns=COUNTS,
+            counts=counts_by(level),
+            below=(Below("too_few_to_judge", "n_treatments", config.min_treatments_to_judge),),
+            mixes=mixes_by(level),
         )
-    providers.figure(
-        figures.fig_funnel(t.hierarchical_providers("injector"), m),
+    providers.figure_from(
         "funnel_injectors",
         FUNNEL_CAPTION,
         "Funnel plots of injector complication rates",
+        figures.fig_funnel_of,
+        {"rates": "complication_rates_by_injector"},
+        multiplier=m,
+        structure=HIERARCHICAL,
     )
     for level in ("injector", "clinic"):
         for ctype in config.headline_types:
@@ -291,14 +345,23 @@ def _write_checks(out: StageOutput, t: ComplicationTables) -> None:
         t.ppc_by_region,
         "ppc_by_region",
         "Posterior predictive check by region",
-        count_columns=("n_treatments", "observed_events"),
+        counts=counts_by("region", "observed_events"),
+        derived_columns=PPC_DERIVED,
     )
-    for key, table in (("region", t.ppc_by_region), ("injector", t.ppc_by_injector)):
-        checks.figure(
-            figures.fig_ppc(table, key),
+    out.table(
+        t.ppc_by_injector,
+        "ppc_by_injector",
+        counts=counts_by("injector", "observed_events"),
+        derived_columns=PPC_DERIVED,
+    )
+    for key in ("region", "injector"):
+        checks.figure_from(
             f"ppc_{key}s",
             f"Observed vs replicated events per {key}.",
             f"Posterior predictive intervals and observed counts per {key}",
+            figures.fig_ppc,
+            {"table": f"ppc_by_{key}"},
+            key=key,
         )
 
 
@@ -310,6 +373,6 @@ def _write_priors(out: StageOutput, t: ComplicationTables) -> None:
             t.prior_sensitivity,
             "prior_sensitivity",
             "Prior sensitivity of headline rates",
-            count_columns=COUNTS,
+            counts=counts_by("region"),
             latex=True,
         )

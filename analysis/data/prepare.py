@@ -25,11 +25,15 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from analysis.data.derive import _day_number, derive_episodes
-from analysis.data.ingest import default_mapping_path, load_mapping, read_export
+from analysis.data.derive import (
+    _day_number,
+    derive_episodes,
+    episode_roles,
+    file_under_episodes,
+)
+from analysis.data.ingest import RawTables, default_mapping_path, load_mapping, read_export
 from analysis.data.prepare_config import PrepareConfig
 from analysis.data.processed import (
-    CUTOFF_SOURCES,
     STUDY_PERIOD_FILE,
     TABLE_FILES,
     check_table,
@@ -37,8 +41,8 @@ from analysis.data.processed import (
 )
 from analysis.data.pseudonym import pseudonymise
 from analysis.data.row_order import processed_order
-from analysis.data.schema import TABLE_NAMES
-from analysis.data.validate import data_cutoff, validate
+from analysis.data.schema import TABLE_NAMES, parse_touchup_flags
+from analysis.data.validate import resolve_cutoff, validate
 from analysis.errors import InputValidationError, Problem
 from analysis.io import write_csv, write_json, write_parquet
 from analysis.vocabulary import Vocabulary
@@ -54,7 +58,8 @@ class PreparedData:
 
     ``staff_codes`` (clinic/injector label -> code) holds real staff labels: it is written only
     to the private directory, never with the processed tables. ``cutoff_source`` says where
-    ``cutoff_date`` came from (one of :data:`analysis.data.processed.CUTOFF_SOURCES`).
+    ``cutoff_date`` came from (one of :data:`analysis.data.processed.CUTOFF_SOURCES`:
+    ``data.cutoff_date`` of params.yaml, or the export date of mapping.yaml).
     """
 
     patients: pd.DataFrame
@@ -84,6 +89,7 @@ def _keyed(
     p, t, a, c = (raw[n].copy() for n in TABLE_NAMES)
     p = p.astype({"birth_year": "int64"})  # validated: whole numbers, none missing
     t = t.astype({"muscle_bulk": "int64", "baseline_severity": "int64"})
+    t["is_touchup"] = parse_touchup_flags(t["is_touchup"])[0]  # validated: readable or empty
     patient_ids, episode_ids = p.pop("patient_id"), t.pop("episode_id")
     patient_keys = pseudonymise(patient_ids, key, "patient")
     episode_keys = pseudonymise(episode_ids, key, "episode")
@@ -134,23 +140,71 @@ def age_exclusions(episodes: pd.DataFrame, cfg: PrepareConfig) -> pd.Series:
     return reason
 
 
+def sheet_rows(raw: RawTables) -> list[dict[str, Any]]:
+    """Data-quality rows of each sheet of a workbook with several: rows read, or not and why.
+
+    ``table`` is ``<table> sheet '<name>'``; a read sheet's rows count as kept here (their
+    exclusions are counted under the table), a sheet not read (not listed under
+    ``sheets.<table>`` in mapping.yaml) as excluded with that reason.
+    """
+    rows = []
+    for table, parts in raw.parts.items():
+        if len(parts) < 2:
+            continue
+        for part in parts:
+            label = f"{table} sheet '{part.name}'"
+            if part.read or part.rows == 0:
+                rows += _dq_rows(label, part.rows, pd.Series(dtype=object))
+            else:
+                reason = f"sheet not read: {part.reason} in mapping.yaml"
+                rows += _dq_rows(label, part.rows, pd.Series(reason, index=range(part.rows)))
+    return rows
+
+
+def row_exclusions(
+    episodes_all: pd.DataFrame, excluded: pd.Series, roles: pd.DataFrame
+) -> pd.Series:
+    """Exclusion reason per treatment row (NaN = kept): a row goes with its episode."""
+    by_episode = pd.Series(excluded.to_numpy(), index=episodes_all["episode_key"].to_numpy())
+    return pd.Series(
+        by_episode.reindex(roles["parent_episode_key"].to_numpy()).to_numpy(), index=roles.index
+    )
+
+
 def data_quality_table(
     rows_in: dict[str, int],
     episodes_all: pd.DataFrame,
     excluded: pd.Series,
     tables: dict[str, pd.DataFrame],
     cfg: PrepareConfig,
+    sources: list[dict[str, Any]] | None = None,
+    roles: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Reconcile rows in / kept / excluded (with reason) per table and for the endpoints."""
+    """Reconcile rows in / kept / excluded (with reason) per table and for the endpoints.
+
+    ``sources`` are extra rows appended at the end (workbook sheets, :func:`sheet_rows`).
+    With ``roles`` (:func:`analysis.data.derive.episode_roles`, one row per treatment), the
+    ``episodes`` rows reconcile kept treatment rows with episodes (rows that joined an episode
+    as a touch-up or same-day record are "excluded" with that reason), and ``touchup_flags``
+    counts the rows the clinic marked (``is_touchup``) and each kind of disagreement of the
+    mark with the window rule (the mark was used; nothing is resolved silently).
+    """
     dropped_keys = episodes_all.loc[excluded.notna(), "episode_key"]
     rows: list[dict[str, Any]] = []
     rows += _dq_rows("patients", rows_in["patients"], pd.Series(dtype=object))
-    rows += _dq_rows("treatments", rows_in["treatments"], excluded.dropna())
+    by_row = excluded if roles is None else row_exclusions(episodes_all, excluded, roles)
+    rows += _dq_rows("treatments", rows_in["treatments"], by_row.dropna())
     for name in ("assessments", "complications"):
         gone = tables[name]["episode_key"].isin(dropped_keys)
         rows += _dq_rows(name, rows_in[name], pd.Series(EXCLUDED_EPISODE, index=gone.index[gone]))
     kept = episodes_all[excluded.isna()]
-    rows += _dq_rows("episodes", len(kept), pd.Series(dtype=object))
+    if roles is None:
+        rows += _dq_rows("episodes", len(kept), pd.Series(dtype=object))
+    else:
+        kept_rows = roles[by_row.isna().to_numpy()]
+        rows += _dq_rows("episodes", len(kept_rows), kept_rows["join_reason"].dropna())
+        marked = kept_rows[kept_rows["flag_marked"].to_numpy(bool)]
+        rows += _dq_rows("touchup_flags", len(marked), marked["flag_disagreement"].dropna())
     rows += _dq_rows("duration_analysis", len(kept), kept["dur_exclusion_reason"].dropna())
     reported = kept[kept["reported_present"]]
     if cfg.use_reported_wearoff:
@@ -160,6 +214,7 @@ def data_quality_table(
     else:
         unused = pd.Series("prepare.use_reported_wearoff is false", index=reported.index)
     rows += _dq_rows("reported_wearoff", len(reported), unused)
+    rows += list(sources or [])
     return pd.DataFrame(rows, columns=["table", "rows_in", "rows_kept", "rows_excluded", "reason"])
 
 
@@ -171,8 +226,8 @@ def _finish_tables(
     ``excluded`` is a boolean per row of ``tables["treatments"]``.
     """
     tr = tables["treatments"]
-    index = pd.Index(tr["episode_key"])
-    treated = _day_number(tr["treatment_date"])
+    index = pd.Index(tr["episode_key"])  # assessments and complications are filed under
+    treated = _day_number(tr["treatment_date"])  # their episode: days since its first injection
     a = tables["assessments"]
     pos = index.get_indexer(a["episode_key"])
     a = a[~excluded[pos]].copy()
@@ -206,9 +261,20 @@ def _in_episode_order(
     """
     position = pd.Index(episodes["episode_key"])
     t = kept["treatments"]
-    t = t.iloc[np.argsort(position.get_indexer(t["episode_key"]))]
+    t = t.iloc[
+        np.lexsort(
+            (
+                t["units"].to_numpy(),
+                _day_number(t["treatment_date"]),
+                position.get_indexer(t["parent_episode_key"]),
+            )
+        )
+    ]
     a = kept["assessments"]
-    ties = (a["severity"].fillna(-1).to_numpy("int64"), _day_number(a["reported_wearoff_date"]))
+    ties: tuple[np.ndarray, ...] = (
+        a["severity"].fillna(-1).to_numpy("int64"),
+        _day_number(a["reported_wearoff_date"]),
+    )
     a = a.iloc[np.lexsort((*ties, a["day"].to_numpy(), position.get_indexer(a["episode_key"])))]
     c = kept["complications"]
     ties = (
@@ -224,6 +290,25 @@ def _in_episode_order(
         n: df.reset_index(drop=True)
         for n, df in {"patients": p, "treatments": t, "assessments": a, "complications": c}.items()
     }
+
+
+def _filed_under_episodes(
+    tables: dict[str, pd.DataFrame], cfg: PrepareConfig
+) -> dict[str, pd.DataFrame]:
+    """Decide every treatment row's episode (touch-ups, same-day records), record it in the
+    treatments table (``touchup``, ``parent_episode_key``) and file assessments and
+    complications under their episode. The roles are returned under the key ``_roles``."""
+    t = tables["treatments"]
+    roles = episode_roles(t, cfg.touchup_window_days)
+    out = dict(tables)
+    out["treatments"] = t.assign(
+        touchup=roles["touchup"].to_numpy(bool),
+        parent_episode_key=roles["parent_episode_key"].to_numpy(),
+    )
+    for name in ("assessments", "complications"):
+        out[name] = file_under_episodes(tables[name], t, roles)
+    out["_roles"] = roles
+    return out
 
 
 def prepare(
@@ -253,7 +338,10 @@ def prepare(
     Raises
     ------
     InputValidationError
-        Listing every problem found (file, row, column, value, rule); identifiers are masked.
+        Listing every root problem found (file, row, column, value, rule, knock-on count);
+        values that may identify a person are masked. The data cut-off is ``data.cutoff_date``
+        or the export date in mapping.yaml (``export_date``), never a date found in the data:
+        a later date is a problem.
     """
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
@@ -266,13 +354,15 @@ def prepare(
     )
     raw = read_export(input_dir, mapping)
     steps.update()
-    cutoff = data_cutoff(raw.tables, cfg)
-    problems = validate(raw, cfg, cutoff)
-    if problems:
+    cutoff, source, problems = resolve_cutoff(cfg, mapping)
+    problems = problems + validate(raw, cfg, cutoff)
+    if problems or cutoff is None:
         steps.close()
         raise InputValidationError(problems)
     steps.update()
     tables, staff = _keyed(raw.tables, key)
+    tables = _filed_under_episodes(tables, cfg)
+    roles = tables.pop("_roles")
     steps.update()
     all_episodes = derive_episodes(
         tables["treatments"],
@@ -281,18 +371,20 @@ def prepare(
         tables["complications"],
         cfg,
         cutoff,
+        roles,
     )
     excluded = age_exclusions(all_episodes, cfg)
-    dq = data_quality_table(raw.rows_in, all_episodes, excluded, tables, cfg)
+    dq = data_quality_table(
+        raw.rows_in, all_episodes, excluded, tables, cfg, sheet_rows(raw), roles
+    )
     drop = excluded.notna().to_numpy()
     episodes = all_episodes[~drop].drop(columns=["reported_present", "reported_consistent"])
-    kept = _finish_tables(tables, drop)
+    kept = _finish_tables(tables, row_exclusions(all_episodes, excluded, roles).notna().to_numpy())
     episode_order, patient_order = processed_order(episodes, kept["patients"])
     episodes = episodes.iloc[episode_order].reset_index(drop=True)
     kept = _in_episode_order(kept, episodes, patient_order)
     steps.update()
     steps.close()
-    source = CUTOFF_SOURCES[0] if cfg.cutoff_date is not None else CUTOFF_SOURCES[1]
     return PreparedData(
         **kept,
         episodes=episodes,
@@ -344,6 +436,8 @@ def write_prepared(
         for table, file in TABLE_FILES.items():
             writer = write_csv if file.endswith(".csv") else write_parquet
             writer(getattr(prepared, table), tmp / file)
+        if prepared.cutoff_date is None or prepared.cutoff_source is None:
+            raise ValueError("prepared data without a data cut-off and its source")
         write_study_period(prepared.cutoff_date, prepared.cutoff_source, tmp)
         os.chmod(tmp, 0o755)
         if out_dir.exists():

@@ -31,7 +31,8 @@ class DataConfig:
         Mapping YAML of a clinic's own column names and labels; ``None`` = ``INPUT/mapping.yaml``
         if present.
     cutoff_date : datetime.date or None
-        Data cut-off; ``None`` = the latest date found in the export.
+        Data cut-off; ``None`` = the export date the export's mapping.yaml declares
+        (``export_date``). Never the latest date found in the data.
     """
 
     input_dir: str
@@ -83,6 +84,10 @@ class PrepareSection:
     recent_episode_days : int
         Censored episodes treated fewer than this many days before the cut-off are labelled
         ``right_cutoff`` (the patient may still return), older ones ``right_no_return``.
+    touchup_window_days : int
+        A treatment of a region within this many days of the patient's previous treatment of
+        that region is a touch-up of that episode (unless the export's ``is_touchup`` says
+        otherwise; docs/data-dictionary.md "Touch-ups").
     """
 
     exclude: ExclusionConfig
@@ -95,6 +100,7 @@ class PrepareSection:
     reported_wearoff_window_days: float
     complication_window_days: int
     recent_episode_days: int
+    touchup_window_days: int
 
     def __post_init__(self) -> None:
         lo, hi = self.exercise_tier_cutoffs
@@ -108,6 +114,11 @@ class PrepareSection:
             or self.complication_window_days < 0
         ):
             raise ConfigError("prepare: tolerances and windows must be >= 0")
+        if not 0 < self.touchup_window_days < 90:
+            raise ConfigError(
+                "prepare.touchup_window_days must lie in 1..89: a touch-up adjusts the episode "
+                "at its two-week check, and the labels allow re-treatment from day 90"
+            )
 
 
 @dataclass(frozen=True)
@@ -115,7 +126,7 @@ class PrepareConfig(PrepareSection):
     """Everything the ingestion, validation and derivation steps need.
 
     The ``prepare`` section plus the study vocabulary (regions, products, complication types)
-    and ``data.cutoff_date`` (``None`` = the latest date in the export).
+    and ``data.cutoff_date`` (``None`` = the export date of the export's mapping.yaml).
     """
 
     vocabulary: Vocabulary

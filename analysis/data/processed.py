@@ -8,8 +8,9 @@ This module is the one declaration of the processed columns (docs/ARCHITECTURE.m
 list.
 
 The data cut-off is written once, by ``prepare``, as ``study_period.json``
-(``{"data_cutoff": "YYYY-MM-DD", "source": "params" | "latest date in the export"}``) and
-read with :func:`read_data_cutoff`.
+(``{"data_cutoff": "YYYY-MM-DD", "source": "params" | "export date"}``: ``data.cutoff_date`` of
+params.yaml, or ``export_date`` of the export's mapping.yaml) and read with
+:func:`read_data_cutoff`.
 
 Example
 -------
@@ -65,6 +66,7 @@ EPISODE_COLUMNS: tuple[str, ...] = (
     "reference_dose_units",
     "rel_dose",
     "log2_rel_dose",
+    "log2_rel_dose_initial",
     "muscle_bulk",
     "exercise_met_h_week",
     "exercise_tier",
@@ -73,6 +75,10 @@ EPISODE_COLUMNS: tuple[str, ...] = (
     "age_years",
     "body_fat_pct",
     "cycle",
+    "touchup",
+    "n_touchups",
+    "touchup_units_ona_eq",
+    "touchup_day",
     "dur_lower_days",
     "dur_upper_days",
     "dur_status",
@@ -92,13 +98,13 @@ TABLE_FILES: dict[str, str] = {
     "data_quality": "data_quality.csv",
 }
 STUDY_PERIOD_FILE = "study_period.json"
-CUTOFF_SOURCES: tuple[str, ...] = ("params", "latest date in the export")
+CUTOFF_SOURCES: tuple[str, ...] = ("params", "export date")
 
 #: Complication flag columns: ``c30_<type>`` for each complication type, and ``c30_any``.
 C30_PATTERN = r"^c30_.+$"
 
 #: Columns of pseudonyms, shown as this text in messages.
-KEY_COLUMNS = frozenset({"episode_key", "patient_key", "clinic", "injector"})
+KEY_COLUMNS = frozenset({"episode_key", "patient_key", "clinic", "injector", "parent_episode_key"})
 KEY_SHOWN = "<key>"
 
 HEX16 = r"^[0-9a-f]{16}$"
@@ -190,6 +196,17 @@ def _treatment_columns(vocabulary: Vocabulary | None) -> dict[str, pa.Column]:
     }
 
 
+def _treatments_schema(vocabulary: Vocabulary | None) -> pa.DataFrameSchema:
+    """Validated treatments, with the clinic's touch-up mark and the episode each row joined."""
+    columns = {
+        **_treatment_columns(vocabulary),
+        "is_touchup": _col("boolean", nullable=True),
+        "touchup": _col(bool),
+        "parent_episode_key": _col(TEXT, _pseudonym("episode")),
+    }
+    return pa.DataFrameSchema(columns, strict=True)
+
+
 def _episode_columns(vocabulary: Vocabulary | None) -> dict[str, pa.Column]:
     shared = _treatment_columns(vocabulary)
     derived = {
@@ -199,6 +216,11 @@ def _episode_columns(vocabulary: Vocabulary | None) -> dict[str, pa.Column]:
         "reference_dose_units": _col(float, _positive()),
         "rel_dose": _col(float, _positive()),
         "log2_rel_dose": _col(float, _finite()),
+        "log2_rel_dose_initial": _col(float, _finite()),
+        "touchup": _col(bool),
+        "n_touchups": _col("int64", _at_least(0)),
+        "touchup_units_ona_eq": _col(float, _at_least(0), _finite()),
+        "touchup_day": _col(float, _at_least(0), nullable=True),
         "exercise_tier": _col(TEXT, _codes(EXERCISE_TIERS, "exercise_tier")),
         "sex": _col(TEXT, _codes(SEX_CODES, "sex")),
         "age_years": _col(float, _finite()),
@@ -226,7 +248,13 @@ def _episodes_schema(vocabulary: Vocabulary | None) -> pa.DataFrameSchema:
         lambda df: df["dur_upper_days"] >= df["dur_lower_days"],
         error="dur_upper_days must be >= dur_lower_days (inf = right-censored)",
     )
-    return pa.DataFrameSchema(_episode_columns(vocabulary), checks=[upper_ok], strict=True)
+    touchup_ok = pa.Check(
+        lambda df: df["touchup"] == (df["n_touchups"] > 0),
+        error="touchup must be true exactly when n_touchups > 0",
+    )
+    return pa.DataFrameSchema(
+        _episode_columns(vocabulary), checks=[upper_ok, touchup_ok], strict=True
+    )
 
 
 def _reconciles(dq: pd.DataFrame) -> pd.Series:
@@ -259,7 +287,7 @@ def processed_schemas(vocabulary: Vocabulary | None = None) -> dict[str, pa.Data
             },
             strict=True,
         ),
-        "treatments": pa.DataFrameSchema(_treatment_columns(vocabulary), strict=True),
+        "treatments": _treatments_schema(vocabulary),
         "assessments": pa.DataFrameSchema(
             {
                 "episode_key": _col(TEXT),

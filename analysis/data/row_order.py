@@ -28,7 +28,7 @@ import pandas as pd
 from analysis.data.derive import hex_key_columns
 
 #: Pseudonym columns: never used to order rows (except as the last tie-break).
-PSEUDONYM_COLUMNS = ("episode_key", "patient_key", "clinic", "injector")
+PSEUDONYM_COLUMNS = ("episode_key", "patient_key", "clinic", "injector", "parent_episode_key")
 
 
 def _sort_keys(values: pd.Series) -> list[np.ndarray]:

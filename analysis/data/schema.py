@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -68,6 +69,8 @@ TABLES: dict[str, tuple[ColumnSpec, ...]] = {
         ColumnSpec("muscle_bulk", "int"),
         ColumnSpec("exercise_met_h_week", "float"),
         ColumnSpec("baseline_severity", "int"),
+        # the clinic's own mark of a touch-up (issue 14); empty = let the window rule decide
+        ColumnSpec("is_touchup", "code", required=False, nullable=True),
     ),
     "assessments": (
         ColumnSpec("episode_id", "id"),
@@ -97,7 +100,36 @@ MAPPABLE_VALUES: dict[str, tuple[tuple[str, str], ...]] = {
     "complication_type": (("complications", "complication_type"),),
     "sex": (("patients", "sex"),),
     "complication_severity": (("complications", "severity"),),
+    "is_touchup": (("treatments", "is_touchup"),),
 }
+
+#: Spellings of ``treatments.is_touchup`` (case-insensitive; a mapping file can translate a
+#: clinic's own words, ``values: is_touchup: {Nachkorrektur: "true"}``).
+TOUCHUP_TRUE: frozenset[str] = frozenset({"true", "yes", "y", "1", "t"})
+TOUCHUP_FALSE: frozenset[str] = frozenset({"false", "no", "n", "0", "f"})
+
+
+def parse_touchup_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``is_touchup`` cells as a nullable boolean, and which non-empty cells are unreadable.
+
+    Accepts booleans (Parquet, Excel), 0/1, and the words of :data:`TOUCHUP_TRUE` /
+    :data:`TOUCHUP_FALSE` in any case; empty cells stay missing (the window rule decides).
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    verdict: list[object] = []
+    bad: list[bool] = []
+    for u in uniques:
+        text = str(int(u) if isinstance(u, float) and u.is_integer() else u).strip().lower()
+        flag = True if text in TOUCHUP_TRUE else False if text in TOUCHUP_FALSE else None
+        verdict.append(flag)
+        bad.append(flag is None)
+    flags = pd.array([*verdict, None], dtype="boolean")[codes]
+    unreadable = np.array([*bad, False])[codes]
+    return (
+        pd.Series(flags, index=values.index, name=values.name),
+        pd.Series(unreadable, index=values.index),
+    )
+
 
 PANDAS_DTYPE: dict[Kind, str] = {
     "id": "object",
@@ -130,6 +162,11 @@ def _codes(values, what: str) -> pa.Check:
 
 
 WHOLE = pa.Check(_whole, error="must be a whole number")
+TOUCHUP_FLAG = pa.Check(
+    lambda s: ~parse_touchup_flags(s)[1],
+    error="is_touchup must be true or false (also yes/no, 1/0); empty = decided by the "
+    "touch-up window (prepare.touchup_window_days)",
+)
 
 
 def _col(table: str, name: str, checks: list[pa.Check] | None = None, unique: bool = False):
@@ -203,6 +240,7 @@ def build_schemas(
                 "baseline_severity": _col(
                     "treatments", "baseline_severity", [_range(sev_lo, sev_hi), WHOLE]
                 ),
+                "is_touchup": _col("treatments", "is_touchup", [TOUCHUP_FLAG]),
             }
         ),
         "assessments": pa.DataFrameSchema(

@@ -2,7 +2,9 @@
 
 ``plot_*`` draw on a given axes; ``fig_*`` compose a figure. Call them inside
 :func:`analysis.figures.theme.theme`; only stages save figures. Series are told apart by
-marker and line style as well as colour, so the figures read in greyscale.
+marker and line style as well as colour, so the figures read in greyscale. The figures plot
+counts: the disclosure layer draws the released ones from the released tables, where a
+suppressed count and the values computed from it are NaN and are not drawn.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def plot_complication_trend(trends: pd.DataFrame, ax: plt.Axes, ci_level: float 
     ax.errorbar(
         x,
         rate,
-        yerr=[rate - lo, hi - rate],
+        yerr=[np.clip(rate - lo, 0, None), np.clip(hi - rate, 0, None)],  # rounding at 0
         color=PALETTE[5],
         marker=MARKERS[1],
         linestyle=LINESTYLES[1],
@@ -75,7 +77,8 @@ def plot_retreat_trend(trends: pd.DataFrame, ax: plt.Axes, ci_level: float = 0.9
     ax.axhline(
         90, color=PALETTE[7], linestyle=LINESTYLES[3], linewidth=1, label="label minimum (90 days)"
     )
-    for xi in x[np.isnan(med)]:  # too recent: fewer than half re-treated by the cut-off
+    shown = ~np.isnan(trends["n_retreated"].to_numpy(float))  # NaN: withheld, not drawn
+    for xi in x[np.isnan(med) & shown]:  # too recent: fewer than half re-treated by the cut-off
         ax.annotate(
             "not\nreached",
             (xi, 0.02),

@@ -22,9 +22,27 @@ def _label(code: str) -> str:
     return code.replace("_", " ")
 
 
-def plot_caterpillar(table: pd.DataFrame, ax: plt.Axes, level: str, multiplier: float) -> plt.Axes:
-    """Posterior rate ratio to the benchmark (95% CrI) per provider, sorted; too-few in grey,
-    flagged providers (``flagged`` column, if present) in the warning colour."""
+#: x-axis label of the caterpillar plot by reference (``plot_caterpillar(reference=...)``).
+CATERPILLAR_XLABEL = {
+    "benchmark": "rate / region-mix benchmark (posterior mean, 95% CrI)",
+    "peers": "rate / peers' rate on the same treatments (posterior mean, 95% CrI)",
+}
+
+
+def plot_caterpillar(
+    table: pd.DataFrame, ax: plt.Axes, level: str, multiplier: float, reference: str = "benchmark"
+) -> plt.Axes:
+    """Posterior rate ratio to the reference (95% CrI) per provider, sorted; too-few in grey,
+    flagged providers (``flagged`` column, if present) in the warning colour.
+
+    ``reference`` is ``"benchmark"`` (columns ``rate_ratio_{mean,lower,upper}``) or ``"peers"``
+    (``rate_ratio_vs_peers_*``: the touch-up rates, which have no published benchmark).
+    """
+    if reference == "peers":
+        ratio = {
+            f"rate_ratio_{k}": table[f"rate_ratio_vs_peers_{k}"] for k in ("mean", "lower", "upper")
+        }
+        table = table.assign(**ratio)
     t = table.sort_values("rate_ratio_mean").reset_index(drop=True)
     y = np.arange(len(t))
     judged = ~t["too_few_to_judge"].to_numpy()
@@ -48,19 +66,25 @@ def plot_caterpillar(table: pd.DataFrame, ax: plt.Axes, level: str, multiplier: 
                 lw=0.8,
                 label=label,
             )
-    ax.axvline(1.0, color=PALETTE[7], ls=LINESTYLES[0], lw=0.8, label="benchmark")
+    ax.axvline(1.0, color=PALETTE[7], ls=LINESTYLES[0], lw=0.8, label=reference)
     ax.axvline(
-        multiplier, color=PALETTE[5], ls=LINESTYLES[1], lw=0.8, label=f"{multiplier:g} x benchmark"
+        multiplier,
+        color=PALETTE[5],
+        ls=LINESTYLES[1],
+        lw=0.8,
+        label=f"{multiplier:g} x {reference}",
     )
     ax.set_yticks(y)
     ax.set_yticklabels(t[level], fontsize=5)
-    ax.set_xlabel("rate / region-mix benchmark (posterior mean, 95% CrI)")
+    ax.set_xlabel(CATERPILLAR_XLABEL[reference])
     return ax
 
 
-def fig_caterpillar(table: pd.DataFrame, level: str, multiplier: float, title: str) -> plt.Figure:
+def fig_caterpillar(
+    table: pd.DataFrame, level: str, multiplier: float, title: str, reference: str = "benchmark"
+) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, max(3.0, 0.12 * len(table) + 1.0)))
-    plot_caterpillar(table, ax, level, multiplier)
+    plot_caterpillar(table, ax, level, multiplier, reference)
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=7)
     return fig
@@ -78,8 +102,8 @@ def funnel_limits(
 def plot_funnel(table: pd.DataFrame, ax: plt.Axes, multiplier: float) -> plt.Axes:
     """Observed standardised ratio (observed / benchmark rate) against treatment volume, with
     95% and 99.8% binomial limits around the benchmark (ratio 1) and the ``multiplier`` line."""
-    t = table.loc[table["n_treatments"] > 0]
-    ratio = t["observed_rate"] / t["benchmark_rate"]
+    t = table.loc[pd.to_numeric(table["n_treatments"], errors="coerce") > 0]
+    ratio = pd.to_numeric(t["observed_rate"], errors="coerce") / t["benchmark_rate"]
     bench = float(np.average(t["benchmark_rate"], weights=t["n_treatments"]))
     grid = np.unique(
         np.geomspace(max(1, t["n_treatments"].min()), t["n_treatments"].max() * 1.1, 120).round()
@@ -113,6 +137,14 @@ def plot_funnel(table: pd.DataFrame, ax: plt.Axes, multiplier: float) -> plt.Axe
     ax.set_xlabel("treatments (volume)")
     ax.set_ylabel("observed / benchmark rate")
     return ax
+
+
+def fig_funnel_of(
+    rates: pd.DataFrame, multiplier: float, structure: str, level: str = "injector"
+) -> plt.Figure:
+    """:func:`fig_funnel` of the rows of ``rates`` fitted with model ``structure`` (rare types
+    have no provider effects). Rows whose counts are suppressed (NaN) are not drawn."""
+    return fig_funnel(rates.loc[rates["model_structure"] == structure], multiplier, level)
 
 
 def fig_funnel(table: pd.DataFrame, multiplier: float, level: str = "injector") -> plt.Figure:
@@ -174,7 +206,8 @@ def fig_dose_risk(table: pd.DataFrame) -> plt.Figure:
 
 
 def plot_ppc(table: pd.DataFrame, ax: plt.Axes, key: str) -> plt.Axes:
-    """Observed event counts against the 95% posterior predictive interval."""
+    """Observed event counts against the 95% posterior predictive interval (an observed count
+    that is suppressed, NaN, is not drawn)."""
     t = table.sort_values("replicated_mean").reset_index(drop=True)
     y = np.arange(len(t))
     ax.hlines(
@@ -185,7 +218,9 @@ def plot_ppc(table: pd.DataFrame, ax: plt.Axes, key: str) -> plt.Axes:
         lw=1.5,
         label="95% predictive interval",
     )
-    inside = t["within_95"].to_numpy()
+    # a suppressed count (NaN, with its within_95) is not drawn
+    inside = t["within_95"].eq(True).to_numpy()
+    outside = t["within_95"].eq(False).to_numpy()
     ax.scatter(
         t.loc[inside, "observed_events"],
         y[inside],
@@ -196,8 +231,8 @@ def plot_ppc(table: pd.DataFrame, ax: plt.Axes, key: str) -> plt.Axes:
         label="observed",
     )
     ax.scatter(
-        t.loc[~inside, "observed_events"],
-        y[~inside],
+        t.loc[outside, "observed_events"],
+        y[outside],
         s=14,
         color=PALETTE[5],
         marker=MARKERS[2],

@@ -34,12 +34,32 @@ def plot_survival_curves(
     return ax
 
 
-def plot_numbers_known_effective(curves: pd.DataFrame, ax, groups: list[str], ticks: np.ndarray):
-    """Table of episodes known to be still effective (lower bound >= day) under the x axis."""
-    ax.set_axis_off()
-    for k, g in enumerate(groups):
+#: Days between the columns of the numbers-still-effective table under the survival curves.
+TICK_DAYS = 60.0
+
+
+def numbers_known_effective(curves: pd.DataFrame, step_days: float = TICK_DAYS) -> pd.DataFrame:
+    """Episodes known to be still effective (lower bound >= day) at every ``step_days``, per
+    group of ``curves`` (group, time_days, n_known_effective): the table printed under the
+    curves. Columns ``group, level, day, n_known_effective``."""
+    ticks = np.arange(0, curves["time_days"].max() + 1, step_days)
+    rows = []
+    for g in dict.fromkeys(curves["group"]):
         c = curves[curves["group"] == g].set_index("time_days")["n_known_effective"]
         vals = c.reindex(ticks, method="nearest")
+        rows += [
+            (g, str(g).split("=")[-1], float(t), int(v)) for t, v in zip(ticks, vals, strict=True)
+        ]
+    return pd.DataFrame(rows, columns=["group", "level", "day", "n_known_effective"])
+
+
+def plot_numbers_known_effective(numbers: pd.DataFrame, ax, groups: list[str], ticks: np.ndarray):
+    """Table of episodes known to be still effective under the x axis (``numbers``: group,
+    day, n_known_effective); a suppressed number (NaN) is left blank."""
+    ax.set_axis_off()
+    for k, g in enumerate(groups):
+        c = numbers[numbers["group"] == g].set_index("day")["n_known_effective"]
+        vals = pd.to_numeric(c.reindex(ticks), errors="coerce")
         y = 1 - (k + 0.5) / len(groups)
         ax.text(
             -0.01,
@@ -52,6 +72,8 @@ def plot_numbers_known_effective(curves: pd.DataFrame, ax, groups: list[str], ti
             color=PALETTE[k % len(PALETTE)],
         )
         for t, v in zip(ticks, vals, strict=True):
+            if pd.isna(v):
+                continue
             ax.text(
                 t,
                 y,
@@ -64,17 +86,28 @@ def plot_numbers_known_effective(curves: pd.DataFrame, ax, groups: list[str], ti
     return ax
 
 
-def fig_survival_by_region(curves: pd.DataFrame, model: pd.DataFrame | None = None) -> Figure:
-    """Turnbull curves by region (two panels) with numbers known still effective."""
+def fig_survival_by_region(
+    curves: pd.DataFrame,
+    numbers: pd.DataFrame | None = None,
+    model: pd.DataFrame | None = None,
+    variable: str | None = "region",
+) -> Figure:
+    """Turnbull curves by region (two panels) with the numbers known still effective
+    (:func:`numbers_known_effective`; computed from ``curves`` when not given, as in an
+    analyst's notebook); ``variable`` selects the curves' groups."""
+    if variable is not None and "variable" in curves:
+        curves = curves[curves["variable"] == variable]
+    if numbers is None:
+        numbers = numbers_known_effective(curves)
     groups = list(dict.fromkeys(curves["group"]))
     halves = [groups[: (len(groups) + 1) // 2], groups[(len(groups) + 1) // 2 :]]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), gridspec_kw={"height_ratios": [3, 1.2]})
-    ticks = np.arange(0, curves["time_days"].max() + 1, 60.0)
+    ticks = np.arange(0, curves["time_days"].max() + 1, TICK_DAYS)
     for col, gs in enumerate(halves):
         plot_survival_curves(curves, axes[0, col], gs, model)
         axes[0, col].set_xticks(ticks)
         axes[0, col].legend(fontsize=7, loc="upper right")
-        plot_numbers_known_effective(curves, axes[1, col], gs, ticks)
+        plot_numbers_known_effective(numbers, axes[1, col], gs, ticks)
         axes[1, col].set_xlim(axes[0, col].get_xlim())
         axes[1, col].set_title("Episodes known still effective", fontsize=8, loc="left")
     fig.suptitle(
@@ -163,7 +196,7 @@ def fig_dose_response(table: pd.DataFrame) -> Figure:
 
 
 def plot_calibration(table: pd.DataFrame, ax, week: float):
-    t = table[table["week"] == week]
+    t = table[(table["week"] == week) & table["observed"].notna()]  # NaN: withheld
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
     ax.errorbar(
         t["predicted"],

@@ -1,14 +1,14 @@
 """Assembling typed stage manifests into a :class:`Report` (no file is written here).
 
 The report only assembles (docs/ARCHITECTURE.md): numbers come from the stage manifests and the
-tables they name, never from a template. Small counts are suppressed in every table the report
-shows or exports, because the whole page is something a clinic could share.
+tables they name, never from a template. It reads only what the disclosure layer released under
+``reports/<stage>/`` (small counts and their complements already suppressed) and refuses a table
+that still shows a small count (:func:`analysis.report.suppress.check_released`).
 """
 
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +27,8 @@ from analysis.manifest import (
 from analysis.report.config import ReportConfig
 from analysis.report.formatting import format_number, format_table
 from analysis.report.provenance import Provenance
-from analysis.report.suppress import suppress_small_counts
+from analysis.report.suppress import check_released
 
-#: Columns treated as computed from a row's counts when a manifest table declares no
-#: ``derived_columns``: observed / crude / raw values (e.g. ``observed_rate``).
-OBSERVED_COLUMN = re.compile(r"(^|_)(observed|crude|raw)(_|$)")
 #: Figure types the report embeds, by suffix.
 FIGURE_TYPES = {
     ".png": "image/png",
@@ -61,7 +58,7 @@ class RenderedHeadline:
 
 @dataclass(frozen=True)
 class RenderedTable:
-    """A table as shown: suppressed, formatted cells, and where it is exported."""
+    """A table as shown: the released cells formatted, and where it is exported."""
 
     caption: str
     source: str
@@ -104,6 +101,7 @@ class Report:
     data_quality: RenderedTable
     provenance: Provenance
     stage_titles: list[str] = field(default_factory=list)
+    disclosure_audit: RenderedTable | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -129,18 +127,35 @@ class Report:
     def tables(self) -> list[RenderedTable]:
         """Every exported table (research tables, LaTeX-flagged tables, data quality)."""
         out = [t for v in VIEWS for s in self.sections[v] for t in s.tables if t.export_stem]
-        return [*out, self.data_quality]
+        audit = [self.disclosure_audit] if self.disclosure_audit is not None else []
+        return [*out, self.data_quality, *audit]
 
 
 # ------------------------------------------------------------------------------------------
 # Reading what a manifest names
 # ------------------------------------------------------------------------------------------
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a stage table (CSV or Parquet) exactly as written."""
+    """Read a released table (CSV or Parquet); numbers in a column that also holds the
+    suppression label are read back as numbers."""
     path = Path(path)
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path, keep_default_na=True)
+        table = pd.read_parquet(path)
+    else:
+        table = pd.read_csv(path, keep_default_na=True)
+    for col in table.columns:
+        if table[col].dtype == object:
+            table[col] = [_number_or_text(v) for v in table[col]]
+    return table
+
+
+def _number_or_text(value):
+    if not isinstance(value, str):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() and "." not in value else number
 
 
 def data_uri(path: Path) -> str:
@@ -190,12 +205,9 @@ def render_headline(head: Headline, stage: str) -> RenderedHeadline:
 
 
 def render_table(man: Manifest, spec: TableRef, min_count: int, export: bool) -> RenderedTable:
-    """Read a manifest table, suppress small counts, format it."""
-    table = read_table(man.path(spec.path))
-    derived = spec.derived_columns
-    if derived is None:  # not declared: withhold the observed (crude) proportions of the row
-        derived = tuple(c for c in table.columns if OBSERVED_COLUMN.search(str(c)))
-    shown = suppress_small_counts(table, spec.count_columns, min_count, derived)
+    """Read a released manifest table, check that it shows no small count, format it."""
+    shown = read_table(man.path(spec.path))
+    check_released(shown, spec.count_columns, min_count, f"{man.name}/{spec.path}")
     return RenderedTable(
         caption=spec.caption,
         source=f"{man.name}/{spec.path}",
@@ -243,6 +255,14 @@ def data_quality_table(manifests: list[Manifest], min_count: int) -> RenderedTab
     )
 
 
+def disclosure_audit_table(manifests: list[Manifest], min_count: int) -> RenderedTable | None:
+    """The disclosure audit the layer added to the describe stage's manifest (if any)."""
+    for man in manifests:
+        if man.disclosure_audit is not None:
+            return render_table(man, man.disclosure_audit, min_count, export=True)
+    return None
+
+
 def run_date(manifests: list[Manifest]) -> str:
     """The report's date: the ``data_cutoff`` a manifest gives (the describe stage's)."""
     for man in manifests:
@@ -272,35 +292,44 @@ def methods_paragraphs(
             f"{provenance.data_sha256[:16]}…; data cut-off {provenance.run_date}.",
         )
     )
-    paras.append(
-        (
-            "Disclosure control",
-            f"In every table of this report, counts from 1 to "
-            f"{min_count - 1} are shown as \u201c<{min_count}\u201d and values computed "
-            "from them in the same row are withheld.",
-        )
-    )
+    paras.append(("Disclosure control", disclosure_text(min_count)))
     return paras
 
 
+def disclosure_text(min_count: int) -> str:
+    """The methods paragraph of the disclosure layer (analysis/disclosure)."""
+    return (
+        f"Counts from 1 to {min_count - 1} are suppressed everywhere in this report, its tables "
+        "and figures (primary suppression). Further counts are suppressed (secondary) until a "
+        "linear-programming audit shows that, from every number released together "
+        "(margins, totals, which injector works in which clinic, rates times denominators, "
+        "the data-quality counts), none of the suppressed counts can be narrowed to an "
+        "interval shorter than the protection width; both kinds show the same label, "
+        "\u201csuppressed\u201d, as do values computed from them in the same row. Figures do "
+        "not draw withheld values. The audit is summarised in the data-quality section."
+    )
+
+
 def assemble_report(
-    manifests: list[Manifest], config: ReportConfig, provenance: Provenance
+    manifests: list[Manifest], config: ReportConfig, provenance: Provenance, min_count: int
 ) -> Report:
-    """Build the :class:`Report` (no files written) from checked manifests."""
+    """Build the :class:`Report` (no files written) from checked, released manifests;
+    ``min_count`` is ``disclosure.min_count`` (the report refuses a table below it)."""
     sections: dict[str, list[RenderedSection]] = {v: [] for v in VIEWS}
     headlines: dict[str, list[RenderedHeadline]] = {v: [] for v in VIEWS}
     for man in manifests:
         for sec in man.sections:
-            sections[sec.view].append(render_section(man, sec, config.min_count))
+            sections[sec.view].append(render_section(man, sec, min_count))
         for head in man.headlines:
             headlines[head.view].append(render_headline(head, man.stage))
     return Report(
         title=config.title,
-        min_count=config.min_count,
+        min_count=min_count,
         sections=sections,
         headlines=headlines,
-        methods=methods_paragraphs(manifests, provenance, config.min_count),
-        data_quality=data_quality_table(manifests, config.min_count),
+        methods=methods_paragraphs(manifests, provenance, min_count),
+        data_quality=data_quality_table(manifests, min_count),
         provenance=provenance,
         stage_titles=[m.title for m in manifests],
+        disclosure_audit=disclosure_audit_table(manifests, min_count),
     )

@@ -17,19 +17,18 @@ class ReportConfig:
     Attributes
     ----------
     title : page title.
-    min_count : counts 1 .. min_count-1 are shown as ``"<min_count"`` (every table).
     table1_by : column that splits Table 1 of the cohort description (``sex`` or ``region``).
     ci_level : level of the cohort description's intervals (Wilson, Kaplan-Meier).
     bootstrap_replicates : patient-bootstrap replicates of the cohort description's
         Kaplan-Meier medians.
     pdf : whether to write research.pdf.
-    stages : stage output directories (under ``reports/``) assembled, in reading order.
+    stages : stage output directories (``data/results/<stage>`` analyst copies released by the
+        disclosure layer to ``reports/<stage>``), in reading order.
     params_sections : params.yaml sections shown in the provenance footer.
     packages : packages whose versions are reported.
     """
 
     title: str
-    min_count: int
     table1_by: Literal["sex", "region"]
     ci_level: float
     bootstrap_replicates: int
@@ -39,8 +38,6 @@ class ReportConfig:
     packages: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.min_count < 1:
-            raise ConfigError(f"report.min_count must be >= 1, got {self.min_count}")
         if not 0.5 < self.ci_level < 1:
             raise ConfigError(f"report.ci_level must lie in (0.5, 1), got {self.ci_level}")
         if not self.stages:

@@ -1,11 +1,10 @@
-"""Small-count suppression for tables a clinic could share.
+"""The report's check that a table it shows was released by the disclosure layer.
 
-A count between 1 and ``threshold - 1`` (by default 1-4) could single out a patient, so it is
-replaced by the label ``"<5"`` (the rule itself is :mod:`analysis.disclosure`). Columns derived
-from a suppressed count in the same row (a rate, a percentage, its interval) would let a reader
-recompute the count, so they are blanked too. Zero is shown: it describes nobody. Secondary
-suppression across rows (recovering a cell from a shown total) is NOT attempted; tables that
-show totals should list the total's count column in ``count_columns`` as well.
+The report never suppresses: every table it reads under ``reports/<stage>/`` was written by the
+``disclose`` stage (:mod:`analysis.disclosure.release`), with small counts and their complements
+shown as :data:`~analysis.disclosure.rules.SUPPRESSED`. This module refuses a table whose count
+columns still hold a count from 1 to ``min_count - 1`` (a table that bypassed the layer), so
+that such a table can never reach the page or ``reports/tables``.
 """
 
 from __future__ import annotations
@@ -14,62 +13,55 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from analysis.disclosure import is_small_count, suppressed_label
+from analysis.disclosure.model import count_value
+from analysis.disclosure.rules import SUPPRESSED
 from analysis.errors import ConfigError
+from analysis.manifest import ManifestError
 
-#: What a suppressed derived cell shows.
-SUPPRESSED_DERIVED = "suppressed"
+#: What a suppressed derived cell shows (the same label as a suppressed count).
+SUPPRESSED_DERIVED = SUPPRESSED
 
 
-def suppress_small_counts(
-    table: pd.DataFrame,
-    count_columns: Sequence[str],
-    threshold: int = 5,
-    derived_columns: Sequence[str] = (),
+def check_released(
+    table: pd.DataFrame, count_columns: Sequence[str], threshold: int, source: str
 ) -> pd.DataFrame:
-    """Replace counts below ``threshold`` by ``"<threshold"`` and blank the derived cells.
+    """Return ``table`` unchanged if no count column holds a count in ``1 .. threshold-1``.
 
     Parameters
     ----------
     table
-        The table as a stage wrote it (one row a group, counts as numbers).
+        A released table (``reports/<stage>/<stem>.csv``).
     count_columns
-        Columns holding counts of people or episodes (manifest ``count_columns``).
+        Its count columns (manifest ``count_columns``).
     threshold
-        Smallest count shown; ``report.min_count`` in params.yaml (5 by default).
-    derived_columns
-        Columns computed from the counts of the same row (rates, intervals); blanked in a row
-        where any count is suppressed.
+        ``disclosure.min_count``.
+    source
+        Where the table comes from, for the message.
 
-    Returns
-    -------
-    pandas.DataFrame
-        A copy; suppressed columns become ``object`` dtype. The input is not changed.
+    Raises
+    ------
+    ManifestError
+        Naming the table, row and column of a small count (its value is not repeated).
 
     Examples
     --------
-    >>> t = pd.DataFrame({"region": ["a", "b"], "n": [12, 3], "rate": [0.25, 0.33]})
-    >>> suppress_small_counts(t, ["n"], 5, ["rate"])["n"].tolist()
-    [12, '<5']
+    >>> t = pd.DataFrame({"n": [12, "suppressed", 0]})
+    >>> check_released(t, ["n"], 5, "x.csv")["n"].tolist()
+    [12, 'suppressed', 0]
     """
     if threshold < 1:
-        raise ConfigError(f"report.min_count must be >= 1, got {threshold}")
-    missing = [c for c in [*count_columns, *derived_columns] if c not in table.columns]
+        raise ConfigError(f"disclosure.min_count must be >= 1, got {threshold}")
+    missing = [c for c in count_columns if c not in table.columns]
     if missing:
-        raise ConfigError(
-            f"suppression names column(s) {missing} that the table does not have "
-            f"(columns: {list(table.columns)})"
-        )
-    out = table.copy()
-    row_hit = pd.Series(False, index=out.index)
+        raise ManifestError(f"{source}: count column(s) {missing} are not in the table")
     for col in count_columns:
-        small = out[col].map(lambda v: is_small_count(v, threshold)).astype(bool)
-        if small.any():
-            out[col] = out[col].astype(object)
-            out.loc[small, col] = suppressed_label(threshold)
-        row_hit |= small
-    for col in derived_columns:
-        if row_hit.any():
-            out[col] = out[col].astype(object)
-            out.loc[row_hit, col] = SUPPRESSED_DERIVED
-    return out
+        for pos, value in enumerate(table[col].tolist()):
+            if isinstance(value, str) and value == SUPPRESSED:
+                continue
+            n = count_value(value, isinstance(value, str))
+            if n is not None and 0 < n < threshold:
+                raise ManifestError(
+                    f"{source}, row {pos + 1}, column '{col}': a count under {threshold} is shown; "
+                    "tables reach the report only through the disclosure layer (bonta disclose)"
+                )
+    return table

@@ -8,7 +8,9 @@ with its source) has three parts:
 * a realistic visit process that turns latent durations into interval-censored assessments
   (:mod:`analysis.simulator.visits`);
 * 30-day complications, logistic in region x type base rates, dose, product, clinic and
-  injector effects (a few injectors truly worse).
+  injector effects (a few injectors truly worse);
+* touch-ups at the two-week check (logistic in region, first dose, clinic and injector),
+  written as their own treatment rows; their units join the episode's total dose.
 
 Example
 -------
@@ -31,10 +33,12 @@ from analysis.io import write_csv, write_json, write_parquet
 from analysis.simulator.config import SimConfig
 from analysis.simulator.population import (
     PatientArrays,
+    TouchupEffects,
     complication_effects,
     complication_risk,
     dose_effect,
     simulate_patients,
+    touchup_effects,
 )
 from analysis.simulator.visits import AssessmentArrays, EpisodeArrays, simulate_visits
 from analysis.survival import covariates as cov
@@ -54,6 +58,7 @@ RAW_COLUMNS: dict[str, list[str]] = {
         "muscle_bulk",
         "exercise_met_h_week",
         "baseline_severity",
+        "is_touchup",
     ],
     "assessments": ["episode_id", "assessment_date", "severity", "reported_wearoff_date"],
     "complications": [
@@ -79,9 +84,10 @@ class SimulatedCohort:
     truth : dict
         Every parameter used (JSON-serialisable); see docs/simulator.md for the keys.
     truth_tables : dict of str to pandas.DataFrame
-        ``episodes`` (latent durations, true log-means), ``patients`` (frailty), ``injectors``
-        and ``clinics`` (true complication effects, ``truly_worse``), ``complication_risk``
-        (true 30-day risk per episode and applicable type) and ``region_medians``.
+        ``episodes`` (latent durations, true log-means, touch-ups), ``patients`` (frailty),
+        ``injectors`` and ``clinics`` (true complication and touch-up effects,
+        ``truly_worse``), ``complication_risk`` (true 30-day risk per episode and applicable
+        type) and ``region_medians``.
     """
 
     patients: pd.DataFrame
@@ -115,31 +121,32 @@ def simulate_cohort(cfg: SimConfig, *, progress: bool = False) -> SimulatedCohor
     SimulatedCohort
     """
     ss = np.random.SeedSequence(cfg.seed)
-    rng_pat, rng_visit, rng_comp, rng_eff = (np.random.default_rng(s) for s in ss.spawn(4))
+    rngs = [np.random.default_rng(s) for s in ss.spawn(5)]
+    rng_pat, rng_visit, rng_comp, rng_eff, rng_touch = rngs
     pa = simulate_patients(cfg, rng_pat)
+    touch_eff = touchup_effects(cfg, rng_touch)
     bar, tick = _progress_bar(progress, expected=int(cfg.n_patients * 4))
     try:
-        ep, asm = simulate_visits(cfg, rng_visit, pa, progress=tick)
+        ep, asm = simulate_visits(
+            cfg, rng_visit, pa, progress=tick, touch_rng=rng_touch, touch_effects=touch_eff
+        )
     finally:
         if bar is not None:
             bar.close()
-    order = np.lexsort((ep.region, ep.patient, ep.day))
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    episode_ids = _ids("E", 7, order.size)[rank]
+    ids = _treatment_ids(ep)
     clinic_eff, inj_eff, worse = complication_effects(cfg, rng_eff)
-    risk = _complication_risk_table(cfg, ep, episode_ids, rank, clinic_eff, inj_eff, rng_comp)
+    risk = _complication_risk_table(cfg, ep, ids.episode, ids.rank, clinic_eff, inj_eff, rng_comp)
     cohort = SimulatedCohort(
         patients=_patients_table(cfg, pa),
-        treatments=_treatments_table(cfg, ep, episode_ids, order),
-        assessments=_assessments_table(cfg, ep, asm, episode_ids, rank),
-        complications=_complications_table(cfg, ep, risk, episode_ids, rng_comp),
+        treatments=_treatments_table(cfg, ep, ids),
+        assessments=_assessments_table(cfg, ep, asm, ids),
+        complications=_complications_table(cfg, ep, risk, ids, rng_comp),
         truth=_truth_dict(cfg),
         truth_tables={
-            "episodes": _truth_episodes(cfg, ep, pa, episode_ids, order),
+            "episodes": _truth_episodes(cfg, ep, pa, ids),
             "patients": _truth_patients(cfg, pa),
-            "injectors": _truth_injectors(cfg, inj_eff, worse),
-            "clinics": _truth_clinics(cfg, clinic_eff),
+            "injectors": _truth_injectors(cfg, inj_eff, worse, touch_eff),
+            "clinics": _truth_clinics(cfg, clinic_eff, touch_eff),
             "complication_risk": risk.drop(columns=["_episode"]),
             "region_medians": region_medians(cfg),
         },
@@ -171,6 +178,55 @@ def _dates(cfg: SimConfig, days: np.ndarray) -> pd.Series:
     return pd.Series(out, dtype="datetime64[ns]")
 
 
+@dataclass(frozen=True)
+class TreatmentIds:
+    """Identifiers of the treatment rows: one per episode plus one per touch-up.
+
+    IDs are numbered in the order of (treatment day, patient, region) over all treatment rows.
+    ``episode`` and ``touchup`` (``None`` where an episode had none) are indexed by episode;
+    ``rank`` / ``touchup_rank`` are each row's position in that order; ``order`` lists the
+    rows (episodes first, then touch-ups, by episode index) in that order.
+    """
+
+    episode: np.ndarray
+    touchup: np.ndarray
+    rank: np.ndarray
+    touchup_rank: np.ndarray
+    order: np.ndarray
+    touched: np.ndarray  # episode indices with a touch-up, in row order after the episodes
+
+
+def _treatment_ids(ep: EpisodeArrays) -> TreatmentIds:
+    touched = np.flatnonzero(ep.touchup)
+    day = np.concatenate([ep.day, ep.day[touched] + ep.touchup_day[touched]])
+    patient = np.concatenate([ep.patient, ep.patient[touched]])
+    region = np.concatenate([ep.region, ep.region[touched]])
+    order = np.lexsort((region, patient, day))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    ids = _ids("E", 7, order.size)[rank]
+    n = ep.day.size
+    touchup = np.full(n, None, dtype=object)
+    touchup[touched] = ids[n:]
+    touchup_rank = np.full(n, -1, dtype=np.int64)
+    touchup_rank[touched] = rank[n:]
+    return TreatmentIds(ids[:n], touchup, rank[:n], touchup_rank, order, touched)
+
+
+def _filed_under(
+    ep: EpisodeArrays, ids: TreatmentIds, episode: np.ndarray, day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The treatment row a visit or complication is filed under, and that row's rank.
+
+    Rows after a touch-up (``day`` since the first injection beyond the touch-up day) of an
+    episode whose clinic files follow-up under the latest treatment go to the touch-up's row.
+    """
+    later = ep.followup_on_touchup[episode] & (day > ep.touchup_day[episode])
+    row_id = np.where(later, ids.touchup[episode], ids.episode[episode])
+    rank = np.where(later, ids.touchup_rank[episode], ids.rank[episode])
+    return row_id, rank
+
+
 def _clinic_ids(n: int) -> np.ndarray:
     return np.array([f"clinic_{i + 1:02d}" for i in range(n)], dtype=object)
 
@@ -190,37 +246,46 @@ def _patients_table(cfg: SimConfig, pa: PatientArrays) -> pd.DataFrame:
     )
 
 
-def _treatments_table(
-    cfg: SimConfig, ep: EpisodeArrays, ids: np.ndarray, order: np.ndarray
-) -> pd.DataFrame:
+def _treatments_table(cfg: SimConfig, ep: EpisodeArrays, ids: TreatmentIds) -> pd.DataFrame:
+    """Episode rows and touch-up rows (same patient, staff, region, product and covariates;
+    the touch-up's day and units), sorted like their IDs. Clinics of
+    ``touchup.flag_clinics`` mark each row's ``is_touchup`` as ``true``/``false``."""
+    e = np.concatenate([np.arange(ep.day.size), ids.touched])
+    is_touchup = np.arange(e.size) >= ep.day.size
+    day = np.where(is_touchup, ep.day[e] + np.nan_to_num(ep.touchup_day[e]), ep.day[e])
+    flags = np.where(is_touchup, "true", "false").astype(object)
+    flags[~np.asarray(cfg.touchup_flag_clinics)[ep.clinic[e]]] = None
     df = pd.DataFrame(
         {
-            "episode_id": ids,
-            "patient_id": _ids("P", 6, cfg.n_patients)[ep.patient],
-            "clinic_id": _clinic_ids(cfg.n_clinics)[ep.clinic],
-            "injector_id": _injector_ids(cfg.n_injectors)[ep.injector],
-            "treatment_date": _dates(cfg, ep.day),
-            "region": np.asarray(cfg.regions, dtype=object)[ep.region],
-            "product": np.asarray(cfg.products, dtype=object)[ep.product],
-            "units": ep.units.astype(float),
-            "muscle_bulk": ep.muscle_bulk.astype(np.int64),
-            "exercise_met_h_week": ep.exercise_met_h.astype(float),
-            "baseline_severity": ep.baseline_severity.astype(np.int64),
+            "episode_id": np.concatenate([ids.episode, ids.touchup[ids.touched]]),
+            "patient_id": _ids("P", 6, cfg.n_patients)[ep.patient[e]],
+            "clinic_id": _clinic_ids(cfg.n_clinics)[ep.clinic[e]],
+            "injector_id": _injector_ids(cfg.n_injectors)[ep.injector[e]],
+            "treatment_date": _dates(cfg, day),
+            "region": np.asarray(cfg.regions, dtype=object)[ep.region[e]],
+            "product": np.asarray(cfg.products, dtype=object)[ep.product[e]],
+            "units": np.where(is_touchup, ep.touchup_units[e], ep.units[e]).astype(float),
+            "muscle_bulk": ep.muscle_bulk[e].astype(np.int64),
+            "exercise_met_h_week": ep.exercise_met_h[e].astype(float),
+            "baseline_severity": ep.baseline_severity[e].astype(np.int64),
+            "is_touchup": flags,
         }
     )
-    return df.iloc[order].reset_index(drop=True)
+    return df.iloc[ids.order].reset_index(drop=True)
 
 
 def _assessments_table(
-    cfg: SimConfig, ep: EpisodeArrays, asm: AssessmentArrays, ids: np.ndarray, rank: np.ndarray
+    cfg: SimConfig, ep: EpisodeArrays, asm: AssessmentArrays, ids: TreatmentIds
 ) -> pd.DataFrame:
-    """Rows sorted by episode id then date (integer sort keys: string sorts are slow at 1M)."""
-    order = np.lexsort((asm.day, rank[asm.episode]))
+    """Rows sorted by the treatment id they are filed under, then date (integer sort keys:
+    string sorts are slow at 1M)."""
+    row_id, row_rank = _filed_under(ep, ids, asm.episode, asm.day)
+    order = np.lexsort((asm.day, row_rank))
     episode = asm.episode[order]
     treated = ep.day[episode]
     df = pd.DataFrame(
         {
-            "episode_id": ids[episode],
+            "episode_id": row_id[order],
             "assessment_date": _dates(cfg, treated + asm.day[order]),
             "severity": pd.array(asm.severity[order], dtype="Int64"),
             "reported_wearoff_date": _dates(cfg, treated + asm.reported_day[order]),
@@ -281,13 +346,18 @@ def _complication_risk_table(
 
 
 def _complications_table(
-    cfg: SimConfig, ep: EpisodeArrays, risk: pd.DataFrame, ids: np.ndarray, rng: np.random.Generator
+    cfg: SimConfig,
+    ep: EpisodeArrays,
+    risk: pd.DataFrame,
+    ids: TreatmentIds,
+    rng: np.random.Generator,
 ) -> pd.DataFrame:
     c = cfg.complications
     hit = risk.loc[risk["occurred"]]
     n = len(hit)
     e = hit["_episode"].to_numpy()
-    onset = ep.day[e] + rng.integers(c.onset_day_range[0], c.onset_day_range[1] + 1, n)
+    offset = rng.integers(c.onset_day_range[0], c.onset_day_range[1] + 1, n)
+    onset = ep.day[e] + offset
     resolution = onset + rng.integers(
         7 * c.resolution_weeks_range[0], 7 * c.resolution_weeks_range[1] + 1, n
     )
@@ -299,30 +369,41 @@ def _complications_table(
     severity = np.asarray(cfg.severity_levels, dtype=object)[
         rng.choice(len(cfg.severity_levels), size=n, p=cfg.severity_probs)
     ]
+    row_id, row_rank = _filed_under(ep, ids, e, offset.astype(float))
     df = pd.DataFrame(
         {
-            "episode_id": ids[e],
+            "episode_id": row_id,
             "complication_type": hit["complication_type"].to_numpy(dtype=object),
             "onset_date": _dates(cfg, onset),
             "severity": severity,
             "resolution_date": _dates(cfg, resolution),
         }
     )
-    # ``risk`` is already sorted by episode id and type
-    return df.loc[onset <= cfg.cutoff_day].reset_index(drop=True)
+    # ``risk`` is sorted by episode and type; a stable sort by the filing row keeps the types
+    keep = np.flatnonzero(onset <= cfg.cutoff_day)
+    keep = keep[np.argsort(row_rank[keep], kind="stable")]
+    return df.iloc[keep].reset_index(drop=True)
 
 
 def _truth_episodes(
-    cfg: SimConfig, ep: EpisodeArrays, pa: PatientArrays, ids: np.ndarray, order: np.ndarray
+    cfg: SimConfig, ep: EpisodeArrays, pa: PatientArrays, ids: TreatmentIds
 ) -> pd.DataFrame:
+    """One row per episode (keyed by the first injection's ``episode_id``), sorted by it."""
     df = pd.DataFrame(
         {
-            "episode_id": ids,
+            "episode_id": ids.episode,
             "latent_duration_days": ep.latent_days,
             "log_duration_mean": ep.log_mean,
             "log_duration_mean_given_frailty": ep.log_mean + pa.frailty[ep.patient],
             "log2_rel_dose": ep.log2_dose,
+            "log2_rel_dose_first": ep.log2_dose_first,
             "dose_effect": dose_effect(cfg, ep.log2_dose, ep.region),
+            "touchup_prob": ep.touchup_prob,
+            "touchup": ep.touchup,
+            "touchup_day": ep.touchup_day,
+            "touchup_units": ep.touchup_units,
+            "touchup_episode_id": ids.touchup,
+            "followup_on_touchup": ep.followup_on_touchup,
             "cycle": ep.cycle.astype(np.int64),
             "age_years": ep.age_years,
             "reported_wearoff_days": ep.reported_day,
@@ -330,7 +411,7 @@ def _truth_episodes(
             "end_reason": np.asarray(END_REASONS, dtype=object)[ep.end_reason],
         }
     )
-    return df.iloc[order].reset_index(drop=True)
+    return df.iloc[np.argsort(ids.rank)].reset_index(drop=True)
 
 
 def _truth_patients(cfg: SimConfig, pa: PatientArrays) -> pd.DataFrame:
@@ -344,7 +425,9 @@ def _truth_patients(cfg: SimConfig, pa: PatientArrays) -> pd.DataFrame:
     )
 
 
-def _truth_injectors(cfg: SimConfig, inj_eff: np.ndarray, worse: np.ndarray) -> pd.DataFrame:
+def _truth_injectors(
+    cfg: SimConfig, inj_eff: np.ndarray, worse: np.ndarray, touch: TouchupEffects
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "injector_id": _injector_ids(cfg.n_injectors),
@@ -354,11 +437,12 @@ def _truth_injectors(cfg: SimConfig, inj_eff: np.ndarray, worse: np.ndarray) -> 
             "complication_logit_effect": inj_eff,
             "complication_odds_ratio": np.exp(inj_eff),
             "truly_worse": worse,
+            "touchup_logit_effect": touch.injector,
         }
     )
 
 
-def _truth_clinics(cfg: SimConfig, clinic_eff: np.ndarray) -> pd.DataFrame:
+def _truth_clinics(cfg: SimConfig, clinic_eff: np.ndarray, touch: TouchupEffects) -> pd.DataFrame:
     o = cfg.observation
     return pd.DataFrame(
         {
@@ -368,6 +452,8 @@ def _truth_clinics(cfg: SimConfig, clinic_eff: np.ndarray) -> pd.DataFrame:
             "truly_worse": np.zeros(cfg.n_clinics, dtype=bool),
             "followup_protocol": np.asarray(o.clinic_protocols, dtype=object),
             "records_reported_wearoff": np.asarray(o.reports_wearoff),
+            "touchup_logit_effect": touch.clinic,
+            "marks_touchups": np.asarray(cfg.touchup_flag_clinics),
         }
     )
 
@@ -406,6 +492,7 @@ def _truth_dict(cfg: SimConfig) -> dict[str, Any]:
         "duration": _duration_truth(cfg),
         "observation": _observation_truth(cfg),
         "complications": _complication_truth(cfg),
+        "touchup": _touchup_truth(cfg),
         "n_clinics": cfg.n_clinics,
         "n_injectors": cfg.n_injectors,
     }
@@ -420,6 +507,7 @@ def _duration_truth(cfg: SimConfig) -> dict[str, Any]:
         cov.AGE: d.age_per_10_years,
         cov.CYCLE: d.log2_cycle,
         cov.SEVERITY: d.baseline_severity_per_grade,
+        cov.TOUCHUP: d.touchup,
         cov.DOSE_ABOVE_KNOT: d.dose_slope_above_knot,
         **{f"product_{p}": v for p, v in zip(cfg.products, cfg.product_log_time, strict=True)},
         **{
@@ -440,8 +528,10 @@ def _duration_truth(cfg: SimConfig) -> dict[str, Any]:
             " age_years = treatment year - birth_year",
             cov.CYCLE: "log2(cycle)",
             cov.SEVERITY: f"baseline_severity - {cov.REFERENCE_SEVERITY}",
+            cov.TOUCHUP: "1 if the episode had a touch-up (its units are in log2_rel_dose)",
             "product_<code>": "indicator of product (ona = reference, 0)",
-            "dose": "below * min(log2_rel_dose, knot) + above * max(log2_rel_dose - knot, 0)",
+            "dose": "below * min(log2_rel_dose, knot) + above * max(log2_rel_dose - knot, 0),"
+            " log2_rel_dose = log2(total ona-eq units (first + touch-up) / reference dose)",
         },
         "reference_profile": {
             "sex": "F",
@@ -492,6 +582,22 @@ def _observation_truth(cfg: SimConfig) -> dict[str, Any]:
     }
 
 
+def _touchup_truth(cfg: SimConfig) -> dict[str, Any]:
+    t = cfg.touchup
+    return {
+        "model": "logit p = logit(base_rate[region]) + dose_logit_per_doubling"
+        " * log2(first dose / reference) + clinic + injector; at the two-week check day",
+        "base_rate": dict(zip(cfg.regions, cfg.touchup_base_rate, strict=True)),
+        "dose_logit_per_doubling": t.dose_logit_per_doubling,
+        "clinic_sd": t.clinic_sd,
+        "injector_sd": t.injector_sd,
+        "units_fraction_of_reference": list(t.units_fraction),
+        "duration_log_time_ratio": cfg.duration.touchup,
+        "followup_on_touchup_share": t.followup_on_touchup_share,
+        "flag_clinics": [f"clinic_{c:02d}" for c in t.flag_clinics],
+    }
+
+
 def _complication_truth(cfg: SimConfig) -> dict[str, Any]:
     c = cfg.complications
     return {
@@ -520,7 +626,9 @@ def write_cohort(cohort: SimulatedCohort, out_dir: Path, fmt: str = "parquet") -
     """Write the raw tables (``<table>.<fmt>``) and ``truth/`` (JSON + Parquet) to ``out_dir``.
 
     Same cohort, same bytes. Stale raw tables of the other format are removed so that an
-    export directory never holds two versions of a table.
+    export directory never holds two versions of a table. Like a clinic's export, the demo
+    states the day it was taken: ``mapping.yaml`` with ``export_date`` (the simulated
+    cut-off), which ``prepare`` uses as the data cut-off unless ``data.cutoff_date`` is set.
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown output format {fmt!r}; expected one of {FORMATS}")
@@ -535,6 +643,10 @@ def write_cohort(cohort: SimulatedCohort, out_dir: Path, fmt: str = "parquet") -
             if other != fmt and stale.exists():
                 stale.unlink()
         writer(getattr(cohort, name)[RAW_COLUMNS[name]], out_dir / f"{name}.{fmt}")
+    (out_dir / "mapping.yaml").write_text(
+        "# The day this demo export was taken (docs/data-dictionary.md, mapping file).\n"
+        f"export_date: {cohort.truth['cutoff_date']}\n"
+    )
     truth_dir = out_dir / "truth"
     write_json(cohort.truth, truth_dir / "truth.json")
     for name, table in cohort.truth_tables.items():

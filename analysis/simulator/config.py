@@ -147,6 +147,7 @@ class DurationConfig:
     product: dict[str, float]  # by product code
     log2_cycle: float
     baseline_severity_per_grade: float
+    touchup: float  # log-time effect of a touch-up at the same total dose (issue 14)
     frailty_sd: float
     residual_sd: float
 
@@ -233,6 +234,37 @@ class ObservationConfig:
 
 
 @dataclass(frozen=True)
+class TouchupConfig:
+    """``simulate.touchup``: adjustments at the two-week check (docs/simulator.md).
+
+    ``base_rate`` gives the touch-up probability at the reference dose for an average clinic
+    and injector, by region code, with a ``default`` for the regions it does not list.
+    """
+
+    base_rate: dict[str, float]
+    dose_logit_per_doubling: float
+    clinic_sd: float
+    injector_sd: float
+    units_fraction: tuple[float, float]  # x the region's reference dose (ona-eq), uniform
+    followup_on_touchup_share: float
+    flag_clinics: tuple[int, ...]  # 1-based clinics that export is_touchup
+
+    def __post_init__(self) -> None:
+        w = "simulate.touchup"
+        _check_share(self.followup_on_touchup_share, f"{w}.followup_on_touchup_share")
+        if "default" not in self.base_rate:
+            raise ConfigError(f"params.yaml: '{w}.base_rate' needs a 'default'")
+        if any(not 0.0 < v < 1.0 for v in self.base_rate.values()):
+            raise ConfigError(f"params.yaml: '{w}.base_rate' values must lie in (0, 1)")
+        if self.clinic_sd < 0 or self.injector_sd < 0:
+            raise ConfigError(f"params.yaml: '{w}.clinic_sd' and 'injector_sd' must be >= 0")
+        if not 0.0 < self.units_fraction[0] <= self.units_fraction[1]:
+            raise ConfigError(
+                f"params.yaml: '{w}.units_fraction' must be [min, max], 0 < min <= max"
+            )
+
+
+@dataclass(frozen=True)
 class ComplicationConfig:
     """``simulate.complications``: 30-day risks, logistic in type x region, dose, product, staff.
 
@@ -276,6 +308,7 @@ class SimulateSection:
     treatment: TreatmentConfig
     duration: DurationConfig
     observation: ObservationConfig
+    touchup: TouchupConfig
     complications: ComplicationConfig
 
     def __post_init__(self) -> None:
@@ -291,6 +324,10 @@ class SimulateSection:
             raise ConfigError(
                 f"params.yaml: 'simulate.observation.clinic_protocols' must list "
                 f"{self.n_clinics} names (simulate.n_clinics), got {self.observation.n_clinics}"
+            )
+        if any(not 1 <= c <= self.n_clinics for c in self.touchup.flag_clinics):
+            raise ConfigError(
+                f"params.yaml: 'simulate.touchup.flag_clinics' must be in 1..{self.n_clinics}"
             )
 
 
@@ -454,6 +491,23 @@ class SimConfig(SimulateSection):
         return _aligned(self.duration.product, self.products, "simulate.duration.product")
 
     @cached_property
+    def touchup_base_rate(self) -> tuple[float, ...]:
+        """``touchup.base_rate`` per region (the ``default`` for regions it does not list)."""
+        rates = self.touchup.base_rate
+        unknown = [r for r in rates if r != "default" and r not in self.regions]
+        if unknown:
+            raise ConfigError(
+                f"params.yaml: 'simulate.touchup.base_rate' names unknown regions {unknown}"
+            )
+        return tuple(float(rates.get(r, rates["default"])) for r in self.regions)
+
+    @property
+    def touchup_flag_clinics(self) -> tuple[bool, ...]:
+        """Whether each clinic's export marks touch-ups explicitly (``is_touchup``)."""
+        flagged = set(self.touchup.flag_clinics)
+        return tuple((c + 1) in flagged for c in range(self.n_clinics))
+
+    @cached_property
     def product_logit(self) -> tuple[float, ...]:
         """``complications.product_logit`` per product."""
         where = "simulate.complications.product_logit"
@@ -516,6 +570,7 @@ _ALIGNED = (
     "log_median_days",
     "dose_slope_below_knot",
     "product_log_time",
+    "touchup_base_rate",
     "product_logit",
     "complication_dose_slope",
     "base_rate",

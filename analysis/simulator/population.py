@@ -214,3 +214,56 @@ def complication_risk(
         + injector_eff[injector]
     )
     return 1.0 / (1.0 + np.exp(-eta))
+
+
+@dataclass(frozen=True)
+class TouchupEffects:
+    """True clinic and injector effects on the log-odds of a touch-up (``simulate.touchup``)."""
+
+    clinic: np.ndarray
+    injector: np.ndarray
+
+
+def touchup_effects(cfg: SimConfig, rng: np.random.Generator) -> TouchupEffects:
+    """Draw the clinic and injector touch-up effects (independent normals on the logit)."""
+    t = cfg.touchup
+    return TouchupEffects(
+        clinic=t.clinic_sd * rng.standard_normal(cfg.n_clinics),
+        injector=t.injector_sd * rng.standard_normal(cfg.n_injectors),
+    )
+
+
+def touchup_probability(
+    cfg: SimConfig,
+    *,
+    region: np.ndarray,
+    log2_first_dose: np.ndarray,
+    clinic: np.ndarray,
+    injector: np.ndarray,
+    effects: TouchupEffects,
+) -> np.ndarray:
+    """True probability of a touch-up at the two-week check, per episode.
+
+    ``expit(logit(base_rate[region]) + dose_logit_per_doubling * log2_first_dose
+    + clinic effect + injector effect)``, with ``log2_first_dose`` the first injection's
+    log2(ona-equivalent units / reference dose).
+    """
+    eta = (
+        _logit(np.asarray(cfg.touchup_base_rate)[region])
+        + cfg.touchup.dose_logit_per_doubling * log2_first_dose
+        + effects.clinic[clinic]
+        + effects.injector[injector]
+    )
+    return 1.0 / (1.0 + np.exp(-eta))
+
+
+def draw_touchup_units(
+    cfg: SimConfig, rng: np.random.Generator, region: np.ndarray, product: np.ndarray
+) -> np.ndarray:
+    """Touch-up units in the product's own units: Uniform(units_fraction) x reference dose,
+    converted to the product and rounded to its recorded precision (at least one step)."""
+    lo, hi = cfg.touchup.units_fraction
+    ona = np.asarray(cfg.reference_dose_units)[region] * rng.uniform(lo, hi, region.size)
+    step = np.asarray(cfg.units_rounding)[product]
+    raw = ona * np.asarray(cfg.units_per_ona_unit)[product]
+    return np.maximum(np.rint(raw / step) * step, step)

@@ -5,6 +5,10 @@ treated in all of their regions (one episode per region), attends a two-week che
 clinic's protocol reviews (independent of the latent durations), and either drops out, books
 on a fixed schedule, or returns when the first treated region wears off (plus a delay, never
 before ``min_retreat_days``). Every visit assesses every active episode of the patient.
+
+Touch-ups (``simulate.touchup``) are decided per episode at the patient's two-week check day,
+before the latent duration is drawn: their units join the episode's total dose, which is the
+dose the latent duration model uses.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ import numpy as np
 from analysis.simulator.config import SimConfig
 from analysis.simulator.population import (
     PatientArrays,
+    TouchupEffects,
+    draw_touchup_units,
     draw_units,
     log2_rel_dose,
     log_duration_mean,
+    touchup_probability,
 )
 
 
@@ -34,8 +41,14 @@ class EpisodeArrays:
     product: np.ndarray
     injector: np.ndarray
     clinic: np.ndarray
-    units: np.ndarray
-    log2_dose: np.ndarray
+    units: np.ndarray  # first injection, product's own units
+    log2_dose: np.ndarray  # total dose (first + touch-up), log2(ona-eq / reference)
+    log2_dose_first: np.ndarray  # first injection only
+    touchup_prob: np.ndarray  # true probability of a touch-up
+    touchup: np.ndarray  # bool
+    touchup_day: np.ndarray  # days since the first injection (NaN if none)
+    touchup_units: np.ndarray  # product's own units (0 if none)
+    followup_on_touchup: np.ndarray  # later rows filed under the touch-up's episode_id
     muscle_bulk: np.ndarray
     exercise_met_h: np.ndarray
     baseline_severity: np.ndarray
@@ -74,11 +87,15 @@ def _visit_days(
     clinic: np.ndarray,
     interval: np.ndarray,
     days_left: np.ndarray,
+    check_day: np.ndarray,
 ) -> np.ndarray:
-    """Visit days since treatment per patient (NaN = no visit), the return visit last."""
+    """Visit days since treatment per patient (NaN = no visit), the return visit last.
+
+    ``check_day`` is each patient's two-week check day (drawn with the touch-ups).
+    """
     o = cfg.observation
     n = clinic.size
-    two_week = rng.integers(o.two_week_day_range[0], o.two_week_day_range[1] + 1, n).astype(float)
+    two_week = check_day.astype(float)
     two_week[rng.random(n) >= o.two_week_attendance] = np.nan
     proto = _protocol_matrix(cfg)[clinic]
     jitter = rng.integers(-o.visit_jitter_days, o.visit_jitter_days + 1, proto.shape)
@@ -108,6 +125,55 @@ def _next_interval(
     return interval, reason
 
 
+@dataclass(frozen=True)
+class TouchupDraws:
+    """What the touch-up step needs: its own random stream, the true effects and each active
+    patient's two-week check day of this cycle."""
+
+    rng: np.random.Generator
+    effects: TouchupEffects
+    check_day: np.ndarray
+
+
+def _touchups(
+    cfg: SimConfig,
+    touch: TouchupDraws,
+    *,
+    region: np.ndarray,
+    product: np.ndarray,
+    units: np.ndarray,
+    x_first: np.ndarray,
+    clinic: np.ndarray,
+    injector: np.ndarray,
+    local: np.ndarray,
+    day: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Touch-up probability, occurrence, day and units per episode, and the total dose."""
+    n = region.size
+    rng = touch.rng
+    prob = touchup_probability(
+        cfg,
+        region=region,
+        log2_first_dose=x_first,
+        clinic=clinic,
+        injector=injector,
+        effects=touch.effects,
+    )
+    check = touch.check_day[local].astype(float)
+    happened = (rng.random(n) < prob) & (day + check <= cfg.cutoff_day)
+    extra = np.where(happened, draw_touchup_units(cfg, rng, region, product), 0.0)
+    followup = happened & (rng.random(n) < cfg.touchup.followup_on_touchup_share)
+    return {
+        "log2_dose": log2_rel_dose(cfg, units + extra, region, product),
+        "log2_dose_first": x_first,
+        "touchup_prob": prob,
+        "touchup": happened,
+        "touchup_day": np.where(happened, check, np.nan),
+        "touchup_units": extra,
+        "followup_on_touchup": followup,
+    }
+
+
 def _cycle_episodes(
     cfg: SimConfig,
     rng: np.random.Generator,
@@ -115,6 +181,7 @@ def _cycle_episodes(
     active: np.ndarray,
     day: np.ndarray,
     cycle: int,
+    touch: TouchupDraws,
 ) -> dict[str, np.ndarray]:
     """Treat every region of every active patient once; returns per-episode arrays."""
     t, o = cfg.treatment, cfg.observation
@@ -136,23 +203,38 @@ def _cycle_episodes(
     pid = active[local]
     region = pa.region_slots[pid, slot]
     units = draw_units(cfg, rng, region, product[local], pa.male[pid])
-    x = log2_rel_dose(cfg, units, region, product[local])
+    tu = _touchups(
+        cfg,
+        touch,
+        region=region,
+        product=product[local],
+        units=units,
+        x_first=log2_rel_dose(cfg, units, region, product[local]),
+        clinic=pa.clinic[pid],
+        injector=injector[local],
+        local=local,
+        day=day[local],
+    )
+    x = tu["log2_dose"]
     dates = np.datetime64(cfg.start_date, "D") + day[local]
     year = dates.astype("datetime64[Y]").astype(np.int64) + 1970
     age = (year - pa.birth_year[pid]).astype(float)
     bulk = pa.muscle_bulk[pid, slot]
     sev = pa.baseline_severity[pid, slot]
-    mean = log_duration_mean(
-        cfg,
-        region=region,
-        log2_dose=x,
-        male=pa.male[pid],
-        bulk=bulk,
-        exercise_met_h=met[local],
-        age_years=age,
-        product=product[local],
-        cycle=np.full(local.size, cycle),
-        severity=sev,
+    mean = (
+        log_duration_mean(
+            cfg,
+            region=region,
+            log2_dose=x,
+            male=pa.male[pid],
+            bulk=bulk,
+            exercise_met_h=met[local],
+            age_years=age,
+            product=product[local],
+            cycle=np.full(local.size, cycle),
+            severity=sev,
+        )
+        + cfg.duration.touchup * tu["touchup"]
     )
     latent = np.exp(
         mean + pa.frailty[pid] + cfg.duration.residual_sd * rng.standard_normal(local.size)
@@ -173,7 +255,7 @@ def _cycle_episodes(
         "injector": injector[local],
         "clinic": pa.clinic[pid],
         "units": units,
-        "log2_dose": x,
+        **tu,
         "muscle_bulk": bulk,
         "exercise_met_h": met[local],
         "baseline_severity": sev,
@@ -223,11 +305,16 @@ def simulate_visits(
     rng: np.random.Generator,
     pa: PatientArrays,
     progress: Callable[[int], None] | None = None,
+    *,
+    touch_rng: np.random.Generator,
+    touch_effects: TouchupEffects,
 ) -> tuple[EpisodeArrays, AssessmentArrays]:
     """Run the cycle loop for the whole cohort.
 
     Parameters
     ----------
+    touch_rng, touch_effects : numpy.random.Generator, TouchupEffects
+        The touch-up step's own random stream and true clinic/injector effects.
     progress : callable, optional
         Called with the number of new episodes after each cycle (drives a progress bar).
     """
@@ -236,14 +323,17 @@ def simulate_visits(
     episodes: list[dict[str, np.ndarray]] = []
     assessments: list[dict[str, np.ndarray]] = []
     offset, cycle = 0, 1
+    lo, hi = cfg.observation.two_week_day_range
     while active.size:
-        ep = _cycle_episodes(cfg, rng, pa, active, day, cycle)
+        check_day = touch_rng.integers(lo, hi + 1, active.size)
+        touch = TouchupDraws(touch_rng, touch_effects, check_day)
+        ep = _cycle_episodes(cfg, rng, pa, active, day, cycle, touch)
         first = np.full(active.size, np.inf)
         np.minimum.at(first, ep["local"], ep["latent_days"])
         interval, reason = _next_interval(cfg, rng, pa.scheduled[active], first)
         days_left = (cfg.cutoff_day - day).astype(float)
         reason = np.where((reason != END_DROPOUT) & (interval > days_left), END_CUTOFF, reason)
-        visits = _visit_days(cfg, rng, pa.clinic[active], interval, days_left)
+        visits = _visit_days(cfg, rng, pa.clinic[active], interval, days_left, check_day)
         ep["next_treatment_day"] = np.where(interval <= days_left, day + interval, np.inf)[
             ep["local"]
         ]

@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from analysis.cohort.counts import write_cohort_cubes
 from analysis.cohort.describe import DescribeConfig, describe_cohort, read_cohort_inputs
 from analysis.cohort.narrative import STAGE, TITLE, cohort_methods, record_cohort
 from analysis.config import convert, load_params
 from analysis.data.processed import read_data_cutoff
+from analysis.disclosure.config import DisclosureConfig
 from analysis.io import write_json
 from analysis.outputs import StageOutput
 from analysis.report.config import ReportConfig
@@ -22,8 +24,8 @@ tables, figures and manifest the report assembles: the cohort at a glance, Table
 characteristics, quarterly trends (episodes, 30-day complication rate with patient-clustered
 Wilson intervals, Kaplan-Meier median time to re-treatment with patient-bootstrap intervals) and
 the data-quality table. Reads params `report`, `seed` and the vocabulary, and the data cut-off
-prepare wrote (study_period.json). Writes
-OUT/manifest.json and reports/metrics/cohort.json.
+prepare wrote (study_period.json). Writes OUT/manifest.json and OUT/../metrics/cohort.json (the
+analyst copy: `bonta disclose` releases it).
 """
 
 
@@ -35,7 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=Path("data/processed"),
         help="directory of the processed tables (default: data/processed)",
     )
-    parser.add_argument("--out", type=Path, default=Path("reports/cohort"))
+    parser.add_argument("--out", type=Path, default=Path("data/results/cohort"))
     parser.add_argument(
         "--metrics",
         type=Path,
@@ -45,10 +47,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def describe_config(params: dict[str, Any]) -> DescribeConfig:
-    """The cohort description's settings: params ``report``, ``seed``, the order of ``regions``."""
+    """The cohort description's settings: params ``report``, ``seed`` (patient bootstrap),
+    ``disclosure.min_count`` (named in the texts) and the order of ``regions``."""
     report = ReportConfig.from_params(params)
     return DescribeConfig(
-        min_count=report.min_count,
+        min_count=DisclosureConfig.from_params(params).min_count,
         table1_by=report.table1_by,
         ci_level=report.ci_level,
         bootstrap_replicates=report.bootstrap_replicates,
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     cutoff = read_data_cutoff(args.processed)
     cohort = describe_cohort(episodes, data_quality, cutoff, config)
     out = StageOutput(args.out, stage=STAGE, title=TITLE)
+    write_cohort_cubes(episodes, config.table1_by, out)
     data_quality_ref = record_cohort(cohort, config, out)
     manifest = out.write_manifest(
         cohort_methods(cohort, config),

@@ -34,7 +34,7 @@ diagnostics gate (R-hat, ESS, divergences), and writes:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--episodes", type=Path, default=Path("data/processed/episodes.parquet"))
-    parser.add_argument("--out", type=Path, default=Path("reports/advice"))
+    parser.add_argument("--out", type=Path, default=Path("data/results/advice"))
     parser.add_argument("--models", type=Path, default=Path("data/models/advice"))
     parser.add_argument(
         "--metrics",

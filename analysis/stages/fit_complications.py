@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis.complications import report
+from analysis.complications import report, touchups
 from analysis.complications.config import ComplicationsConfig
 from analysis.complications.study import fit_complication_study
 from analysis.complications.summaries import complication_tables
@@ -26,7 +26,10 @@ over aggregated binomial cells, with priors centred on published rates (params.y
 no divergences). Writes tables, figures, manifest.json, posteriors as NetCDF and
 reports/metrics/complications.json. The prior-sensitivity comparison (informative vs weak
 priors for the headline types) is part of the outputs; `dvc exp run -S
-complications.prior_set=weak` runs the whole stage with the weak priors.
+complications.prior_set=weak` runs the whole stage with the weak priors. The touch-up rate
+per region, clinic and injector (issue 14) is fitted with the same model and gate
+(params.yaml `complications.touchup`; providers judged against peers) and written as
+touchup_* tables, a caterpillar plot and data/models/complications/touchup.nc.
 """
 
 
@@ -57,18 +60,25 @@ def run(args: argparse.Namespace) -> int:
     study = fit_complication_study(
         episodes, config, vocabulary, int(params["seed"]), types=args.types, progress=_log
     )
+    touch = touchups.fit_touchup_rates(episodes, config, vocabulary, int(params["seed"]))
     _log(f"fit-complications: sampling took {study.sampling_seconds:.0f} s in total")
     models = Path(args.models)
     models.mkdir(parents=True, exist_ok=True)
-    for fit in study.fits:
+    for fit in (*study.fits, touch.fit):
         fit.idata.to_netcdf(models / f"{fit.complication}.nc")
     tables = complication_tables(study, config)
+    touch_tables = touchups.touchup_tables(touch, config)
     out = StageOutput(args.out, stage="fit_complications", title=report.TITLE)
+    fitted = {f.complication: f.cells.regions for f in study.fits}
+    report.write_cubes(out, episodes, fitted, study.benchmarks)
     with theme():
         report.write_sections(out, tables, config)
-    for headline in report.headlines(tables, config):
+        touchups.write_touchup_sections(out, touch, touch_tables, config)
+    for headline in [*report.headlines(tables, config), touchups.headline(touch_tables)]:
         out.headline(headline)
     metrics = Path(args.metrics or Path(args.out).parent / "metrics" / "complications.json")
-    write_json(report.metrics(tables, config), metrics)
-    out.write_manifest(report.methods(study, config))
+    write_json(
+        {**report.metrics(tables, config), "touchup": touchups.metrics(touch_tables)}, metrics
+    )
+    out.write_manifest(report.methods(study, config) + " " + touchups.methods_sentence(touch))
     return 0

@@ -29,7 +29,7 @@ DESCRIPTION = __doc__
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default="params.yaml", type=Path)
     parser.add_argument("--episodes", default=Path("data/processed/episodes.parquet"), type=Path)
-    parser.add_argument("--out", default=Path("reports/survival"), type=Path)
+    parser.add_argument("--out", default=Path("data/results/survival"), type=Path)
     parser.add_argument(
         "--metrics",
         default=None,
@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     episodes = pd.read_parquet(args.episodes)
     study = run_survival_study(episodes, cfg, source=args.episodes.name, log=_log)
     out = StageOutput(args.out, stage=narrative.STAGE, title=narrative.TITLE)
+    narrative.write_cubes(episodes, out)
     narrative.write_study(study, cfg, out)
     write_json(study.metrics(), args.metrics or args.out.parent / "metrics" / "survival.json")
     out.write_manifest(narrative.methods_text(study, cfg))

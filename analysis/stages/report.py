@@ -8,6 +8,7 @@ from pathlib import Path
 
 import analysis
 from analysis.config import load_params
+from analysis.disclosure.config import DisclosureConfig
 from analysis.manifest import load_manifests
 from analysis.report.assemble import assemble_report, run_date
 from analysis.report.config import ReportConfig
@@ -19,8 +20,9 @@ DESCRIPTION = """\
 Assemble reports/<stage>/manifest.json of every stage in params `report.stages` into
 OUT/index.html (Clinic outcomes, Research results, Interval advice; figures embedded, no server
 or internet needed), OUT/research.pdf (the research view, WeasyPrint) and OUT/tables/*.csv|*.tex.
-Counts under `report.min_count` are suppressed. Nothing is recomputed; a missing manifest is an
-error. The provenance footer hashes the input data (--processed) and params.yaml and takes its
+It reads only what `bonta disclose` released (small counts already suppressed) and refuses a
+table that shows a count under `disclosure.min_count`. Nothing is recomputed; a missing manifest is
+an error. The provenance footer hashes the input data (--processed) and params.yaml and takes its
 date from the data cut-off.
 """
 
@@ -43,7 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = ReportConfig.from_params(load_params(args.params))
+    params = load_params(args.params)
+    config = ReportConfig.from_params(params)
+    min_count = DisclosureConfig.from_params(params).min_count
     out: Path = args.out
     manifests = load_manifests(args.reports or out, list(config.stages))
     provenance = collect_provenance(
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         packages=list(config.packages),
         run_date=run_date(manifests),
     )
-    report = assemble_report(manifests, config, provenance)
+    report = assemble_report(manifests, config, provenance, min_count)
     out.mkdir(parents=True, exist_ok=True)
     (out / "index.html").write_text(render_index(report), encoding="utf-8")
     shutil.rmtree(out / "tables", ignore_errors=True)

@@ -17,7 +17,7 @@ import numpy as np
 from analysis.config import convert, parse_section
 from analysis.errors import ConfigError
 from analysis.survival.covariates import DurationModelConfig
-from analysis.survival.families import AFT_FAMILIES
+from analysis.survival.families import FAMILIES
 from analysis.vocabulary import Vocabulary
 
 
@@ -26,8 +26,30 @@ class CoxConfig:
     """Cox model of time to re-treatment."""
 
     ties: Literal["efron", "breslow"]
+    #: a covariate whose patient-clustered PH test has p below this is acted on
     ph_alpha: float
-    ph_time_transform: str
+    #: g(t) of the PH score tests: rank | km | identity | log
+    ph_time_transform: Literal["rank", "km", "identity", "log"]
+    #: Newton-Raphson on the partial likelihood: largest scaled score component at the maximum
+    gradient_tol: float
+    max_iter: int
+
+
+@dataclass(frozen=True)
+class AFTFitConfig:
+    """Convergence rule of the AFT maximiser (Newton-Raphson, :mod:`analysis.survival.aft`)."""
+
+    #: largest |gradient_k| max(1, |theta_k|) / max(1, |loglik|) at the maximum
+    gradient_tol: float
+    max_iter: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.gradient_tol < 1e-3:
+            raise ConfigError(
+                f"survival.aft.gradient_tol must lie in (0, 1e-3), got {self.gradient_tol}"
+            )
+        if self.max_iter < 1:
+            raise ConfigError(f"survival.aft.max_iter must be >= 1, got {self.max_iter}")
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,9 @@ class SurvivalConfig:
     report_weeks: tuple[int, ...]
     bootstrap_replicates: int
     turnbull_min_episodes: int
+    #: Turnbull NPMLE stops when max_j d_j / n - 1 <= this (KKT conditions)
+    turnbull_kkt_tol: float
+    turnbull_max_iter: int
     strata: tuple[str, ...]
     families: tuple[str, ...]
     region_slope_alpha: float
@@ -97,13 +122,18 @@ class SurvivalConfig:
     #: tabulated curves: numpy.arange(start, stop, step) days
     curve_grid_days: tuple[float, float, float]
     dose_response: DoseResponseConfig
+    aft: AFTFitConfig
     cox: CoxConfig
     cv: CVConfig
 
     def __post_init__(self) -> None:
-        bad = [f for f in self.families if f not in AFT_FAMILIES]
+        bad = [f for f in self.families if f not in FAMILIES]
         if bad:
-            raise ConfigError(f"survival.families: unknown {bad}; allowed {list(AFT_FAMILIES)}")
+            raise ConfigError(f"survival.families: unknown {bad}; allowed {list(FAMILIES)}")
+        if not 0 < self.turnbull_kkt_tol < 1e-2:
+            raise ConfigError(
+                f"survival.turnbull_kkt_tol must lie in (0, 0.01), got {self.turnbull_kkt_tol}"
+            )
         if not 0.5 < self.ci_level < 1:
             raise ConfigError(f"survival.ci_level must lie in (0.5, 1), got {self.ci_level}")
         if self.bootstrap_replicates < 20:

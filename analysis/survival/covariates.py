@@ -13,6 +13,7 @@ term                             value                                         u
 ``age_per_10_years``             (age_years - 45) / 10                         per 10 years
 ``log2_cycle``                   log2(cycle)                                   per doubling
 ``baseline_severity_per_grade``  baseline_severity - 2                         per grade
+``touchup``                      1 if the episode had a touch-up               at equal total dose
 ``dose_slope_below_knot[_<r>]``  min(log2_rel_dose, knot)                      per doubling
 ``dose_slope_above_knot``        max(log2_rel_dose - knot, 0)                  per doubling
 ``product_<code>``               indicator (reference product: 0)
@@ -21,6 +22,14 @@ term                             value                                         u
 
 The dose is a linear spline in ``log2_rel_dose`` with one knot (params.yaml
 ``duration_model.dose_knot_log2``: twice the reference dose), shared by both models.
+
+``touchup`` (issue 14) is the episode's touch-up indicator. ``log2_rel_dose`` is the episode's
+*total* dose (first injection plus touch-ups), so its time ratio reads "episodes with a touch-up
+against episodes without, at the same total dose": what splitting a dose adds beyond the
+units. The AFT and Cox designs carry it only when the data hold episodes of both kinds (a
+constant column has no estimate); the advice model always does (its normal prior covers data
+without touch-ups). A frame without a ``touchup`` column (a planned treatment, synthetic data
+made before issue 14) has no touch-ups; ``episodes.parquet`` always has the column.
 """
 
 from __future__ import annotations
@@ -51,12 +60,15 @@ CYCLE = "log2_cycle"
 SEVERITY = "baseline_severity_per_grade"
 DOSE_BELOW_KNOT = "dose_slope_below_knot"
 DOSE_ABOVE_KNOT = "dose_slope_above_knot"
+TOUCHUP = "touchup"
 
 #: Patient and episode covariates of every duration model, in design-matrix order.
 PATIENT_TERMS: tuple[str, ...] = (SEX_MALE, MUSCLE_BULK, EXERCISE, AGE, CYCLE, SEVERITY)
 #: Every fixed canonical name (the simulator's truth keys); region, product and per-region
 #: dose terms are named by :func:`region_term`, :func:`product_term`, :func:`dose_below_term`.
-CANONICAL_TERMS: tuple[str, ...] = (*PATIENT_TERMS, DOSE_BELOW_KNOT, DOSE_ABOVE_KNOT)
+CANONICAL_TERMS: tuple[str, ...] = (*PATIENT_TERMS, TOUCHUP, DOSE_BELOW_KNOT, DOSE_ABOVE_KNOT)
+#: The episode column of the touch-up indicator (optional in a frame; see the module note).
+TOUCHUP_COLUMN = "touchup"
 
 #: Columns of an episode row that the duration models read.
 COVARIATE_COLUMNS: tuple[str, ...] = (
@@ -79,6 +91,7 @@ LABELS: dict[str, str] = {
     AGE: "Age, per 10 years",
     CYCLE: "Cycle number, per doubling",
     SEVERITY: "Baseline severity, per grade",
+    TOUCHUP: "Touch-up vs none, at the same total dose",
 }
 UNITS: dict[str, str] = {
     SEX_MALE: "men vs women",
@@ -87,6 +100,7 @@ UNITS: dict[str, str] = {
     AGE: "per 10 years of age",
     CYCLE: "per doubling of cycle number",
     SEVERITY: "per severity grade",
+    TOUCHUP: "episodes with a touch-up vs without, at the same total dose",
 }
 
 
@@ -170,6 +184,19 @@ def patient_terms(
     }
 
 
+def touchup_indicator(df: pd.DataFrame) -> np.ndarray:
+    """1.0 for episodes with a touch-up, else 0.0; all 0.0 if ``df`` has no ``touchup`` column."""
+    if TOUCHUP_COLUMN not in df.columns:
+        return np.zeros(len(df))
+    return np.asarray(df[TOUCHUP_COLUMN], dtype=bool).astype(float)
+
+
+def has_touchup_contrast(df: pd.DataFrame) -> bool:
+    """Whether ``df`` holds episodes with and without a touch-up (the term is estimable)."""
+    x = touchup_indicator(df)
+    return bool(x.size) and 0.0 < float(x.mean()) < 1.0
+
+
 def dose_spline(log2_rel_dose: Any, knot: float) -> tuple[np.ndarray, np.ndarray]:
     """``(min(x, knot), max(x - knot, 0))`` of ``x = log2(dose / reference dose)``."""
     x = np.asarray(log2_rel_dose, float)
@@ -184,19 +211,23 @@ class DesignSpec:
     """Levels and dose coding of the AFT and Cox design matrix.
 
     ``region_slopes`` False: one dose slope below the knot for all regions; True: one slope
-    per region (all regions present).
+    per region (all regions present). ``touchup``: the design has the touch-up indicator
+    (:func:`make_spec` sets it when the data have episodes with and without a touch-up).
     """
 
     regions: tuple[str, ...]
     products: tuple[str, ...]
     knot: float
     region_slopes: bool = False
+    touchup: bool = False
 
     @property
     def columns(self) -> list[str]:
         cols = [region_term(r) for r in self.regions[1:]]
         cols += [product_term(p) for p in self.products[1:]]
         cols += list(PATIENT_TERMS)
+        if self.touchup:
+            cols += [TOUCHUP]
         if self.region_slopes:
             cols += [dose_below_term(r) for r in self.regions]
         else:
@@ -215,14 +246,16 @@ def make_spec(
     knot: float,
     region_slopes: bool = False,
 ) -> DesignSpec:
-    """Levels present in ``df`` with the reference level first."""
+    """Levels present in ``df`` with the reference level first; the touch-up term if estimable."""
     regions = sorted(df["region"].astype(str).unique())
     products = sorted(df["product"].astype(str).unique())
     for ref, levels in ((reference_region, regions), (reference_product, products)):
         if ref in levels:
             levels.remove(ref)
             levels.insert(0, ref)
-    return DesignSpec(tuple(regions), tuple(products), float(knot), region_slopes)
+    return DesignSpec(
+        tuple(regions), tuple(products), float(knot), region_slopes, has_touchup_contrast(df)
+    )
 
 
 def design_matrix(df: pd.DataFrame, spec: DesignSpec) -> pd.DataFrame:
@@ -236,6 +269,8 @@ def design_matrix(df: pd.DataFrame, spec: DesignSpec) -> pd.DataFrame:
     for p in spec.products[1:]:
         cols[product_term(p)] = (product == p).astype(float)
     cols.update(patient_terms(df))
+    if spec.touchup:
+        cols[TOUCHUP] = touchup_indicator(df)
     if spec.region_slopes:
         for r in spec.regions:
             cols[dose_below_term(r)] = np.where(region == r, below, 0.0)

@@ -82,15 +82,24 @@ class CVResult:
 
 
 def cv_aft(
-    df: pd.DataFrame, family: str, spec: DesignSpec, folds: int, brier_weeks: tuple[float, ...]
+    df: pd.DataFrame,
+    family: str,
+    spec: DesignSpec,
+    folds: int,
+    brier_weeks: tuple[float, ...],
+    gradient_tol: float = 1e-8,
+    max_iter: int = 100,
 ) -> CVResult:
-    """Patient-grouped CV of an interval-censored AFT model (see module docstring)."""
+    """Patient-grouped CV of an interval-censored AFT model (see module docstring).
+
+    ``gradient_tol``, ``max_iter``: convergence rule of each fold's fit (:func:`fit_aft`).
+    """
     gkf = GroupKFold(n_splits=folds)
     rows, briers, preds = [], [], []
     week_days = np.asarray(brier_weeks, float) * DAYS_PER_WEEK
     for k, (tr, te) in enumerate(gkf.split(df, groups=df["patient_key"])):
         train, test = df.iloc[tr], df.iloc[te]
-        fit = fit_aft(train, family, spec)
+        fit = fit_aft(train, family, spec, gradient_tol=gradient_tol, max_iter=max_iter)
         med = fit.median_days(test)
         surv = fit.survival(test, week_days)
         c, n_pairs = concordance_interval(test["dur_lower_days"], test["dur_upper_days"], med)
@@ -136,7 +145,7 @@ def _expected_brier(train, test, surv, week_days) -> np.ndarray:
     for region, idx in test.groupby("region").indices.items():
         ref = train[train["region"] == region]
         ref = train if len(ref) < 30 else ref
-        npmle = fit_npmle(ref["dur_lower_days"], ref["dur_upper_days"], tol=1e-6)
+        npmle = fit_npmle(ref["dur_lower_days"], ref["dur_upper_days"])
         lo = test["dur_lower_days"].to_numpy()[idx]
         up = test["dur_upper_days"].to_numpy()[idx]
         for k, t in enumerate(week_days):

@@ -13,16 +13,20 @@ weibull       standard minimum Gumbel  -e^z                             z - e^z
 
 ``log f(t) = log f_eps(z) - log sigma - log t``. Every function works on the log scale so that
 tails (S close to 0 or 1) stay finite; the interval contribution ``log(S(l) - S(u))`` is
-``log S(l) + log1mexp(log S(u) - log S(l))``.
+``log S(l) + log1mexp(log S(u) - log S(l))`` right of the location and the same with the CDF
+left of it.
 
 Both duration models use this module: the Bayesian advice model (PyTensor graph, NumPy LOO and
-prediction) and the frequentist AFT's patient-clustered sandwich (NumPy scores). The frequentist
-AFT also offers the generalised gamma (``gengamma``, Prentice 1974; shape ``lambda``), in NumPy
-only: it is fitted by lifelines and never offered to the Bayesian model.
-``tests/survival/test_families.py`` checks the functions against SciPy.
+prediction) and the frequentist AFT (:mod:`analysis.survival.aft`), whose Newton-Raphson
+maximiser and patient-clustered sandwich use the analytic first and second derivatives of each
+observation's log-likelihood with respect to its location ``eta`` and ``log sigma``
+(:func:`loglik_derivatives`; formulas in its docstring). ``tests/survival/test_families.py``
+checks the functions against SciPy and the derivatives against finite differences.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -30,10 +34,6 @@ from scipy import special
 
 #: The three families of both duration models (NumPy and PyTensor).
 FAMILIES: tuple[str, ...] = ("lognormal", "loglogistic", "weibull")
-#: The generalised gamma: frequentist AFT only (NumPy log-survival and log-density).
-GENERALISED_GAMMA = "gengamma"
-#: Families the frequentist AFT may fit.
-AFT_FAMILIES: tuple[str, ...] = (*FAMILIES, GENERALISED_GAMMA)
 
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 
@@ -53,11 +53,8 @@ def log1mexp(x: np.ndarray) -> np.ndarray:
         return np.where(x > -np.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
 
 
-def log_surv_std(z: np.ndarray, family: str, shape: float | None = None) -> np.ndarray:
-    """log S of the standardised error at ``z`` (``z = -inf`` gives 0, ``+inf`` gives -inf).
-
-    ``shape`` is the generalised gamma's lambda (``family="gengamma"`` only).
-    """
+def log_surv_std(z: np.ndarray, family: str) -> np.ndarray:
+    """log S of the standardised error at ``z`` (``z = -inf`` gives 0, ``+inf`` gives -inf)."""
     z = np.asarray(z, dtype=float)
     if family == "lognormal":
         return special.log_ndtr(-z)
@@ -66,8 +63,6 @@ def log_surv_std(z: np.ndarray, family: str, shape: float | None = None) -> np.n
     if family == "weibull":
         with np.errstate(over="ignore"):
             return -np.exp(z)
-    if family == GENERALISED_GAMMA:
-        return _gengamma_log_surv(z, _shape(shape))
     raise ValueError(check_family(family))
 
 
@@ -97,8 +92,8 @@ def log_cdf_std(z: np.ndarray, family: str) -> np.ndarray:
     raise ValueError(check_family(family))
 
 
-def log_pdf_std(z: np.ndarray, family: str, shape: float | None = None) -> np.ndarray:
-    """log density of the standardised error at ``z`` (``shape``: see :func:`log_surv_std`)."""
+def log_pdf_std(z: np.ndarray, family: str) -> np.ndarray:
+    """log density of the standardised error at ``z``."""
     z = np.asarray(z, dtype=float)
     if family == "lognormal":
         return -0.5 * z**2 - _HALF_LOG_2PI
@@ -107,8 +102,25 @@ def log_pdf_std(z: np.ndarray, family: str, shape: float | None = None) -> np.nd
     if family == "weibull":
         with np.errstate(over="ignore"):
             return z - np.exp(z)
-    if family == GENERALISED_GAMMA:
-        return _gengamma_log_pdf(z, _shape(shape))
+    raise ValueError(check_family(family))
+
+
+def dlog_pdf_std(z: np.ndarray, family: str) -> tuple[np.ndarray, np.ndarray]:
+    """First and second derivatives of the log density of the standardised error at ``z``.
+
+    ``g = f'/f`` and ``g'``: normal ``(-z, -1)``; logistic ``(1 - 2p, -2p(1 - p))`` with
+    ``p = expit(z)``; minimum Gumbel ``(1 - e^z, -e^z)``.
+    """
+    z = np.asarray(z, dtype=float)
+    if family == "lognormal":
+        return -z, np.full_like(z, -1.0)
+    if family == "loglogistic":
+        p = special.expit(z)
+        return 1.0 - 2.0 * p, -2.0 * p * (1.0 - p)
+    if family == "weibull":
+        with np.errstate(over="ignore"):
+            e = np.exp(z)
+        return 1.0 - e, -e
     raise ValueError(check_family(family))
 
 
@@ -124,28 +136,12 @@ def quantile_std(p: npt.ArrayLike, family: str) -> np.ndarray:
     raise ValueError(check_family(family))
 
 
-def _shape(shape: float | None) -> float:
-    if shape is None:
-        raise ValueError("the generalised gamma needs its shape (lambda)")
-    return float(shape)
-
-
-def _gengamma_log_surv(z: np.ndarray, lam: float) -> np.ndarray:
-    """log S of the generalised gamma's standardised log time (lambda != 0); floor 1e-300."""
-    q = 1.0 / lam**2
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        u = q * np.exp(np.clip(lam * z, -700, 700))
-        sf = special.gammaincc(q, u) if lam > 0 else special.gammainc(q, u)
-        out = np.log(np.maximum(sf, 1e-300))
-    return np.where(np.isneginf(z), 0.0, np.where(np.isposinf(z), -np.inf, out))
-
-
-def _gengamma_log_pdf(z: np.ndarray, lam: float) -> np.ndarray:
-    """log density of the generalised gamma's standardised log time (lambda != 0)."""
-    q = 1.0 / lam**2
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        u = q * np.exp(np.clip(lam * z, -700, 700))
-        return np.log(abs(lam)) - special.gammaln(q) + q * np.log(u) - u
+#: Mean and standard deviation of the standardised error (starting values of the AFT fit).
+MOMENTS_STD: dict[str, tuple[float, float]] = {
+    "lognormal": (0.0, 1.0),
+    "loglogistic": (0.0, float(np.pi / np.sqrt(3.0))),
+    "weibull": (-float(np.euler_gamma), float(np.pi / np.sqrt(6.0))),
+}
 
 
 def log_survival(t_days: np.ndarray, eta: np.ndarray, sigma: np.ndarray, family: str) -> np.ndarray:
@@ -155,15 +151,27 @@ def log_survival(t_days: np.ndarray, eta: np.ndarray, sigma: np.ndarray, family:
     return log_surv_std((log_t - eta) / sigma, family)
 
 
+def log_interval_std(z_l: np.ndarray, z_u: np.ndarray, family: str) -> np.ndarray:
+    """``log(S(z_l) - S(z_u))`` of the standardised error for ``z_l < z_u`` (either may be
+    infinite), accurate in both tails: the survival form right of 0, the CDF form left of it."""
+    z_l, z_u = np.broadcast_arrays(np.asarray(z_l, float), np.asarray(z_u, float))
+    out = np.empty(z_l.shape)
+    left = z_u < 0
+    right = ~left
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_s_l, log_s_u = log_surv_std(z_l[right], family), log_surv_std(z_u[right], family)
+        out[right] = log_s_l + log1mexp(log_s_u - log_s_l)
+        log_f_l, log_f_u = log_cdf_std(z_l[left], family), log_cdf_std(z_u[left], family)
+        out[left] = log_f_u + log1mexp(log_f_l - log_f_u)
+    return out
+
+
 def interval_loglik(
     lower_days: npt.ArrayLike,
     upper_days: npt.ArrayLike,
     eta: npt.ArrayLike,
     sigma: npt.ArrayLike,
     family: str,
-    *,
-    shape: float | None = None,
-    stable_tails: bool = True,
 ) -> np.ndarray:
     """Log-likelihood of observations ``lower < T <= upper`` (broadcasting).
 
@@ -175,16 +183,7 @@ def interval_loglik(
     lower_days, upper_days, eta, sigma
         Bounds (days), location (log days) and scale of ``log T``.
     family : str
-        One of :data:`FAMILIES`, or ``"gengamma"`` (with ``shape``, ``stable_tails=False``).
-    shape : float, optional
-        The generalised gamma's lambda.
-    stable_tails : bool
-        True (the Bayesian model): right of the location ``log S(l) + log1mexp(log S(u) -
-        log S(l))``, left of it the same with the CDF, accurate in both tails. False (the
-        frequentist AFT's sandwich scores): ``log S(l) + log1p(-exp(log S(u) - log S(l)))``,
-        which loses a few digits when both S are close to 1; kept because the published
-        patient-clustered standard errors are computed with it (its central-difference
-        scores would move in the last digits); lifelines and this form leave with issue 13.
+        One of :data:`FAMILIES`.
     """
     lower = np.asarray(lower_days, dtype=float)
     upper = np.asarray(upper_days, dtype=float)
@@ -192,23 +191,172 @@ def interval_loglik(
     with np.errstate(divide="ignore"):
         z_l = (np.log(lower) - eta) / sigma
         z_u = (np.log(upper) - eta) / sigma
-    log_s_l, log_s_u = log_surv_std(z_l, family, shape), log_surv_std(z_u, family, shape)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if stable_tails:
-            right_tail = log_s_l + log1mexp(log_s_u - log_s_l)
-            # both bounds left of the location: difference of CDFs avoids S(l) ~ S(u) ~ 1
-            log_f_l, log_f_u = log_cdf_std(z_l, family), log_cdf_std(z_u, family)
-            left_tail = log_f_u + log1mexp(log_f_l - log_f_u)
-            interval = np.where(z_u < 0, left_tail, right_tail)
-        else:
-            interval = log_s_l + np.log1p(-np.exp(np.minimum(log_s_u - log_s_l, 0.0)))
+    interval = log_interval_std(z_l, z_u, family)
     exact = upper == lower
     if np.any(exact):
         safe_t = np.where(exact, np.maximum(lower, 1e-12), 1.0)
         z = (np.log(safe_t) - eta) / sigma
-        dens = log_pdf_std(z, family, shape) - np.log(sigma) - np.log(safe_t)
+        dens = log_pdf_std(z, family) - np.log(sigma) - np.log(safe_t)
         interval = np.where(exact, dens, interval)
     return interval
+
+
+# ------------------------------------------------------------------ analytic derivatives
+@dataclass(frozen=True)
+class Observations:
+    """Interval-censored observations ``(lower, upper]`` (days) split once by kind.
+
+    Indices of exact (``lower == upper``), right-censored (``upper = inf``, ``lower > 0``),
+    left-censored (``lower = 0``) and two-sided interval rows, with the logs of the bounds each
+    kind needs. A right-censoring at 0 days carries no information: such rows belong to no
+    group and contribute 0 to the log-likelihood and its derivatives.
+    """
+
+    n: int
+    exact: np.ndarray
+    right: np.ndarray
+    left: np.ndarray
+    interval: np.ndarray
+    log_t: np.ndarray
+    log_lower_right: np.ndarray
+    log_upper_left: np.ndarray
+    log_lower_interval: np.ndarray
+    log_upper_interval: np.ndarray
+
+    @classmethod
+    def from_bounds(cls, lower_days: np.ndarray, upper_days: np.ndarray) -> Observations:
+        """Split bounds in days (``upper = inf``: right-censored; ``lower == upper``: exact)."""
+        lower = np.asarray(lower_days, dtype=float)
+        upper = np.asarray(upper_days, dtype=float)
+        g = observation_groups(lower, upper)
+        return cls(
+            n=lower.size,
+            exact=g["exact"],
+            right=g["right"],
+            left=g["left"],
+            interval=g["interval"],
+            log_t=np.log(lower[g["exact"]]),
+            log_lower_right=np.log(lower[g["right"]]),
+            log_upper_left=np.log(upper[g["left"]]),
+            log_lower_interval=np.log(lower[g["interval"]]),
+            log_upper_interval=np.log(upper[g["interval"]]),
+        )
+
+
+@dataclass(frozen=True)
+class LoglikDerivatives:
+    """Per-observation log-likelihood and its derivatives in ``eta`` and ``w = log sigma``."""
+
+    loglik: np.ndarray
+    d_eta: np.ndarray
+    d_ls: np.ndarray
+    d2_eta: np.ndarray | None = None
+    d2_eta_ls: np.ndarray | None = None
+    d2_ls: np.ndarray | None = None
+
+
+def loglik_derivatives(
+    obs: Observations, eta: np.ndarray, log_sigma: float, family: str, second: bool = True
+) -> LoglikDerivatives:
+    """Log-likelihood of each observation and its analytic derivatives (survreg's algebra).
+
+    With ``z = (log t - eta) / sigma``, ``w = log sigma``, ``f``, ``S`` the density and survival
+    of the standardised error and ``g = f'/f`` (:func:`dlog_pdf_std`):
+
+    * exact: ``ll = log f(z) - w - log t``; ``d/deta = -g/sigma``, ``d/dw = -g z - 1``,
+      ``d2/deta2 = g'/sigma^2``, ``d2/deta dw = (g' z + g)/sigma``, ``d2/dw2 = g' z^2 + g z``.
+    * censored, ``L = S(z_l) - S(z_u)`` (right: ``S(z_u) = 0``; left: ``S(z_l) = 1``), with
+      ``r_l = f(z_l)/L`` and ``r_u = f(z_u)/L`` formed on the log scale:
+      ``d/deta = (r_l - r_u)/sigma``, ``d/dw = r_l z_l - r_u z_u``,
+      ``d2/deta2 = -(r_l g_l - r_u g_u)/sigma^2 - (d/deta)^2``,
+      ``d2/deta dw = -[(r_l - r_u) + (r_l g_l z_l - r_u g_u z_u)]/sigma - (d/deta)(d/dw)``,
+      ``d2/dw2 = -r_l (g_l z_l^2 + z_l) + r_u (g_u z_u^2 + z_u) - (d/dw)^2``.
+
+    Parameters
+    ----------
+    obs : Observations
+    eta : array, shape (n,)
+        Location of each observation (log days).
+    log_sigma : float
+    family : str
+    second : bool
+        Also return the second derivatives (the Newton step needs them, the scores do not).
+    """
+    check_family(family)
+    sigma = float(np.exp(log_sigma))
+    n = obs.n
+    out = {k: np.zeros(n) for k in ("ll", "de", "dw", "dee", "dew", "dww")}
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if obs.exact.size:
+            _exact_terms(obs, eta, log_sigma, sigma, family, out)
+        if obs.right.size:
+            z_l = (obs.log_lower_right - eta[obs.right]) / sigma
+            ll = log_surv_std(z_l, family)
+            _censored_terms(obs.right, z_l, None, ll, sigma, family, out)
+        if obs.left.size:
+            z_u = (obs.log_upper_left - eta[obs.left]) / sigma
+            ll = log_cdf_std(z_u, family)
+            _censored_terms(obs.left, None, z_u, ll, sigma, family, out)
+        if obs.interval.size:
+            e = eta[obs.interval]
+            z_l = (obs.log_lower_interval - e) / sigma
+            z_u = (obs.log_upper_interval - e) / sigma
+            ll = log_interval_std(z_l, z_u, family)
+            _censored_terms(obs.interval, z_l, z_u, ll, sigma, family, out)
+    if not second:
+        return LoglikDerivatives(out["ll"], out["de"], out["dw"])
+    return LoglikDerivatives(out["ll"], out["de"], out["dw"], out["dee"], out["dew"], out["dww"])
+
+
+def _exact_terms(obs, eta, log_sigma, sigma, family, out) -> None:
+    i = obs.exact
+    z = (obs.log_t - eta[i]) / sigma
+    g, dg = dlog_pdf_std(z, family)
+    out["ll"][i] = log_pdf_std(z, family) - log_sigma - obs.log_t
+    out["de"][i] = -g / sigma
+    out["dw"][i] = -g * z - 1.0
+    out["dee"][i] = dg / sigma**2
+    out["dew"][i] = (dg * z + g) / sigma
+    out["dww"][i] = dg * z**2 + g * z
+
+
+def _censored_terms(idx, z_l, z_u, ll, sigma, family, out) -> None:
+    """Fill the rows ``idx`` of ``out`` for ``L = S(z_l) - S(z_u)`` (None: that bound absent)."""
+    zero = np.zeros(idx.size)
+    if z_l is None:
+        r_l = g_l = z_l = zero
+    else:
+        r_l = np.exp(log_pdf_std(z_l, family) - ll)
+        g_l = dlog_pdf_std(z_l, family)[0]
+    if z_u is None:
+        r_u = g_u = z_u = zero
+    else:
+        r_u = np.exp(log_pdf_std(z_u, family) - ll)
+        g_u = dlog_pdf_std(z_u, family)[0]
+    de = (r_l - r_u) / sigma
+    dw = r_l * z_l - r_u * z_u
+    out["ll"][idx] = ll
+    out["de"][idx] = de
+    out["dw"][idx] = dw
+    out["dee"][idx] = -(r_l * g_l - r_u * g_u) / sigma**2 - de**2
+    out["dew"][idx] = -((r_l - r_u) + (r_l * g_l * z_l - r_u * g_u * z_u)) / sigma - de * dw
+    out["dww"][idx] = -r_l * (g_l * z_l**2 + z_l) + r_u * (g_u * z_u**2 + z_u) - dw**2
+
+
+def observation_groups(lower: np.ndarray, upper: np.ndarray) -> dict[str, np.ndarray]:
+    """Indices of exact, right-censored, left-censored and two-sided interval observations."""
+    exact = upper == lower
+    right = np.isinf(upper)
+    left = (lower <= 0) & ~right & ~exact
+    interval = ~exact & ~right & ~left
+    # right-censored at 0 carries no information (log S(0) = 0): dropped
+    right_pos = right & (lower > 0)
+    return {
+        "exact": np.flatnonzero(exact),
+        "right": np.flatnonzero(right_pos),
+        "left": np.flatnonzero(left),
+        "interval": np.flatnonzero(interval),
+    }
 
 
 # --------------------------------------------------------------------------------- PyTensor
@@ -242,22 +390,6 @@ def pt_log_pdf_std(z, family: str):
     if family == "weibull":
         return z - pt.exp(z)
     raise ValueError(check_family(family))
-
-
-def observation_groups(lower: np.ndarray, upper: np.ndarray) -> dict[str, np.ndarray]:
-    """Indices of exact, right-censored, left-censored and two-sided interval observations."""
-    exact = upper == lower
-    right = np.isinf(upper)
-    left = (lower <= 0) & ~right & ~exact
-    interval = ~exact & ~right & ~left
-    # right-censored at 0 carries no information (log S(0) = 0): dropped
-    right_pos = right & (lower > 0)
-    return {
-        "exact": np.flatnonzero(exact),
-        "right": np.flatnonzero(right_pos),
-        "left": np.flatnonzero(left),
-        "interval": np.flatnonzero(interval),
-    }
 
 
 def pt_interval_loglik(eta, sigma, lower_days: np.ndarray, upper_days: np.ndarray, family: str):

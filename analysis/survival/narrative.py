@@ -8,20 +8,47 @@ the settings actually used.
 
 from __future__ import annotations
 
-import lifelines
+from importlib.metadata import version
 
+import lifelines
+import numpy as np
+import pandas as pd
+
+from analysis.disclosure.cubes import grid_counts
+from analysis.disclosure.spec import Count
 from analysis.figures import survival as figures
 from analysis.figures.theme import theme
 from analysis.manifest import Headline
 from analysis.outputs import StageOutput
 from analysis.survival.config import SurvivalStudyConfig
-from analysis.survival.covariates import EXERCISE, MUSCLE_BULK, SEX_MALE
+from analysis.survival.covariates import EXERCISE, MUSCLE_BULK, SEX_MALE, TOUCHUP
 from analysis.survival.study import SurvivalStudy
 
 STAGE = "fit_survival"
 TITLE = "Duration of effect"
-#: time ratios shown as research headlines
-HEADLINE_TERMS = (EXERCISE, MUSCLE_BULK, SEX_MALE)
+#: time ratios shown as headlines (research view; the touch-up effect also in the clinic view)
+HEADLINE_TERMS = (EXERCISE, MUSCLE_BULK, SEX_MALE, TOUCHUP)
+#: Cubes of the fine counts behind the stage's counts (analysis/disclosure)
+DURATION_CUBE = "survival.duration_episodes"
+KNOWN_CUBE = "survival.known_effective"
+#: the stratifying variables of the Turnbull estimates (columns of the episodes)
+STRATA = ("region", "product", "exercise_tier", "muscle_bulk")
+MEDIAN_DERIVED = ("median_days", "median_lower", "median_upper")
+
+
+def write_cubes(episodes: pd.DataFrame, out: StageOutput) -> None:
+    """Episodes in the duration analysis by region x product x exercise tier x muscle bulk:
+    every ``n_episodes`` of the stage is a margin of it."""
+    rows = episodes.loc[episodes["in_duration_analysis"].astype(bool)]
+    levels = {v: sorted(episodes[v].dropna().astype(str).unique()) for v in STRATA}
+    out.cube(DURATION_CUBE, "duration_episodes", grid_counts(rows, levels), STRATA)
+
+
+def _episode_counts(by: str = "region") -> tuple[Count, ...]:
+    return (
+        Count("n_episodes", cube=DURATION_CUBE, by={by: "region"}),
+        Count("n_patients", family="duration_patients", by={by: "region"}, at_most="n_episodes"),
+    )
 
 
 def write_study(study: SurvivalStudy, cfg: SurvivalStudyConfig, out: StageOutput) -> None:
@@ -46,20 +73,45 @@ def _clinic_medians(study: SurvivalStudy, out: StageOutput) -> None:
         study.nonparametric.median_by_region,
         "median_duration_by_region",
         "Median duration (days) by region",
-        count_columns=("n_episodes", "n_patients"),
+        counts=_episode_counts(),
+        derived_columns=MEDIAN_DERIVED,
         latex=True,
     )
-    sec.figure(
-        figures.fig_survival_by_region(_region_curves(study)),
+    out.table(
+        study.nonparametric.curves,
+        "turnbull_curves",
+        withheld_columns=("n_known_effective",),  # released only at the figure's ticks
+    )
+    _numbers_known_effective(study, out)
+    sec.figure_from(
         "survival_by_region",
         "Proportion still effective by region",
         "Turnbull survival curves of effect duration by region with 95% bands",
+        figures.fig_survival_by_region,
+        {"curves": "turnbull_curves", "numbers": "numbers_known_effective"},
     )
 
 
-def _region_curves(study: SurvivalStudy):
+def _numbers_known_effective(study: SurvivalStudy, out: StageOutput) -> None:
+    """The numbers printed under the region curves, declared: day 0 is every episode of the
+    region; later days never increase (a cube of their own, ordered by day)."""
     curves = study.nonparametric.curves
-    return curves[curves["variable"] == "region"]
+    numbers = figures.numbers_known_effective(curves[curves["variable"] == "region"])
+    later = numbers.loc[numbers["day"] > 0]
+    cube = later.rename(columns={"level": "region", "n_known_effective": "value"})
+    out.cube(
+        KNOWN_CUBE, "known_effective", cube[["day", "region", "value"]], ("day", "region"), "day"
+    )
+    out.table(
+        numbers,
+        "numbers_known_effective",
+        counts=(
+            Count(
+                "n_known_effective", cube=DURATION_CUBE, by={"level": "region"}, where={"day": "0"}
+            ),
+            Count("n_known_effective", cube=KNOWN_CUBE, by={"level": "region", "day": "day"}),
+        ),
+    )
 
 
 def _nonparametric(study: SurvivalStudy, cfg: SurvivalStudyConfig, out: StageOutput) -> None:
@@ -75,7 +127,19 @@ def _nonparametric(study: SurvivalStudy, cfg: SurvivalStudyConfig, out: StageOut
         study.nonparametric.estimates,
         "turnbull_estimates",
         "Median and proportion still effective at 8-24 weeks",
-        count_columns=("n_episodes", "n_patients"),
+        counts=tuple(
+            Count(
+                c.column,
+                cube=c.cube,
+                by={"level": v},
+                where={"variable": v},
+                family=c.family,
+                at_most=c.at_most,
+            )
+            for v in STRATA
+            for c in _episode_counts()
+        ),
+        derived_columns=("estimate", "lower", "upper"),
     )
     sec.table(
         study.nonparametric.logrank_tests,
@@ -83,7 +147,6 @@ def _nonparametric(study: SurvivalStudy, cfg: SurvivalStudyConfig, out: StageOut
         "Generalised log-rank tests",
         latex=True,
     )
-    out.table(study.nonparametric.curves, "turnbull_curves")
 
 
 def _regression(study: SurvivalStudy, out: StageOutput) -> None:
@@ -94,8 +157,20 @@ def _regression(study: SurvivalStudy, out: StageOutput) -> None:
         "Time ratios above 1 mean a longer effect. Intervals use patient-clustered standard "
         "errors.",
     )
-    sec.table(reg.model_choice, "aft_model_choice", "AIC of the AFT families", latex=True)
+    sec.table(
+        reg.model_choice,
+        "aft_model_choice",
+        "AIC of the AFT families, with the Newton-Raphson iterations and the largest "
+        "log-likelihood gradient component at the maximum",
+        latex=True,
+    )
     sec.table(reg.time_ratios, "aft_time_ratios", "Time ratios with 95% CI", latex=True)
+    sec.table(
+        reg.cycle_effect,
+        "cycle_effect",
+        "Time ratio per doubling of the cycle number: the marginal AFT estimate, biased by "
+        "informative cycle accumulation (the patient-frailty estimate belongs beside it)",
+    )
     sec.table(reg.dose_slope_test, "dose_slope_test", "Region-specific dose slopes: LR test")
     sec.table(study.aft_vs_turnbull, "aft_vs_turnbull", "Model vs Turnbull curves by region")
     sec.figure(
@@ -110,11 +185,17 @@ def _regression(study: SurvivalStudy, out: StageOutput) -> None:
         "Predicted median duration against dose",
         "Dose-response curves of predicted median duration per region",
     )
-    sec.figure(
-        figures.fig_survival_by_region(_region_curves(study), reg.model_curves),
+    out.table(reg.model_curves, "aft_model_curves")
+    sec.figure_from(
         "aft_vs_turnbull",
         "AFT model (dotted) against Turnbull curves",
         "Model-based and nonparametric survival curves by region",
+        figures.fig_survival_by_region,
+        {
+            "curves": "turnbull_curves",
+            "numbers": "numbers_known_effective",
+            "model": "aft_model_curves",
+        },
     )
     out.table(reg.coefficients_all_families, "aft_coefficients_all_families")
     out.table(reg.dose_response, "dose_response")
@@ -125,8 +206,9 @@ def _retreatment(study: SurvivalStudy, out: StageOutput) -> None:
     sec = out.section(
         "research",
         "Time to re-treatment (Cox)",
-        "Hazard ratios above 1 mean earlier re-treatment; proportional-hazards tests before and "
-        "after acting on them.",
+        "Hazard ratios above 1 mean earlier re-treatment; proportional-hazards score tests "
+        "(naive and patient-clustered; the clustered p-value decides) before and after acting "
+        "on them.",
     )
     sec.table(
         rt.hazard_ratios,
@@ -134,7 +216,12 @@ def _retreatment(study: SurvivalStudy, out: StageOutput) -> None:
         "Hazard ratios (clustered SE)",
         latex=True,
     )
-    sec.table(rt.ph_tests, "ph_tests", "Scaled Schoenfeld tests")
+    sec.table(
+        rt.ph_tests,
+        "ph_tests",
+        "Proportional-hazards score tests of x*g(t): naive (p, as R cox.zph) and "
+        "patient-clustered (p_clustered, Lin & Wei robust score test)",
+    )
     sec.table(rt.ph_actions, "ph_actions", "Action taken on failing covariates")
 
 
@@ -155,13 +242,18 @@ def _prediction(study: SurvivalStudy, out: StageOutput) -> None:
         pred.calibration,
         "calibration",
         "Calibration by predicted-risk group",
-        count_columns=("n_episodes",),
+        counts=(
+            Count(
+                "n_episodes", family="calibration_group", by={"week": "week", "risk_group": "group"}
+            ),
+        ),
     )
-    sec.figure(
-        figures.fig_calibration(pred.calibration),
+    sec.figure_from(
         "calibration",
         "Calibration at 12, 16, 20 weeks",
         "Observed against predicted proportion still effective",
+        figures.fig_calibration,
+        {"table": "calibration"},
     )
     out.table(pred.brier_by_week, "brier_by_week")
 
@@ -190,7 +282,7 @@ def _headlines(study: SurvivalStudy, out: StageOutput) -> None:
                     lower=row.time_ratio_lower,
                     upper=row.time_ratio_upper,
                     unit="time ratio",
-                    view="research",
+                    view="clinic" if row.term == TOUCHUP else "research",
                     source="aft_time_ratios.csv",
                 )
             )
@@ -199,23 +291,58 @@ def _headlines(study: SurvivalStudy, out: StageOutput) -> None:
 def methods_text(study: SurvivalStudy, cfg: SurvivalStudyConfig) -> str:
     """Methods paragraph generated from the settings used."""
     s = cfg.survival
+    kkt = study.nonparametric.kkt_metrics()
+    choice = study.regression.model_choice
+    grad = float(np.nanmax(choice["max_abs_gradient"]))
     return (
         "Durations are interval-censored (last visit still effective, first visit back at "
-        "baseline) and episodes cluster within patients. Nonparametric curves: Turnbull NPMLE "
-        f"(EM with SQUAREM), {s.ci_level:.0%} percentile bands from {s.bootstrap_replicates} "
-        "patient-level bootstrap replicates; groups compared by a generalised log-rank score "
-        "test (Fay 1999 logrank scores) with patient-clustered variance, stratified by region "
-        "for non-region factors. Regression: interval-censored AFT models "
-        f"({', '.join(s.families)}; lifelines {lifelines.__version__}) chosen by AIC "
-        f"({study.regression.family}); dose as a linear spline in log2(dose / reference dose) "
+        "baseline) and episodes cluster within patients; every interval below accounts for "
+        "the repeated episodes of a patient. Nonparametric curves: Turnbull NPMLE computed by a "
+        "constrained Newton method and stopped on its Kuhn-Tucker conditions (largest violation "
+        f"max_j d_j/n - 1 <= {s.turnbull_kkt_tol:g}; largest violation reached "
+        f"{kkt['turnbull_max_kkt_violation']:.1e}), "
+        f"{s.ci_level:.0%} percentile bands from {s.bootstrap_replicates} patient-level "
+        "bootstrap replicates (patients resampled with all their episodes; each replicate a "
+        "weighted NPMLE on the full sample's innermost intervals, stopped on the same rule: "
+        f"{kkt['turnbull_boot_not_converged']} replicates did not reach it, largest violation "
+        f"{kkt['turnbull_boot_max_kkt_violation']:.1e}); groups compared by a generalised "
+        "log-rank score test (Fay 1999 logrank scores) with patient-clustered variance, "
+        "stratified by region for non-region factors. Regression: interval-censored AFT models "
+        f"({', '.join(s.families)}) fitted by Newton-Raphson with analytic gradient and Hessian "
+        "(survreg's algorithm; converged when the largest scaled gradient component "
+        f"|g_k| max(1, |theta_k|)/max(1, |loglik|) <= {s.aft.gradient_tol:g}; largest absolute "
+        f"gradient component {grad:.1e}), chosen by AIC ({study.regression.family}); dose as a "
+        "linear spline in log2(dose / reference dose) "
         f"with a knot at {2**cfg.model.dose_knot_log2:g}x the reference, region-specific slopes "
         f"kept only if a likelihood-ratio test (alpha {s.region_slope_alpha}) and AIC support "
-        "them; standard errors are patient-clustered sandwich estimates. Time to re-treatment: "
-        f"Cox model ({s.cox.ties} ties) with patient-clustered sandwich variance; proportional "
-        f"hazards tested by scaled Schoenfeld residuals ({s.cox.ph_time_transform} time, alpha "
-        f"{s.cox.ph_alpha}); failing factors were stratified, failing continuous covariates "
-        f"given separate early/late effects. Prediction quality under {s.cv.folds}-fold "
-        "patient-grouped cross-validation; interval-censored Brier scores use the conditional "
-        "probability of the status given the observed interval under the training Turnbull "
-        "estimate."
+        "them; standard errors are patient-clustered sandwich estimates from the analytic "
+        "per-episode scores. The cycle-number time ratio of this marginal model is "
+        "population-averaged and biased by informative cycle accumulation (short-duration "
+        "patients accumulate cycles); the patient-frailty advice model estimates it. Time to "
+        f"re-treatment: Cox model ({s.cox.ties} ties, Newton-Raphson converged on the score, "
+        f"tolerance {s.cox.gradient_tol:g}) with patient-clustered sandwich variance; "
+        "proportional hazards tested per covariate by "
+        f"score tests of x*g(t) ({s.cox.ph_time_transform} time), reported naive and "
+        "patient-clustered (Lin & Wei robust score test); covariates with clustered "
+        f"p < {s.cox.ph_alpha} were acted on: failing factors stratified, failing continuous "
+        "covariates given separate early/late effects. Prediction quality under "
+        f"{s.cv.folds}-fold patient-grouped cross-validation; interval-censored Brier scores "
+        "use the conditional probability of the status given the observed interval under the "
+        "training Turnbull estimate; the Cox model's cross-validated survival predictions use "
+        f"lifelines {lifelines.__version__}."
+        + _touchup_sentence(study)
+        + f" NumPy {np.__version__}, SciPy {version('scipy')}."
+    )
+
+
+def _touchup_sentence(study: SurvivalStudy) -> str:
+    """How touch-ups enter the models (empty when the data have none to compare)."""
+    if not study.regression.fit.spec.touchup:
+        return ""
+    return (
+        " Touch-ups (a treatment within prepare.touchup_window_days of the region's previous "
+        "treatment, or as the clinic marked it) belong to their episode: duration is counted "
+        "from the first injection, the dose is the total including the touch-up's units, and a "
+        "touch-up indicator's time ratio compares episodes with and without a touch-up at the "
+        "same total dose."
     )

@@ -5,14 +5,22 @@ Observations are half-open intervals ``(lower, upper]`` in days: ``upper = inf``
 
 Methods (stated in the stage's methods text):
 
-* NPMLE by the EM (self-consistency) algorithm of Turnbull (1976, JRSS-B 38:290) on the
-  innermost intervals, accelerated by SQUAREM (Varadhan & Roland 2008, Scand J Stat 35:335),
-  run for all bootstrap replicates at once as one matrix iteration.
+* NPMLE of Turnbull (1976, JRSS-B 38:290) on the innermost intervals, computed by a
+  constrained Newton method (:mod:`analysis.survival.npmle_solver`) and stopped on the NPMLE's
+  optimality (Kuhn-Tucker) conditions: with ``d_j = sum_i w_i alpha_ij / P_i`` (``alpha_ij`` = 1
+  if observation i contains innermost interval j, ``P_i`` its probability), the NPMLE has
+  ``d_j <= n`` for every j, with equality where it puts mass; the fit stops when the largest
+  violation ``max_j d_j / n - 1`` is at most ``kkt_tol`` (params.yaml
+  ``survival.turnbull_kkt_tol``), which bounds the log-likelihood still to gain by
+  ``n * kkt_tol``. The violation is reported with every estimate.
 * Inside an innermost interval the NPMLE does not say where the mass lies; curves spread it
   uniformly (linear interpolation), which fixes medians and proportions at given days.
 * 95% bands: percentile intervals from a patient-level (cluster) bootstrap: patients are
   resampled with replacement and keep all their episodes, so bands account for repeated
-  episodes per patient. The innermost intervals are those of the full sample.
+  episodes per patient. A replicate is the weighted NPMLE on the full sample's innermost
+  intervals (weights = how often each episode's patient was drawn), warm-started at the
+  full-sample NPMLE and stopped on the same KKT rule; replicates whose violation stays above
+  the tolerance are counted in the output.
 * Group comparison: generalised log-rank score test for interval-censored data (logrank scores
   of Finkelstein 1986, Biometrics 42:845, in the form of Fay 1999, Stat Med 18:273) computed from
   the pooled NPMLE, with a patient-clustered (sandwich) variance of the group score sums;
@@ -29,23 +37,39 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
+from analysis.errors import BontaError
+from analysis.survival import npmle_solver
+
 #: Width (days) given to an exact time so that it becomes the interval (t - EXACT_EPS, t].
 EXACT_EPS = 1e-6
 DAYS_PER_WEEK = 7.0
+#: Iterations of one NPMLE fit before it is declared not converged (5-15 are typical).
+MAX_ITER = 500
+
+
+class NPMLEError(BontaError):
+    """The Turnbull NPMLE did not reach its optimality conditions."""
 
 
 @dataclass(frozen=True)
 class NPMLE:
     """Masses of the Turnbull NPMLE on innermost intervals ``(left, right]`` (days).
 
-    ``mass`` has shape ``(m,)`` for one fit or ``(m, B)`` for B bootstrap replicates.
+    ``mass`` has shape ``(m,)`` for one fit or ``(m, B)`` for B bootstrap replicates;
+    ``kkt_violation`` and ``n_iter`` are scalars or one value per replicate.
     """
 
     left: np.ndarray
     right: np.ndarray
     mass: np.ndarray
-    n_iter: int
-    converged: bool
+    n_iter: np.ndarray | int
+    kkt_violation: np.ndarray | float
+    kkt_tol: float
+
+    @property
+    def converged(self) -> bool:
+        """Every fit meets the KKT rule."""
+        return bool(np.all(np.asarray(self.kkt_violation) <= self.kkt_tol))
 
     def survival(self, t_days: np.ndarray) -> np.ndarray:
         """P(T > t) with mass spread uniformly inside innermost intervals; shape (len(t), [B])."""
@@ -86,112 +110,114 @@ def innermost_intervals(lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarra
     return values[starts], values[starts + 1]
 
 
-def _clique_bounds(lo: np.ndarray, up: np.ndarray, left: np.ndarray, right: np.ndarray):
-    """Observation i contains innermost intervals ``first[i]..last[i]`` (a contiguous block,
-    because innermost intervals are disjoint and sorted), so the clique matrix is never built."""
-    first = np.searchsorted(left, lo, side="left")
-    last = np.searchsorted(right, up, side="right") - 1
-    n, m = lo.size, left.size
-    # difference operator: +1 at the block start, -1 just after its end (sparse, built once)
-    ends = sparse.csr_matrix(
-        (
-            np.r_[np.ones(n), -np.ones(n)],
-            (np.r_[first, last + 1], np.r_[np.arange(n), np.arange(n)]),
-        ),
-        shape=(m + 1, n),
-    )
-    return first, last, ends
+@dataclass(frozen=True)
+class TurnbullData:
+    """Observations reduced to blocks of innermost intervals (built once per sample).
 
+    Observation i contains the innermost intervals ``first..last`` of its block (a contiguous
+    run, because innermost intervals are disjoint and sorted); observations with the same run
+    share a block, so every fit and bootstrap replicate works on block weights.
+    """
 
-def _contained_mass(bounds, p: np.ndarray) -> np.ndarray:
-    """``alpha @ p``: probability of each observed interval, by cumulative sums."""
-    first, last, _ = bounds
-    cum = np.vstack([np.zeros((1, p.shape[1])), np.cumsum(p, axis=0)])
-    return cum[last + 1] - cum[first]
+    left: np.ndarray
+    right: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    block_of: np.ndarray
 
+    @classmethod
+    def from_bounds(cls, lower: np.ndarray, upper: np.ndarray) -> TurnbullData:
+        lo, up = _as_intervals(lower, upper)
+        if lo.size == 0:
+            raise ValueError("the Turnbull NPMLE needs at least one observation")
+        left, right = innermost_intervals(lower, upper)
+        first = np.searchsorted(left, lo, side="left")
+        last = np.searchsorted(right, up, side="right") - 1
+        key = first * (left.size + 1) + last
+        blocks, block_of = np.unique(key, return_inverse=True)
+        return cls(
+            left=left,
+            right=right,
+            first=(blocks // (left.size + 1)).astype(np.int64),
+            last=(blocks % (left.size + 1)).astype(np.int64),
+            block_of=block_of.ravel(),
+        )
 
-def _spread_back(bounds, r: np.ndarray, m: int) -> np.ndarray:
-    """``alpha.T @ r`` by a difference array."""
-    diff = bounds[2] @ r
-    return np.cumsum(diff[:-1], axis=0)
+    @property
+    def n_blocks(self) -> int:
+        return int(self.first.size)
 
+    def block_weights(self, weights: np.ndarray) -> np.ndarray:
+        """Sum episode weights (n,) or (n, B) within blocks; shape (blocks, B)."""
+        n = self.block_of.size
+        w = np.asarray(weights, float).reshape(n, -1)
+        members = sparse.csr_matrix(
+            (np.ones(n), (self.block_of, np.arange(n))), shape=(self.n_blocks, n)
+        )
+        return np.ascontiguousarray(members @ w)
 
-def _em_step(bounds, w: np.ndarray, p: np.ndarray) -> np.ndarray:
-    denom = _contained_mass(bounds, p)
-    ratio = np.divide(w, denom, out=np.zeros_like(w), where=denom > 0)
-    p_new = p * _spread_back(bounds, ratio, p.shape[0])
-    return p_new / w.sum(axis=0, keepdims=True)
+    def fit(self, w_blocks: np.ndarray, kkt_tol: float, max_iter: int) -> NPMLE:
+        """The NPMLE of one weight vector over the blocks (start: uniform masses)."""
+        m = self.left.size
+        mass, n_iter, viol = npmle_solver.fit_blocks(
+            self.first,
+            self.last,
+            np.asarray(w_blocks, float),
+            np.full(m, 1.0 / m),
+            kkt_tol,
+            max_iter,
+        )
+        return NPMLE(self.left, self.right, mass, int(n_iter), float(viol), kkt_tol)
 
-
-def _loglik(bounds, w: np.ndarray, p: np.ndarray) -> np.ndarray:
-    denom = _contained_mass(bounds, p)
-    return np.sum(np.where(w > 0, w * np.log(np.maximum(denom, 1e-300)), 0.0), axis=0)
-
-
-def _squarem(alpha, w: np.ndarray, p0: np.ndarray, tol: float, max_iter: int):
-    """SQUAREM-accelerated EM, one column per replicate; returns (p, n_iter, converged)."""
-    p = p0
-    for it in range(1, max_iter + 1):
-        p1 = _em_step(alpha, w, p)
-        p2 = _em_step(alpha, w, p1)
-        r = p1 - p
-        v = p2 - p1 - r
-        step = -np.sqrt((r**2).sum(0)) / np.maximum(np.sqrt((v**2).sum(0)), 1e-300)
-        step = np.minimum(step, -1.0)
-        p_acc = np.clip(p - 2 * step * r + step**2 * v, 0.0, None)
-        p_acc /= p_acc.sum(axis=0, keepdims=True)
-        p_acc = _em_step(alpha, w, p_acc)
-        worse = _loglik(alpha, w, p_acc) < _loglik(alpha, w, p2)
-        p_new = np.where(worse[None, :], p2, p_acc)
-        change = np.abs(np.cumsum(p_new - p, axis=0)).max()
-        p = p_new
-        if change < tol:
-            return p, it, True
-    return p, max_iter, False
+    def fit_replicates(
+        self, w_blocks: np.ndarray, start: np.ndarray, kkt_tol: float, max_iter: int
+    ) -> NPMLE:
+        """The NPMLE of every column of ``w_blocks`` (blocks x B), warm-started at ``start``
+        (which must give every block positive probability, e.g. the full-sample NPMLE)."""
+        mass, n_iter, viol = npmle_solver.fit_many(
+            self.first,
+            self.last,
+            np.ascontiguousarray(w_blocks, float),
+            start,
+            kkt_tol,
+            max_iter,
+        )
+        return NPMLE(self.left, self.right, mass, n_iter, viol, kkt_tol)
 
 
 def fit_npmle(
     lower: np.ndarray,
     upper: np.ndarray,
     weights: np.ndarray | None = None,
-    tol: float = 1e-6,
-    max_iter: int = 3000,
+    kkt_tol: float = 1e-7,
+    max_iter: int = MAX_ITER,
 ) -> NPMLE:
-    """Turnbull NPMLE of interval-censored times.
+    """Turnbull NPMLE of interval-censored times, stopped on its KKT conditions.
 
     Parameters
     ----------
     lower, upper : array of float
         Interval bounds in days; ``upper = inf`` is right-censored, ``lower == upper`` exact.
     weights : array, optional
-        Shape ``(n,)`` or ``(n, B)``: frequency weights, one column per bootstrap replicate.
-    tol : float
-        Convergence when the cumulative mass moves less than ``tol`` in one iteration.
+        Shape ``(n,)``: frequency weights; ``(n, B)``: one column per replicate, each fitted
+        from the NPMLE of the unweighted sample.
+    kkt_tol : float
+        Stop when ``max_j d_j / n - 1 <= kkt_tol`` (module docstring).
+    max_iter : int
+        Newton iterations per fit.
 
     Returns
     -------
     NPMLE
+        With ``kkt_violation`` and ``converged``; a fit that does not reach the tolerance is
+        returned as such (callers decide; :func:`turnbull` raises for the point estimate).
     """
-    lo, up = _as_intervals(lower, upper)
-    if lo.size == 0:
-        raise ValueError("fit_npmle needs at least one observation")
-    left, right = innermost_intervals(lower, upper)
-    pairs = pd.DataFrame({"lo": lo, "up": up})
-    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs))
-    u_lo = uniq.get_level_values(0).to_numpy(float)
-    u_up = uniq.get_level_values(1).to_numpy(float)
-    w = (
-        np.ones((lo.size, 1))
-        if weights is None
-        else np.asarray(weights, float).reshape(lo.size, -1)
-    )
-    w_u = np.zeros((u_lo.size, w.shape[1]))
-    np.add.at(w_u, codes, w)
-    bounds = _clique_bounds(u_lo, u_up, left, right)
-    p0 = np.full((left.size, w.shape[1]), 1.0 / left.size)
-    p, n_iter, converged = _squarem(bounds, w_u, p0, tol, max_iter)
-    mass = p[:, 0] if weights is None or np.ndim(weights) == 1 else p
-    return NPMLE(left=left, right=right, mass=mass, n_iter=n_iter, converged=converged)
+    data = TurnbullData.from_bounds(lower, upper)
+    if weights is None or np.ndim(weights) == 1:
+        w = np.ones(data.block_of.size) if weights is None else np.asarray(weights, float)
+        return data.fit(data.block_weights(w)[:, 0], kkt_tol, max_iter)
+    full = data.fit(data.block_weights(np.ones(data.block_of.size))[:, 0], kkt_tol, max_iter)
+    return data.fit_replicates(data.block_weights(weights), full.mass, kkt_tol, max_iter)
 
 
 def median_days(npmle: NPMLE) -> np.ndarray:
@@ -199,19 +225,16 @@ def median_days(npmle: NPMLE) -> np.ndarray:
     knots = npmle.knots()
     surv = npmle.survival(knots)
     surv = surv[:, None] if surv.ndim == 1 else surv
-    out = np.full(surv.shape[1], np.nan)
-    for b in range(surv.shape[1]):
-        s = surv[:, b]
-        below = np.flatnonzero(s <= 0.5)
-        if below.size == 0:
-            continue
-        k = below[0]
-        if k == 0:
-            out[b] = knots[0]
-            continue
-        s0, s1 = s[k - 1], s[k]
-        frac = 0.0 if s0 == s1 else (s0 - 0.5) / (s0 - s1)
-        out[b] = knots[k - 1] + frac * (knots[k] - knots[k - 1])
+    below = surv <= 0.5
+    k = np.argmax(below, axis=0)
+    found = below.any(axis=0)
+    k_prev = np.maximum(k - 1, 0)
+    cols = np.arange(surv.shape[1])
+    s0, s1 = surv[k_prev, cols], surv[k, cols]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(s0 == s1, 0.0, (s0 - 0.5) / (s0 - s1))
+    out = np.where(k == 0, knots[0], knots[k_prev] + frac * (knots[k] - knots[k_prev]))
+    out = np.where(found, out, np.nan)
     return out if np.ndim(npmle.mass) == 2 else out[:1]
 
 
@@ -220,24 +243,49 @@ class TurnbullResult:
     """NPMLE of one group with patient-bootstrap percentile intervals.
 
     ``curve``: time_days, survival, lower, upper. ``summary``: one row per quantity
-    (median duration and proportion still effective at each reported week) with interval and unit.
+    (median duration and proportion still effective at each reported week) with interval, unit
+    and the KKT diagnostics of the fit and of its bootstrap replicates.
     """
 
     group: str
     n_episodes: int
     n_patients: int
     npmle: NPMLE
+    boot: NPMLE
     curve: pd.DataFrame
     summary: pd.DataFrame
 
 
-def _bootstrap_weights(
-    patient_codes: np.ndarray, n_boot: int, rng: np.random.Generator
-) -> np.ndarray:
-    n_pat = patient_codes.max() + 1
-    draws = rng.integers(0, n_pat, size=(n_boot, n_pat))
-    counts = np.stack([np.bincount(d, minlength=n_pat) for d in draws], axis=1)
-    return counts[patient_codes].astype(float)
+def bootstrap_counts(n_patients: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Multinomial patient counts of a patient bootstrap, shape ``(n_patients, n_boot)``."""
+    draws = rng.integers(0, n_patients, size=(n_boot, n_patients))
+    counts = np.zeros((n_patients, n_boot))
+    for b in range(n_boot):
+        counts[:, b] = np.bincount(draws[b], minlength=n_patients)
+    return counts
+
+
+def bootstrap_npmle(
+    data: TurnbullData,
+    full: NPMLE,
+    patient_codes: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+    kkt_tol: float,
+    max_iter: int = MAX_ITER,
+) -> NPMLE:
+    """Patient-bootstrap replicates of the NPMLE on ``data``'s blocks (weighted fits).
+
+    Block weights of all replicates are one sparse product (blocks x patients episode counts
+    times patients x replicates draw counts).
+    """
+    n_pat = int(patient_codes.max()) + 1
+    counts = bootstrap_counts(n_pat, n_boot, rng)
+    episodes = sparse.csr_matrix(
+        (np.ones(patient_codes.size), (data.block_of, patient_codes)),
+        shape=(data.n_blocks, n_pat),
+    )
+    return data.fit_replicates(np.asarray(episodes @ counts), full.mass, kkt_tol, max_iter)
 
 
 def turnbull(
@@ -251,6 +299,8 @@ def turnbull(
     report_weeks: tuple[float, ...] = (8, 12, 16, 20, 24),
     grid_days: np.ndarray | None = None,
     group: str = "all",
+    kkt_tol: float = 1e-7,
+    max_iter: int = MAX_ITER,
 ) -> TurnbullResult:
     """Turnbull curve, median and proportions still effective, with patient-bootstrap intervals.
 
@@ -262,13 +312,24 @@ def turnbull(
         Patient key of each episode (the bootstrap resamples patients).
     n_boot, seed : int
         Bootstrap replicates and seed.
+    kkt_tol, max_iter
+        Stopping rule of every NPMLE fit (:func:`fit_npmle`).
+
+    Raises
+    ------
+    NPMLEError
+        If the full-sample NPMLE does not meet the KKT rule within ``max_iter`` iterations.
     """
     patient_codes = pd.factorize(np.asarray(patient))[0]
-    fit = fit_npmle(lower, upper, tol=1e-7)
+    data = TurnbullData.from_bounds(lower, upper)
+    fit = data.fit(data.block_weights(np.ones(patient_codes.size))[:, 0], kkt_tol, max_iter)
+    if not fit.converged:
+        raise NPMLEError(
+            f"Turnbull NPMLE of {group}: KKT violation {fit.kkt_violation:.2e} above the "
+            f"tolerance {kkt_tol:g} after {fit.n_iter} iterations"
+        )
     rng = np.random.default_rng(seed)
-    # replicates stop at a looser tolerance (curve error < 1e-4, measured ~3e-5: far inside
-    # the band)
-    boot = fit_npmle(lower, upper, weights=_bootstrap_weights(patient_codes, n_boot, rng), tol=1e-4)
+    boot = bootstrap_npmle(data, fit, patient_codes, n_boot, rng, kkt_tol, max_iter)
     q = [(1 - ci_level) / 2, (1 + ci_level) / 2]
     grid = np.arange(0.0, 301.0, 2.0) if grid_days is None else np.asarray(grid_days, float)
     s_hat = fit.survival(grid)
@@ -292,8 +353,11 @@ def turnbull(
     summary["n_episodes"] = int(len(patient_codes))
     summary["n_patients"] = int(patient_codes.max() + 1)
     summary["n_boot_failed"] = int((~np.isfinite(median_days(boot))).sum())
+    summary["kkt_violation"] = float(fit.kkt_violation)
+    summary["boot_kkt_violation_max"] = float(np.max(boot.kkt_violation))
+    summary["n_boot_not_converged"] = int(np.sum(boot.kkt_violation > kkt_tol))
     return TurnbullResult(
-        group, len(patient_codes), int(patient_codes.max() + 1), fit, curve, summary
+        group, len(patient_codes), int(patient_codes.max() + 1), fit, boot, curve, summary
     )
 
 
@@ -329,6 +393,8 @@ def turnbull_by(
     report_weeks: tuple[float, ...] = (8, 12, 16, 20, 24),
     grid_days: np.ndarray | None = None,
     min_episodes: int = 20,
+    kkt_tol: float = 1e-7,
+    max_iter: int = MAX_ITER,
 ) -> tuple[dict[str, TurnbullResult], pd.DataFrame]:
     """:func:`turnbull` for each level of ``by`` with at least ``min_episodes`` episodes.
 
@@ -351,6 +417,9 @@ def turnbull_by(
                     "n_episodes": len(sub),
                     "n_patients": int(sub["patient_key"].nunique()),
                     "n_boot_failed": 0,
+                    "kkt_violation": np.nan,
+                    "boot_kkt_violation_max": np.nan,
+                    "n_boot_not_converged": 0,
                     "level": str(level),
                 }
                 for q in quantities
@@ -366,6 +435,8 @@ def turnbull_by(
             report_weeks=report_weeks,
             grid_days=grid_days,
             group=group,
+            kkt_tol=kkt_tol,
+            max_iter=max_iter,
         )
     return out, pd.DataFrame(too_few)
 

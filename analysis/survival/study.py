@@ -20,6 +20,7 @@ import pandas as pd
 from analysis.survival import aft, cox, cv, nonparametric
 from analysis.survival.config import SurvivalConfig, SurvivalStudyConfig
 from analysis.survival.covariates import (
+    CYCLE,
     check_columns,
     design_matrix,
     duration_frame,
@@ -55,6 +56,17 @@ class Nonparametric:
     logrank_tests: pd.DataFrame
     levels_not_estimated: int
 
+    def kkt_metrics(self) -> dict:
+        """Largest KKT violation of the Turnbull fits and of their bootstrap replicates."""
+        est = self.estimates.dropna(subset=["kkt_violation"])
+        return {
+            "turnbull_max_kkt_violation": float(est["kkt_violation"].max()),
+            "turnbull_boot_max_kkt_violation": float(est["boot_kkt_violation_max"].max()),
+            "turnbull_boot_not_converged": int(
+                est.drop_duplicates("group")["n_boot_not_converged"].sum()
+            ),
+        }
+
 
 @dataclass(frozen=True)
 class Regression:
@@ -67,6 +79,7 @@ class Regression:
     time_ratios: pd.DataFrame
     model_curves: pd.DataFrame
     dose_response: pd.DataFrame
+    cycle_effect: pd.DataFrame
 
     @property
     def family(self) -> str:
@@ -132,8 +145,13 @@ class SurvivalStudy:
                 f"{row.endpoint}_{row.metric}": row.estimate for row in cv_all.itertuples()
             },
             "aft_vs_turnbull_max_abs_diff": float(self.aft_vs_turnbull["max_abs_diff"].max()),
+            "aft_max_abs_gradient": {
+                row.family: row.max_abs_gradient
+                for row in self.regression.model_choice.itertuples()
+            },
             "ph_failing_terms": len(self.retreatment.ph_actions),
             "turnbull_levels_not_estimated": self.nonparametric.levels_not_estimated,
+            **self.nonparametric.kkt_metrics(),
         }
 
 
@@ -205,6 +223,8 @@ def nonparametric_results(
             report_weeks=s.report_weeks,
             grid_days=s.curve_grid,
             min_episodes=s.turnbull_min_episodes,
+            kkt_tol=s.turnbull_kkt_tol,
+            max_iter=s.turnbull_max_iter,
         )
         for level, r in res.items():
             summaries.append(r.summary.assign(variable=var, level=level))
@@ -260,9 +280,18 @@ def regression_results(df: pd.DataFrame, cfg: SurvivalStudyConfig) -> Regression
     """AFT family by AIC, common vs region-specific dose slopes, and the chosen model's tables."""
     s = cfg.survival
     spec = make_spec(df, s.reference_region, s.reference_product, cfg.model.dose_knot_log2)
-    choice = aft.choose_family(df, spec, s.families, s.ci_level)
+    choice = aft.choose_family(
+        df, spec, s.families, s.ci_level, gradient_tol=s.aft.gradient_tol, max_iter=s.aft.max_iter
+    )
     slope_test, common, per_region = aft.compare_dose_slopes(
-        df, spec, choice.chosen, s.region_slope_alpha
+        df,
+        spec,
+        choice.chosen,
+        s.region_slope_alpha,
+        common=choice.best,
+        ci_level=s.ci_level,
+        gradient_tol=s.aft.gradient_tol,
+        max_iter=s.aft.max_iter,
     )
     best = per_region if slope_test.region_specific else common
     return Regression(
@@ -275,16 +304,69 @@ def regression_results(df: pd.DataFrame, cfg: SurvivalStudyConfig) -> Regression
         time_ratios=time_ratio_table(best),
         model_curves=aft.marginal_survival(best, df, "region", s.curve_grid[1:]),
         dose_response=dose_response(best, df, cfg),
+        cycle_effect=cycle_effect_table(best, s.ci_level),
     )
 
 
+#: What the marginal AFT's cycle term is, in its label and in ``cycle_effect.csv``.
+CYCLE_MARGINAL_NOTE = "marginal (population-averaged; biased by informative cycle accumulation)"
+CYCLE_REASON = (
+    "Patients whose treatments wear off sooner return sooner and so accumulate more cycles: in "
+    "a model without a patient effect, a high cycle number partly stands for a short-duration "
+    "patient, which biases the marginal cycle term towards shorter durations (in simulation "
+    "with known truth: -14% bias, 83% coverage of 95% intervals). The advice model's patient "
+    "frailty separates the patient from the cycle and is the estimator to report."
+)
+
+
 def time_ratio_table(fit: aft.AFTResult) -> pd.DataFrame:
-    """Time ratios of the location terms with labels and units (Intercept and scale left out)."""
+    """Time ratios of the location terms with labels and units (Intercept and scale left out).
+
+    The cycle term is labelled as the marginal estimate it is (:data:`CYCLE_MARGINAL_NOTE`).
+    """
     s = fit.summary[fit.summary["time_ratio"].notna() & (fit.summary["term"] != "Intercept")].copy()
     s["label"] = s["term"].map(fit.spec.label)
+    s.loc[s["term"] == CYCLE, "label"] += f", {CYCLE_MARGINAL_NOTE}"
     s["unit"] = s["term"].map(lambda t: term_unit(t, fit.spec.knot))
     s["percent_change"] = 100 * (s["time_ratio"] - 1)
     return s[TIME_RATIO_COLUMNS].reset_index(drop=True)
+
+
+#: Columns of ``cycle_effect.csv`` (the report may add the frailty model's row beside it).
+CYCLE_EFFECT_COLUMNS = [
+    "term",
+    "estimator",
+    "model",
+    "time_ratio",
+    "time_ratio_lower",
+    "time_ratio_upper",
+    "coef",
+    "se",
+    "interval",
+    "note",
+]
+
+
+def cycle_effect_table(fit: aft.AFTResult, ci_level: float) -> pd.DataFrame:
+    """The marginal AFT's time ratio per doubling of the cycle number, labelled as such."""
+    row = fit.summary.set_index("term").loc[CYCLE]
+    return pd.DataFrame(
+        [
+            {
+                "term": CYCLE,
+                "estimator": "marginal",
+                "model": f"{fit.family} AFT, patient-clustered SE (fit_survival)",
+                "time_ratio": row["time_ratio"],
+                "time_ratio_lower": row["time_ratio_lower"],
+                "time_ratio_upper": row["time_ratio_upper"],
+                "coef": row["coef"],
+                "se": row["se_robust"],
+                "interval": f"{ci_level:.0%} CI",
+                "note": f"{CYCLE_MARGINAL_NOTE}. {CYCLE_REASON}",
+            }
+        ],
+        columns=CYCLE_EFFECT_COLUMNS,
+    )
 
 
 def dose_response(fit: aft.AFTResult, df: pd.DataFrame, cfg: SurvivalStudyConfig) -> pd.DataFrame:
@@ -360,6 +442,8 @@ def retreatment_results(
         s.cox.ph_alpha,
         time_transform=s.cox.ph_time_transform,
         ties=s.cox.ties,
+        gradient_tol=s.cox.gradient_tol,
+        max_iter=s.cox.max_iter,
     )
     hr = res.final.summary.copy()
     # the Cox table names the reference region "reference" (strata may replace region terms)
@@ -392,7 +476,15 @@ def prediction_results(
 ) -> Prediction:
     """Patient-grouped CV of the chosen AFT model: concordance, Brier scores, calibration."""
     c = cfg.survival.cv
-    res = cv.cv_aft(df, fit.family, fit.spec, c.folds, c.brier_weeks)
+    res = cv.cv_aft(
+        df,
+        fit.family,
+        fit.spec,
+        c.folds,
+        c.brier_weeks,
+        gradient_tol=cfg.survival.aft.gradient_tol,
+        max_iter=cfg.survival.aft.max_iter,
+    )
     calibration = cv.calibration_table(
         res.predictions,
         c.calibration_weeks,

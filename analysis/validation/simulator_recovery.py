@@ -32,14 +32,24 @@ def derive_intervals(
 ) -> pd.DataFrame:
     """Duration intervals per episode from the raw tables (docs/ARCHITECTURE.md rules).
 
+    Rows filed under a touch-up's ``episode_id`` belong to its episode (the simulator's truth
+    says which); days count from the episode's first injection.
+
     ``lower`` = last visit day with severity < baseline before ``upper`` (0 if none);
     ``upper`` = first visit day with severity >= baseline (inf if none). Episodes with
     baseline severity 0 are dropped ("back to baseline" undefined). With ``use_reported`` a
     patient-reported wear-off day within ``tolerance_days`` of the visit interval replaces it
     by an exact time ``(r, r]``; without it (the stricter check) reports are ignored.
     """
+    truth = cohort.truth_tables["episodes"]
     tr = cohort.treatments[["episode_id", "treatment_date", "baseline_severity", "region"]]
-    a = cohort.assessments.merge(tr, on="episode_id")
+    tr = tr.loc[tr["episode_id"].isin(truth["episode_id"])]  # touch-up rows join their episode
+    filed = truth.dropna(subset=["touchup_episode_id"])
+    parent = dict(zip(filed["touchup_episode_id"], filed["episode_id"], strict=True))
+    assessments = cohort.assessments.assign(
+        episode_id=cohort.assessments["episode_id"].replace(parent)
+    )
+    a = assessments.merge(tr, on="episode_id")
     a = a.loc[a["severity"].notna()].copy()
     a["day"] = (a["assessment_date"] - a["treatment_date"]).dt.days.astype(float)
     worn = a["severity"].astype(float) >= a["baseline_severity"]
@@ -50,7 +60,7 @@ def derive_intervals(
     ep["lower"] = lower.reindex(ep.index).fillna(0.0)
     ep["upper"] = upper.reindex(ep.index).fillna(np.inf)
     if use_reported:
-        rep = cohort.assessments.dropna(subset=["reported_wearoff_date"]).merge(tr, on="episode_id")
+        rep = assessments.dropna(subset=["reported_wearoff_date"]).merge(tr, on="episode_id")
         r = (
             (rep["reported_wearoff_date"] - rep["treatment_date"])
             .dt.days.astype(float)

@@ -92,12 +92,3 @@ def test_describe_matches_the_real_prepare_output(small_prepared):
     kept = small_prepared.data_quality.query("table == 'episodes'")["rows_kept"].iloc[0]
     assert int(glance["n_episodes"]) == kept
     assert cohort.trends["n_episodes"].sum() == len(episodes)
-
-
-def test_exclusion_sentence_suppresses_small_exclusions(synthetic):
-    from analysis.cohort.describe import exclusion_sentence
-
-    _, _, dq = synthetic
-    text = exclusion_sentence(dq, 5)
-    assert "unknown region code: <5" in text  # 3 rows
-    assert "units outside 0.2-5 x reference dose: 10" in text

@@ -1,6 +1,7 @@
 """Table 1 (analysis/cohort/table_one.py) on the synthetic cohort."""
 
 from analysis.cohort.table_one import table_one
+from analysis.disclosure import SUPPRESSED
 
 
 def test_table_one_groups_add_up_to_overall(synthetic):
@@ -20,11 +21,11 @@ def test_table_one_suppresses_small_cells(synthetic):
     ep = episodes.copy()
     ep.loc[ep.index[:3], "product"] = "daxi"  # three episodes only
     t1 = table_one(ep, "sex", min_count=5).set_index(["characteristic", "level"])
-    assert t1.loc[("Product (episodes)", "daxi"), "Overall"] == "<5"
+    assert t1.loc[("Product (episodes)", "daxi"), "Overall"] == SUPPRESSED
     row = t1.loc[("Product (episodes)", "daxi")]
     n_by_sex = ep.loc[ep.index[:3], "sex"].value_counts()
     for sex in ("F", "M"):
-        expected = "<5" if n_by_sex.get(sex, 0) else "0 (0.0%)"
+        expected = SUPPRESSED if n_by_sex.get(sex, 0) else "0 (0.0%)"
         assert row[f"sex={sex}"] == expected
 
 

@@ -128,7 +128,24 @@ def with_truth(small_cohort, small_prepared, pseudonym_key):
 
 
 def test_every_episode_matches_one_truth_row(with_truth, small_cohort, small_prepared):
-    assert len(with_truth) == len(small_prepared.episodes) == len(small_cohort.treatments)
+    truth = small_cohort.truth_tables["episodes"]
+    assert len(with_truth) == len(small_prepared.episodes) == len(truth)
+    # every other treatment row is a simulated touch-up, folded into its episode
+    assert len(small_cohort.treatments) == len(truth) + int(truth["touchup"].sum())
+    assert truth["touchup"].sum() > 100
+
+
+def test_touchups_are_recognised_as_simulated(with_truth, small_params):
+    e = with_truth
+    assert (e["touchup"] == e["touchup_true"]).all()
+    touched = e[e["touchup"]]
+    assert (touched["touchup_day"] == touched["touchup_day_true"]).all()
+    assert (touched["n_touchups"] == 1).all() and (e.loc[~e["touchup"], "n_touchups"] == 0).all()
+    # ona-equivalent units of the touch-up and the first dose, as the simulator drew them
+    ratio = e["units_ona_eq"] / 2 ** e["log2_rel_dose"]
+    assert np.allclose(e["log2_rel_dose_initial"], e["log2_rel_dose_first"])
+    first_units = ratio * 2 ** e["log2_rel_dose_first"]
+    assert np.allclose(e["units_ona_eq"] - first_units, e["touchup_units_ona_eq"])
 
 
 def test_visit_intervals_contain_the_latent_duration(with_truth):

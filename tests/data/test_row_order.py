@@ -59,3 +59,27 @@ def test_content_ignores_pseudonyms_and_missing_values_tie():
         }
     )
     assert content_rank(table).tolist() == [1, 1, 2, 0]
+
+
+def test_model_indexing_is_the_same_under_two_keys(small_prepared, other_key_prepared, params):
+    """Clinics, injectors (complication models) and patients (advice model) get the same
+    positions under both keys, so the samplers draw the same streams for the same people."""
+    from analysis.advice.model import duration_data
+    from analysis.advice.spec import spec_from_vocabulary
+    from analysis.complications.aggregate import levels_from_episodes
+    from analysis.survival.covariates import DurationModelConfig
+    from analysis.vocabulary import Vocabulary
+
+    vocab = Vocabulary.from_params(params)
+    a, b = small_prepared.episodes, other_key_prepared.episodes
+    la = levels_from_episodes(a, vocab.region_codes, vocab.product_codes)
+    lb = levels_from_episodes(b, vocab.region_codes, vocab.product_codes)
+    clinic_pairs = dict(zip(a["clinic"], b["clinic"], strict=True))
+    injector_pairs = dict(zip(a["injector"], b["injector"], strict=True))
+    assert [clinic_pairs[c] for c in la.clinics] == list(lb.clinics)
+    assert [injector_pairs[i] for i in la.injectors] == list(lb.injectors)
+    assert la.injector_clinic == lb.injector_clinic
+    spec = spec_from_vocabulary(vocab, DurationModelConfig.from_params(params).dose_knot_log2)
+    da = duration_data(a[a["in_duration_analysis"]], spec)
+    db = duration_data(b[b["in_duration_analysis"]], spec)
+    np.testing.assert_array_equal(da.patient_idx, db.patient_idx)

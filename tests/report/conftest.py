@@ -1,5 +1,5 @@
-"""Fixtures of the report tests: the real describe and report stages run on the synthetic
-processed cohort and fake model-stage outputs of tests/synthetic_study.py.
+"""Fixtures of the report tests: the real describe, disclose and report stages run on the
+synthetic processed cohort and fake model-stage outputs of tests/synthetic_study.py.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 from synthetic_study import (
+    build_reports,
     make_data_quality,
     make_episodes,
     write_fake_stage_outputs,
@@ -24,47 +25,20 @@ def synthetic(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def built_report(synthetic, tmp_path_factory, repo_root) -> dict:
-    """Run the real describe and report stages on the synthetic cohort + fake model stages."""
-    from analysis.cli import main
-
+    """Run the real describe, disclose and report stages on the synthetic cohort + fake model
+    stages (written, like every stage's output, to the analyst directory data/results)."""
     episodes, raw, dq = synthetic
     root = tmp_path_factory.mktemp("built")
     processed = write_processed(episodes, dq, root / "data" / "processed")
-    reports = root / "reports"
-    fakes = write_fake_stage_outputs(reports)
+    results, reports = root / "data" / "results", root / "reports"
+    fakes = write_fake_stage_outputs(results)
     params = root / "params.yaml"
     shutil.copy(repo_root / "params.yaml", params)
-    assert (
-        main(
-            [
-                "describe",
-                "--params",
-                str(params),
-                "--processed",
-                str(processed),
-                "--out",
-                str(reports / "cohort"),
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "report",
-                "--params",
-                str(params),
-                "--processed",
-                str(processed),
-                "--out",
-                str(reports),
-            ]
-        )
-        == 0
-    )
+    build_reports(params, processed, results, reports)
     return {
         "root": root,
         "reports": reports,
+        "results": results,
         "processed": processed,
         "raw": raw,
         "fakes": fakes,

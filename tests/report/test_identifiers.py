@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from synthetic_study import write_fake_stage_outputs
-
-from analysis.cli import main
+from synthetic_study import build_reports, write_fake_stage_outputs
 
 RAW_ID_COLUMNS = {
     "patients": ["patient_id"],
@@ -111,38 +109,11 @@ def test_no_identifier_reaches_the_reports_built_from_a_real_export(
     root = tmp_path_factory.mktemp("ids")
     processed = root / "processed"
     write_prepared(small_prepared, processed)
-    reports = root / "reports"
-    write_fake_stage_outputs(reports)
+    results, reports = root / "results", root / "reports"
+    write_fake_stage_outputs(results)
     params_file = root / "params.yaml"
     shutil.copy(repo_root / "params.yaml", params_file)
-    assert (
-        main(
-            [
-                "describe",
-                "--params",
-                str(params_file),
-                "--processed",
-                str(processed),
-                "--out",
-                str(reports / "cohort"),
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "report",
-                "--params",
-                str(params_file),
-                "--processed",
-                str(processed),
-                "--out",
-                str(reports),
-            ]
-        )
-        == 0
-    )
+    build_reports(params_file, processed, results, reports)
     identifiers = raw_identifiers(small_raw_dir)
     assert len(identifiers) > 1000  # patients, episodes, clinics, injectors
     assert leaks(reports, identifiers) == []

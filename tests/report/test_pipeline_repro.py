@@ -4,9 +4,10 @@ identical tables, metrics, figures and HTML, and a second plain ``dvc repro`` ru
 Two tests, both in a temporary copy of the project (its own ``git init`` + ``dvc init``) so
 the repository's own outputs and dvc.lock are never touched:
 
-* ``test_describe_and_report_stages_reproduce``: the repository's real ``describe`` and
-  ``report`` stage blocks of dvc.yaml, fed by an ``upstream`` stage that writes a synthetic
-  processed cohort and fake model-stage outputs. Runs whatever the state of the other stages.
+* ``test_describe_and_report_stages_reproduce``: the repository's real ``describe``,
+  ``disclose`` and ``report`` stage blocks of dvc.yaml, fed by an ``upstream`` stage that writes
+  a synthetic processed cohort and fake model-stage outputs (under data/results, as the model
+  stages do). Runs whatever the state of the other stages.
 * ``test_whole_pipeline_reproduces``: the whole dvc.yaml on a tiny cohort with fast sampling
   (overrides below, in the copy's params.yaml only). Skipped while a stage module named by
   dvc.yaml does not exist yet.
@@ -95,8 +96,12 @@ sys.path.insert(0, {str(HERE.parent)!r})
 from synthetic_study import make_data_quality, make_episodes, write_fake_stage_outputs
 from synthetic_study import write_processed
 episodes, _ = make_episodes(n_patients=300, seed=3)
-write_processed(episodes, make_data_quality(len(episodes)), Path("data/processed"))
-write_fake_stage_outputs(Path("reports"))
+write_processed(
+    episodes,
+    make_data_quality(len(episodes), episodes["patient_key"].nunique()),
+    Path("data/processed"),
+)
+write_fake_stage_outputs(Path("data/results"))
 """
 
 
@@ -183,9 +188,9 @@ def test_describe_and_report_stages_reproduce(repo_root, tmp_path):
     params = yaml.safe_load((repo_root / "params.yaml").read_text())
     upstream_outs = [
         "data/processed",
-        "reports/survival",
-        "reports/complications",
-        "reports/advice",
+        "data/results/survival",
+        "data/results/complications",
+        "data/results/advice",
     ]
     stages = {
         "upstream": {
@@ -194,6 +199,7 @@ def test_describe_and_report_stages_reproduce(repo_root, tmp_path):
             "outs": upstream_outs,
         },
         "describe": real["describe"],
+        "disclose": real["disclose"],
         "report": real["report"],
     }
     project = _new_project(tmp_path, repo_root, params, stages)
@@ -203,7 +209,8 @@ def test_describe_and_report_stages_reproduce(repo_root, tmp_path):
         "reports/index.html",
         "reports/research.pdf",
         "reports/cohort/manifest.json",
-        "reports/metrics/cohort.json",
+        "reports/cohort/disclosure_audit.csv",
+        "reports/metrics/disclosure.json",
         "reports/tables/cohort-table1.tex",
         "reports/cohort/quarterly_trends.png",
     ):

@@ -10,14 +10,14 @@ from analysis.stages.describe import describe_config
 
 def test_the_repository_params_give_every_setting(params):
     config = ReportConfig.from_params(params)
-    assert config.min_count == params["report"]["min_count"]
+    assert config.title == params["report"]["title"]
     assert config.stages == tuple(params["report"]["stages"])
     assert "cohort" in config.stages and config.pdf in (True, False)
 
 
 def test_a_misspelt_key_stops_with_its_path_and_the_nearest_name(params):
-    bad = dict(params, report={**params["report"], "min_cout": 5})
-    with pytest.raises(ConfigError, match=r"'report\.min_cout' \(did you mean 'min_count'\?\)"):
+    bad = dict(params, report={**params["report"], "ci_levl": 0.9})
+    with pytest.raises(ConfigError, match=r"'report\.ci_levl' \(did you mean 'ci_level'\?\)"):
         ReportConfig.from_params(bad)
 
 
@@ -31,8 +31,6 @@ def test_a_missing_key_stops_with_its_path(params):
     "key, value, message",
     [
         ("report.table1_by", "clinic", r"'report\.table1_by' = 'clinic': use one of"),
-        ("report.min_count", 0, r"report\.min_count must be >= 1"),
-        ("report.min_count", "five", r"'report\.min_count' must be a whole number"),
         ("report.ci_level", 1.5, r"report\.ci_level must lie in"),
         ("report.pdf", "yes", r"'report\.pdf' must be true or false"),
         ("report.stages", [], r"report\.stages must name at least one"),
@@ -45,6 +43,6 @@ def test_a_wrong_value_names_the_key(params, key, value, message):
 
 def test_the_cohort_description_takes_its_settings_from_report_and_regions(params):
     config = describe_config(params)
-    assert config.min_count == params["report"]["min_count"]
+    assert config.min_count == params["disclosure"]["min_count"]
     assert config.table1_by == params["report"]["table1_by"]
     assert config.region_order == tuple(params["regions"])

@@ -50,15 +50,19 @@ def _rebuild(built, tmp_path, edit=None, pdf=None) -> Path:
 
 
 def test_small_counts_are_suppressed_with_their_derived_values(built_report):
+    """The page shows the released tables: a small count and the values computed from it in
+    its row are "suppressed"; counts of 5 or more and zeros are shown."""
     tables = html_tables(_page(built_report))
     rows = {r[0]: r for r in tables["survival/median_duration_by_region.csv"]}
-    assert rows["lip_flip"][1:] == ["<5", "suppressed", "suppressed", "suppressed"]
+    assert rows["lip_flip"][1:] == ["suppressed"] * 4
     assert rows["glabella"][1:3] == ["412", "128.4"]
     # 2 events among 233 episodes: the rate and its interval would give the 2 back
     rates = {r[0]: r for r in tables["complications/rates_by_region.csv"]}
-    assert rates["forehead"][1:] == ["233", "<5", "suppressed", "suppressed", "suppressed"]
+    assert rates["forehead"][1:] == ["233", "suppressed", "suppressed", "suppressed", "suppressed"]
     advice = tables["advice/advice_table.csv"]
-    assert [r[4] for r in advice] == ["120", "<5"]
+    assert [r[4] for r in advice] == ["120", "suppressed"]
+    analyst = pd.read_csv(built_report["results"] / "survival" / "median_duration_by_region.csv")
+    assert analyst.set_index("region").loc["lip_flip", "n_episodes"] == 3  # kept under data/
 
 
 def test_every_manifest_table_and_figure_is_on_the_page(built_report):
@@ -96,7 +100,12 @@ def test_research_tables_are_exported_as_csv_and_latex(built_report):
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(
         f"{stem}.{ext}"
-        for stem in ("cohort-table1", "survival-time_ratios", "cohort-data_quality")
+        for stem in (
+            "cohort-table1",
+            "survival-time_ratios",
+            "cohort-data_quality",
+            "cohort-disclosure_audit",
+        )
         for ext in ("csv", "tex")
     )
     exported = pd.read_csv(out / "survival-time_ratios.csv")
@@ -106,7 +115,7 @@ def test_research_tables_are_exported_as_csv_and_latex(built_report):
     n_rows = len(pd.read_csv(out / "cohort-table1.csv"))
     assert tex.count(r" \\") == n_rows + 1
     dq = pd.read_csv(out / "cohort-data_quality.csv", dtype=str)
-    assert "<5" in set(dq["rows_excluded"])  # 3 rows excluded for an unknown region code
+    assert "suppressed" in set(dq["rows_excluded"])  # 3 rows excluded for an unknown region code
 
 
 def test_provenance_footer_hashes_inputs_and_dates_from_the_data(built_report):
@@ -130,7 +139,7 @@ def test_provenance_footer_hashes_inputs_and_dates_from_the_data(built_report):
     assert footer("uncommitted") == "none" or footer("uncommitted").startswith(
         ("analysis/", "params.yaml")
     )
-    assert 'data-params-section="report"' in page and "min_count: 5" in page
+    assert 'data-params-section="disclosure"' in page and "min_count: 5" in page
 
 
 def test_methods_paragraph_assembles_stage_methods_and_versions(built_report):
@@ -143,7 +152,9 @@ def test_methods_paragraph_assembles_stage_methods_and_versions(built_report):
     import lifelines
 
     assert f"lifelines {lifelines.__version__}" in methods
-    assert "600 patients" in methods  # from the cohort manifest, i.e. from the data
+    # the cohort's paragraph (from its manifest) points at its tables and repeats no count
+    assert "counted in &#39;Cohort at a glance&#39;" in methods
+    assert "600 patients" not in methods
 
 
 def test_rebuilding_gives_identical_bytes(built_report, tmp_path):

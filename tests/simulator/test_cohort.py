@@ -69,7 +69,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(small_params, tmp_path):
     for name, seed in [("a", 7), ("b", 7), ("c", 8)]:
         write_cohort(simulate_cohort(SimConfig.from_params(small, seed=seed)), tmp_path / name)
     a, b, c = (_hashes(tmp_path / n) for n in "abc")
-    assert len(a) == 4 + 7  # four raw tables + truth.json + six truth tables
+    assert len(a) == 4 + 1 + 7  # four raw tables, mapping.yaml, truth.json, six truth tables
     assert a == b
     assert a["treatments.parquet"] != c["treatments.parquet"]
     assert a["truth/episodes.parquet"] != c["truth/episodes.parquet"]
@@ -123,7 +123,9 @@ def test_ids_unique_and_foreign_keys_present(small_cohort):
     assert c.complications["episode_id"].isin(c.treatments["episode_id"]).all()
     assert not c.complications.duplicated(["episode_id", "complication_type"]).any()
     truth = c.truth_tables
-    assert set(truth["episodes"]["episode_id"]) == set(c.treatments["episode_id"])
+    touchups = set(truth["episodes"]["touchup_episode_id"].dropna())
+    assert set(truth["episodes"]["episode_id"]) | touchups == set(c.treatments["episode_id"])
+    assert not set(truth["episodes"]["episode_id"]) & touchups
     assert set(truth["patients"]["patient_id"]) == set(c.patients["patient_id"])
     assert set(c.treatments["injector_id"]) <= set(truth["injectors"]["injector_id"])
 
@@ -144,8 +146,14 @@ def test_dates_are_ordered_and_within_the_study(small_cohort, params):
     assert resolved["resolution_date"].le(cutoff).all()
 
 
+def _episode_starts(cohort: SimulatedCohort) -> pd.DataFrame:
+    """Treatment rows that start an episode (touch-up rows left out)."""
+    tr = cohort.treatments
+    return tr[tr["episode_id"].isin(cohort.truth_tables["episodes"]["episode_id"])]
+
+
 def test_retreatment_never_before_90_days(small_cohort):
-    visits = small_cohort.treatments[["patient_id", "treatment_date"]].drop_duplicates()
+    visits = _episode_starts(small_cohort)[["patient_id", "treatment_date"]].drop_duplicates()
     gaps = (
         visits.sort_values("treatment_date").groupby("patient_id")["treatment_date"].diff().dropna()
     )
@@ -154,8 +162,9 @@ def test_retreatment_never_before_90_days(small_cohort):
 
 
 def test_assessments_belong_to_the_current_treatment_cycle(small_cohort):
-    """No assessment of an episode after the patient's next treatment visit."""
-    tr = small_cohort.treatments
+    """No assessment of an episode after the patient's next treatment visit (touch-ups are
+    part of their episode, not a new visit cycle)."""
+    tr = _episode_starts(small_cohort)
     visits = tr[["patient_id", "treatment_date"]].drop_duplicates().sort_values("treatment_date")
     visits["next_date"] = visits.groupby("patient_id")["treatment_date"].shift(-1)
     tr = tr.merge(visits, on=["patient_id", "treatment_date"])
@@ -206,7 +215,7 @@ def test_units_are_in_the_products_own_units(episodes, params):
         {k: v["units_per_ona_unit"] for k, v in params["products"].items()}
     )
     rel = episodes["units"] / ratio / ref
-    assert np.allclose(np.log2(rel), episodes["log2_rel_dose"])
+    assert np.allclose(np.log2(rel), episodes["log2_rel_dose_first"])
     gl_abo = episodes.query("region == 'glabella' and product == 'abo'")["units"]
     assert gl_abo.median() == 50  # 20 U ona x 2.5
     assert 0.35 <= np.isclose(rel, 1.0, atol=0.05).mean() <= 0.6  # "many 1x"
@@ -275,6 +284,7 @@ def _design(episodes: pd.DataFrame, products: list[str]) -> pd.DataFrame:
     )
     for p in products[1:]:
         x[f"product_{p}"] = (e["product"] == p).astype(float)
+    x["touchup"] = e["touchup"].astype(float)  # from the truth: recorded as a separate row
     return x
 
 
@@ -344,7 +354,10 @@ def test_complication_counts_match_true_risks(default_cohort, params):
         tr[["region", "treatment_date"]], on="episode_id"
     )
     risk = risk.loc[risk["treatment_date"] <= cutoff - pd.Timedelta(days=30)]
-    observed = c.complications.set_index(["episode_id", "complication_type"]).index
+    filed = c.truth_tables["episodes"].dropna(subset=["touchup_episode_id"])
+    parent = dict(zip(filed["touchup_episode_id"], filed["episode_id"], strict=True))
+    comp = c.complications.assign(episode_id=c.complications["episode_id"].replace(parent))
+    observed = comp.set_index(["episode_id", "complication_type"]).index
     risk["event"] = pd.MultiIndex.from_frame(risk[["episode_id", "complication_type"]]).isin(
         observed
     )

@@ -82,3 +82,18 @@ def test_labels_and_units_name_the_reference_and_the_knot():
     assert term_label("sex_male", "glabella", "ona", 1.0) == "Men vs women"
     assert term_unit("dose_slope_above_knot", 1.0).endswith("above twice the reference")
     assert term_unit("region_chin", 1.0) == "vs reference level"
+
+
+def test_touchup_term_only_when_the_data_hold_both_kinds_of_episode(lognormal_episodes):
+    ep = lognormal_episodes
+    assert "touchup" not in make_spec(ep, "glabella", "ona", 1.0).columns  # no column: none
+    all_touched = ep.assign(touchup=True)
+    assert "touchup" not in make_spec(all_touched, "glabella", "ona", 1.0).columns  # constant
+    mixed = ep.assign(touchup=np.arange(len(ep)) % 5 == 0)
+    spec = make_spec(mixed, "glabella", "ona", 1.0)
+    x = design_matrix(mixed, spec)
+    assert spec.columns[len(spec.columns) - 3] == "touchup"  # after the patient terms
+    assert x["touchup"].sum() == (np.arange(len(ep)) % 5 == 0).sum()
+    assert set(x["touchup"]) == {0.0, 1.0}
+    # a planned treatment without the column is coded as no touch-up
+    assert (design_matrix(ep.head(3), spec)["touchup"] == 0.0).all()

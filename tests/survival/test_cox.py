@@ -1,4 +1,4 @@
-"""Cox model: published Rossi estimates, fast clustered sandwich, PH test and action."""
+"""Cox model: published Rossi estimates, fast clustered sandwich, PH score tests and action."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from lifelines import CoxPHFitter
 from lifelines.datasets import load_rossi
 from statsmodels.duration.hazard_regression import PHReg
 
-from analysis.survival.cox import fit_cox, fit_retreatment, score_residuals, split_at
+from analysis.survival.cox import (
+    _partial_likelihood,
+    fit_cox,
+    fit_retreatment,
+    ph_score_tests,
+    ph_test,
+    score_residuals,
+    split_at,
+)
 
 ROSSI = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
 
@@ -160,3 +168,150 @@ def test_ph_holding_data_leaves_the_model_alone():
         < np.exp(0.5)
         < hr.loc["region_b", "hazard_ratio_upper"]
     )
+
+
+#: R 4.2.2, survival 3.5-3: cox.zph(coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar +
+#: paro + prio, data = rossi, ties = "efron"), transform = t)$table[, "chisq"]
+R_COX_ZPH_ROSSI = {
+    "rank": {
+        "fin": 1.38380845141,
+        "age": 0.89642146157,
+        "race": 2.25997815120,
+        "wexp": 4.15968375317,
+        "mar": 0.08959214185,
+        "paro": 0.02185165569,
+        "prio": 1.64080345194,
+        "GLOBAL": 11.02518340712,
+    },
+    "km": {"fin": 0.06242975136, "age": 5.97398165342, "GLOBAL": 17.69441525445},
+    "identity": {"age": 6.615943789294, "prio": 0.424798396303, "GLOBAL": 18.182687039129},
+}
+
+
+@pytest.mark.parametrize("transform", sorted(R_COX_ZPH_ROSSI))
+def test_naive_ph_score_tests_equal_r_cox_zph(transform):
+    r = load_rossi()
+    res = fit_cox(r.assign(pid=np.arange(len(r))), "week", "arrest", ROSSI, cluster_col="pid")
+    tests = ph_score_tests(
+        r[ROSSI].to_numpy(float),
+        r["week"].to_numpy(float),
+        r["arrest"].to_numpy(bool),
+        res.summary["coef"].to_numpy(),
+        np.arange(len(r)),
+        ROSSI,
+        transform=transform,
+    ).set_index("term")
+    for term, chisq in R_COX_ZPH_ROSSI[transform].items():
+        assert tests.loc[term, "chi2"] == pytest.approx(chisq, rel=1e-6), term
+    # one row per patient: the clustered test differs from the naive only by the sandwich
+    assert tests.loc["GLOBAL", "df"] == len(ROSSI)
+
+
+def _frailty_episodes(seed, n_patients=60, per_patient=20, frailty_sd=2.0):
+    """No covariate effect, a strong shared patient frailty: marginal PH holds for x (patient
+    level) and z (episode level), but a patient's episodes are dependent."""
+    rng = np.random.default_rng(seed)
+    pid = np.repeat(np.arange(n_patients), per_patient)
+    n = pid.size
+    t = rng.exponential(1 / np.exp(rng.normal(0, frailty_sd, n_patients)[pid]))
+    c = rng.uniform(0, 3, n)
+    return pd.DataFrame(
+        {
+            "x": (rng.random(n_patients) < 0.5).astype(float)[pid],
+            "z": rng.normal(size=n),
+            "t": np.minimum(t, c),
+            "e": t <= c,
+            "pid": pid,
+        }
+    )
+
+
+def test_clustered_ph_test_is_calibrated_where_the_naive_test_is_not():
+    """Mean chi-square (1 df) over replicates: ~1 for a calibrated test. The naive test's
+    variance ignores that a patient's episodes share the frailty and over-rejects for the
+    patient-level covariate (validation/validate_ph_tests.py: rejection rates)."""
+    stats = []
+    for seed in range(30):
+        d = _frailty_episodes(seed)
+        res = fit_cox(d, "t", "e", ["x", "z"], cluster_col="pid")
+        ph = ph_test(res, d, "t", "e", "rank").set_index("term")
+        stats.append([ph.loc["x", "chi2"], ph.loc["x", "chi2_clustered"], ph.loc["z", "chi2"]])
+    naive_x, clustered_x, naive_z = np.mean(stats, axis=0)
+    assert naive_x > 2.5
+    assert 0.5 < clustered_x < 1.7
+    assert 0.5 < naive_z < 1.7  # episode-level covariate: little to correct
+
+
+def test_ph_decision_follows_the_clustered_test():
+    d = _frailty_episodes(0).assign(retreat_days=lambda f: f["t"], retreat_event=lambda f: f["e"])
+    d = d.rename(columns={"pid": "patient_key"})
+    res = fit_retreatment(d, ["x", "z"], alpha=0.01)
+    x = res.ph_initial.set_index("term").loc["x"]
+    assert x["p"] < 0.01 < x["p_clustered"]  # the naive test alone would have acted
+    assert res.action.failing_terms == () and res.final is res.initial
+
+
+def _tied_with_censoring_between_events(n=500, seed=3):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    t = np.ceil(rng.exponential(20 / np.exp(x @ [0.4, -0.3, 0.1])))  # whole days: many ties
+    c = rng.uniform(1, 60, n)  # censoring anywhere, also between event days
+    return pd.DataFrame(x, columns=["a", "b", "c"]).assign(
+        t=np.minimum(t, c), e=t <= c, pid=np.arange(n) // 2
+    )
+
+
+def test_newton_fit_equals_lifelines_with_ties_and_censoring_between_event_times():
+    df = _tied_with_censoring_between_events()
+    ours = fit_cox(df, "t", "e", ["a", "b", "c"], cluster_col="pid")
+    ref = CoxPHFitter().fit(df[["a", "b", "c", "t", "e"]], "t", "e")
+    np.testing.assert_allclose(ours.summary["coef"], ref.params_.to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(ours.summary["se_model"], ref.standard_errors_.to_numpy(), rtol=1e-5)
+    assert ours.convergence.converged and ours.convergence.max_abs_gradient < 1e-6
+    assert ours.loglik == pytest.approx(ref.log_likelihood_, abs=1e-6)
+
+
+def test_efron_information_is_the_hessian_of_the_efron_loglik():
+    df = _tied_with_censoring_between_events(n=200, seed=4)
+    x = df[["a", "b", "c"]].to_numpy()
+    r = df.rename(columns={"t": "week", "e": "arrest"})
+    beta = np.array([0.3, -0.2, 0.05])
+    part = _partial_likelihood(
+        x, r["week"].to_numpy(float), r["arrest"].to_numpy(bool), beta, "efron"
+    )
+    assert part.loglik == pytest.approx(_efron_loglik(x, r, beta), rel=1e-12)
+    h = 1e-5
+    eye = np.eye(3) * h
+    grad = np.array(
+        [(_efron_loglik(x, r, beta + e) - _efron_loglik(x, r, beta - e)) / (2 * h) for e in eye]
+    )
+    np.testing.assert_allclose(part.score, grad, rtol=1e-6, atol=1e-7)
+    hess = np.array(
+        [
+            [
+                (
+                    _efron_loglik(x, r, beta + ei + ej)
+                    - _efron_loglik(x, r, beta + ei - ej)
+                    - _efron_loglik(x, r, beta - ei + ej)
+                    + _efron_loglik(x, r, beta - ei - ej)
+                )
+                / (4 * h * h)
+                for ej in np.eye(3) * h
+            ]
+            for ei in np.eye(3) * h
+        ]
+    )
+    np.testing.assert_allclose(part.info, -hess, rtol=1e-4)
+
+
+def test_breslow_fit_equals_statsmodels():
+    df = _tied_with_censoring_between_events(seed=5)
+    ours = fit_cox(df, "t", "e", ["a", "b", "c"], cluster_col="pid", ties="breslow")
+    ref = PHReg(
+        df["t"].to_numpy(),
+        df[["a", "b", "c"]].to_numpy(),
+        status=df["e"].to_numpy(int),
+        ties="breslow",
+    ).fit()
+    np.testing.assert_allclose(ours.summary["coef"], ref.params, atol=1e-6)
+    np.testing.assert_allclose(ours.summary["se_model"], ref.bse, rtol=1e-5)

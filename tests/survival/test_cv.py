@@ -24,7 +24,7 @@ def test_interval_concordance_equals_harrell_on_exact_times():
 
 
 def test_status_probability_is_certain_outside_the_interval_and_conditional_inside():
-    npmle = fit_npmle(np.array([0.0, 0.0, 50.0]), np.array([50.0, 100.0, 100.0]), tol=1e-10)
+    npmle = fit_npmle(np.array([0.0, 0.0, 50.0]), np.array([50.0, 100.0, 100.0]), kkt_tol=1e-10)
     p = status_probability(npmle, np.array([10.0, 10.0, 10.0]), np.array([90.0, 90.0, 90.0]), 5.0)
     np.testing.assert_allclose(p, 1.0)
     assert status_probability(npmle, np.array([10.0]), np.array([90.0]), 95.0)[0] == 0.0

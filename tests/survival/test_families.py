@@ -10,9 +10,11 @@ from scipy import stats
 
 from analysis.survival.families import (
     FAMILIES,
+    Observations,
     interval_loglik,
     log_pdf_std,
     log_surv_std,
+    loglik_derivatives,
     pt_log_pdf_std,
     pt_log_surv_std,
     quantile_std,
@@ -77,3 +79,44 @@ def test_interval_loglik_finite_far_in_the_tails(family):
     # and a tiny interval just after 0 (S close to 1): no cancellation to log(0)
     tiny = interval_loglik(1e-3, 2e-3, eta, sigma, family)
     assert np.isfinite(tiny)
+
+
+def _mixed_observations(n=300, seed=1):
+    """Two-sided intervals, left-censored (lower 0), right-censored, exact, and
+    right-censored at day 0 (no information)."""
+    rng = np.random.default_rng(seed)
+    lower = rng.uniform(1, 200, n).round()
+    upper = lower + rng.uniform(1, 80, n).round()
+    lower[:30] = 0.0
+    upper[30:60] = np.inf
+    upper[60:90] = lower[60:90]
+    lower[90:95], upper[90:95] = 0.0, np.inf
+    eta = np.log(120.0) + 0.3 * rng.standard_normal(n)
+    return lower, upper, eta
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("sigma", [0.25, 1.3])
+def test_analytic_derivatives_equal_finite_differences(family, sigma):
+    lower, upper, eta = _mixed_observations()
+    obs = Observations.from_bounds(lower, upper)
+    w = np.log(sigma)
+    d = loglik_derivatives(obs, eta, w, family)
+    ref = interval_loglik(lower, upper, eta, sigma, family)
+    ref[(lower <= 0) & np.isinf(upper)] = 0.0
+    np.testing.assert_allclose(d.loglik, ref, rtol=1e-12, atol=1e-12)
+    h = 1e-6
+
+    def at(e, ls):
+        return loglik_derivatives(obs, e, ls, family)
+
+    pairs = [
+        (d.d_eta, (at(eta + h, w).loglik - at(eta - h, w).loglik) / (2 * h)),
+        (d.d_ls, (at(eta, w + h).loglik - at(eta, w - h).loglik) / (2 * h)),
+        (d.d2_eta, (at(eta + h, w).d_eta - at(eta - h, w).d_eta) / (2 * h)),
+        (d.d2_eta_ls, (at(eta, w + h).d_eta - at(eta, w - h).d_eta) / (2 * h)),
+        (d.d2_ls, (at(eta, w + h).d_ls - at(eta, w - h).d_ls) / (2 * h)),
+    ]
+    for analytic, numeric in pairs:
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-5)
+    assert (d.d_eta[90:95] == 0).all() and (d.d2_ls[90:95] == 0).all()

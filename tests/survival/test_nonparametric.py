@@ -9,6 +9,9 @@ from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
 
 from analysis.survival.nonparametric import (
+    NPMLEError,
+    TurnbullData,
+    bootstrap_npmle,
     fit_npmle,
     generalised_logrank,
     innermost_intervals,
@@ -29,7 +32,7 @@ def _right_censored(n=400, seed=1):
 
 def test_npmle_equals_kaplan_meier_on_exact_and_right_censored_data():
     obs, event = _right_censored()
-    npmle = fit_npmle(obs, np.where(event, obs, np.inf), tol=1e-10)
+    npmle = fit_npmle(obs, np.where(event, obs, np.inf), kkt_tol=1e-10)
     km = KaplanMeierFitter().fit(obs, event)
     times = np.array([10.0, 40.0, 80.0, 120.05, 150.0])
     np.testing.assert_allclose(
@@ -37,15 +40,31 @@ def test_npmle_equals_kaplan_meier_on_exact_and_right_censored_data():
     )
 
 
-def test_npmle_matches_lifelines_turnbull_on_interval_data():
-    rng = np.random.default_rng(2)
-    n = 400
-    visits = np.sort(rng.uniform(0, 250, (n, 6)), 1)  # no ties: lifelines reads intervals as closed
+def _visit_intervals(n, seed, visits=6, ties=False):
+    rng = np.random.default_rng(seed)
+    grid = np.sort(rng.uniform(0, 250, (n, visits)), 1)
+    if ties:
+        grid = grid.round(-1)
     t = rng.lognormal(np.log(120), 0.3, n)
-    k = (visits < t[:, None]).sum(1)
-    lo = np.where(k > 0, visits[np.arange(n), np.maximum(k - 1, 0)], 0)
-    up = np.where(k < 6, visits[np.arange(n), np.minimum(k, 5)], np.inf)
-    ours = fit_npmle(lo, up, tol=1e-10)
+    k = (grid < t[:, None]).sum(1)
+    lo = np.where(k > 0, grid[np.arange(n), np.maximum(k - 1, 0)], 0)
+    up = np.where(k < visits, grid[np.arange(n), np.minimum(k, visits - 1)], np.inf)
+    up = np.where(up == lo, up + 5, up)
+    return lo, up
+
+
+def _dense_kkt(lo, up, npmle, w=None):
+    """``d_j / n`` from the dense clique matrix (independent of the solver's blocks)."""
+    w = np.ones(lo.size) if w is None else w
+    keep = w > 0
+    lo, up, w = lo[keep], up[keep], w[keep]
+    alpha = (lo[:, None] <= npmle.left[None, :]) & (npmle.right[None, :] <= up[:, None])
+    return (w[:, None] * alpha / (alpha @ npmle.mass)[:, None]).sum(0) / w.sum()
+
+
+def test_npmle_matches_lifelines_turnbull_on_interval_data():
+    lo, up = _visit_intervals(400, 2)  # no ties: lifelines reads intervals as closed
+    ours = fit_npmle(lo, up, kkt_tol=1e-10)
     ref = KaplanMeierFitter().fit_interval_censoring(lo, up).survival_function_
     # compare where lifelines' curve is determined (its upper and lower versions agree)
     determined = ref[np.isclose(ref["NPMLE_estimate_upper"], ref["NPMLE_estimate_lower"])]
@@ -55,11 +74,60 @@ def test_npmle_matches_lifelines_turnbull_on_interval_data():
         atol=5e-3,
     )
     assert len(determined) > 50
-    # and ours is the maximum: Kuhn-Tucker conditions of the NPMLE (Gentleman & Geyer 1994)
-    alpha = (lo[:, None] <= ours.left[None, :]) & (ours.right[None, :] <= up[:, None])
-    grad = (alpha / (alpha @ ours.mass)[:, None]).sum(0) / n
-    assert grad.max() < 1 + 1e-3
-    np.testing.assert_allclose(grad[ours.mass > 1e-6], 1.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_npmle_meets_the_kkt_conditions_it_reports(ties):
+    """Gentleman & Geyer (1994): d_j <= n everywhere, = n where the NPMLE puts mass."""
+    lo, up = _visit_intervals(500, 3, ties=ties)
+    fit = fit_npmle(lo, up, kkt_tol=1e-9)
+    d = _dense_kkt(lo, up, fit)
+    assert fit.converged and fit.kkt_violation <= 1e-9
+    assert d.max() - 1 == pytest.approx(fit.kkt_violation, abs=1e-12)
+    np.testing.assert_allclose(d[fit.mass > 1e-6], 1.0, atol=1e-8)
+    # a looser rule stops earlier with a larger, still reported, violation
+    loose = fit_npmle(lo, up, kkt_tol=1e-2)
+    assert 1e-9 < loose.kkt_violation <= 1e-2 or loose.n_iter <= fit.n_iter
+
+
+def test_npmle_is_the_maximum_plain_em_converges_to():
+    """The self-consistency (EM) iteration of Turnbull (1976), run to a standstill on the dense
+    clique matrix, reaches the same curve and no higher likelihood."""
+    lo, up = _visit_intervals(300, 4, visits=4)
+    fit = fit_npmle(lo, up, kkt_tol=1e-10)
+    alpha = ((lo[:, None] <= fit.left[None, :]) & (fit.right[None, :] <= up[:, None])).astype(float)
+    p = np.full(fit.left.size, 1 / fit.left.size)
+    for _ in range(20000):
+        p = p * (alpha / (alpha @ p)[:, None]).mean(0)
+    assert np.log(alpha @ fit.mass).sum() >= np.log(alpha @ p).sum() - 1e-9
+    grid = np.linspace(0, 260, 131)
+    em = type(fit)(fit.left, fit.right, p, 0, 0.0, 1.0)
+    np.testing.assert_allclose(fit.survival(grid), em.survival(grid), atol=2e-4)
+
+
+def test_bootstrap_replicates_are_weighted_npmles_from_any_start():
+    """A replicate (warm-started at the full-sample NPMLE) equals the weighted NPMLE fitted
+    from uniform masses, and meets the KKT conditions of its own weights."""
+    lo, up = _visit_intervals(600, 5)
+    patient = np.arange(lo.size) // 3
+    data = TurnbullData.from_bounds(lo, up)
+    full = fit_npmle(lo, up, kkt_tol=1e-9)
+    boot = bootstrap_npmle(data, full, patient, 12, np.random.default_rng(9), kkt_tol=1e-9)
+    assert boot.mass.shape == (full.mass.size, 12) and boot.converged
+    counts = np.random.default_rng(9).integers(0, 200, size=(12, 200))
+    grid = np.linspace(0, 260, 66)
+    for b in (0, 7):
+        w = np.bincount(counts[b], minlength=200)[patient].astype(float)
+        ref = fit_npmle(lo, up, weights=w, kkt_tol=1e-11)
+        one = type(full)(full.left, full.right, boot.mass[:, b], 0, 0.0, 1.0)
+        np.testing.assert_allclose(one.survival(grid), ref.survival(grid), atol=1e-6)
+        assert _dense_kkt(lo, up, one, w).max() - 1 <= 1e-9
+
+
+def test_point_estimate_that_misses_the_kkt_rule_raises():
+    lo, up = _visit_intervals(300, 6)
+    with pytest.raises(NPMLEError, match=r"group=x: KKT violation .* above the tolerance"):
+        turnbull(lo, up, np.arange(lo.size), n_boot=20, seed=1, group="group=x", max_iter=1)
 
 
 def test_innermost_intervals_treat_touching_intervals_as_disjoint():
@@ -79,6 +147,8 @@ def test_median_and_bootstrap_interval_cover_a_known_median():
     res = turnbull(lo, up, np.arange(n) // 3, n_boot=100, seed=1)
     med = res.summary.set_index("quantity").loc["median_duration"]
     assert med["lower"] <= 130.0 <= med["upper"]
+    assert med["kkt_violation"] <= 1e-7 and med["boot_kkt_violation_max"] <= 1e-7
+    assert med["n_boot_not_converged"] == 0
     assert abs(med["estimate"] - 130.0) / 130.0 < 0.05
     wk16 = res.summary.set_index("quantity").loc["still_effective_week_16"]
     true16 = 1 - __import__("scipy.stats").stats.norm.cdf(np.log(112 / 130) / 0.25)

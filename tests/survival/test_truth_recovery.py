@@ -42,7 +42,7 @@ def test_turnbull_glabella_median_within_5_percent_of_latent_median(
         duration_frame(small_episodes).query("region == 'glabella'").merge(latent, on="episode_key")
     )
     assert len(gl) > 500
-    est = median_days(fit_npmle(gl["dur_lower_days"], gl["dur_upper_days"], tol=1e-8))[0]
+    est = median_days(fit_npmle(gl["dur_lower_days"], gl["dur_upper_days"], kkt_tol=1e-8))[0]
     true = float(gl["latent_duration_days"].median())
     assert abs(est - true) / true < 0.05, (est, true)
 
@@ -59,6 +59,7 @@ def test_lognormal_aft_time_ratios_cover_the_simulator_truth(small_cohort, small
         "muscle_bulk_per_grade",
         "exercise_per_10_met_h",
         "dose_slope_below_knot_glabella",
+        "touchup",  # issue 14: at the same total dose (the touch-up's units are in the dose)
     ):
         assert abs(s.loc[term, "coef"] - truth[term]) < 3.5 * s.loc[term, "se_robust"], term
 

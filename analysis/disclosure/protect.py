@@ -1,0 +1,192 @@
+"""Primary and secondary cell suppression with a linear-programming audit.
+
+Method (Hundepool et al. 2012, *Statistical Disclosure Control*, ch. 4; the model of Fischetti
+and Salazar-González 1999 solved one primary cell at a time, as in the sequential heuristic of
+Kelly, Golden and Assad 1992):
+
+1. **Primary**: every count in ``1 .. min_count-1`` is suppressed.
+2. **Audit** of a suppressed cell: the smallest and largest value it can take given everything
+   released (:meth:`LinkedTables.interval`). It is protected when ``max - min >=
+   protection_width``, or (a secondary cell) when it provably is not a small count (``min >=
+   min_count``): a reader cannot tell primary from secondary cells, so every suppressed cell
+   that could be small must keep a wide interval.
+3. **Complement** for an unprotected cell: a second LP lets every released count of at least
+   ``min_count`` move away from its value at a cost per unit (1; a grand total costs
+   ``total_cost``) and asks for the cheapest moves that let the cell reach ``min +
+   protection_width``. The counts that had to move are suppressed (secondary). Suppressing
+   only removes constraints, so a cell once protected stays protected; the cells are processed
+   in a fixed order and the final audit repeats step 2 for every primary cell.
+
+No Python package implements secondary suppression of linked tables (ACRO applies primary
+suppression only; sdcTable and tau-ARGUS are R and Java/C++), hence this module, on
+HiGHS (``scipy.optimize.linprog``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from analysis.disclosure.config import DisclosureConfig
+from analysis.disclosure.model import (
+    PRIMARY,
+    SECONDARY,
+    SHOWN,
+    DisclosureError,
+    LinkedTables,
+    _linprog,
+)
+
+_MOVED = 1e-6
+
+
+@dataclass(frozen=True)
+class Protection:
+    """The outcome: ``status`` per cell (SHOWN, PRIMARY, SECONDARY) and the final audit.
+
+    ``audit`` has one row per suppressed cell: ``cell``, ``primary``, ``lower``, ``upper``,
+    ``width`` (the attacker's feasible interval; ``inf`` when unbounded).
+    """
+
+    status: np.ndarray
+    audit: pd.DataFrame
+    n_lp: int
+
+    @property
+    def n_primary(self) -> int:
+        return int((self.status == PRIMARY).sum())
+
+    @property
+    def n_secondary(self) -> int:
+        return int((self.status == SECONDARY).sum())
+
+    def min_width(self, min_count: int) -> float:
+        """Narrowest feasible interval of a suppressed cell that could be a small count (its
+        interval reaches below ``min_count``); NaN if there is none."""
+        could_be_small = self.audit.loc[self.audit["lower"] < min_count - _MOVED]
+        return float(could_be_small["width"].min()) if len(could_be_small) else math.nan
+
+
+def primary_status(model: LinkedTables, min_count: int) -> np.ndarray:
+    """SHOWN, or PRIMARY for counts in ``1 .. min_count-1``."""
+    small = (model.values >= 1 - 1e-9) & (model.values < min_count - 1e-9)
+    return np.where(small, PRIMARY, SHOWN)
+
+
+def protect(model: LinkedTables, config: DisclosureConfig) -> Protection:
+    """Suppress small counts and their complements until no suppressed count can be narrowed.
+
+    Every primary cell must end with a feasible interval at least ``protection_width`` wide;
+    so must every secondary cell whose interval reaches below ``min_count`` (a reader cannot
+    tell it from a primary one). Cells are processed in a fixed order (primary cells first,
+    then complements as they are added).
+
+    Raises
+    ------
+    DisclosureError
+        When a suppressed count cannot be protected by suppressing released counts (naming
+        where it appears, never its value).
+    """
+    status = primary_status(model, config.min_count)
+    pending: list[int] = [int(c) for c in np.flatnonzero(status == PRIMARY)]
+    n_lp = 0
+    while pending:
+        cell = int(pending.pop(0))
+        for _ in range(50):
+            ok, lower, used = _protected(model, status, cell, config)
+            n_lp += used
+            if ok:
+                break
+            moved = complement(model, status, cell, lower + config.protection_width, config)
+            n_lp += 1
+            status[moved] = SECONDARY
+            pending += [int(c) for c in moved]
+        else:
+            raise DisclosureError(f"{model.cells[cell].where()}: protection did not converge")
+    audit = audit_cells(model, status)
+    return Protection(status=status, audit=audit, n_lp=n_lp + 2 * len(audit))
+
+
+def _protected(
+    model: LinkedTables, status: np.ndarray, cell: int, config: DisclosureConfig
+) -> tuple[bool, float, int]:
+    """(protected?, smallest feasible value, LPs solved) of suppressed cell ``cell``."""
+    width = config.protection_width
+    upper = model.upper(cell, status)
+    if upper >= model.values[cell] + width - _MOVED:
+        return True, math.nan, 1  # the true value is feasible, so min <= value
+    lower = model.lower(cell, status)
+    if upper - lower >= width - _MOVED:
+        return True, lower, 2
+    if status[cell] == SECONDARY and lower >= config.min_count - _MOVED:
+        return True, lower, 2  # provably not a small count
+    return False, lower, 2
+
+
+def audit_cells(model: LinkedTables, status: np.ndarray) -> pd.DataFrame:
+    """The attacker's feasible interval of every suppressed cell given what ``status``
+    releases (``primary``: whether the cell is a small count)."""
+    rows = []
+    for cell in np.flatnonzero(status != SHOWN):
+        lower, upper = model.interval(cell, status)
+        rows.append(
+            {
+                "cell": int(cell),
+                "primary": bool(status[cell] == PRIMARY),
+                "lower": lower,
+                "upper": upper,
+                "width": upper - lower,
+            }
+        )
+    return pd.DataFrame(rows, columns=["cell", "primary", "lower", "upper", "width"])
+
+
+def complement(
+    model: LinkedTables, status: np.ndarray, cell: int, target: float, config: DisclosureConfig
+) -> np.ndarray:
+    """Released counts to suppress so that ``cell`` can reach ``target`` (cheapest LP moves).
+
+    Every released count of at least ``min_count`` may move by ``d+ - d-`` (staying ``>= 1``,
+    all a reader would know of it once suppressed) at cost ``(d+ + d-) * weight``.
+    """
+    movable = np.flatnonzero((status == SHOWN) & (model.values >= config.min_count))
+    n, k = model.n, len(movable)
+    cols = model.n_x + movable
+    # y_c - d+_c + d-_c = value_c for each movable released count
+    link = sparse.hstack(
+        [
+            sparse.csr_matrix((np.ones(k), (np.arange(k), cols)), shape=(k, n)),
+            -sparse.identity(k, format="csr"),
+            sparse.identity(k, format="csr"),
+        ],
+        format="csr",
+    )
+    pad = sparse.csr_matrix((model.a_eq.shape[0], 2 * k))
+    a_eq = sparse.vstack([sparse.hstack([model.a_eq, pad]), link], format="csr")
+    b_eq = np.concatenate([model.b_eq, model.values[movable]])
+    a_ub = sparse.hstack([model.a_ub, sparse.csr_matrix((model.a_ub.shape[0], 2 * k))])
+    bounds = model.bounds(status)
+    for c in movable:
+        bounds[model.n_x_of(c)] = (1.0, None)
+    low, high = bounds[model.n_x_of(cell)]
+    bounds[model.n_x_of(cell)] = (max(low or 0.0, target), high)
+    bounds += [(0.0, None)] * (2 * k)
+    weight = np.array(
+        [config.total_cost if model.cells[c].is_total else 1.0 for c in movable], dtype=float
+    )
+    cost = np.concatenate([np.zeros(n), weight, weight])
+    res = _linprog(cost, a_ub.tocsr(), model.b_ub, a_eq, b_eq, bounds)
+    if res.status != 0:
+        raise DisclosureError(
+            f"{model.cells[cell].where()}: no set of released counts of at least "
+            f"{config.min_count} can be withheld to protect this suppressed count ({res.message})"
+        )
+    moves = res.x[n : n + k] + res.x[n + k :]
+    chosen = movable[moves > _MOVED]
+    if not len(chosen):
+        raise DisclosureError(f"{model.cells[cell].where()}: no complement found")
+    return chosen

@@ -1,0 +1,84 @@
+"""The attack of tests/disclosure/attack.py on released cohorts: reading only ``reports/``,
+no suppressed count that could be small (its feasible interval reaches below the threshold)
+may be narrowed to an interval shorter than the protection width."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from attack import attack, memberships
+from cohorts import MIN_TREATMENTS_TO_JUDGE, SPECS, make_cohort
+
+from analysis.disclosure.config import DisclosureConfig
+
+
+def narrowed(intervals: pd.DataFrame, config: DisclosureConfig) -> pd.DataFrame:
+    could_be_small = intervals["lower"] < config.min_count - 1e-6
+    return intervals.loc[could_be_small & (intervals["width"] < config.protection_width - 1e-6)]
+
+
+def test_the_cohorts_are_as_easy_to_attack_as_intended(released):
+    episodes, _ = make_cohort(released["spec"])
+    if released["name"] == "one_injector_per_clinic":
+        assert episodes.groupby("clinic")["injector"].nunique().max() == 1
+    elif released["name"] == "one_event_in_a_region":
+        assert int(episodes["c30_eyelid_edema"].sum()) == 1
+    else:
+        assert 1 <= int((episodes["region"] == "platysma").sum()) <= 4
+
+
+def test_without_complements_the_attack_recovers_suppressed_counts(
+    released_without_complements, params
+):
+    """The attack has teeth: with primary suppression only, the single eyelid-edema event comes
+    back exactly (data-quality complication rows minus every other type's total)."""
+    intervals = attack(released_without_complements["reports"], MIN_TREATMENTS_TO_JUDGE)
+    bad = narrowed(intervals, DisclosureConfig.from_params(params))
+    assert len(bad)
+    assert (bad["width"] < 1e-6).any()  # at least one count recovered exactly
+
+
+def test_no_suppressed_count_can_be_narrowed(released, params):
+    config = DisclosureConfig.from_params(params)
+    intervals = attack(released["reports"], MIN_TREATMENTS_TO_JUDGE)
+    assert len(intervals)  # something was suppressed, so something was attacked
+    bad = narrowed(intervals, config)
+    assert bad.empty, bad.to_string()
+
+
+def _membership_options(reports):
+    reports = reports / "complications"
+    injectors = pd.read_csv(reports / "complication_rates_by_injector.csv", dtype=str)
+    clinics = pd.read_csv(reports / "complication_rates_by_clinic.csv", dtype=str)
+    return list(memberships(injectors, clinics))
+
+
+def _true_membership(spec) -> dict:
+    episodes, _ = make_cohort(spec)
+    return dict(episodes[["injector", "clinic"]].drop_duplicates().itertuples(index=False))
+
+
+def test_the_attacker_works_out_which_clinic_each_injector_works_in(
+    released_without_complements,
+):
+    """As in the issue: with primary suppression only, the n_treatments columns give every
+    injector's clinic, and nothing else fits."""
+    truth = _true_membership(SPECS["one_event_in_a_region"])
+    assert _membership_options(released_without_complements["reports"]) == [truth]
+
+
+def test_the_attacker_tries_every_membership_that_fits(released):
+    """The attack considers the true assignment (complements may leave others possible)."""
+    assert _true_membership(released["spec"]) in _membership_options(released["reports"])
+
+
+@pytest.mark.slow
+def test_the_repository_reports_resist_the_attack(repo_root, params):
+    reports = repo_root / "reports"
+    if not (reports / "cohort" / "disclosure_audit.csv").exists():
+        pytest.skip("the pipeline has not released reports/ with the disclosure layer yet")
+    config = DisclosureConfig.from_params(params)
+    threshold = params["complications"]["min_treatments_to_judge"]
+    intervals = attack(reports, threshold)
+    bad = narrowed(intervals, config)
+    assert bad.empty, bad.to_string()
