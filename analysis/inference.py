@@ -84,13 +84,18 @@ class GateConfig:
 #: not a problem of the run. The models sample through nutpie's Numba backend, which does not
 #: use PyTensor's C BLAS.
 MISSING_BLAS_WARNING = r"PyTensor could not link to a BLAS installation"
+#: Numba's note that nutpie's compiled log-density (it holds the data as large global arrays)
+#: cannot be cached on disk: the model is compiled once per run anyway.
+NUMBA_NO_CACHE_WARNING = r".*Cannot cache compiled function \"numba_funcified_fgraph\""
 
 
 @contextmanager
 def quiet_pytensor() -> Iterator[None]:
-    """Silence PyTensor's missing-BLAS warning (that one message) inside the block."""
+    """Silence two messages inside the block, nothing else: PyTensor's missing BLAS and
+    Numba's cannot-cache note about nutpie's compiled model (neither affects the results)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=MISSING_BLAS_WARNING, category=UserWarning)
+        warnings.filterwarnings("ignore", message=NUMBA_NO_CACHE_WARNING)
         yield
 
 
