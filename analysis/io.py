@@ -70,10 +70,11 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
         elif not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
             continue
         text = s.to_numpy(dtype=object)
-        # non-text cells of a text column (None, NaN, numbers) are never risky
-        risky = np.fromiter(
-            (isinstance(v, str) and v[:1] in FORMULA_TRIGGERS for v in text), bool, len(text)
-        )
+        try:
+            first = pd.Series(text, dtype=object).str[:1]
+        except AttributeError:  # no text at all (all missing, or numbers stored as objects)
+            continue
+        risky = first.isin(FORMULA_TRIGGERS).to_numpy()
         if risky.any():
             text = text.copy()
             text[risky] = [neutralise_cell(v) for v in text[risky]]

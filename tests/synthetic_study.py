@@ -69,11 +69,6 @@ def make_episodes(n_patients: int = 600, seed: int = 7) -> tuple[pd.DataFrame, d
                     "reference_dose_units": 20.0,
                     "rel_dose": units / 20.0,
                     "log2_rel_dose": np.log2(units / 20.0),
-                    "log2_rel_dose_initial": np.log2(units / 20.0),
-                    "touchup": False,
-                    "n_touchups": 0,
-                    "touchup_units_ona_eq": 0.0,
-                    "touchup_day": np.nan,
                     "muscle_bulk": int(rng.integers(1, 5)),
                     "exercise_met_h_week": float(rng.gamma(2, 8)),
                     "baseline_severity": int(rng.integers(1, 4)),
@@ -89,9 +84,15 @@ def make_episodes(n_patients: int = 600, seed: int = 7) -> tuple[pd.DataFrame, d
                     "dur_status": "interval",
                     "in_duration_analysis": True,
                     "dur_exclusion_reason": "",
+                    # no touch-ups in these cohorts (columns of the processed contract)
+                    "touchup": False,
+                    "n_touchups": 0,
+                    "touchup_units_ona_eq": 0.0,
+                    "touchup_day": np.nan,
                 }
             )
     ep = pd.DataFrame(rows)
+    ep["log2_rel_dose_initial"] = ep["log2_rel_dose"]
     ep["exercise_tier"] = pd.cut(
         ep["exercise_met_h_week"],
         [-np.inf, 10, 30, np.inf],
@@ -140,7 +141,7 @@ def write_processed(episodes: pd.DataFrame, dq: pd.DataFrame, out: Path) -> Path
     out.mkdir(parents=True, exist_ok=True)
     episodes.to_parquet(out / "episodes.parquet", index=False)
     write_csv(dq, out / "data_quality.csv")
-    write_study_period(pd.Timestamp("2024-12-31"), "params", out)
+    write_study_period(pd.Timestamp("2024-12-31"), "params", out, simulated=True)
     return out
 
 

@@ -48,3 +48,19 @@ def test_write_csv_neutralises_text_and_keeps_numbers(tmp_path):
 def test_neutralising_a_frame_without_text_returns_equal_values():
     df = pd.DataFrame({"a": [-1, 2], "b": [-0.5, 0.5]})
     pd.testing.assert_frame_equal(neutralise_formulas(df), df)
+
+
+def test_object_columns_without_text_are_written_as_they_are(tmp_path):
+    df = pd.DataFrame(
+        {
+            "none": pd.Series([None, None], dtype=object),
+            "numbers": pd.Series([1.5, -2.0], dtype=object),
+            "mixed": pd.Series(["=SUM(A1)", None], dtype=object),
+        }
+    )
+    out = neutralise_formulas(df)
+    assert out["none"].isna().all()
+    assert out["numbers"].tolist() == [1.5, -2.0]
+    assert out["mixed"].tolist()[0] == "'=SUM(A1)"
+    write_csv(df, tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text().splitlines()[1].startswith(",1.5,")

@@ -23,6 +23,10 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
 CHECKS = {
     # correctly specified model: about 95% of the true time ratios should be covered
     "survival_walkthrough": (r"covered: (\d+)%", lambda covered: covered >= 80),
+    # 95% credible intervals of the 10 region rates against the true mean risk (short run)
+    "complications_walkthrough": (r"covered: (\d+)%", lambda covered: covered >= 70),
+    # 95% credible intervals of the effects against the simulator's truth (visit-derived endpoint)
+    "advice_walkthrough": (r"covered: (\d+)%", lambda covered: covered >= 70),
 }
 
 

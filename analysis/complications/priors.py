@@ -239,9 +239,12 @@ def benchmark_table(
 
 
 def prior_table(
-    prior_set: PriorSet, complication_regions: Mapping[str, Sequence[str]]
+    prior_set: PriorSet,
+    complication_regions: Mapping[str, Sequence[str]],
+    calendar_trend: bool = True,
 ) -> pd.DataFrame:
-    """Tidy description of a prior set for the research view (one row per prior)."""
+    """Tidy description of a prior set for the research view (one row per prior); the
+    calendar term's prior only when the term is in the model (``calendar_trend``)."""
     rows = []
     for ctype, regions in complication_regions.items():
         for region in regions:
@@ -265,8 +268,9 @@ def prior_table(
         ("product log-OR vs ona", f"Normal(0, {e.product_sd:g})"),
         ("clinic SD (logit)", f"HalfNormal({e.clinic_scale:g})"),
         ("injector SD (logit)", f"HalfNormal({e.injector_scale:g})"),
-        ("calendar log-OR per year", f"Normal(0, {e.year_sd:g})"),
     ]
+    if calendar_trend:
+        shared.append(("calendar log-OR per year", f"Normal(0, {e.year_sd:g})"))
     for name, dist in shared:
         rows.append({"prior_set": prior_set.name, "parameter": name, "distribution": dist})
     return pd.DataFrame(rows)

@@ -171,11 +171,12 @@ def methods(study: ComplicationStudy, config: ComplicationsConfig) -> str:
 
 def _model_sentences(study: ComplicationStudy, config: ComplicationsConfig) -> str:
     rare = sorted(f.complication for f in study.fits if f.structure != HIERARCHICAL)
-    trend = "" if config.calendar_trend else " (switched off)"
+    # a term that is off is neither described nor reported (its odds ratio would be its prior)
+    trend = " a linear calendar-year term," if config.calendar_trend else ""
     return (
         f"For each of {len(study.fits)} complication types we fitted a Bayesian logistic model "
         "of the 30-day risk per treated episode with region intercepts, log2 relative dose, "
-        f"product, a linear calendar-year term{trend} and normal clinic effects with injector "
+        f"product,{trend} and normal clinic effects with injector "
         "effects centred within clinics, using a binomial likelihood over cells of identical "
         f"covariates (dose rounded to {config.dose_step_log2:g} doublings); group effects were "
         "sampled as orthonormal contrasts, partially centred by their Fisher information "

@@ -285,9 +285,11 @@ def dose_risk_table(fits: Sequence[ComplicationFit], rel_doses: Sequence[float])
     return pd.concat(rows, ignore_index=True)
 
 
-def odds_ratio_table(fits: Sequence[ComplicationFit]) -> pd.DataFrame:
+def odds_ratio_table(fits: Sequence[ComplicationFit], calendar_trend: bool = True) -> pd.DataFrame:
     """Odds ratios with 95% CrI: dose (per doubling), each product vs the reference, calendar
-    year (per year), and the clinic/injector SDs on the logit scale (hierarchical fits only)."""
+    year (per year; only when ``calendar_trend`` is on: a term that is off has only its prior
+    and is not reported), and the clinic/injector SDs on the logit scale (hierarchical fits
+    only)."""
     rows = []
     for fit in fits:
         if fit.structure != HIERARCHICAL:
@@ -300,7 +302,8 @@ def odds_ratio_table(fits: Sequence[ComplicationFit]) -> pd.DataFrame:
             for k, p in enumerate(products)
             if k
         ]
-        terms += [("calendar year (per year)", d.year_log_or, True)]
+        if calendar_trend:
+            terms += [("calendar year (per year)", d.year_log_or, True)]
         post = fit.idata.posterior
         terms += [
             ("clinic SD (logit)", np.asarray(post["clinic_sd"]).ravel(), False),
@@ -467,7 +470,7 @@ def complication_tables(
         rates_by_injector=providers["injector"],
         rates_by_clinic=providers["clinic"],
         dose_risk_curves=dose_risk_table(study.fits, DOSE_GRID),
-        odds_ratios=odds_ratio_table(study.fits),
+        odds_ratios=odds_ratio_table(study.fits, config.calendar_trend),
         model_parameters=pd.concat(
             [
                 f.summary.assign(complication=f.complication, prior_set=f.prior_set)
@@ -479,7 +482,10 @@ def complication_tables(
         ppc_by_region=ppc_region,
         ppc_by_injector=ppc_injector,
         priors=pd.concat(
-            [prior_table(prior_set, fitted_regions) for prior_set in study.prior_sets.values()],
+            [
+                prior_table(prior_set, fitted_regions, config.calendar_trend)
+                for prior_set in study.prior_sets.values()
+            ],
             ignore_index=True,
         ),
         prior_sensitivity=sensitivity,

@@ -42,6 +42,8 @@ from analysis.complications.summaries import (
     provider_table,
     region_rate_table,
 )
+from analysis.disclosure.cubes import pair_grid
+from analysis.disclosure.spec import Below, Count
 from analysis.manifest import Headline
 from analysis.outputs import StageOutput
 from analysis.vocabulary import Vocabulary
@@ -53,7 +55,10 @@ DOSE_COLUMN = "log2_rel_dose_initial"
 SEED_OFFSET = 7919
 
 TITLE = "Touch-up rates"
-COUNTS = ("n_treatments", "n_touchups")
+#: Cubes of the fine counts behind the touch-up tables (analysis/disclosure): the episodes the
+#: model used and their touch-ups, by region x (clinic, injector) pair.
+EPISODES_CUBE = "complications.touchup_episodes"
+EVENTS_CUBE = "complications.touchup_events"
 
 
 def eligible(episodes: pd.DataFrame, min_followup_days: int) -> pd.Series:
@@ -124,7 +129,8 @@ def _region_columns() -> list[str]:
     rates = ["rate_mean", "rate_lower", "rate_upper"]
     return [
         "region",
-        *COUNTS,
+        "n_treatments",
+        "n_touchups",
         "observed_rate",
         *rates,
         *(f"{c}_pct" for c in rates),
@@ -135,7 +141,8 @@ def _region_columns() -> list[str]:
 def _provider_columns(level: str, multiplier: float) -> list[str]:
     return [
         level,
-        *COUNTS,
+        "n_treatments",
+        "n_touchups",
         "observed_rate",
         "rate_mean",
         "rate_lower",
@@ -197,7 +204,7 @@ def touchup_tables(study: TouchupStudy, config: ComplicationsConfig) -> TouchupT
         .reset_index(drop=True)
         for level in ("clinic", "injector")
     }
-    odds = odds_ratio_table([fit])
+    odds = odds_ratio_table([fit], config.calendar_trend)
     odds["term"] = odds["term"].str.replace("dose (per", "first dose (per", regex=False)
     return TouchupTables(
         rates_by_region=regions.rename(columns={"n_events": "n_touchups"})[_region_columns()],
@@ -271,6 +278,30 @@ def metrics(tables: TouchupTables) -> dict:
     }
 
 
+def write_touchup_cubes(
+    out: StageOutput, episodes: pd.DataFrame, config: ComplicationsConfig, regions: list[str]
+) -> None:
+    """Write the cubes the touch-up tables' counts add up: the eligible episodes and their
+    touch-ups by region x (clinic, injector) pair, zeros included."""
+    rows = episodes.loc[eligible(episodes, config.touchup.min_followup_days).to_numpy()]
+    pairs = episodes[["clinic", "injector"]].astype(str).drop_duplicates()
+    pairs = pairs.sort_values(["clinic", "injector"]).reset_index(drop=True)
+    dims = ("region", "clinic", "injector")
+    out.cube(EPISODES_CUBE, "touchup_episodes", pair_grid(rows, regions, pairs), dims)
+    touched = pair_grid(rows, regions, pairs, OUTCOME_COLUMN)
+    out.cube(EVENTS_CUBE, "touchup_events", touched, dims)
+
+
+def _counts(level: str | None) -> tuple[Count, ...]:
+    """Declarations of ``n_treatments`` and ``n_touchups`` of a table by ``level`` (all regions
+    together if ``None``; a provider or region without eligible treatments has no row)."""
+    by = {} if level is None else {level: level}
+    return (
+        Count("n_treatments", cube=EPISODES_CUBE, by=by, complete=level is not None),
+        Count("n_touchups", cube=EVENTS_CUBE, by=by),
+    )
+
+
 def write_touchup_sections(
     out: StageOutput, study: TouchupStudy, tables: TouchupTables, config: ComplicationsConfig
 ) -> None:
@@ -283,18 +314,22 @@ def write_touchup_sections(
         tables.rates_by_region,
         "touchup_rates_by_region",
         "Touch-up rates by region",
-        count_columns=COUNTS,
+        counts=_counts("region"),
         latex=True,
     )
     sec.table(
-        tables.overall, "touchup_rate_overall", "Touch-up rate, all regions", count_columns=COUNTS
+        tables.overall,
+        "touchup_rate_overall",
+        "Touch-up rate, all regions",
+        counts=_counts(None),
     )
     for level in ("clinic", "injector"):
         sec.table(
             getattr(tables, f"rates_by_{level}"),
             f"touchup_rates_by_{level}",
             f"{level.capitalize()} touch-up rates against peers",
-            count_columns=COUNTS,
+            counts=_counts(level),
+            below=(Below("too_few_to_judge", "n_treatments", config.min_treatments_to_judge),),
         )
     injectors = tables.rates_by_injector
     if study.fit.structure == "hierarchical" and len(injectors):

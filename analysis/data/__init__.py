@@ -1,0 +1,1 @@
+"""Ingestion: reading clinic exports, validation, pseudonymisation, episode derivation."""

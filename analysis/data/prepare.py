@@ -59,7 +59,8 @@ class PreparedData:
     ``staff_codes`` (clinic/injector label -> code) holds real staff labels: it is written only
     to the private directory, never with the processed tables. ``cutoff_source`` says where
     ``cutoff_date`` came from (one of :data:`analysis.data.processed.CUTOFF_SOURCES`:
-    ``data.cutoff_date`` of params.yaml, or the export date of mapping.yaml).
+    ``data.cutoff_date`` of params.yaml, or the export date of mapping.yaml). ``simulated``:
+    the input was the simulator's output (:func:`is_simulator_output`).
     """
 
     patients: pd.DataFrame
@@ -71,6 +72,13 @@ class PreparedData:
     staff_codes: pd.DataFrame | None = None
     cutoff_date: pd.Timestamp | None = None
     cutoff_source: str | None = None
+    simulated: bool = False
+
+
+def is_simulator_output(input_dir: Path) -> bool:
+    """Whether ``input_dir`` is the simulator's export: it holds the simulator's ``truth/``
+    (``truth/truth.json``, written by :func:`analysis.simulator.cohort.write_cohort`)."""
+    return (Path(input_dir) / "truth" / "truth.json").is_file()
 
 
 def _keyed_like(ids: pd.Series, source_ids: pd.Series, source_keys: pd.Series) -> np.ndarray:
@@ -392,6 +400,7 @@ def prepare(
         staff_codes=staff,
         cutoff_date=cutoff,
         cutoff_source=source,
+        simulated=is_simulator_output(input_dir),
     )
 
 
@@ -438,7 +447,9 @@ def write_prepared(
             writer(getattr(prepared, table), tmp / file)
         if prepared.cutoff_date is None or prepared.cutoff_source is None:
             raise ValueError("prepared data without a data cut-off and its source")
-        write_study_period(prepared.cutoff_date, prepared.cutoff_source, tmp)
+        write_study_period(
+            prepared.cutoff_date, prepared.cutoff_source, tmp, simulated=prepared.simulated
+        )
         os.chmod(tmp, 0o755)
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-old-", dir=out_dir.parent))

@@ -418,12 +418,26 @@ def read_episodes(path: Path, vocabulary: Vocabulary | None = None) -> pd.DataFr
     return check_table(_read(path), "episodes", str(path), vocabulary)
 
 
-def write_study_period(cutoff: pd.Timestamp, source: str, processed_dir: Path) -> Path:
-    """Write ``study_period.json``: the data cut-off prepare used and where it came from."""
+def write_study_period(
+    cutoff: pd.Timestamp, source: str, processed_dir: Path, simulated: bool = False
+) -> Path:
+    """Write ``study_period.json``: the data cut-off prepare used, where it came from, and
+    whether the input was the simulator's (``simulated``: every reader-facing product says so)."""
     if source not in CUTOFF_SOURCES:
         raise ValueError(f"source must be one of {CUTOFF_SOURCES}, got {source!r}")
-    record = {"data_cutoff": f"{pd.Timestamp(cutoff):%Y-%m-%d}", "source": source}
+    record = {
+        "data_cutoff": f"{pd.Timestamp(cutoff):%Y-%m-%d}",
+        "source": source,
+        "simulated": bool(simulated),
+    }
     return write_json(record, Path(processed_dir) / STUDY_PERIOD_FILE)
+
+
+def read_simulated(processed_dir: Path) -> bool:
+    """Whether ``prepare`` read the simulator's output (``study_period.json``; False if the
+    file or the field is missing: only a recorded simulator signature makes data simulated)."""
+    path = Path(processed_dir) / STUDY_PERIOD_FILE
+    return path.is_file() and bool(read_json(path).get("simulated", False))
 
 
 def read_data_cutoff(processed_dir: Path) -> pd.Timestamp:

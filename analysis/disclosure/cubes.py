@@ -80,7 +80,7 @@ def complication_cubes(
     types_of: dict[str, list[str]] = {
         r: [t for t, rs in type_regions.items() if r in rs] for r in regions
     }
-    ep = _pair_grid(episodes, regions, pairs)
+    ep = pair_grid(episodes, regions, pairs)
     ep = with_attribute(ep, "complication", "region", types_of)
     if weights is not None:
         keyed = weights.assign(
@@ -90,12 +90,12 @@ def complication_cubes(
     parts = []
     for ctype, rs in type_regions.items():
         rows = episodes.loc[episodes["region"].isin(list(rs))]
-        parts.append(_pair_grid(rows, list(rs), pairs, f"c30_{ctype}").assign(complication=ctype))
+        parts.append(pair_grid(rows, list(rs), pairs, f"c30_{ctype}").assign(complication=ctype))
     events = pd.concat(parts, ignore_index=True)
     return ep, events[["complication", "region", "clinic", "injector", "value"]]
 
 
-def _pair_grid(
+def pair_grid(
     rows: pd.DataFrame, regions: Sequence[str], pairs: pd.DataFrame, weight: str | None = None
 ) -> pd.DataFrame:
     """Counts by region x (clinic, injector) pair, zeros included."""

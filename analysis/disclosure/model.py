@@ -51,6 +51,8 @@ MEASURE_BOUNDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("duration_episodes", "episodes", ()),
     ("known_effective", "duration_episodes", ("day",)),
     ("patients", "episodes", ()),
+    ("touchup_episodes", "episodes", ()),
+    ("touchup_events", "touchup_episodes", ()),
 )
 
 SHOWN, PRIMARY, SECONDARY = 0, 1, 2

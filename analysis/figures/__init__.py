@@ -1,0 +1,1 @@
+"""Figures of every stage (Okabe-Ito palette, journal sizes); importing selects no backend."""

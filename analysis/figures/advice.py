@@ -31,7 +31,8 @@ def plot_duration_by_dose(
     ax.axhline(floor_days, color="black", linewidth=1, linestyle=":")
     mults = sorted(sel["dose_multiple"].unique())
     ax.set_xticks(np.log2(mults), [f"{m:g}x" for m in mults])
-    ax.set_title(region.replace("_", " "), fontsize=10)
+    ax.set_title(region.replace("_", " "), fontsize=9)
+    ax.tick_params(labelsize=8)
     return ax
 
 
@@ -41,16 +42,16 @@ def fig_duration_by_dose(table: pd.DataFrame, floor_days: float = 90.0) -> plt.F
     ncol = 5
     nrow = int(np.ceil(len(regions) / ncol))
     fig, axes = plt.subplots(
-        nrow, ncol, figsize=(11, 2.6 * nrow + 0.6), sharex=True, sharey=True, squeeze=False
+        nrow, ncol, figsize=(7.0, 1.7 * nrow + 1.1), sharex=True, sharey=True, squeeze=False
     )
     for ax, region in zip(axes.flat, regions, strict=False):
         plot_duration_by_dose(table, ax, region, floor_days)
     for ax in list(axes.flat)[len(regions) :]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
-        ax.set_ylabel("days")
+        ax.set_ylabel("days", fontsize=8)
     for ax in axes[-1, :]:
-        ax.set_xlabel("x reference dose")
+        ax.set_xlabel("x reference dose", fontsize=8)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(
         handles,
@@ -58,12 +59,13 @@ def fig_duration_by_dose(table: pd.DataFrame, floor_days: float = 90.0) -> plt.F
         loc="lower center",
         ncol=len(labels),
         frameon=False,
+        fontsize=8,
         bbox_to_anchor=(0.5, -0.02),
     )
     fig.suptitle(
-        f"Predicted duration: median and 80% interval (average muscle bulk); "
+        f"Predicted duration: median and 80% interval (average muscle bulk);\n"
         f"dotted line = label minimum {floor_days:.0f} days",
-        fontsize=11,
+        fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

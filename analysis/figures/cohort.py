@@ -97,10 +97,18 @@ def plot_retreat_trend(trends: pd.DataFrame, ax: plt.Axes, ci_level: float = 0.9
 
 def fig_quarterly_trends(trends: pd.DataFrame, ci_level: float = 0.95) -> plt.Figure:
     """Three panels: episodes, complication rate and median re-treatment interval by quarter."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(7.0, 3.0), layout="constrained")
     plot_episodes_per_quarter(trends, axes[0])
     plot_complication_trend(trends, axes[1], ci_level)
     plot_retreat_trend(trends, axes[2], ci_level)
+    for ax in axes:  # 8 pt at print size (the figure prints at its own width)
+        ax.tick_params(labelsize=8)
+        ax.xaxis.label.set_fontsize(8)
+        ax.yaxis.label.set_fontsize(8)
+        ax.title.set_fontsize(9)
+        if ax.get_legend() is not None:
+            for text in ax.get_legend().get_texts():
+                text.set_fontsize(8)
     return fig
 
 

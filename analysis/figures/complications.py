@@ -11,7 +11,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, special
 
 from analysis.figures.theme import LINESTYLES, MARKERS, PALETTE
 
@@ -77,7 +77,7 @@ def plot_caterpillar(
         label=f"{multiplier:g} x {reference}",
     )
     ax.set_yticks(y)
-    ax.set_yticklabels(t[level], fontsize=5)
+    ax.set_yticklabels(t[level], fontsize=8)
     ax.set_xlabel(CATERPILLAR_XLABEL[reference])
     return ax
 
@@ -85,20 +85,39 @@ def plot_caterpillar(
 def fig_caterpillar(
     table: pd.DataFrame, level: str, multiplier: float, title: str, reference: str = "benchmark"
 ) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6, max(3.0, 0.12 * len(table) + 1.0)))
+    fig, ax = plt.subplots(figsize=(6, max(3.0, 0.16 * len(table) + 1.2)))
     plot_caterpillar(table, ax, level, multiplier, reference)
-    ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=7)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
     return fig
 
 
 def funnel_limits(
     expected_rate: float, n: np.ndarray, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Binomial control limits of an observed rate around ``expected_rate`` for volumes ``n``."""
-    lo = stats.binom.ppf((1 - level) / 2, n, expected_rate) / n
-    hi = stats.binom.ppf(1 - (1 - level) / 2, n, expected_rate) / n
-    return lo, hi
+    """Binomial control limits of an observed rate around ``expected_rate`` for volumes ``n``.
+
+    The binomial quantile is taken on the continuous extension of the binomial distribution
+    function, ``P(X <= r) = I_{1-p}(n - r, r + 1)`` (regularised incomplete beta, exact at
+    integer ``r``), so the limits are smooth curves in ``n`` instead of the saw-tooth of the
+    integer quantiles divided by ``n``.
+    """
+    n = np.asarray(n, dtype=float)
+    lower = np.array([_continuous_quantile((1 - level) / 2, m, expected_rate) for m in n])
+    upper = np.array([_continuous_quantile(1 - (1 - level) / 2, m, expected_rate) for m in n])
+    return lower / n, upper / n
+
+
+def _continuous_quantile(q: float, n: float, p: float) -> float:
+    def cdf(r: float) -> float:
+        return float(special.betainc(n - r, r + 1, 1 - p)) - q
+
+    lo, hi = -1 + 1e-9, n - 1e-9
+    if cdf(lo) >= 0:
+        return 0.0
+    if cdf(hi) <= 0:
+        return n
+    return max(0.0, optimize.brentq(cdf, lo, hi, xtol=1e-10))
 
 
 def plot_funnel(table: pd.DataFrame, ax: plt.Axes, multiplier: float) -> plt.Axes:
@@ -107,9 +126,8 @@ def plot_funnel(table: pd.DataFrame, ax: plt.Axes, multiplier: float) -> plt.Axe
     t = table.loc[pd.to_numeric(table["n_treatments"], errors="coerce") > 0]
     ratio = pd.to_numeric(t["observed_rate"], errors="coerce") / t["benchmark_rate"]
     bench = float(np.average(t["benchmark_rate"], weights=t["n_treatments"]))
-    grid = np.unique(
-        np.geomspace(max(1, t["n_treatments"].min()), t["n_treatments"].max() * 1.1, 120).round()
-    )
+    volumes = pd.to_numeric(t["n_treatments"])
+    grid = np.unique(np.geomspace(max(1, volumes.min()), volumes.max() * 1.1, 200).round())
     for level, ls in ((0.95, LINESTYLES[1]), (0.998, LINESTYLES[3])):
         lo, hi = funnel_limits(bench, grid, level)
         ax.plot(grid, hi / bench, color=GREY, ls=ls, lw=0.8, label=f"{level:.1%} limits")
@@ -154,34 +172,44 @@ def fig_funnel(table: pd.DataFrame, multiplier: float, level: str = "injector") 
     types = list(dict.fromkeys(table["complication"]))
     ncols = min(3, len(types))
     nrows = math.ceil(len(types) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.3 * nrows + 0.4), squeeze=False)
     for ax, ctype in zip(axes.ravel(), types, strict=False):
         plot_funnel(table.loc[table["complication"] == ctype], ax, multiplier)
-        ax.set_title(_label(ctype), fontsize=10)
+        ax.set_title(_label(ctype), fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.xaxis.label.set_fontsize(8)
+        ax.yaxis.label.set_fontsize(8)
     for ax in axes.ravel()[len(types) :]:
         ax.set_visible(False)
-    axes.ravel()[0].legend(fontsize=6, loc="upper right")
-    fig.suptitle(f"Funnel plot: {level} complication rates against published benchmarks")
-    fig.tight_layout()
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(
+        f"Funnel plot: {level} complication rates against published benchmarks", fontsize=10
+    )
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
-def plot_dose_risk(table: pd.DataFrame, ax: plt.Axes) -> plt.Axes:
-    """Posterior risk (95% CrI band) against relative dose, one line per region."""
-    for k, (region, t) in enumerate(table.groupby("region", sort=True)):
-        colour = PALETTE[k % len(PALETTE)]
-        ax.plot(
-            t["rel_dose"],
-            100 * t["risk_mean"],
-            color=colour,
-            ls=LINESTYLES[k % len(LINESTYLES)],
-            label=_label(region),
-        )
+def region_style(k: int) -> dict:
+    """Colour and line style of the ``k``-th region: no two of 64 regions share both."""
+    return {
+        "color": PALETTE[k % len(PALETTE)],
+        "ls": LINESTYLES[(k + k // len(PALETTE)) % len(LINESTYLES)],
+    }
+
+
+def plot_dose_risk(table: pd.DataFrame, ax: plt.Axes, regions: list[str] | None = None) -> plt.Axes:
+    """Posterior risk (95% CrI band) against relative dose, one line per region; ``regions``
+    fixes each region's colour and style across panels (default: the table's regions)."""
+    regions = regions or sorted(table["region"].unique())
+    for region, t in table.groupby("region", sort=True):
+        style = region_style(regions.index(region))
+        ax.plot(t["rel_dose"], 100 * t["risk_mean"], label=_label(region), **style)
         ax.fill_between(
             t["rel_dose"],
             100 * t["risk_lower"],
             100 * t["risk_upper"],
-            color=colour,
+            color=style["color"],
             alpha=0.15,
             lw=0,
         )
@@ -195,16 +223,28 @@ def fig_dose_risk(table: pd.DataFrame) -> plt.Figure:
     types = list(dict.fromkeys(table["complication"]))
     ncols = min(3, len(types))
     nrows = math.ceil(len(types) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.3 * nrows), squeeze=False)
+    regions = list(dict.fromkeys(table["region"]))  # one colour and style per region
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 2.2 * nrows + 1.0), squeeze=False)
     for ax, ctype in zip(axes.ravel(), types, strict=False):
-        plot_dose_risk(table.loc[table["complication"] == ctype], ax)
-        ax.set_title(_label(ctype), fontsize=10)
-        ax.legend(fontsize=5)
+        plot_dose_risk(table.loc[table["complication"] == ctype], ax, regions)
+        ax.set_title(_label(ctype), fontsize=9)
+        _small_axes(ax)
     for ax in axes.ravel()[len(types) :]:
         ax.set_visible(False)
-    fig.suptitle("Dose-risk curves (reference product, average clinic and injector)")
-    fig.tight_layout()
+    handles = [plt.Line2D([], [], **region_style(k)) for k in range(len(regions))]
+    fig.legend(
+        handles, [_label(r) for r in regions], loc="lower center", ncol=5, fontsize=8, frameon=False
+    )
+    fig.suptitle("Dose-risk curves (reference product, average clinic and injector)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04 + 0.03 * math.ceil(len(regions) / 5), 1, 1))
     return fig
+
+
+def _small_axes(ax: plt.Axes) -> None:
+    """Tick labels and axis labels at 8 pt (a panel of a figure printed 7.2 inches wide)."""
+    ax.tick_params(labelsize=8)
+    ax.xaxis.label.set_fontsize(8)
+    ax.yaxis.label.set_fontsize(8)
 
 
 def plot_ppc(table: pd.DataFrame, ax: plt.Axes, key: str) -> plt.Axes:
@@ -243,7 +283,7 @@ def plot_ppc(table: pd.DataFrame, ax: plt.Axes, key: str) -> plt.Axes:
     )
     ax.set_yticks(y if key == "region" else [])
     if key == "region":
-        ax.set_yticklabels([_label(r) for r in t[key]], fontsize=6)
+        ax.set_yticklabels([_label(r) for r in t[key]], fontsize=8)
     ax.set_xlabel("events within 30 days")
     return ax
 
@@ -252,13 +292,17 @@ def fig_ppc(table: pd.DataFrame, key: str) -> plt.Figure:
     types = list(dict.fromkeys(table["complication"]))
     ncols = min(4, len(types))
     nrows = math.ceil(len(types) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.8 * nrows), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(1.5 * ncols + 0.6, 2.3 * nrows + 0.8), squeeze=False
+    )
     for ax, ctype in zip(axes.ravel(), types, strict=False):
         plot_ppc(table.loc[table["complication"] == ctype], ax, key)
         ax.set_title(_label(ctype), fontsize=9)
+        _small_axes(ax)
     for ax in axes.ravel()[len(types) :]:
         ax.set_visible(False)
-    axes.ravel()[0].legend(fontsize=5, loc="lower right")
-    fig.suptitle(f"Posterior predictive check: event counts per {key}")
-    fig.tight_layout()
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(f"Posterior predictive check: event counts per {key}", fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig

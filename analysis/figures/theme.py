@@ -43,6 +43,38 @@ MARKERS: list[str] = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 #: Print resolution used for every saved figure.
 DPI = 200
+#: Width of the printed text column (A4 with 15 mm margins) and the smallest font a journal
+#: accepts there: a figure wider than the column is scaled down, and its fonts with it.
+PRINT_WIDTH_IN = 7.0
+MIN_PRINT_PT = 8.0
+#: Line styles that never look like the dotted overlay of a fitted model.
+SERIES_LINESTYLES: list[str | tuple[int, tuple[int, ...]]] = [
+    "-",
+    "--",
+    "-.",
+    (0, (6, 2)),
+    (0, (3, 1, 1, 1, 1, 1)),
+]
+
+
+def smallest_print_pt(fig: plt.Figure, print_width_in: float = PRINT_WIDTH_IN) -> float:
+    """Smallest visible text of ``fig`` in points once printed ``print_width_in`` wide at most
+    (the width of the saved image: the figure or, if wider, its tight bounding box).
+
+    Examples
+    --------
+    A 14-inch figure with 10 pt labels prints at half size: 5 pt.
+    """
+    # saved with bbox_inches="tight": text outside the axes can widen the saved image
+    tight = fig.get_tightbbox()
+    width = max(float(fig.get_figwidth()), float(tight.width))
+    scale = min(1.0, print_width_in / width)
+    sizes = [
+        float(t.get_fontsize()) * scale
+        for t in fig.findobj(matplotlib.text.Text)
+        if t.get_visible() and t.get_text().strip()
+    ]
+    return min(sizes, default=float("inf"))
 
 
 @contextmanager
@@ -58,7 +90,7 @@ def theme() -> Iterator[None]:
     with (
         matplotlib.rc_context(rc),  # type: ignore[arg-type]
         sns.axes_style("whitegrid"),
-        sns.plotting_context("paper", font_scale=1.2),
+        sns.plotting_context("paper", font_scale=1.25),
         sns.color_palette(PALETTE),
     ):
         yield

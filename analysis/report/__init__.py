@@ -1,0 +1,1 @@
+"""Report assembly: reads the released stage manifests and tables, renders HTML, PDF and tables."""

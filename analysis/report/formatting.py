@@ -45,13 +45,39 @@ def format_number(value: Any, digits: int | None = None) -> str:
     return f"{number:.3g}"
 
 
+#: Column names that hold p-values (shown as "<0.001", never as 8.86e-204).
+P_VALUE_COLUMN = re.compile(r"^p(_value|_naive|_clustered|_robust)?$|_p_value$")
+
+
+def format_p(value: Any) -> str:
+    """Display text of a p-value: ``<0.001`` below 0.001, else 3 decimals (2 from 0.1).
+
+    Examples
+    --------
+    >>> format_p(8.86e-204), format_p(0.0123), format_p(0.4567), format_p(float("nan"))
+    ('<0.001', '0.012', '0.46', '–')
+    """
+    if isinstance(value, str) or value is None:
+        return format_number(value)
+    number = float(value)
+    if math.isnan(number):
+        return "–"
+    if number < 0.001:
+        return "<0.001"
+    return f"{number:.2f}" if number >= 0.1 else f"{number:.3f}"
+
+
 def format_table(table: pd.DataFrame) -> list[list[str]]:
-    """Rows of display text (see :func:`format_number`); a missing label is an empty cell."""
+    """Rows of display text (see :func:`format_number`; p-value columns, named by
+    :data:`P_VALUE_COLUMN`, by :func:`format_p`); a missing label is an empty cell."""
     text_columns = [not pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
+    p_columns = [bool(P_VALUE_COLUMN.search(str(c))) for c in table.columns]
     return [
         [
-            "" if is_text and _missing(v) else format_number(v)
-            for v, is_text in zip(row, text_columns, strict=True)
+            ""
+            if is_text and _missing(v)
+            else (format_p(v) if is_p and not is_text else format_number(v))
+            for v, is_text, is_p in zip(row, text_columns, p_columns, strict=True)
         ]
         for row in table.itertuples(index=False)
     ]

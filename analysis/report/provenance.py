@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from analysis.data.processed import read_simulated
+
 NOT_A_CHECKOUT = "not a git checkout"
 #: Tracked paths whose uncommitted edits change what the pipeline computes.
 SOURCE_PATHS = ("analysis", "params.yaml", "dvc.yaml", "pyproject.toml", "requirements.lock")
@@ -122,6 +124,42 @@ def params_sections(params_file: str | Path, names: list[str]) -> dict[str, str]
     }
 
 
+def parameter_lines(params: dict[str, str], include_simulate: bool = True) -> list[tuple[str, str]]:
+    """The parameter sections compactly: (section, ``key = value; ...``), each value of the
+    section's keys in YAML flow style (nested mappings inline), citation strings (``source``
+    keys) left out (they are in the priors table). ``params`` maps a section to its YAML text
+    (:attr:`Provenance.params`); the ``simulate`` section is left out unless
+    ``include_simulate`` (the data are simulated).
+
+    Examples
+    --------
+    >>> parameter_lines({"a": "a:\\n  x: 1\\n  y: {z: [1, 2], source: cite}\\n"})
+    [('a', 'x = 1; y = {z: [1, 2]}')]
+    """
+    out = []
+    for name, text in params.items():
+        if name == "simulate" and not include_simulate:
+            continue
+        values = _without_sources((yaml.safe_load(text) or {}).get(name))
+        if isinstance(values, dict):
+            line = "; ".join(f"{key} = {_flow(value)}" for key, value in values.items())
+        else:
+            line = _flow(values)
+        out.append((name, line))
+    return out
+
+
+def _without_sources(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_sources(v) for k, v in value.items() if k != "source"}
+    return value
+
+
+def _flow(value: object) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False)
+    return text.strip().removesuffix("...").strip()
+
+
 @dataclass(frozen=True)
 class Provenance:
     """What a reader needs to reproduce the report.
@@ -134,6 +172,8 @@ class Provenance:
     data_sha256 : digest over the input data files; ``data_files`` lists each file's hash.
     params_sha256 : SHA-256 of params.yaml; ``params`` holds the YAML of the sections used.
     run_date : ISO date taken from the data (cut-off), never the wall clock.
+    simulated : the data are the simulator's (recorded by ``prepare`` in
+        ``study_period.json`` of the data directory): every reader-facing product says so.
     """
 
     git_commit: str
@@ -147,6 +187,7 @@ class Provenance:
     params: dict[str, str]
     versions: dict[str, str]
     run_date: str
+    simulated: bool = False
 
     @property
     def working_tree(self) -> str:
@@ -158,6 +199,7 @@ class Provenance:
         """Tidy ``item, value`` table of the provenance (one row an item)."""
         rows = [
             ("Run date (data cut-off)", self.run_date),
+            ("Data", "simulated (bonta simulate)" if self.simulated else "clinic export"),
             ("Git commit", self.git_commit),
             ("Uncommitted source changes", self.working_tree),
             ("Analysis code SHA-256", self.code_sha256),
@@ -193,4 +235,5 @@ def collect_provenance(
         params=params_sections(params_file, sections),
         versions=package_versions(packages),
         run_date=run_date,
+        simulated=read_simulated(data_dir),
     )

@@ -12,6 +12,8 @@ from analysis.manifest import VIEW_READERS, VIEW_TITLES, VIEWS
 from analysis.report.assemble import Report
 from analysis.report.formatting import slug
 from analysis.report.latex import to_latex
+from analysis.report.printing import print_parts
+from analysis.report.provenance import parameter_lines
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -39,11 +41,16 @@ def render_index(report: Report) -> str:
 
 
 def render_research(report: Report) -> str:
-    """HTML of the research view alone, laid out for print (the PDF's source)."""
-    return (
-        _environment()
-        .get_template("research.html.j2")
-        .render(report=report, view_titles=VIEW_TITLES)
+    """HTML of the research view alone, laid out for print (the PDF's source): simulated-data
+    banner on page 1, wide tables on landscape pages or split (:mod:`analysis.report.printing`),
+    the parameters as a compact appendix."""
+    env = _environment()
+    env.filters["print_parts"] = print_parts
+    prov = report.provenance
+    return env.get_template("research.html.j2").render(
+        report=report,
+        view_titles=VIEW_TITLES,
+        parameters=parameter_lines(prov.params, include_simulate=prov.simulated),
     )
 
 

@@ -14,7 +14,7 @@ duration analysis:
   "as predicted" otherwise.
 
 The advice model has no injector term, so a systematic difference is what this view is for.
-Counts below ``report.min_count`` are shown as ``<min_count`` and get no estimate; regions with
+Counts below ``disclosure.min_count`` are shown as ``<min_count`` and get no estimate; regions with
 fewer than ``serve.my_patients.min_episodes`` episodes get counts only.
 """
 

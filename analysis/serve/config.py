@@ -3,7 +3,7 @@
 The app reads ``serve`` (host, port, paths, precision, event planning, the injector's
 calibration view), ``advice`` (the label floor, booking probabilities, weeks, interval: the
 same settings as `bonta advise`, except the number of posterior draws and frailty nodes, which
-``serve`` sets for interactive speed) and ``report.min_count`` (the small-count rule). Every
+``serve`` sets for interactive speed) and ``disclosure.min_count`` (the small-count rule). Every
 value lives in params.yaml; these frozen classes say what each key is and check its range.
 """
 
@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from analysis.advice.config import AdviceConfig
 from analysis.config import convert, parse_section
+from analysis.disclosure.config import DisclosureConfig
 from analysis.errors import ConfigError
 
 
@@ -123,13 +124,8 @@ class ServeSettings:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ServeSettings:
-        """Sections ``serve`` and ``advice``, ``report.min_count`` and ``seed``."""
-        report = params.get("report")
-        if not isinstance(report, Mapping) or "min_count" not in report:
-            raise ConfigError("params.yaml: 'report.min_count' is required and missing")
-        min_count = convert(report["min_count"], int, "report.min_count")
-        if min_count < 1:
-            raise ConfigError(f"report.min_count must be >= 1, got {min_count}")
+        """Sections ``serve`` and ``advice``, ``disclosure.min_count`` and ``seed``."""
+        min_count = DisclosureConfig.from_params(params).min_count
         serve = parse_section(params, "serve", ServeConfig)
         advice = replace(
             AdviceConfig.from_params(params),

@@ -5,7 +5,7 @@ treatments to judge, the model puts more than ``complications.flag_probability``
 exceeding ``complications.benchmark_multiplier`` times its peers' (or a published benchmark).
 This module reads its provider tables (paths in ``serve.paths``) and resolves the pseudonymous
 codes to names from the private lookup ``staff_codes.csv``: the one place in the project where
-names appear. Counts follow the report's small-count rule (``report.min_count``): an event
+names appear. Counts follow the report's small-count rule (``disclosure.min_count``): an event
 count of 1-4 is shown as ``<5`` and the observed rate computed from it is withheld.
 """
 

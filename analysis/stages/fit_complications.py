@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     out = StageOutput(args.out, stage="fit_complications", title=report.TITLE)
     fitted = {f.complication: f.cells.regions for f in study.fits}
     report.write_cubes(out, episodes, fitted, study.benchmarks)
+    touchups.write_touchup_cubes(out, episodes, config, list(vocabulary.region_codes))
     with theme():
         report.write_sections(out, tables, config)
         touchups.write_touchup_sections(out, touch, touch_tables, config)

@@ -12,6 +12,7 @@ from analysis.disclosure.config import DisclosureConfig
 from analysis.manifest import load_manifests
 from analysis.report.assemble import assemble_report, run_date
 from analysis.report.config import ReportConfig
+from analysis.report.manuscript import write_manuscript
 from analysis.report.provenance import collect_provenance
 from analysis.report.render import export_tables, render_index, render_research, write_pdf
 
@@ -19,7 +20,8 @@ HELP = "Assemble the reports: index.html (three views), research.pdf, tables (CS
 DESCRIPTION = """\
 Assemble reports/<stage>/manifest.json of every stage in params `report.stages` into
 OUT/index.html (Clinic outcomes, Research results, Interval advice; figures embedded, no server
-or internet needed), OUT/research.pdf (the research view, WeasyPrint) and OUT/tables/*.csv|*.tex.
+or internet needed), OUT/research.pdf (the research view, WeasyPrint), OUT/tables/*.csv|*.tex and
+OUT/manuscript/manuscript.{md,html,pdf} (the paper, with the editable texts of --manuscript-texts).
 It reads only what `bonta disclose` released (small counts already suppressed) and refuses a
 table that shows a count under `disclosure.min_count`. Nothing is recomputed; a missing manifest is
 an error. The provenance footer hashes the input data (--processed) and params.yaml and takes its
@@ -35,6 +37,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="directory holding <stage>/manifest.json (default: OUT)",
+    )
+    parser.add_argument(
+        "--manuscript-texts",
+        type=Path,
+        default=Path("manuscript"),
+        help="folder of the manuscript's editable texts (introduction.md, objectives.md, ...)",
     )
     parser.add_argument(
         "--processed",
@@ -66,5 +74,6 @@ def run(args: argparse.Namespace) -> int:
     export_tables(report, out / "tables")
     if config.pdf:
         write_pdf(render_research(report), out / "research.pdf")
+    write_manuscript(report, manifests, args.manuscript_texts, out / "manuscript", pdf=config.pdf)
     print(f"report: {len(manifests)} manifests -> {out / 'index.html'}")
     return 0

@@ -33,6 +33,17 @@ from analysis.survival.covariates import DesignSpec
 from analysis.survival.nonparametric import DAYS_PER_WEEK, NPMLE, fit_npmle, turnbull
 
 
+def patient_groups(df: pd.DataFrame) -> np.ndarray:
+    """Fold groups: patients numbered by first appearance in ``df``.
+
+    ``GroupKFold`` breaks ties between equally sized groups by the sorted group labels; with
+    the pseudonyms as labels the folds (and every cross-validated number) would depend on the
+    pseudonymisation key. The row order is derived from the data (issue 12), so these codes are
+    not.
+    """
+    return pd.factorize(df["patient_key"].to_numpy())[0]
+
+
 def concordance_interval(
     lower: np.ndarray, upper: np.ndarray, predicted: np.ndarray, chunk: int = 2000
 ) -> tuple[float, int]:
@@ -97,7 +108,7 @@ def cv_aft(
     gkf = GroupKFold(n_splits=folds)
     rows, briers, preds = [], [], []
     week_days = np.asarray(brier_weeks, float) * DAYS_PER_WEEK
-    for k, (tr, te) in enumerate(gkf.split(df, groups=df["patient_key"])):
+    for k, (tr, te) in enumerate(gkf.split(df, groups=patient_groups(df))):
         train, test = df.iloc[tr], df.iloc[te]
         fit = fit_aft(train, family, spec, gradient_tol=gradient_tol, max_iter=max_iter)
         med = fit.median_days(test)
@@ -228,7 +239,7 @@ def cv_cox(
     gkf = GroupKFold(n_splits=folds)
     rows = []
     cols = covariates + strata + [duration_col, event_col]
-    for k, (tr, te) in enumerate(gkf.split(data, groups=data["patient_key"])):
+    for k, (tr, te) in enumerate(gkf.split(data, groups=patient_groups(data))):
         train, test = data.iloc[tr], data.iloc[te]
         cph = CoxPHFitter().fit(train[cols], duration_col, event_col, strata=strata or None)
         y_tr = _surv_array(train, duration_col, event_col)

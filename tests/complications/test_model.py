@@ -291,3 +291,10 @@ def test_contrasts_are_centred_only_when_the_data_pin_them_down(cells, informati
         model_data(big_cells, priors, REGION_ONLY),
     ):
         assert not data["clinic_lambda"].any() and not data["injector_lambda"].any()
+
+
+def test_a_calendar_term_that_is_off_is_not_reported(headache_fit):
+    """Its odds ratio would only be its prior (issue 16): reported only when the term is on."""
+    off = summaries.odds_ratio_table([headache_fit], calendar_trend=False)["term"].tolist()
+    on = summaries.odds_ratio_table([headache_fit], calendar_trend=True)["term"].tolist()
+    assert "calendar year (per year)" in on and "calendar year (per year)" not in off

@@ -46,3 +46,14 @@ def test_bad_prior_values_raise_config_errors(params, complications_config):
         ConfigError, match="default_rate': rate 1.5 must lie strictly between 0 and 1"
     ):
         ComplicationsConfig.from_params(broken)
+
+
+def test_a_calendar_term_that_is_off_has_no_prior_row(informative):
+    """A term that is off is neither described nor reported (issue 16)."""
+    from analysis.complications.priors import prior_table
+
+    regions = {"headache": ["glabella"]}
+    off = prior_table(informative, regions, calendar_trend=False)["parameter"].tolist()
+    on = prior_table(informative, regions, calendar_trend=True)["parameter"].tolist()
+    assert "calendar log-OR per year" in on and "calendar log-OR per year" not in off
+    assert len(on) == len(off) + 1

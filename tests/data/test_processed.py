@@ -15,6 +15,7 @@ from analysis.data.processed import (
     read_data_cutoff,
     read_episodes,
     read_processed,
+    read_simulated,
 )
 from analysis.errors import InputValidationError
 from analysis.io import read_json
@@ -48,7 +49,9 @@ def test_the_cutoff_is_written_once_and_agrees_with_the_censored_episodes(
     processed_dir, small_prepared
 ):
     record = read_json(processed_dir / "study_period.json")
-    assert record == {"data_cutoff": "2024-12-31", "source": "export date"}  # demo mapping.yaml
+    # demo mapping.yaml; the simulator's export carries truth/ (small_raw_dir does)
+    assert record == {"data_cutoff": "2024-12-31", "source": "export date", "simulated": True}
+    assert read_simulated(processed_dir)
     cutoff = read_data_cutoff(processed_dir)
     assert cutoff == small_prepared.cutoff_date
     ep = small_prepared.episodes
@@ -61,7 +64,8 @@ def test_a_cutoff_from_params_says_so(hand_cfg, tmp_path):
     got = prepare(handmade.write(handmade.tables(), tmp_path / "raw"), hand_cfg, key=b"k")
     write_prepared(got, tmp_path / "out")
     record = read_json(tmp_path / "out" / "study_period.json")
-    assert record == {"data_cutoff": handmade.CUTOFF, "source": "params"}
+    assert record == {"data_cutoff": handmade.CUTOFF, "source": "params", "simulated": False}
+    assert not read_simulated(tmp_path / "out")
 
 
 def _broken(processed_dir, tmp_path, change) -> object:

@@ -9,11 +9,14 @@ issue's attacker did by hand), and poses one linear program over unknown fine co
   released count of the complication tables (region, clinic, injector, predictive checks, prior
   sensitivity) as a sum of them; events never exceed episodes; ``too_few_to_judge`` bounds the
   row's treatments; a shown observed rate times a shown denominator gives the events;
+- the touch-up tables (region, clinic, injector, overall): episodes eligible for the touch-up
+  model and their touch-ups by region x injector, touch-ups <= eligible <= all episodes;
 - the cohort description: episodes and any-complication episodes by region and by quarter, the
   totals, re-treated episodes, patients; episodes with any complication are at least the events
   of each type and at most their sum;
-- the data-quality table: rows in = kept + excluded, kept rows are the cohort totals, complication
-  rows equal the 30-day events (the attacker's guess; at least them otherwise);
+- the data-quality table: rows in = kept + excluded, kept rows are the cohort totals (kept
+  treatment rows at least the episodes: touch-ups join theirs), complication rows equal the
+  30-day events (the attacker's guess; at least them otherwise);
 - the survival tables: episodes in the duration analysis by every stratifying variable adding up
   to the same total, the numbers still effective (day 0 = all, never increasing).
 
@@ -205,6 +208,7 @@ def attack(reports: Path, min_treatments_to_judge: float | None = None) -> pd.Da
     for member in options or [None]:
         lp = Program()
         regions_of = _complications(reports, lp, min_treatments_to_judge, member)
+        _touchups(reports, lp, min_treatments_to_judge)
         _cohort(reports, lp, regions_of)
         _survival(reports, lp)
         if lp.feasible():
@@ -249,12 +253,7 @@ def _complications(reports: Path, lp: Program, min_judge, member) -> dict[str, l
             if _num(r[events_col]) is None and rate is not None and n is not None:
                 lp.eq.append((lp.terms(ev), round(rate * n)))  # rate x denominator
             judge = r.get("too_few_to_judge")
-            if min_judge is not None and judge in ("True", "False"):
-                terms = lp.terms(cells(r["complication"], **sel))
-                if judge == "True":
-                    lp.ub.append((terms, min_judge - 1))
-                else:
-                    lp.ub.append(({k: -v for k, v in terms.items()}, -min_judge))
+            _judged(lp, lp.terms(cells(r["complication"], **sel)), judge, min_judge)
 
     table(reg, "complication_rates_by_region", "region", "n_events")
     table(cli, "complication_rates_by_clinic", "clinic", "n_events")
@@ -309,6 +308,63 @@ def _complications(reports: Path, lp: Program, min_judge, member) -> dict[str, l
                 lp.at_most([("e", t, r, c, i)], [("E", r, c, i)])
     lp.pairs = pairs  # type: ignore[attr-defined]
     return regions_of
+
+
+def _judged(lp: Program, terms: dict[int, float], judge, min_judge) -> None:
+    """A shown ``too_few_to_judge`` flag bounds the count it is about."""
+    if min_judge is None or judge not in ("True", "False"):
+        return
+    if judge == "True":
+        lp.ub.append((terms, min_judge - 1))
+    else:
+        lp.ub.append(({k: -v for k, v in terms.items()}, -min_judge))
+
+
+def _touchups(reports: Path, lp: Program, min_judge) -> None:
+    """The touch-up tables: eligible episodes ``T`` and touch-ups ``t`` per region x (clinic,
+    injector) pair, with ``t <= T <= E`` (the complication tables' episodes)."""
+    reg = _read(reports, "complications/touchup_rates_by_region.csv")
+    pairs = getattr(lp, "pairs", None)
+    if reg is None or pairs is None:
+        return
+    regions = [str(r) for r in reg["region"]]
+
+    def cells(what, region=None, clinic=None, injector=None):
+        return [
+            (what, r, c, i)
+            for r in ([region] if region else regions)
+            for c, i in pairs
+            if (clinic is None or c == clinic) and (injector is None or i == injector)
+        ]
+
+    def table(frame, name, key):
+        for pos, r in enumerate(frame.to_dict("records")):
+            sel = {key: str(r[key])} if key else {}
+            where = f"complications/{name}, row {pos + 1}"
+            lp.publish(cells("T", **sel), r["n_treatments"], f"{where}, n_treatments")
+            lp.publish(cells("t", **sel), r["n_touchups"], f"{where}, n_touchups")
+            rate, n = _num(r.get("observed_rate")), _num(r["n_treatments"])
+            if _num(r["n_touchups"]) is None and rate is not None and n is not None:
+                lp.eq.append((lp.terms(cells("t", **sel)), round(rate * n)))  # rate x n
+            _judged(lp, lp.terms(cells("T", **sel)), r.get("too_few_to_judge"), min_judge)
+
+    table(reg, "touchup_rates_by_region", "region")
+    overall = _read(reports, "complications/touchup_rate_overall.csv")
+    if overall is not None:
+        table(overall, "touchup_rate_overall", None)
+    for key in ("clinic", "injector"):
+        frame = _read(reports, f"complications/touchup_rates_by_{key}.csv")
+        if frame is None:
+            continue
+        table(frame, f"touchup_rates_by_{key}", key)
+        listed = {str(v) for v in frame[key]}
+        known = {c for c, _ in pairs} if key == "clinic" else {i for _, i in pairs}
+        for v in sorted(known - listed):  # no row: no eligible treatments there
+            lp.eq.append((lp.terms(cells("T", **{key: v})), 0.0))
+    for r in regions:
+        for c, i in pairs:
+            lp.at_most([("t", r, c, i)], [("T", r, c, i)])
+            lp.at_most([("T", r, c, i)], [("E", r, c, i)])
 
 
 def _cohort(reports: Path, lp: Program, regions_of: dict[str, list[str]]) -> None:
@@ -393,8 +449,10 @@ def _data_quality(reports: Path, lp: Program, episodes, regions_of, pairs) -> No
             lp.publish([("dq_ex", table, pos)], r["rows_excluded"], f"{where}, rows_excluded")
             parts.append(("dq_ex", table, pos))
         lp.eq.append((_minus(lp, [("dq_in", table)], [("dq_kept", table), *parts]), 0.0))
-        if table in ("episodes", "treatments"):
+        if table == "episodes":
             lp.eq.append((_minus(lp, [("dq_kept", table)], episodes), 0.0))
+        elif table == "treatments":  # touch-up rows join their episode: at least one a row
+            lp.at_most(episodes, [("dq_kept", table)])
         elif table == "patients":
             lp.eq.append((_minus(lp, [("dq_kept", table)], [("PT",)]), 0.0))
         elif table == "complications" and events:

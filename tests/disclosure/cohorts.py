@@ -93,11 +93,6 @@ def make_cohort(spec: CohortSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "reference_dose_units": 20.0,
                     "rel_dose": units / 20.0,
                     "log2_rel_dose": float(np.log2(units / 20.0)),
-                    "log2_rel_dose_initial": float(np.log2(units / 20.0)),
-                    "touchup": False,
-                    "n_touchups": 0,
-                    "touchup_units_ona_eq": 0.0,
-                    "touchup_day": np.nan,
                     "muscle_bulk": int(rng.integers(1, 5)),
                     "exercise_met_h_week": float(rng.gamma(2, 8)),
                     "baseline_severity": int(rng.integers(1, 4)),
@@ -112,9 +107,15 @@ def make_cohort(spec: CohortSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "dur_status": "interval",
                     "in_duration_analysis": True,
                     "dur_exclusion_reason": "",
+                    # no touch-ups in these cohorts (columns of the processed contract)
+                    "touchup": False,
+                    "n_touchups": 0,
+                    "touchup_units_ona_eq": 0.0,
+                    "touchup_day": np.nan,
                 }
             )
     ep = pd.DataFrame(rows)
+    ep["log2_rel_dose_initial"] = ep["log2_rel_dose"]
     ep["exercise_tier"] = pd.cut(
         ep["exercise_met_h_week"],
         [-np.inf, 10, 30, np.inf],

@@ -34,7 +34,7 @@ from analysis.config import with_overrides
 
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
 HERE = Path(__file__).resolve().parent
-COMPARED = (".csv", ".json", ".html", ".tex", ".png", ".parquet", ".pdf")
+COMPARED = (".csv", ".json", ".html", ".tex", ".png", ".parquet", ".pdf", ".md")
 
 #: Tiny cohort, fast sampling, and a gate that a few hundred draws can pass (tests only).
 TINY = {
@@ -96,11 +96,8 @@ sys.path.insert(0, {str(HERE.parent)!r})
 from synthetic_study import make_data_quality, make_episodes, write_fake_stage_outputs
 from synthetic_study import write_processed
 episodes, _ = make_episodes(n_patients=300, seed=3)
-write_processed(
-    episodes,
-    make_data_quality(len(episodes), episodes["patient_key"].nunique()),
-    Path("data/processed"),
-)
+dq = make_data_quality(len(episodes), episodes["patient_key"].nunique())
+write_processed(episodes, dq, Path("data/processed"))
 write_fake_stage_outputs(Path("data/results"))
 """
 
@@ -145,6 +142,7 @@ def _new_project(tmp: Path, repo: Path, params: dict, stages: dict) -> Path:
     shutil.copytree(
         repo / "analysis", project / "analysis", ignore=shutil.ignore_patterns("__pycache__")
     )
+    shutil.copytree(repo / "manuscript", project / "manuscript")  # the manuscript's texts
     for name in ("requirements.lock", ".gitignore", ".dvcignore"):
         if (repo / name).exists():
             shutil.copy(repo / name, project / name)
@@ -208,6 +206,8 @@ def test_describe_and_report_stages_reproduce(repo_root, tmp_path):
     for expected in (
         "reports/index.html",
         "reports/research.pdf",
+        "reports/manuscript/manuscript.md",
+        "reports/manuscript/manuscript.pdf",
         "reports/cohort/manifest.json",
         "reports/cohort/disclosure_audit.csv",
         "reports/metrics/disclosure.json",
@@ -242,3 +242,14 @@ def test_whole_pipeline_reproduces(repo_root, tmp_path):
         project, timeout=3000, suffixes=tuple(s for s in COMPARED if s != ".pdf")
     )
     assert "reports/index.html" in hashes
+    # the released reports of a real (tiny) run resist the independent attacker
+    sys.path.insert(0, str(HERE.parent / "disclosure"))
+    from attack import attack
+    from test_attack import narrowed
+
+    from analysis.disclosure.config import DisclosureConfig
+
+    intervals = attack(project / "reports", params["complications"]["min_treatments_to_judge"])
+    assert len(intervals), "the tiny cohort released no suppressed count to attack"
+    bad = narrowed(intervals, DisclosureConfig.from_params(params))
+    assert bad.empty, bad.to_string()

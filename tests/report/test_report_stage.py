@@ -152,9 +152,10 @@ def test_methods_paragraph_assembles_stage_methods_and_versions(built_report):
     import lifelines
 
     assert f"lifelines {lifelines.__version__}" in methods
-    # the cohort's paragraph (from its manifest) points at its tables and repeats no count
-    assert "counted in &#39;Cohort at a glance&#39;" in methods
-    assert "600 patients" not in methods
+    # from the cohort manifest, i.e. from the data: the first treatment date it found
+    glance = pd.read_csv(built_report["reports"] / "cohort" / "cohort_at_glance.csv")
+    first = glance.set_index("measure").loc["first_treatment", "value"]
+    assert f"treated between {first} and" in methods
 
 
 def test_rebuilding_gives_identical_bytes(built_report, tmp_path):
@@ -163,6 +164,10 @@ def test_rebuilding_gives_identical_bytes(built_report, tmp_path):
     for rel in [
         "index.html",
         "research.pdf",
+        "manuscript/manuscript.md",
+        "manuscript/manuscript.html",
+        "manuscript/manuscript.pdf",
+        "manuscript/participant_flow.png",
         *[f"tables/{p.name}" for p in (first / "tables").iterdir()],
     ]:
         assert (again / rel).read_bytes() == (first / rel).read_bytes(), rel

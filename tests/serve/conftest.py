@@ -67,7 +67,7 @@ def models_dir(small_episodes, params, serve_dir) -> Path:
     config = replace(
         AdviceConfig.from_params(params),
         families=("lognormal",),
-        max_train_patients=400,
+        max_train_patients=800,
         sampler=SamplerConfig(draws=300, tune=300, chains=2, cores=2),
         gate=GateConfig(max_rhat=1.03, min_ess_bulk=100, min_ess_tail=100, max_divergences=0),
     )

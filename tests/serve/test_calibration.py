@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from analysis.advice.advise import AdviceRequest, population_survival, predictive_law
+from analysis.disclosure.rules import SUPPRESSED
 from analysis.serve.calibration import REQUEST_COLUMNS, _verdict, injector_calibration
 from analysis.survival.nonparametric import turnbull
 
@@ -93,7 +94,7 @@ def test_small_regions_show_counts_only(sources, small_episodes):
     counts = used.groupby(["injector", "region"]).size()
     injector, region = counts[(counts > 0) & (counts < sources.settings.min_count)].index[0]
     (entry,) = [r for r in injector_calibration(sources, injector).regions if r.region == region]
-    assert entry.episodes == f"<{sources.settings.min_count}"
+    assert entry.episodes == SUPPRESSED
     assert not entry.estimated and entry.observed_median is None and entry.chart_svg is None
 
 

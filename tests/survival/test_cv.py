@@ -52,3 +52,29 @@ def test_correct_model_is_calibrated(aft_cv):
         cal["predicted"] <= cal["observed_upper"] + 0.03
     )
     assert inside.all(), cal
+
+
+def test_folds_do_not_depend_on_the_pseudonymisation_key():
+    """Same patients in the same row order under two keys: the same folds (GroupKFold breaks
+    ties between equally sized groups by label, so pseudonyms as labels would not)."""
+    import pandas as pd
+    from sklearn.model_selection import GroupKFold
+
+    from analysis.data.pseudonym import pseudonymise
+    from analysis.survival.cv import patient_groups
+
+    ids = pd.Series([f"P{i:03d}" for i in np.repeat(np.arange(40), 3)])
+    folds = []
+    for key in (b"one key", b"another key"):
+        df = pd.DataFrame({"patient_key": pseudonymise(ids, key, "patient")})
+        split = GroupKFold(n_splits=5).split(df, groups=patient_groups(df))
+        folds.append([tuple(te) for _, te in split])
+    assert folds[0] == folds[1]
+    labels = [
+        [
+            tuple(te)
+            for _, te in GroupKFold(n_splits=5).split(ids, groups=pseudonymise(ids, k, "patient"))
+        ]
+        for k in (b"one key", b"another key")
+    ]
+    assert labels[0] != labels[1]  # what the codes prevent
