@@ -11,8 +11,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
 
 from analysis.errors import BontaError
+from analysis.progress import reporter
+
+#: jobs that report no start/done progress lines (their stderr is for the user's own request)
+QUIET: frozenset[str] = frozenset({"advise"})
 
 #: subcommand -> module under analysis.stages
 COMMANDS: dict[str, str] = {
@@ -83,11 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    progress = None if args.command in QUIET else reporter(args.command)
+    start = time.perf_counter()
+    if progress:
+        progress("started")
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
     except BontaError as exc:
         print(f"bonta {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    if progress:
+        progress(f"done ({time.perf_counter() - start:.0f} s)")
+    return code
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ R-hat <= 1.01, bulk and tail ESS >= 400 per parameter, no divergences. A failure
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -78,14 +80,35 @@ class GateConfig:
         return parse(section, cls, where)
 
 
+#: PyTensor's warning when pip installed it without a BLAS to link: a performance note (README),
+#: not a problem of the run. The models sample through nutpie's Numba backend, which does not
+#: use PyTensor's C BLAS.
+MISSING_BLAS_WARNING = r"PyTensor could not link to a BLAS installation"
+#: Numba's note that nutpie's compiled log-density (it holds the data as large global arrays)
+#: cannot be cached on disk: the model is compiled once per run anyway.
+NUMBA_NO_CACHE_WARNING = r".*Cannot cache compiled function \"numba_funcified_fgraph\""
+
+
+@contextmanager
+def quiet_pytensor() -> Iterator[None]:
+    """Silence two messages inside the block, nothing else: PyTensor's missing BLAS and
+    Numba's cannot-cache note about nutpie's compiled model (neither affects the results)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=MISSING_BLAS_WARNING, category=UserWarning)
+        warnings.filterwarnings("ignore", message=NUMBA_NO_CACHE_WARNING)
+        yield
+
+
 def sample(model: pm.Model, config: SamplerConfig, seed: int) -> az.InferenceData:
     """Draw from the posterior of ``model``; the seed makes the draws reproducible."""
-    if config.sampler == "nutpie":
-        import nutpie
+    with quiet_pytensor():
+        if config.sampler == "nutpie":
+            import nutpie
 
-        return sample_compiled(nutpie.compile_pymc_model(model, backend="numba"), config, seed)
-    if config.sampler == "pymc":
-        return sample_pymc(model, config, seed)
+            compiled = nutpie.compile_pymc_model(model, backend="numba")
+            return sample_compiled(compiled, config, seed)
+        if config.sampler == "pymc":
+            return sample_pymc(model, config, seed)
     raise ValueError(f"unknown sampler {config.sampler!r}: use 'nutpie' or 'pymc'")
 
 
@@ -93,23 +116,24 @@ def sample_compiled(compiled, config: SamplerConfig, seed: int) -> az.InferenceD
     """NUTS with nutpie on an already compiled model (re-use one with ``compiled.with_data``)."""
     import nutpie
 
-    return nutpie.sample(
-        compiled,
-        draws=config.draws,
-        tune=config.tune,
-        chains=config.chains,
-        cores=config.cores,
-        seed=seed,
-        save_warmup=False,
-        progress_bar=False,
-        target_accept=config.target_accept,
-        low_rank_modified_mass_matrix=config.low_rank_mass_matrix,
-    )
+    with quiet_pytensor():
+        return nutpie.sample(
+            compiled,
+            draws=config.draws,
+            tune=config.tune,
+            chains=config.chains,
+            cores=config.cores,
+            seed=seed,
+            save_warmup=False,
+            progress_bar=False,
+            target_accept=config.target_accept,
+            low_rank_modified_mass_matrix=config.low_rank_mass_matrix,
+        )
 
 
 def sample_pymc(model: pm.Model, config: SamplerConfig, seed: int) -> az.InferenceData:
     """NUTS with PyMC's own sampler (the baseline the benchmarks compare nutpie with)."""
-    with model:
+    with model, quiet_pytensor():
         return pm.sample(
             draws=config.draws,
             tune=config.tune,

@@ -76,6 +76,7 @@ class AdviceConfig:
     """Everything `fit-advice` and `advise` read from params.yaml ``advice``."""
 
     families: tuple[str, ...]
+    default_family: str
     compare_patients: int | None
     max_train_patients: int | None
     sampler: SamplerConfig
@@ -96,6 +97,11 @@ class AdviceConfig:
         bad = [f for f in self.families if f not in FAMILIES]
         if bad or not self.families:
             raise ConfigError(f"advice.families: unknown {bad}; use some of {list(FAMILIES)}")
+        if self.default_family not in self.families:
+            raise ConfigError(
+                f"advice.default_family {self.default_family!r} must be one of advice.families "
+                f"{list(self.families)}"
+            )
         low, high = self.booking_probs
         if not 0 < low < high < 1:
             raise ConfigError(

@@ -1,16 +1,22 @@
 """Fitting the duration models: one NUTS fit per family, LOO comparison, diagnostics gate.
 
-Each candidate family is sampled (nutpie by default, :func:`analysis.inference.sample`);
-its pointwise log-likelihood (one value per episode, computed in NumPy from the posterior draws
-with :func:`analysis.survival.families.interval_loglik`) feeds PSIS-LOO. The family with the
-highest expected log predictive density is chosen, and only then gated: if its R-hat, ESS or
-divergences fail, :class:`~analysis.errors.ConvergenceError` stops the stage.
+Each candidate family is sampled (nutpie by default, :func:`analysis.inference.sample`) on a
+seeded patient subsample and held to the same diagnostics gate as the final fit; each patient's
+log-likelihood with the frailty integrated out (:func:`patient_marginal_loglik`) feeds PSIS-LOO.
+The family with the highest expected log predictive density is chosen only when every
+comparison fit passed the gate; otherwise the comparison table says the comparison is not
+trustworthy and ``advice.default_family`` is used. The Pareto k diagnostics of every fit are
+counted in the table (ArviZ's warnings about them are not printed). The chosen family is
+refitted on all training patients and gated: a failure raises
+:class:`~analysis.errors.ConvergenceError`.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import arviz as az
@@ -24,12 +30,15 @@ from analysis.advice.predict import frailty_grid
 from analysis.advice.spec import AdviceSpec, with_trained_ranges
 from analysis.errors import ConvergenceError
 from analysis.inference import check_convergence, diagnostics_table, n_divergences, sample
+from analysis.progress import ProgressFn, step
 from analysis.survival.families import interval_loglik
 
 #: Parameters shared by every patient (what the advice needs and the gate checks).
 POPULATION_VARS: list[str] = ["mu_region", "beta", "dose_sd", "dose_region", "sigma", "tau"]
 #: Parameters the diagnostics gate checks (all population parameters).
 GATED_VARS: list[str] = POPULATION_VARS
+#: ArviZ's warning when some Pareto k are large: counted in the comparison table instead.
+PARETO_K_WARNING = r"Estimated shape parameter of Pareto distribution is greater than"
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,11 @@ class AdviceFit:
     """Result of :func:`fit_duration_models`.
 
     ``posterior`` holds only the population parameters (no patient frailties), thinned to
-    ``stored_draws``: it is what `bonta advise` loads. ``summary`` has one row a parameter.
+    ``stored_draws`` and stacked to a ``sample`` dimension: what the advice uses. ``idata`` is
+    the same draws as an ArviZ InferenceData (``chain``, ``draw``) with ``sample_stats`` and
+    ``log_likelihood`` (``duration``: each training patient's log-likelihood, frailty
+    integrated; patients numbered, never keyed): what is stored. ``summary`` has one row a
+    parameter.
     """
 
     family: str
@@ -63,6 +76,7 @@ class AdviceFit:
     n_patients: int
     final: FamilyFit | None = None
     train_patient_keys: tuple[str, ...] = ()  # in memory only (validation); never written
+    idata: az.InferenceData | None = None
 
 
 def pointwise_loglik(idata: az.InferenceData, data: DurationData, family: str) -> xr.DataArray:
@@ -139,11 +153,7 @@ def fit_family(
     if with_loo:
         ll = patient_marginal_loglik(idata, data, family)
         idata.add_groups(log_likelihood=xr.Dataset({"duration": ll}))
-        with warnings.catch_warnings():
-            # patients certain under every draw give constant log-weights; PSIS divides by
-            # their zero spread and warns, harmlessly
-            warnings.simplefilter("ignore", RuntimeWarning)
-            loo = az.loo(idata, var_name="duration")
+        loo = patient_loo(idata, informative_patients(idata))
     try:
         diag = check_convergence(idata, f"advice-{family}", config.gate, var_names=GATED_VARS)
         error = None
@@ -159,38 +169,136 @@ def fit_family(
         }
         error = str(exc)
     diag["sampling_seconds"] = seconds
-    diag["pareto_k_over_0.7"] = (
-        int((np.asarray(loo.pareto_k) > 0.7).sum()) if loo is not None else None
-    )
+    k = np.asarray(loo.pareto_k) if loo is not None else None
+    diag["pareto_k_over_0.7"] = int((k > 0.7).sum()) if k is not None else None
+    diag["pareto_k_over_1"] = int((k > 1.0).sum()) if k is not None else None
     return FamilyFit(family, idata, loo, diag, error, seconds)
 
 
-def comparison_table(fits: dict[str, FamilyFit]) -> pd.DataFrame:
-    """LOO comparison, best first: elpd, its SE, difference to the best and its SE."""
+@contextmanager
+def _quiet_loo() -> Iterator[None]:
+    """Filters for PSIS-LOO: ArviZ's large-k warning (the k are counted in the comparison
+    table) and NumPy's warnings for patients certain under every draw (constant log weights:
+    PSIS divides by their zero spread, harmlessly)."""
     with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=PARETO_K_WARNING, category=UserWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
-        cmp = az.compare({f: fit.idata for f, fit in fits.items()}, ic="loo", var_name="duration")
+        yield
+
+
+def comparison_table(fits: dict[str, FamilyFit]) -> pd.DataFrame:
+    """LOO comparison, best first: elpd, its SE, difference to the best and its SE, whether
+    each comparison fit passed the gate, and its counts of patients with Pareto k > 0.7 and
+    > 1 (PSIS-LOO unreliable for them; > 1: the estimate may be badly biased)."""
+    # the same patients for every family (those informative in all)
+    with_ll = {f: fit for f, fit in fits.items() if fit.loo is not None}
+    keep = informative_patients(*(fit.idata for fit in with_ll.values()))
+    loos = {f: patient_loo(fit.idata, keep) for f, fit in with_ll.items()}
+    with _quiet_loo():
+        cmp = az.compare(loos, ic="loo")
     out = cmp.reset_index(names="family")[
         ["family", "rank", "elpd_loo", "se", "elpd_diff", "dse", "p_loo", "weight"]
     ]
     out = out.rename(columns={"se": "elpd_se", "dse": "elpd_diff_se"})
     out["compare_fit_passed_gate"] = [fits[f].diagnostics["passed"] for f in out["family"]]
     out["pareto_k_over_0_7"] = [fits[f].diagnostics["pareto_k_over_0.7"] for f in out["family"]]
+    out["pareto_k_over_1"] = [fits[f].diagnostics["pareto_k_over_1"] for f in out["family"]]
     return out
 
 
-def population_posterior(idata: az.InferenceData, n_draws: int, seed: int) -> xr.Dataset:
-    """Population parameters stacked to a ``sample`` dimension, thinned to ``n_draws``."""
-    post = idata.posterior[POPULATION_VARS].stack(sample=("chain", "draw"))
-    total = post.sizes["sample"]
-    if n_draws < total:
-        keep = np.sort(np.random.default_rng(seed).choice(total, n_draws, replace=False))
-        post = post.isel(sample=keep)
+def choose_family(comparison: pd.DataFrame, default: str) -> tuple[str, str]:
+    """The family to refit and why: the best by ELPD-LOO when every comparison fit passed the
+    diagnostics gate, else ``default`` (a comparison of unconverged fits is not evidence)."""
+    failed = comparison.loc[~comparison["compare_fit_passed_gate"].astype(bool), "family"]
+    if len(failed):
+        return default, (
+            f"stated default (advice.default_family): comparison fits of {', '.join(failed)} "
+            "failed the diagnostics gate, so the comparison is not trustworthy"
+        )
+    if "elpd_loo" in comparison and not np.isfinite(comparison["elpd_loo"]).all():
+        undefined = comparison.loc[~np.isfinite(comparison["elpd_loo"]), "family"]
+        return default, (
+            f"stated default (advice.default_family): PSIS-LOO of {', '.join(undefined)} is "
+            "undefined, so the comparison is not trustworthy"
+        )
+    return str(comparison["family"].iloc[0]), "highest ELPD-LOO; every comparison fit passed"
+
+
+def thinned(idata: az.InferenceData, n_draws: int) -> az.InferenceData:
+    """Population parameters and sample stats, every k-th draw of each chain so that at most
+    ``n_draws`` remain (chains kept, so that R-hat and ESS can be recomputed)."""
+    total = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
+    k = int(np.ceil(total / n_draws)) if n_draws < total else 1
+    keep = slice(None, None, k)
+    groups = {"posterior": _clean(idata.posterior[POPULATION_VARS].isel(draw=keep))}
+    if "sample_stats" in idata.groups():
+        groups["sample_stats"] = _clean(idata.sample_stats.isel(draw=keep))
+    return az.InferenceData(**groups)
+
+
+def _clean(ds: xr.Dataset) -> xr.Dataset:
+    ds = ds.copy()
+    ds.attrs = {}
+    for var in ds.data_vars:
+        ds[var].attrs = {}
+    return ds
+
+
+def stacked(posterior: xr.Dataset) -> xr.Dataset:
+    """A (chain, draw) posterior stacked to ``sample`` = 0..S-1 (chain-major; ``sample`` is
+    each variable's last dimension, as :func:`parameter_summary` and the advice expect)."""
+    post = posterior.stack(sample=("chain", "draw"))
     post = post.drop_vars(["chain", "draw", "sample"]).assign_coords(
         sample=np.arange(post.sizes["sample"])
     )
     post.attrs = {}
     return post
+
+
+def population_posterior(idata: az.InferenceData, n_draws: int) -> xr.Dataset:
+    """Population parameters stacked to a ``sample`` dimension, thinned to ``n_draws``."""
+    return stacked(thinned(idata, n_draws).posterior)
+
+
+def stored_idata(
+    idata: az.InferenceData, data: DurationData, family: str, n_draws: int
+) -> tuple[az.InferenceData, np.ndarray]:
+    """What is stored of the final fit: :func:`thinned` draws with ``log_likelihood`` per
+    patient (frailty integrated), and the patients' Pareto k of PSIS-LOO."""
+    out = thinned(idata, n_draws)
+    ll = patient_marginal_loglik(out, data, family)
+    out.add_groups(log_likelihood=xr.Dataset({"duration": ll}))
+    loo = patient_loo(out, informative_patients(out))
+    return out, np.asarray(loo.pareto_k)
+
+
+#: A patient whose log-likelihood varies by less than this over the draws carries no
+#: information on the parameters (e.g. only an interval so wide that its probability is 1 to
+#: machine precision): its LOO term is its constant log-likelihood, and PSIS on a constant
+#: returns an infinite k and an undefined estimate, so such patients are left out of PSIS.
+UNINFORMATIVE_SPREAD = 1e-9
+
+
+def informative_patients(*idatas: az.InferenceData) -> np.ndarray:
+    """Patients whose log-likelihood varies over the draws in every one of ``idatas``."""
+    keep = None
+    for idata in idatas:
+        ll = idata.log_likelihood["duration"]
+        spread = (ll.max(("chain", "draw")) - ll.min(("chain", "draw"))).values
+        ok = spread >= UNINFORMATIVE_SPREAD
+        keep = ok if keep is None else keep & ok
+    assert keep is not None
+    return keep
+
+
+def patient_loo(idata: az.InferenceData, keep: np.ndarray) -> az.ELPDData:
+    """PSIS-LOO over the ``keep`` patients (pointwise; ArviZ's k warnings not printed)."""
+    sub = az.InferenceData(
+        posterior=idata.posterior,
+        log_likelihood=idata.log_likelihood.isel(patient=np.flatnonzero(keep)),
+    )
+    with _quiet_loo():
+        return az.loo(sub, var_name="duration", pointwise=True)
 
 
 def parameter_summary(post: xr.Dataset, spec: AdviceSpec) -> pd.DataFrame:
@@ -237,14 +345,20 @@ def subsample_patients(episodes: pd.DataFrame, max_patients: int | None, seed: i
 
 
 def fit_duration_models(
-    episodes: pd.DataFrame, spec: AdviceSpec, config: AdviceConfig, seed: int
+    episodes: pd.DataFrame,
+    spec: AdviceSpec,
+    config: AdviceConfig,
+    seed: int,
+    progress: ProgressFn | None = None,
 ) -> AdviceFit:
-    """Compare the families by LOO on a patient subsample, refit the best on all, gate it.
+    """Compare the families by LOO on a patient subsample, refit the chosen one on all, gate it.
 
     Every family in ``config.families`` is sampled with ``config.compare_sampler`` on the
-    episodes of ``config.compare_patients`` seeded patients; the family with the highest
-    ELPD-LOO is refitted with ``config.sampler`` on ``config.max_train_patients`` patients
-    (``None`` = all) and must pass the diagnostics gate.
+    episodes of ``config.compare_patients`` seeded patients and held to the gate; the family
+    with the highest ELPD-LOO (or ``config.default_family`` if a comparison fit failed the
+    gate: :func:`choose_family`) is refitted with ``config.sampler`` on
+    ``config.max_train_patients`` patients (``None`` = all) and must pass the diagnostics gate.
+    ``progress`` receives one line per finished fit.
 
     Raises
     ------
@@ -262,21 +376,35 @@ def fit_duration_models(
         fits = {best: final}
         comparison = _single_comparison(fits)
         comparison.insert(1, "n_episodes", data.n_episodes)
+        reason = "the only family in advice.families"
     else:
         compare = subsample_patients(train, config.compare_patients, seed + 1)
         compare_data = duration_data(compare, spec)
         compare_config = replace(config, sampler=config.compare_sampler)
-        fits = {
-            fam: fit_family(compare_data, compare_config, fam, seed + k)
-            for k, fam in enumerate(config.families)
-        }
+        fits = {}
+        for k, fam in enumerate(config.families):
+            fits[fam] = fit_family(compare_data, compare_config, fam, seed + k)
+            _report(
+                progress, f"family comparison {k + 1}/{len(config.families)} ({fam})", fits[fam]
+            )
         comparison = comparison_table(fits)
         comparison.insert(1, "n_episodes", compare_data.n_episodes)
-        best = str(comparison["family"].iloc[0])
+        best, reason = choose_family(comparison, config.default_family)
         final = fit_family(data, config, best, seed + len(fits), with_loo=False)
+    _report(progress, f"final fit ({best}, {data.n_patients} patients)", final)
+    comparison["comparison_trustworthy"] = not reason.startswith("stated default")
+    comparison["chosen"] = comparison["family"] == best
+    comparison["choice"] = reason
     if final.gate_error:
         raise ConvergenceError(final.gate_error)
-    post = population_posterior(final.idata, config.stored_draws, seed)
+    with step(progress, "per-patient log-likelihood and PSIS-LOO of the final fit"):
+        idata, pareto_k = stored_idata(final.idata, data, best, config.stored_draws)
+    diagnostics = {
+        **final.diagnostics,
+        "pareto_k_over_0.7": int((pareto_k > 0.7).sum()),
+        "pareto_k_over_1": int((pareto_k > 1.0).sum()),
+    }
+    post = stacked(idata.posterior)
     return AdviceFit(
         family=best,
         spec=spec,
@@ -284,12 +412,19 @@ def fit_duration_models(
         fits=fits,
         comparison=comparison,
         summary=parameter_summary(post, spec),
-        diagnostics=final.diagnostics,
+        diagnostics=diagnostics,
         n_episodes=data.n_episodes,
         n_patients=data.n_patients,
         final=final,
         train_patient_keys=tuple(np.sort(train["patient_key"].unique())),
+        idata=idata,
     )
+
+
+def _report(progress: ProgressFn | None, what: str, fit: FamilyFit) -> None:
+    if progress is not None:
+        gate = "passed the gate" if fit.gate_error is None else "FAILED the gate"
+        progress(f"{what} done, {gate} ({fit.seconds:.0f} s)")
 
 
 def _single_comparison(fits: dict[str, FamilyFit]) -> pd.DataFrame:
@@ -308,6 +443,7 @@ def _single_comparison(fits: dict[str, FamilyFit]) -> pd.DataFrame:
                 "weight": 1.0,
                 "compare_fit_passed_gate": fit.diagnostics["passed"],
                 "pareto_k_over_0_7": fit.diagnostics["pareto_k_over_0.7"],
+                "pareto_k_over_1": fit.diagnostics["pareto_k_over_1"],
             }
         ]
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 
 from analysis.advice.config import AdviceStudyConfig
+from analysis.advice.fit import AdviceFit
 from analysis.advice.study import AdviceStudy
 from analysis.advice.table import region_summary
 from analysis.disclosure.spec import Count
@@ -74,20 +75,54 @@ def _research_section(study: AdviceStudy, out: StageOutput) -> None:
     sec = out.section(
         "research",
         "Duration model: family comparison and diagnostics",
-        f"PSIS-LOO comparison of the AFT families (best first); the chosen family ({fit.family}) "
-        f"passed the diagnostics gate: max R-hat {d['max_rhat']:.3f}, min bulk ESS "
+        f"PSIS-LOO comparison of the AFT families (best first); {fit.family} was chosen "
+        f"({_choice(fit)}). Its final fit passed the diagnostics gate: max R-hat "
+        f"{d['max_rhat']:.3f}, min bulk ESS "
         f"{d['min_ess_bulk']:.0f}, {d['divergences']} divergences. Time ratios are "
         "exp(coefficient) with 95% credible intervals.",
     )
     sec.table(
         fit.comparison,
         "model_comparison",
-        "LOO comparison of AFT families.",
-        # the comparison subsample (one number on every row) and episodes with Pareto k > 0.7
-        counts=(Count("n_episodes", family="advice_compare_episodes"), Count("pareto_k_over_0_7")),
+        "LOO comparison of AFT families, with each comparison fit's diagnostics gate and its "
+        "patients with Pareto k > 0.7 and > 1.",
+        # the comparison subsample (one number on every row) and patients with large Pareto k
+        counts=(
+            Count("n_episodes", family="advice_compare_episodes"),
+            Count("pareto_k_over_0_7"),
+            Count("pareto_k_over_1", at_most="pareto_k_over_0_7"),
+        ),
         latex=True,
     )
     sec.table(fit.summary, "parameter_summary", "Population parameters.", latex=True)
+    cycle = study.cycle_effect()
+    sec.table(
+        cycle,
+        "cycle_effect",
+        "Time ratio per doubling of the cycle number from the patient-frailty model (the "
+        "estimator to report; fit_survival's cycle_effect has the biased marginal estimate).",
+    )
+    r = cycle.iloc[0]
+    out.headline(
+        Headline(
+            key="advice_cycle_time_ratio",
+            label="Time ratio per doubling of the cycle number (patient-frailty model)",
+            value=float(r["time_ratio"]),
+            lower=float(r["time_ratio_lower"]),
+            upper=float(r["time_ratio_upper"]),
+            unit="ratio",
+            view="research",
+            source="cycle_effect.csv",
+            interval_label="95% credible interval",
+        )
+    )
+
+
+def _choice(fit: AdviceFit) -> str:
+    """Why the family was chosen (the comparison table's ``choice``)."""
+    if "choice" in fit.comparison:
+        return str(fit.comparison["choice"].iloc[0])
+    return "highest ELPD-LOO"
 
 
 def _version(pkg: str) -> str:
@@ -112,7 +147,12 @@ def methods_text(study: AdviceStudy, cfg: AdviceStudyConfig) -> str:
         f"{p.beta_sd:g}), residual scale HalfNormal({p.sigma_sd:g}), frailty SD "
         f"HalfNormal({p.tau_sd:g}). Families {', '.join(advice.families)} were compared by "
         f"PSIS-LOO on {int(fit.comparison['n_episodes'].iloc[0])} episodes of a seeded patient "
-        f"subsample ({c.chains} chains x {c.draws} draws); the best, {fit.family}, was refitted "
+        f"subsample ({c.chains} chains x {c.draws} draws), each per patient with the frailty "
+        "integrated out (patients whose log-likelihood does not vary over the draws carry no "
+        "information and are left out of PSIS) and each fit held to the diagnostics gate "
+        "below; the best is chosen "
+        "only when every comparison fit passed, otherwise the stated default "
+        f"{advice.default_family}. {fit.family.capitalize()} ({_choice(fit)}) was refitted "
         f"on {fit.n_episodes} episodes of {fit.n_patients} patients with NUTS ({s.sampler}, "
         f"{s.chains} chains, {s.tune} tuning and {s.draws} kept draws each) and passed the "
         f"diagnostics gate (R-hat <= {gate.max_rhat}, bulk and tail ESS >= "

@@ -1,7 +1,11 @@
-"""The stored duration model: ``posterior.nc`` (population draws) and ``spec.json``.
+"""The stored duration model: ``posterior.nc`` (ArviZ InferenceData) and ``spec.json``.
 
-`bonta advise` needs nothing else: no training data, no refit. The posterior holds only the
-population parameters (no patient frailties, hence no patient keys).
+``posterior.nc`` is an InferenceData in NetCDF, like the complication models': group
+``posterior`` (population parameters only, dimensions ``chain`` and ``draw``), ``sample_stats``
+(NUTS statistics) and ``log_likelihood`` (``duration``: each training patient's log-likelihood
+with the frailty integrated out, what PSIS-LOO needs; patients numbered ``0..N-1``, never
+keyed). There are no patient frailties, hence no patient keys. `bonta advise` reads only the
+``posterior`` group (fast) and ``spec.json``: no training data, no refit.
 """
 
 from __future__ import annotations
@@ -9,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import arviz as az
 import xarray as xr
 
-from analysis.advice.fit import AdviceFit
+from analysis.advice.fit import AdviceFit, stacked
 from analysis.advice.predict import PosteriorDraws
 from analysis.advice.spec import AdviceSpec
 from analysis.errors import AdviceInputError
@@ -34,15 +39,16 @@ class StoredModel:
 def save_model(
     fit: AdviceFit, models_dir: str | Path, meta: dict | None = None
 ) -> tuple[Path, Path]:
-    """Write ``posterior.nc`` and ``spec.json`` to ``models_dir``; return both paths."""
+    """Write ``posterior.nc`` and ``spec.json`` to ``models_dir``; return both paths.
+
+    ``fit.idata`` is written when present; a fit without one (built by hand, e.g. in tests)
+    stores its ``sample``-stacked posterior as a one-chain InferenceData.
+    """
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
-    post = fit.posterior.copy()
-    post.attrs = {}
-    for var in post.data_vars:
-        post[var].attrs = {}
+    idata = fit.idata if fit.idata is not None else _as_idata(fit.posterior)
     nc_path = models_dir / POSTERIOR_FILE
-    post.to_netcdf(nc_path, engine="h5netcdf")
+    idata.to_netcdf(str(nc_path), engine="h5netcdf")
     spec = {
         "family": fit.family,
         "design": fit.spec.to_dict(),
@@ -64,8 +70,14 @@ def load_model(models_dir: str | Path) -> StoredModel:
                 "(or `dvc repro fit_advice`) first"
             )
     spec = read_json(spec_path)
-    with xr.open_dataset(nc_path, engine="h5netcdf") as ds:
-        posterior = ds.load()
+    try:
+        with xr.open_dataset(nc_path, engine="h5netcdf", group="posterior") as ds:
+            posterior = stacked(ds.load())
+    except OSError as exc:  # an older bare Dataset has no "posterior" group
+        raise AdviceInputError(
+            f"{nc_path}: not an InferenceData with a posterior group (written by an older "
+            "version); run `bonta fit-advice` again"
+        ) from exc
     model = StoredModel(
         family=spec["family"],
         spec=AdviceSpec.from_dict(spec["design"]),
@@ -74,6 +86,15 @@ def load_model(models_dir: str | Path) -> StoredModel:
     )
     _check_covariates(model, nc_path)
     return model
+
+
+def _as_idata(posterior: xr.Dataset) -> az.InferenceData:
+    """A ``sample``-stacked posterior as a one-chain InferenceData."""
+    post = posterior.rename({"sample": "draw"}).expand_dims("chain")
+    post = post.assign_coords(chain=[0], draw=range(post.sizes["draw"]))
+    post = post.transpose("chain", "draw", ...)
+    post.attrs = {}
+    return az.InferenceData(posterior=post)
 
 
 def _check_covariates(model: StoredModel, nc_path: Path) -> None:

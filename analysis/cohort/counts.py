@@ -97,8 +97,11 @@ def glance_counts() -> tuple[Count, ...]:
 
 
 def outcome_counts() -> tuple[Count, ...]:
+    """``cohort_outcomes``: totals of the episode cubes; ``n_patients`` (the clusters of the
+    intervals) is the patients cube's total, as in ``cohort_at_glance``."""
     return (
         Count("n_episodes", cube=EPISODES),
+        Count("n_patients", cube=PATIENTS),
         Count("n_complications", cube=COMPLICATED),
         Count("n_retreated", cube=RETREATED),
     )

@@ -1,10 +1,11 @@
 """Cohort summaries: the cohort at a glance, Table 1, quarterly trends, outcomes, data quality.
 
 Pure functions from the processed tables (``data/processed/``, docs/ARCHITECTURE.md) to tidy
-DataFrames, gathered by :func:`describe_cohort`. Every rate carries a Wilson interval and every
-median re-treatment interval a Kaplan-Meier interval (re-treatment is right-censored at the data
-cut-off, so a plain median of observed intervals would be biased towards short intervals in
-recent quarters).
+DataFrames, gathered by :func:`describe_cohort`. Every rate carries a patient-clustered Wilson
+interval and every median re-treatment interval a Kaplan-Meier median with a patient-bootstrap
+interval (:mod:`analysis.cohort.intervals`: episodes of one patient are not independent).
+Re-treatment is right-censored at the data cut-off, so a plain median of observed intervals
+would be biased towards short intervals in recent quarters.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.cohort.intervals import km_median, wilson_interval
+from analysis.cohort.intervals import clustered_rate, km_median_clustered
 from analysis.cohort.table_one import TABLE1_BY_CHOICES, table_one
 from analysis.data.processed import read_processed
 from analysis.errors import ConfigError, InputValidationError, Problem
@@ -32,13 +33,18 @@ class DescribeConfig:
     ----------
     min_count : smallest count shown; 1 .. min_count-1 become ``"<min_count"``.
     table1_by : column that splits Table 1 (``sex`` or ``region``).
-    ci_level : level of every interval (Wilson for rates, Kaplan-Meier for medians).
+    ci_level : level of every interval (clustered Wilson for rates, patient bootstrap for
+        Kaplan-Meier medians).
+    bootstrap_replicates : patient-bootstrap replicates of each Kaplan-Meier median.
+    seed : seed of the bootstrap (params.yaml ``seed``).
     region_order : regions in the order params.yaml lists them.
     """
 
     min_count: int
     table1_by: str
     ci_level: float
+    bootstrap_replicates: int
+    seed: int
     region_order: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -50,6 +56,10 @@ class DescribeConfig:
             raise ConfigError(f"report.ci_level must lie in (0.5, 1), got {self.ci_level}")
         if int(self.min_count) < 1:
             raise ConfigError(f"report.min_count must be >= 1, got {self.min_count}")
+        if int(self.bootstrap_replicates) < 100:
+            raise ConfigError(
+                f"report.bootstrap_replicates must be >= 100, got {self.bootstrap_replicates}"
+            )
 
     @property
     def ci_percent(self) -> int:
@@ -150,11 +160,19 @@ def episodes_by_region(episodes: pd.DataFrame, region_order: Sequence[str] = ())
     return out.set_index("region").loc[order].reset_index()
 
 
-def _retreatment_median(episodes: pd.DataFrame, ci_level: float) -> dict[str, float]:
-    """Counts re-treated and the Kaplan-Meier median time to re-treatment with its interval."""
+def _retreatment_median(episodes: pd.DataFrame, config: DescribeConfig) -> dict[str, float]:
+    """Counts re-treated and the Kaplan-Meier median time to re-treatment, patient bootstrap."""
     valid = episodes["retreat_days"].notna()
-    event = episodes.loc[valid, "retreat_event"].astype(bool)
-    med, lo, hi = km_median(episodes.loc[valid, "retreat_days"], event, ci_level)
+    ep = episodes[valid]
+    event = ep["retreat_event"].to_numpy(dtype=bool)
+    med, lo, hi = km_median_clustered(
+        ep["retreat_days"].to_numpy(dtype=float),
+        event,
+        ep["patient_key"].to_numpy(),
+        config.ci_level,
+        config.bootstrap_replicates,
+        config.seed,
+    )
     return {
         "n_retreated": int(event.sum()),
         "median_retreat_days": med,
@@ -163,47 +181,65 @@ def _retreatment_median(episodes: pd.DataFrame, ci_level: float) -> dict[str, fl
     }
 
 
-def quarterly_trends(episodes: pd.DataFrame, ci_level: float = 0.95) -> pd.DataFrame:
+def _complication_rate(episodes: pd.DataFrame, config: DescribeConfig) -> dict[str, float]:
+    """The 30-day complication rate with its patient-clustered Wilson interval."""
+    r = clustered_rate(
+        episodes["c30_any"].to_numpy(dtype=bool),
+        episodes["patient_key"].to_numpy(),
+        config.ci_level,
+    )
+    return {
+        "complication_rate": r.rate,
+        "complication_rate_lower": r.lower,
+        "complication_rate_upper": r.upper,
+        "complication_rate_deff": r.design_effect,
+    }
+
+
+def quarterly_trends(episodes: pd.DataFrame, config: DescribeConfig) -> pd.DataFrame:
     """Episodes, 30-day complication rate and median re-treatment interval per quarter.
 
-    The quarter is that of the treatment date (e.g. ``2024Q3``). Re-treatment is
-    right-censored at the data cut-off, so recent quarters have wide or open intervals and a
-    median that may not be reached yet (NaN, shown as "not reached").
+    The quarter is that of the treatment date (e.g. ``2024Q3``). Rates carry patient-clustered
+    Wilson intervals (``complication_rate_deff`` is the design effect) and medians
+    patient-bootstrap intervals. Re-treatment is right-censored at the data cut-off, so recent
+    quarters have wide or open intervals and a median that may not be reached yet (NaN, shown
+    as "not reached").
     """
-    ep = episodes.copy()
-    ep["quarter"] = pd.PeriodIndex(pd.to_datetime(ep["treatment_date"]), freq="Q").astype(str)
+    quarter = pd.PeriodIndex(pd.to_datetime(episodes["treatment_date"]), freq="Q").astype(str)
     rows = [
         {
-            "quarter": quarter,
+            "quarter": q,
             "n_episodes": len(grp),
             "n_patients": grp["patient_key"].nunique(),
             "n_complications": int(grp["c30_any"].astype(bool).sum()),
-            **_retreatment_median(grp, ci_level),
+            **_complication_rate(grp, config),
+            **_retreatment_median(grp, config),
         }
-        for quarter, grp in ep.groupby("quarter", sort=True)
+        for q, grp in episodes.groupby(np.asarray(quarter), sort=True)
     ]
     out = pd.DataFrame(rows)
-    lo, hi = wilson_interval(out["n_complications"], out["n_episodes"], ci_level)
-    out.insert(4, "complication_rate", out["n_complications"] / out["n_episodes"])
-    out.insert(5, "complication_rate_lower", lo)
-    out.insert(6, "complication_rate_upper", hi)
     inf_cols = ["median_retreat_days", "median_retreat_lower", "median_retreat_upper"]
     out[inf_cols] = out[inf_cols].replace([np.inf, -np.inf], np.nan)
     return out
 
 
-def overall_outcomes(episodes: pd.DataFrame, ci_level: float = 0.95) -> pd.DataFrame:
-    """One row: overall 30-day complication rate (Wilson) and KM median re-treatment interval."""
+def overall_outcomes(episodes: pd.DataFrame, config: DescribeConfig) -> pd.DataFrame:
+    """One row: overall 30-day complication rate and median re-treatment interval.
+
+    Both intervals are patient-clustered (module docstring); ``complication_rate_deff`` is the
+    design effect of the rate and ``n_patients`` the number of clusters.
+    """
     n = len(episodes)
-    k = int(episodes["c30_any"].astype(bool).sum())
-    lo, hi = wilson_interval(np.array([k]), np.array([n]), ci_level)
+    rate = _complication_rate(episodes, config)
     row = {
         "n_episodes": n,
-        "n_complications": k,
-        "complication_rate_pct": 100.0 * k / n if n else np.nan,
-        "complication_rate_pct_lower": 100.0 * lo[0],
-        "complication_rate_pct_upper": 100.0 * hi[0],
-        **_retreatment_median(episodes, ci_level),
+        "n_patients": int(episodes["patient_key"].nunique()),
+        "n_complications": int(episodes["c30_any"].astype(bool).sum()),
+        "complication_rate_pct": 100.0 * rate["complication_rate"],
+        "complication_rate_pct_lower": 100.0 * rate["complication_rate_lower"],
+        "complication_rate_pct_upper": 100.0 * rate["complication_rate_upper"],
+        "complication_rate_deff": rate["complication_rate_deff"],
+        **_retreatment_median(episodes, config),
     }
     return pd.DataFrame([row]).replace([np.inf, -np.inf], np.nan)
 
@@ -247,9 +283,9 @@ def describe_cohort(
     return CohortDescription(
         cutoff=cutoff,
         glance=cohort_at_glance(episodes, cutoff),
-        outcomes=overall_outcomes(episodes, config.ci_level),
+        outcomes=overall_outcomes(episodes, config),
         by_region=episodes_by_region(episodes, config.region_order),
-        trends=quarterly_trends(episodes, config.ci_level),
+        trends=quarterly_trends(episodes, config),
         # full counts: the disclosure layer suppresses (analysis/disclosure), so that it can
         # also withhold the complements a small count needs
         table1=table_one(episodes, config.table1_by, 1, config.region_order),

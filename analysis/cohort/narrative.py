@@ -28,6 +28,7 @@ TREND_DERIVED = (
     "complication_rate",
     "complication_rate_lower",
     "complication_rate_upper",
+    "complication_rate_deff",
     "median_retreat_days",
     "median_retreat_lower",
     "median_retreat_upper",
@@ -48,9 +49,13 @@ def cohort_methods(cohort: CohortDescription, config: DescribeConfig) -> str:
         f"{g['data_cutoff']}). Input rows read, kept and "
         "excluded, with the reasons, are in the data-quality table. Table 1 is split by "
         f"{config.table1_by}; patient characteristics use each patient's first episode. "
-        f"Complication rates are 30-day rates with Wilson {pct}% intervals; median times to "
-        "re-treatment are Kaplan-Meier medians with right-censoring at the data cut-off and "
-        f"{pct}% intervals from the Kaplan-Meier confidence band."
+        f"Complication rates are 30-day rates per episode with {pct}% Wilson intervals at the "
+        "effective sample size (episodes divided by the design effect of the patient-clustered "
+        "ratio-estimator variance, not below 1; Korn and Graubard 1998), because a patient's "
+        "episodes are correlated; median times to re-treatment are Kaplan-Meier medians with "
+        f"right-censoring at the data cut-off and {pct}% percentile intervals from "
+        f"{config.bootstrap_replicates} patient-bootstrap replicates (patients resampled with "
+        "all their episodes; seeded). Table 1 shows counts and percentages without intervals."
     )
 
 
@@ -95,7 +100,7 @@ def cohort_headlines(
             view="clinic",
             source=outcomes.path,
             digits=1,
-            interval_label=f"{config.ci_percent}% Wilson interval",
+            interval_label=f"{config.ci_percent}% patient-clustered Wilson interval",
         )
     )
     heads.append(
@@ -109,7 +114,7 @@ def cohort_headlines(
             view="clinic",
             source=outcomes.path,
             digits=0,
-            interval_label=f"{config.ci_percent}% interval",
+            interval_label=f"{config.ci_percent}% patient-bootstrap interval",
         )
     )
     return [h for h in heads if h.value is not None and not pd.isna(h.value)]
@@ -133,6 +138,7 @@ def _record_glance(cohort: CohortDescription, config: DescribeConfig, out: Stage
             "complication_rate_pct",
             "complication_rate_pct_lower",
             "complication_rate_pct_upper",
+            "complication_rate_deff",
             "median_retreat_days",
             "median_retreat_lower",
             "median_retreat_upper",
@@ -172,8 +178,9 @@ def _record_trends(cohort: CohortDescription, config: DescribeConfig, out: Stage
     )
     sec.figure_from(
         "quarterly_trends",
-        f"Episodes, 30-day complication rate ({pct}% Wilson interval) and Kaplan-Meier median "
-        f"time to re-treatment ({pct}% interval) by quarter of treatment",
+        f"Episodes, 30-day complication rate ({pct}% patient-clustered Wilson interval) and "
+        f"Kaplan-Meier median time to re-treatment ({pct}% patient-bootstrap interval) by "
+        "quarter of treatment",
         "Three panels by quarter: episode counts, complication rate with error bars, and "
         "median re-treatment interval with a band",
         cohort_figures.fig_quarterly_trends,

@@ -45,6 +45,7 @@ from analysis.inference import (
     GateConfig,
     SamplerConfig,
     check_convergence,
+    quiet_pytensor,
     sample_compiled,
     sample_pymc,
 )
@@ -406,7 +407,8 @@ class ComplicationSampler:
         if config.sampler == "nutpie":
             import nutpie
 
-            self._compiled = nutpie.compile_pymc_model(self.model, backend="numba")
+            with quiet_pytensor():  # PyTensor's missing-BLAS note (README: performance)
+                self._compiled = nutpie.compile_pymc_model(self.model, backend="numba")
 
     def sample(
         self, data: dict[str, np.ndarray], seed: int, config: SamplerConfig | None = None

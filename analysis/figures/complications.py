@@ -53,12 +53,14 @@ def plot_caterpillar(
         (~judged, GREY, MARKERS[1], "too few to judge"),
     ):
         if mask.any():
+            # arrays, not Series: matplotlib calls float() on a one-row Series (FutureWarning)
+            mean = t.loc[mask, "rate_ratio_mean"].to_numpy(float)
             ax.errorbar(
-                t.loc[mask, "rate_ratio_mean"],
+                mean,
                 y[mask],
                 xerr=[
-                    t.loc[mask, "rate_ratio_mean"] - t.loc[mask, "rate_ratio_lower"],
-                    t.loc[mask, "rate_ratio_upper"] - t.loc[mask, "rate_ratio_mean"],
+                    mean - t.loc[mask, "rate_ratio_lower"].to_numpy(float),
+                    t.loc[mask, "rate_ratio_upper"].to_numpy(float) - mean,
                 ],
                 fmt=marker,
                 color=colour,

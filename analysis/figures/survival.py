@@ -134,10 +134,13 @@ def plot_forest(table: pd.DataFrame, ax, estimate: str = "time_ratio"):
     """Forest plot of ratios with intervals (``label``, ``<estimate>``, ``_lower``, ``_upper``)."""
     t = table.reset_index(drop=True)
     y = np.arange(len(t))[::-1]
-    ax.errorbar(
-        t[estimate],
+    est, lo, hi = (
+        t[c].to_numpy(float) for c in (estimate, f"{estimate}_lower", f"{estimate}_upper")
+    )
+    ax.errorbar(  # arrays: matplotlib calls float() on a one-row Series (FutureWarning)
+        est,
         y,
-        xerr=[t[estimate] - t[f"{estimate}_lower"], t[f"{estimate}_upper"] - t[estimate]],
+        xerr=[est - lo, hi - est],
         fmt="o",
         color=PALETTE[0],
         ecolor=PALETTE[0],
@@ -242,10 +245,11 @@ def fig_dose_response(table: pd.DataFrame) -> Figure:
 def plot_calibration(table: pd.DataFrame, ax, week: float):
     t = table[(table["week"] == week) & table["observed"].notna()]  # NaN: withheld
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-    ax.errorbar(
-        t["predicted"],
-        t["observed"],
-        yerr=[t["observed"] - t["observed_lower"], t["observed_upper"] - t["observed"]],
+    obs, lo, hi = (t[c].to_numpy(float) for c in ("observed", "observed_lower", "observed_upper"))
+    ax.errorbar(  # arrays: matplotlib calls float() on a one-row Series (FutureWarning)
+        t["predicted"].to_numpy(float),
+        obs,
+        yerr=[obs - lo, hi - obs],
         fmt="o",
         color=PALETTE[0],
         capsize=2,

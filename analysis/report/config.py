@@ -19,6 +19,8 @@ class ReportConfig:
     title : page title.
     table1_by : column that splits Table 1 of the cohort description (``sex`` or ``region``).
     ci_level : level of the cohort description's intervals (Wilson, Kaplan-Meier).
+    bootstrap_replicates : patient-bootstrap replicates of the cohort description's
+        Kaplan-Meier medians.
     pdf : whether to write research.pdf.
     stages : stage output directories (``data/results/<stage>`` analyst copies released by the
         disclosure layer to ``reports/<stage>``), in reading order.
@@ -29,6 +31,7 @@ class ReportConfig:
     title: str
     table1_by: Literal["sex", "region"]
     ci_level: float
+    bootstrap_replicates: int
     pdf: bool
     stages: tuple[str, ...]
     params_sections: tuple[str, ...]

@@ -10,7 +10,7 @@ from analysis.cohort.clinics import read_complications, record_clinic_outcomes
 from analysis.cohort.counts import write_cohort_cubes
 from analysis.cohort.describe import DescribeConfig, describe_cohort, read_cohort_inputs
 from analysis.cohort.narrative import STAGE, TITLE, cohort_methods, record_cohort
-from analysis.config import load_params
+from analysis.config import convert, load_params
 from analysis.data.processed import read_data_cutoff
 from analysis.disclosure.config import DisclosureConfig
 from analysis.io import write_json
@@ -22,10 +22,11 @@ HELP = "Describe the cohort: at a glance, Table 1, quarterly trends, data qualit
 DESCRIPTION = """\
 Summarise the processed cohort (data/processed: episodes.parquet, data_quality.csv) into the
 tables, figures and manifest the report assembles: the cohort at a glance, Table 1 of baseline
-characteristics, quarterly trends (episodes, 30-day complication rate with Wilson intervals,
-Kaplan-Meier median time to re-treatment) and the data-quality table. Reads params `report`
-and the vocabulary, and the data cut-off prepare wrote (study_period.json). Writes
-OUT/manifest.json and OUT/../metrics/cohort.json (the analyst copy: `bonta disclose` releases it).
+characteristics, quarterly trends (episodes, 30-day complication rate with patient-clustered
+Wilson intervals, Kaplan-Meier median time to re-treatment with patient-bootstrap intervals) and
+the data-quality table. Reads params `report`, `seed` and the vocabulary, and the data cut-off
+prepare wrote (study_period.json). Writes OUT/manifest.json and OUT/../metrics/cohort.json (the
+analyst copy: `bonta disclose` releases it).
 """
 
 
@@ -47,13 +48,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def describe_config(params: dict[str, Any]) -> DescribeConfig:
-    """The cohort description's settings: params ``report``, ``disclosure.min_count`` (named in
-    the texts) and the order of ``regions``."""
+    """The cohort description's settings: params ``report``, ``seed`` (patient bootstrap),
+    ``disclosure.min_count`` (named in the texts) and the order of ``regions``."""
     report = ReportConfig.from_params(params)
     return DescribeConfig(
         min_count=DisclosureConfig.from_params(params).min_count,
         table1_by=report.table1_by,
         ci_level=report.ci_level,
+        bootstrap_replicates=report.bootstrap_replicates,
+        seed=convert(params.get("seed"), int, "seed"),
         region_order=tuple(Vocabulary.from_params(params).regions),
     )
 

@@ -56,6 +56,7 @@ def test_the_old_per_model_knot_is_refused(params):
         ({"advice.booking_probs": [0.8, 0.5]}, r"two increasing probabilities"),
         ({"advice.interval_mass": 1.2}, r"interval_mass must lie in"),
         ({"advice.compare_patients": "many"}, r"'advice\.compare_patients' must be a whole number"),
+        ({"advice.default_family": "weibul"}, r"default_family 'weibul' must be one of"),
     ],
 )
 def test_out_of_range_values_are_refused(params, override, message):

@@ -43,6 +43,43 @@ def test_stored_model_round_trips(advice_fit, models_dir):
     assert "patient" not in model.posterior.dims
 
 
+def test_stored_posterior_is_inference_data_with_what_loo_needs(advice_fit, models_dir):
+    import arviz as az
+
+    idata = az.from_netcdf(models_dir / "posterior.nc")
+    assert {"posterior", "sample_stats", "log_likelihood"} <= set(idata.groups())
+    ll = idata.log_likelihood["duration"]
+    assert ll.dims == ("chain", "draw", "patient")
+    assert ll.sizes["patient"] == advice_fit.n_patients
+    assert (
+        idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
+        == (advice_fit.posterior.sizes["sample"])
+    )
+    assert np.isfinite(ll.values).all()
+    from analysis.advice.fit import informative_patients, patient_loo
+
+    keep = informative_patients(idata)  # PSIS-LOO straight from the stored file
+    loo = patient_loo(idata, keep)
+    assert np.isfinite(loo.elpd_loo) and loo.n_data_points == keep.sum()
+    assert keep.sum() >= 0.95 * advice_fit.n_patients  # 788 of 800 in the test cohort
+    # patients are numbered, never keyed
+    assert not any("patient_key" in str(v) for v in idata.log_likelihood.coords.values())
+
+
+def test_cycle_effect_sits_beside_the_marginal_estimate(advice_fit):
+    from analysis.advice.study import AdviceStudy
+    from analysis.survival.study import CYCLE_EFFECT_COLUMNS
+
+    study = AdviceStudy(fit=advice_fit, draws=None, table=pd.DataFrame())  # type: ignore[arg-type]
+    row = study.cycle_effect()
+    assert list(row.columns) == CYCLE_EFFECT_COLUMNS
+    r = row.iloc[0]
+    assert r["estimator"] == "patient frailty" and r["interval"] == "95% CrI"
+    assert r["time_ratio_lower"] < r["time_ratio"] < r["time_ratio_upper"]
+    beta = advice_fit.posterior["beta"].sel(covariate="log2_cycle").values
+    assert r["time_ratio"] == pytest.approx(np.quantile(np.exp(beta), 0.5), rel=1e-12)
+
+
 def _single(models_dir, *extra):
     return [
         "advise",
@@ -208,7 +245,12 @@ def test_stage_outputs_are_named_once_and_headlines_match_the_table(
     table = pd.read_parquet(tmp_path / "advice_table.parquet")
     ref = table[(table.dose_multiple == 1) & (table.muscle_bulk == 2)]
     ref = ref[ref.exercise_tier == "moderate"].set_index("region")
-    for head in manifest.headlines:
+    heads = {h.key: h for h in manifest.headlines}
+    cycle = heads.pop("advice_cycle_time_ratio")
+    assert cycle.source == "cycle_effect.csv" and cycle.view == "research"
+    # the manifest keeps 10 significant digits
+    assert cycle.value == pytest.approx(study.cycle_effect()["time_ratio"].iloc[0], rel=1e-9)
+    for head in heads.values():
         region = head.key.removeprefix("advice_median_days_")
         assert head.value == pytest.approx(ref.loc[region, "median_days"], rel=1e-6)
     assert "knot at 1" in manifest.methods and advice_fit.family in manifest.methods

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.advice.fit import GATED_VARS, fit_family
+from analysis.advice.fit import GATED_VARS, choose_family, fit_family
 from analysis.advice.model import build_duration_model, duration_data
 from analysis.errors import ConvergenceError
 from analysis.inference import GateConfig, SamplerConfig, check_convergence
@@ -42,12 +42,17 @@ def _summary(advice_fit) -> pd.DataFrame:
     return advice_fit.summary.set_index("parameter")
 
 
-def test_loo_prefers_the_simulators_family(advice_fit):
-    # the simulator draws log-normal durations (truth.json duration.distribution)
+def test_the_simulators_family_is_chosen_by_a_trustworthy_loo_or_as_the_default(advice_fit):
+    # the simulator draws log-normal durations (truth.json duration.distribution), which is
+    # also the stated default (params advice.default_family)
     cmp = advice_fit.comparison
     assert advice_fit.family == "lognormal"
-    worse = cmp[cmp["family"] != "lognormal"].iloc[0]
-    assert worse["elpd_diff"] > worse["elpd_diff_se"]
+    if cmp["comparison_trustworthy"].iloc[0]:
+        assert cmp["family"].iloc[0] == "lognormal"
+        worse = cmp[cmp["family"] != "lognormal"].iloc[0]
+        assert worse["elpd_diff"] > worse["elpd_diff_se"]
+    else:  # a comparison fit failed the gate or its LOO is undefined: ranking not used
+        assert cmp["choice"].iloc[0].startswith("stated default")
     assert set(cmp.columns) >= {
         "family",
         "elpd_loo",
@@ -60,6 +65,35 @@ def test_loo_prefers_the_simulators_family(advice_fit):
 def test_chosen_fit_passed_the_gate(advice_fit):
     d = advice_fit.diagnostics
     assert d["passed"] and d["divergences"] == 0 and d["max_rhat"] <= 1.02
+    # the final fit's PSIS-LOO per patient (from the stored log-likelihood) is diagnosed too
+    assert 0 <= d["pareto_k_over_1"] <= d["pareto_k_over_0.7"] <= advice_fit.n_patients
+
+
+def test_comparison_says_which_family_was_chosen_and_whether_it_can_be_trusted(advice_fit):
+    cmp = advice_fit.comparison
+    assert cmp.loc[cmp["chosen"], "family"].tolist() == [advice_fit.family]
+    trusted = cmp["compare_fit_passed_gate"].all() and np.isfinite(cmp["elpd_loo"]).all()
+    assert (cmp["comparison_trustworthy"] == trusted).all()
+    assert (cmp["pareto_k_over_1"] <= cmp["pareto_k_over_0_7"]).all()
+    if cmp["comparison_trustworthy"].iloc[0]:
+        assert cmp["choice"].iloc[0].startswith("highest ELPD-LOO")
+        assert advice_fit.family == cmp["family"].iloc[0]
+
+
+def test_a_failed_comparison_fit_makes_the_choice_fall_back_to_the_default():
+    cmp = pd.DataFrame(
+        {"family": ["weibull", "lognormal", "loglogistic"], "compare_fit_passed_gate": [True] * 3}
+    )
+    assert choose_family(cmp, "lognormal")[0] == "weibull"  # best by LOO, all converged
+    cmp.loc[2, "compare_fit_passed_gate"] = False  # even the worst failing voids the comparison
+    family, reason = choose_family(cmp, "lognormal")
+    assert family == "lognormal"
+    assert "loglogistic failed the diagnostics gate" in reason and "not trustworthy" in reason
+    # an undefined ELPD (NaN ranks last in ArviZ's table) voids it too
+    cmp["compare_fit_passed_gate"] = True
+    cmp["elpd_loo"] = [-1000.0, np.nan, -1010.0]
+    family, reason = choose_family(cmp, "loglogistic")
+    assert family == "loglogistic" and "PSIS-LOO of lognormal is undefined" in reason
 
 
 def test_coefficients_recover_the_simulator_truth(advice_fit, small_cohort):

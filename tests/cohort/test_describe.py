@@ -16,12 +16,14 @@ from analysis.cohort.describe import (
 from analysis.errors import ConfigError, InputValidationError
 
 #: The settings params.yaml gives (report.min_count, table1_by, ci_level).
-CONFIG = DescribeConfig(min_count=5, table1_by="sex", ci_level=0.95)
+CONFIG = DescribeConfig(
+    min_count=5, table1_by="sex", ci_level=0.95, bootstrap_replicates=400, seed=11
+)
 
 
 def test_overall_outcomes_recover_simulated_truth(synthetic):
     episodes, _, _ = synthetic
-    out = overall_outcomes(episodes).iloc[0]
+    out = overall_outcomes(episodes, CONFIG).iloc[0]
     assert out["complication_rate_pct_lower"] <= 100 * TRUE_COMPLICATION_P
     assert 100 * TRUE_COMPLICATION_P <= out["complication_rate_pct_upper"]
     # re-treatment is right-censored at the cut-off: the KM median still finds the truth
@@ -31,7 +33,7 @@ def test_overall_outcomes_recover_simulated_truth(synthetic):
 
 def test_quarterly_trends_partition_the_episodes(synthetic):
     episodes, _, _ = synthetic
-    trends = quarterly_trends(episodes)
+    trends = quarterly_trends(episodes, CONFIG)
     assert trends["n_episodes"].sum() == len(episodes)
     assert trends["n_complications"].sum() == episodes["c30_any"].sum()
     assert trends["quarter"].is_monotonic_increasing
@@ -72,7 +74,9 @@ def test_missing_column_is_named():
 
 def test_config_rejects_unknown_table1_split():
     with pytest.raises(ConfigError, match="table1_by"):
-        DescribeConfig(min_count=5, table1_by="clinic", ci_level=0.95)
+        DescribeConfig(
+            min_count=5, table1_by="clinic", ci_level=0.95, bootstrap_replicates=400, seed=1
+        )
 
 
 def test_describe_matches_the_real_prepare_output(small_prepared):

@@ -44,3 +44,91 @@ def test_km_median_without_censoring_is_the_sample_median_and_open_when_not_reac
     med, _, _ = km_median(days, pd.Series([True, True] + [False] * 8), 0.95)
     assert med == np.inf
     assert all(np.isnan(km_median(pd.Series([], dtype=float), pd.Series([], dtype=bool), 0.95)))
+
+
+# ------------------------------------------------------------------ patient-clustered intervals
+def _clustered_binary(rng, n_reps, n_patients, per_patient, p, icc):
+    """Events of ``n_reps`` cohorts: beta-binomial patients (intra-class correlation ``icc``)."""
+    a = p * (1 - icc) / icc
+    b = (1 - p) * (1 - icc) / icc
+    risk = rng.beta(a, b, size=(n_reps, n_patients))
+    return rng.random((n_reps, n_patients, per_patient)) < risk[..., None]
+
+
+def test_design_effect_matches_one_plus_cluster_size_minus_one_times_icc():
+    from analysis.cohort.intervals import design_effect
+
+    rng = np.random.default_rng(5)
+    events = _clustered_binary(rng, 1, 20000, 4, 0.2, 0.25)[0]
+    deff = design_effect(events.sum(axis=1), np.full(20000, 4))
+    assert deff == pytest.approx(1 + 3 * 0.25, rel=0.06)
+    # independent episodes: no inflation (floored at 1, close to it)
+    independent = rng.random((20000, 4)) < 0.2
+    assert design_effect(independent.sum(axis=1), np.full(20000, 4)) == pytest.approx(1, abs=0.04)
+
+
+def test_clustered_wilson_covers_nominally_where_the_naive_interval_under_covers():
+    from analysis.cohort.intervals import clustered_rate
+
+    rng = np.random.default_rng(11)
+    n_reps, n_pat, per, p = 600, 250, 4, 0.06
+    events = _clustered_binary(rng, n_reps, n_pat, per, p, 0.3)
+    patient = np.repeat(np.arange(n_pat), per)
+    naive_hits = clustered_hits = 0
+    for rep in events.reshape(n_reps, -1):
+        lo, hi = wilson_interval(np.array([rep.sum()]), np.array([rep.size]), 0.95)
+        naive_hits += lo[0] <= p <= hi[0]
+        r = clustered_rate(rep, patient, 0.95)
+        clustered_hits += r.lower <= p <= r.upper
+    se = np.sqrt(0.95 * 0.05 / n_reps)
+    assert naive_hits / n_reps < 0.95 - 5 * se  # about 0.84: the naive interval is too narrow
+    assert abs(clustered_hits / n_reps - 0.95) < 3 * se + 0.01
+
+
+def test_clustered_rate_reports_the_counts_and_effective_size():
+    from analysis.cohort.intervals import clustered_rate
+
+    r = clustered_rate(np.array([1, 1, 0, 0, 0, 0]), np.array([1, 1, 2, 2, 3, 3]), 0.95)
+    assert (r.n, r.k, r.n_patients, r.rate) == (6, 2, 3, pytest.approx(1 / 3))
+    # both events in one patient: deff = 3/2 * (2 - 2/3)^2 + 2 (2/3)^2 ... over 6 p(1-p)
+    expected = 1.5 * ((2 - 2 / 3) ** 2 + 2 * (2 / 3) ** 2) / 36 / ((1 / 3) * (2 / 3) / 6)
+    assert r.design_effect == pytest.approx(expected)
+    assert r.effective_n == pytest.approx(6 / expected)
+    none = clustered_rate(np.zeros(6, bool), np.array([1, 1, 2, 2, 3, 3]), 0.95)
+    assert none.design_effect == 1.0  # no event: no information on the correlation
+    assert none.upper == pytest.approx(wilson_interval(np.array([0]), np.array([6]), 0.95)[1][0])
+
+
+def test_weighted_km_median_equals_lifelines_with_unit_weights():
+    from analysis.cohort.intervals import km_median_clustered
+
+    rng = np.random.default_rng(3)
+    for n in (7, 60, 500):
+        days = np.round(rng.exponential(100, n))  # ties
+        event = rng.random(n) < 0.7
+        med, _, _ = km_median_clustered(days, event, np.arange(n), 0.95, 100, 1)
+        ref, _, _ = km_median(pd.Series(days), pd.Series(event), 0.95)
+        assert med == ref
+
+
+def test_patient_bootstrap_median_covers_nominally_on_clustered_times():
+    from analysis.cohort.intervals import km_median_clustered
+
+    rng = np.random.default_rng(8)
+    n_reps, n_pat, per = 150, 120, 4
+    frailty, resid, log_med = 0.8, 0.3, np.log(120.0)
+    true_median = 120.0  # log T ~ N(log 120, 0.8^2 + 0.3^2): the marginal median is 120
+    patient = np.repeat(np.arange(n_pat), per)
+    naive_hits = boot_hits = 0
+    for _ in range(n_reps):
+        u = rng.normal(0, frailty, n_pat)[patient]
+        t = np.exp(log_med + u + rng.normal(0, resid, n_pat * per))
+        cens = rng.uniform(100, 600, n_pat * per)
+        days, event = np.minimum(t, cens), t <= cens
+        _, lo, hi = km_median(pd.Series(days), pd.Series(event), 0.95)
+        naive_hits += lo <= true_median <= hi
+        _, lo, hi = km_median_clustered(days, event, patient, 0.95, 300, int(rng.integers(1e9)))
+        boot_hits += lo <= true_median <= hi
+    se = np.sqrt(0.95 * 0.05 / n_reps)
+    assert naive_hits / n_reps < 0.95 - 4 * se  # about 0.75 with 4 episodes a patient
+    assert abs(boot_hits / n_reps - 0.95) < 3 * se + 0.02

@@ -8,7 +8,9 @@ from analysis.cohort.narrative import STAGE, TITLE, cohort_methods, record_cohor
 from analysis.manifest import load_manifest
 from analysis.outputs import StageOutput
 
-CONFIG = DescribeConfig(min_count=5, table1_by="sex", ci_level=0.95)
+CONFIG = DescribeConfig(
+    min_count=5, table1_by="sex", ci_level=0.95, bootstrap_replicates=400, seed=11
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,9 @@ def test_headlines_equal_the_tables_they_cite(recorded):
         else:
             column = head.key.removeprefix("cohort_")
             assert table[column].iloc[0] == pytest.approx(head.value, rel=1e-5)  # CSV: 6 digits
-    assert heads["cohort_complication_rate_pct"].interval_label == "95% Wilson interval"
+    label = heads["cohort_complication_rate_pct"].interval_label
+    assert label == "95% patient-clustered Wilson interval"
+    assert heads["cohort_median_retreat_days"].interval_label == "95% patient-bootstrap interval"
 
 
 def test_methods_repeat_no_count(recorded):
@@ -63,4 +67,5 @@ def test_methods_repeat_no_count(recorded):
     _, raw, man = recorded
     assert f"{len(raw['patient_id'])}" not in man.methods and "Cohort at a glance" in man.methods
     assert "unknown region code" not in man.methods and "data-quality table" in man.methods
-    assert "Wilson 95% intervals" in man.methods
+    assert "95% Wilson intervals at the effective sample size" in man.methods
+    assert "percentile intervals from 400 patient-bootstrap replicates" in man.methods

@@ -1,0 +1,180 @@
+"""Time and peak memory of every stage of the whole pipeline, demo cohort and 1M episodes.
+
+Each stage's command is taken from dvc.yaml (``${data.input_dir}`` substituted) and run as
+its own child process in a scratch directory holding a copy of params.yaml (with
+``simulate.n_patients`` scaled for the large cohort) and of requirements.lock, in the order
+dvc.yaml lists the stages; the package is the repository's (the venv's editable install).
+Per stage it prints wall seconds, CPU seconds (user + system of the child: less sensitive to
+other load on a shared machine than wall time) and the child's peak resident memory
+(``ru_maxrss`` from ``os.wait4``), beside the previous measured figures (the baseline).
+
+Usage (from the repository root)::
+
+    MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456 \\
+    MALLOC_TOP_PAD_=67108864 .venv/bin/python benchmarks/bench_pipeline.py --cohort demo
+    .venv/bin/python benchmarks/bench_pipeline.py --cohort 1m --keep
+
+Goals on 2 cores: the demo pipeline under 5 minutes; 1M episodes end to end under 30 minutes
+and 8 GB per stage. ``--stages`` runs a subset (the earlier stages' outputs must be in the
+scratch directory, e.g. from a run with ``--keep``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+KEY = "benchmark-key-not-secret-0123456789"
+#: episodes of the demo cohort (params.yaml simulate.n_patients = 5000): 4.367 per patient
+DEMO_EPISODES, DEMO_PATIENTS = 21_835, 5_000
+#: previous measured figures (issue 13: `./run pipeline --force` on a quiet 2-core machine)
+BASELINE = {
+    "demo": {
+        "fit_survival": 423.0,
+        "fit_advice": 344.0,
+        "fit_complications": 189.0,
+        "others": 42.0,
+        "total": 16.5 * 60,
+    },
+    "1m": {},
+}
+GOALS = {"demo": (5 * 60, None), "1m": (30 * 60, 8.0)}  # (total seconds, GB per stage)
+
+
+def stage_commands(input_dir: str) -> list[tuple[str, list[str]]]:
+    """``(stage, argv)`` in dvc.yaml's order, with ``${data.input_dir}`` substituted."""
+    dvc = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))
+    out = []
+    for name, stage in dvc["stages"].items():
+        cmd = " ".join(str(stage["cmd"]).split()).replace("${data.input_dir}", input_dir)
+        argv = shlex.split(cmd)
+        argv[0] = str(BIN / argv[0])
+        out.append((name, argv))
+    return out
+
+
+def prepare_scratch(workdir: Path, n_patients: int) -> str:
+    """Copy params.yaml (cohort size set) and requirements.lock; return data.input_dir."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    params["simulate"]["n_patients"] = int(n_patients)
+    with open(workdir / "params.yaml", "w", encoding="utf-8") as fh:
+        yaml.safe_dump(params, fh, sort_keys=False)
+    shutil.copy(REPO / "requirements.lock", workdir / "requirements.lock")
+    return str(params["data"]["input_dir"])
+
+
+def run_stage(argv: list[str], workdir: Path, log: Path) -> dict:
+    """Run one stage; wall and CPU seconds and peak RSS (GB) of that child alone."""
+    env = dict(os.environ, BONTA_PSEUDONYM_KEY=KEY)
+    start = time.perf_counter()
+    with open(log, "w", encoding="utf-8") as fh:
+        proc = subprocess.Popen(argv, cwd=workdir, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "wall_s": time.perf_counter() - start,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_gb": usage.ru_maxrss / 1024**2,  # kB on Linux
+        "code": proc.returncode,
+    }
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def report(cohort: str, rows: list[dict], n_episodes: int | None) -> None:
+    """Print the table with the baseline and the goals."""
+    base = BASELINE[cohort]
+    print(f"\n== {cohort} cohort ({n_episodes or '?'} episodes) ==")
+    print(f"{'stage':<20}{'wall s':>9}{'cpu s':>9}{'peak GB':>9}{'baseline s':>12}  status")
+    others_base = base.get("others")
+    for r in rows:
+        b = base.get(r["stage"])
+        print(
+            f"{r['stage']:<20}{r['wall_s']:>9.1f}{r['cpu_s']:>9.1f}{r['peak_gb']:>9.2f}"
+            f"{_fmt(b, '.0f'):>12}  {'ok' if r['code'] == 0 else 'FAILED (' + str(r['code']) + ')'}"
+        )
+    named = {"fit_survival", "fit_advice", "fit_complications"}
+    others = sum(r["wall_s"] for r in rows if r["stage"] not in named)
+    total = sum(r["wall_s"] for r in rows)
+    peak = max((r["peak_gb"] for r in rows), default=0.0)
+    print(f"{'other stages':<20}{others:>9.1f}{'':>9}{'':>9}{_fmt(others_base, '.0f'):>12}")
+    print(
+        f"{'total':<20}{total:>9.1f}{sum(r['cpu_s'] for r in rows):>9.1f}{peak:>9.2f}"
+        f"{_fmt(base.get('total'), '.0f'):>12}"
+    )
+    goal_s, goal_gb = GOALS[cohort]
+    verdict = "met" if total <= goal_s and (goal_gb is None or peak <= goal_gb) else "NOT met"
+    gb = f" and {goal_gb:g} GB per stage" if goal_gb else ""
+    print(f"goal: under {goal_s / 60:.0f} min{gb}: {verdict}")
+
+
+def _episodes(workdir: Path) -> int | None:
+    path = workdir / "data" / "processed" / "episodes.parquet"
+    if not path.exists():
+        return None
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def run_cohort(cohort: str, workdir: Path, episodes: int, only: list[str] | None) -> None:
+    n_patients = max(1, round(DEMO_PATIENTS * episodes / DEMO_EPISODES))
+    input_dir = prepare_scratch(workdir, n_patients)
+    rows = []
+    for stage, argv in stage_commands(input_dir):
+        if only and stage not in only:
+            continue
+        log = workdir / f"{stage}.log"
+        r = run_stage(argv, workdir, log) | {"stage": stage}
+        rows.append(r)
+        print(
+            f"[bench-pipeline] {cohort} {stage}: {r['wall_s']:.0f} s, {r['peak_gb']:.2f} GB"
+            + ("" if r["code"] == 0 else f" FAILED, see {log}"),
+            file=sys.stderr,
+            flush=True,
+        )
+        if r["code"] != 0:
+            break
+    report(cohort, rows, _episodes(workdir))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cohort", choices=["demo", "1m", "both"], default="demo")
+    parser.add_argument("--episodes-1m", type=int, default=1_000_000, help="large cohort size")
+    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary dir")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--stages", nargs="*", default=None, help="run only these stages")
+    args = parser.parse_args(argv)
+    cohorts = ["demo", "1m"] if args.cohort == "both" else [args.cohort]
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    try:
+        for cohort in cohorts:
+            episodes = DEMO_EPISODES if cohort == "demo" else args.episodes_1m
+            run_cohort(cohort, root / cohort, episodes, args.stages)
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print(f"scratch directory kept: {root}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
