@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import html_tables
+from report_html import html_tables
 
 from analysis.cli import main
 from analysis.report.formatting import format_number
