@@ -6,6 +6,7 @@ the repository's own params.yaml with a smaller cohort, through the same code th
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,32 @@ def small_prepared(small_raw_dir, small_params, pseudonym_key):
 def small_episodes(small_prepared):
     """The processed episode table of the small cohort (one row per kept episode)."""
     return small_prepared.episodes
+
+
+#: Debian's Chromium, driven by Playwright in the browser tests (`./run test` installs it).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for one test module; missing Chromium fails under CI and skips elsewhere."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but /usr/bin/chromium is missing: install Debian's chromium")
+        pytest.skip("/usr/bin/chromium is absent and CI is not set (./run test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

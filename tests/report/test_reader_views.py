@@ -12,23 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_browser import ARGS, CHROMIUM
 
 from analysis.data.processed import read_simulated
 
 WIDTHS = (1440, 390)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 def _pages(reports: Path) -> list[Path]:
@@ -87,30 +74,30 @@ def flagged_in_tables(reports: Path) -> set[tuple[str, str, str]]:
     return out
 
 
-def test_needs_review_box_lists_exactly_the_flagged_providers(chromium, built_report):
+def test_needs_review_box_lists_exactly_the_flagged_providers(browser, built_report):
     reports, flagged = built_report["reports"], built_report["flagged"]
     assert flagged  # the fakes flag an injector, a clinic and a touch-up
     assert flagged_in_tables(reports) == flagged
-    check_review_boxes(chromium, reports, flagged)
+    check_review_boxes(browser, reports, flagged)
 
 
-def test_repository_clinic_pages(chromium, repo_root):
+def test_repository_clinic_pages(browser, repo_root):
     """The same checks on the pipeline's own pages, when it has built them."""
     reports = repo_root / "reports"
     if not (reports / "clinics" / "network.html").exists():
         pytest.skip("the pipeline has not built reports/clinics in this checkout")
-    check_review_boxes(chromium, reports, flagged_in_tables(reports))
-    check_tiles(chromium, reports)
+    check_review_boxes(browser, reports, flagged_in_tables(reports))
+    check_tiles(browser, reports)
     simulated = read_simulated(repo_root / "data" / "processed")
     for width in WIDTHS:
-        check_fit(chromium, reports, width, simulated)
+        check_fit(browser, reports, width, simulated)
 
 
-def check_review_boxes(chromium, reports: Path, flagged: set) -> None:
+def check_review_boxes(browser, reports: Path, flagged: set) -> None:
     injectors = pd.read_csv(reports / "complications" / "complication_rates_by_injector.csv")
     clinic_of = dict(zip(injectors["injector"], injectors["clinic"], strict=False))
     for path in _pages(reports):
-        page, _ = _open(chromium, path.as_uri(), 1440)
+        page, _ = _open(browser, path.as_uri(), 1440)
         expected = (
             flagged
             if path.stem == "network"
@@ -127,18 +114,18 @@ def check_review_boxes(chromium, reports: Path, flagged: set) -> None:
             text = page.locator("#needs-review .review-item").nth(k).inner_text()
             assert "treatments" in text and "Flagged because" in text and "95% CrI" in text
         page.close()
-    index, _ = _open(chromium, (reports / "index.html").as_uri() + "#clinic", 1440)
+    index, _ = _open(browser, (reports / "index.html").as_uri() + "#clinic", 1440)
     assert _review(index) == flagged
     index.close()
 
 
-def test_headline_tiles_equal_their_tables(chromium, built_report):
-    check_tiles(chromium, built_report["reports"])
+def test_headline_tiles_equal_their_tables(browser, built_report):
+    check_tiles(browser, built_report["reports"])
 
 
-def check_tiles(chromium, reports: Path) -> None:
+def check_tiles(browser, reports: Path) -> None:
     for path in _pages(reports):
-        page, _ = _open(chromium, path.as_uri(), 1440)
+        page, _ = _open(browser, path.as_uri(), 1440)
         tiles = page.locator(".tile")
         assert tiles.count() >= 4
         for k in range(tiles.count()):
@@ -174,17 +161,17 @@ def check_tiles(chromium, reports: Path) -> None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_views_fit_the_screen_without_errors(chromium, built_report, width):
-    check_fit(chromium, built_report["reports"], width, simulated=True)  # the synthetic data
+def test_views_fit_the_screen_without_errors(browser, built_report, width):
+    check_fit(browser, built_report["reports"], width, simulated=True)  # the synthetic data
 
 
-def check_fit(chromium, reports: Path, width: int, simulated: bool) -> None:
+def check_fit(browser, reports: Path, width: int, simulated: bool) -> None:
     """No horizontal overflow, no console error, the banner exactly when the data are
     simulated, on every view of index.html and every clinic page."""
     urls = [(reports / "index.html").as_uri() + f"#{v}" for v in ("clinic", "research", "advice")]
     urls += [p.as_uri() for p in _pages(reports)]
     for url in urls:
-        page, errors = _open(chromium, url, width)
+        page, errors = _open(browser, url, width)
         scroll = page.evaluate("document.documentElement.scrollWidth")
         assert scroll <= width, f"{url}: {scroll} px wide at {width} px"
         assert errors == [], url
@@ -198,9 +185,9 @@ def check_fit(chromium, reports: Path, width: int, simulated: bool) -> None:
     ("anchor", "view"),
     [("methods", "research"), ("advice-card", "advice"), ("needs-review", "clinic")],
 )
-def test_deep_links_open_their_view_at_their_section(chromium, built_report, anchor, view):
+def test_deep_links_open_their_view_at_their_section(browser, built_report, anchor, view):
     url = (built_report["reports"] / "index.html").as_uri() + f"#{anchor}"
-    page, errors = _open(chromium, url, 390)
+    page, errors = _open(browser, url, 390)
     assert page.locator(f"#view-{view}").is_visible()
     box = page.locator(f"#{anchor}").bounding_box()
     assert box is not None and -1 <= box["y"] < 900, box  # scrolled into the viewport
