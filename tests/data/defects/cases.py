@@ -936,8 +936,8 @@ CASES: dict[str, Case] = {
                 None,
                 "patient_no",
                 "columns.treatments: not a canonical column (baseline_severity, clinic_id, "
-                "episode_id, exercise_met_h_week, injector_id, muscle_bulk, patient_id, product, "
-                "region, treatment_date, units)",
+                "episode_id, exercise_met_h_week, injector_id, is_touchup, muscle_bulk, "
+                "patient_id, product, region, treatment_date, units)",
             ),
         ),
         mapping={"columns": {"treatments": {"Pat": "patient_no"}}},
