@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 import time
+import warnings
 
 from analysis.errors import BontaError
 from analysis.progress import reporter
@@ -80,8 +81,19 @@ def use_file_backend() -> None:
     matplotlib.use("Agg")
 
 
+#: ArviZ's once-a-day notice of its coming 1.0 refactor (a FutureWarning at import, printed by
+#: whichever stage imports it first that day): about the library's future API, not this run.
+ARVIZ_REFACTOR_NOTICE = r"\s*ArviZ is undergoing a major refactor"
+
+
+def quiet_library_notices() -> None:
+    """Silence library notices that say nothing about the run (narrowly, by message)."""
+    warnings.filterwarnings("ignore", message=ARVIZ_REFACTOR_NOTICE, category=FutureWarning)
+
+
 def main(argv: list[str] | None = None) -> int:
     use_file_backend()
+    quiet_library_notices()
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)

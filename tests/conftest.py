@@ -17,10 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Select Matplotlib's Agg backend once, where the test session starts (as ``bonta`` does)."""
-    from analysis.cli import use_file_backend
+    """Select Matplotlib's Agg backend once, where the test session starts (as ``bonta`` does),
+    and hide the library notices ``bonta`` hides (pytest resets warning filters per test)."""
+    from analysis.cli import ARVIZ_REFACTOR_NOTICE, use_file_backend
 
     use_file_backend()
+    config.addinivalue_line("filterwarnings", f"ignore:{ARVIZ_REFACTOR_NOTICE}:FutureWarning")
 
 
 #: Fixed test key: the pseudonymisation key normally comes from the environment or .secrets/.
@@ -108,3 +110,59 @@ def browser():
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# --- one small fit of the advice model per test session (tests/advice and tests/serve) ---
+#
+# The small cohort through the real code path (`fit_duration_models`), with short chains: 2
+# families compared on 300 patients, the chosen one refitted on 800 patients with 2 chains x 500
+# draws. The gate thresholds are lowered for these short chains (ESS >= 150, R-hat <= 1.02); the
+# production gate (params.yaml) is exercised by `test_gate_rejects_a_short_run`. The app's tests
+# (tests/serve) serve this same fit: they check what the app does with a model, not the model.
+
+ADVICE_TEST_FAMILIES = ("lognormal", "weibull")
+
+
+@pytest.fixture(scope="session")
+def advice_config(params):
+    from dataclasses import replace
+
+    from analysis.advice.config import AdviceConfig
+    from analysis.inference import GateConfig, SamplerConfig
+
+    return replace(
+        AdviceConfig.from_params(params),
+        families=ADVICE_TEST_FAMILIES,
+        compare_patients=300,
+        max_train_patients=800,
+        compare_sampler=SamplerConfig(draws=300, tune=300, chains=2, cores=2),
+        sampler=SamplerConfig(draws=500, tune=500, chains=2, cores=2),
+        gate=GateConfig(max_rhat=1.02, min_ess_bulk=150, min_ess_tail=150, max_divergences=0),
+        advice_draws=300,
+    )
+
+
+@pytest.fixture(scope="session")
+def advice_spec(params):
+    from analysis.advice.spec import spec_from_vocabulary
+    from analysis.survival.covariates import DurationModelConfig
+    from analysis.vocabulary import Vocabulary
+
+    knot = DurationModelConfig.from_params(params).dose_knot_log2
+    return spec_from_vocabulary(Vocabulary.from_params(params), knot)
+
+
+@pytest.fixture(scope="session")
+def advice_fit(small_episodes, advice_spec, advice_config, params):
+    from analysis.advice.fit import fit_duration_models
+
+    return fit_duration_models(small_episodes, advice_spec, advice_config, seed=params["seed"])
+
+
+@pytest.fixture(scope="session")
+def advice_draws(advice_fit, advice_config):
+    from analysis.advice.predict import PosteriorDraws
+
+    return PosteriorDraws.from_dataset(
+        advice_fit.posterior, advice_fit.family, advice_fit.spec, advice_config.advice_draws
+    )

@@ -2,10 +2,9 @@
 private staff lookup, a small fitted advice model saved as `fit-advice` saves it, provider
 tables in the complications stage's format, and the app built over them.
 
-The advice model is fitted once per session through the real code path
-(:func:`analysis.advice.fit.fit_duration_models`, log-normal only, 2 chains x 300 draws on 400
-patients; the gate is lowered for these short chains as in tests/advice/conftest.py: the app's
-tests check what it does with a model, not the model). The
+The advice model is the session's one small fit (tests/conftest.py `advice_fit`, shared with
+tests/advice: the real code path with short chains; the app's tests check what it does with a
+model, not the model). The
 provider tables are computed from the cohort's own 30-day complication flags (observed counts,
 a beta-binomial smoothed rate, a flag for the providers whose rate clearly exceeds their
 peers'), so that codes, counts and names are real; the complication model itself is tested in
@@ -18,7 +17,6 @@ import datetime as dt
 import socket
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,27 +53,12 @@ def processed_dir(small_prepared, small_params, serve_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def models_dir(small_episodes, params, serve_dir) -> Path:
-    from analysis.advice.config import AdviceConfig
-    from analysis.advice.fit import fit_duration_models
-    from analysis.advice.spec import spec_from_vocabulary
+def models_dir(advice_fit, serve_dir) -> Path:
+    """The session's small advice fit (tests/conftest.py), saved as `fit-advice` saves it."""
     from analysis.advice.store import save_model
-    from analysis.inference import GateConfig, SamplerConfig
-    from analysis.survival.covariates import DurationModelConfig
-    from analysis.vocabulary import Vocabulary
 
-    config = replace(
-        AdviceConfig.from_params(params),
-        families=("lognormal",),
-        max_train_patients=800,
-        sampler=SamplerConfig(draws=300, tune=300, chains=2, cores=2),
-        gate=GateConfig(max_rhat=1.03, min_ess_bulk=100, min_ess_tail=100, max_divergences=0),
-    )
-    knot = DurationModelConfig.from_params(params).dose_knot_log2
-    spec = spec_from_vocabulary(Vocabulary.from_params(params), knot)
-    fit = fit_duration_models(small_episodes, spec, config, seed=params["seed"])
     out = serve_dir / "models"
-    save_model(fit, out)
+    save_model(advice_fit, out)
     return out
 
 
