@@ -21,6 +21,7 @@ from analysis.survival import aft, cox, cv, nonparametric
 from analysis.survival.config import SurvivalConfig, SurvivalStudyConfig
 from analysis.survival.covariates import (
     CYCLE,
+    DesignSpec,
     check_columns,
     design_matrix,
     duration_frame,
@@ -77,6 +78,7 @@ class Regression:
     coefficients_all_families: pd.DataFrame
     dose_slope_test: pd.DataFrame
     time_ratios: pd.DataFrame
+    unadjusted_time_ratios: pd.DataFrame
     model_curves: pd.DataFrame
     dose_response: pd.DataFrame
     cycle_effect: pd.DataFrame
@@ -294,6 +296,15 @@ def regression_results(df: pd.DataFrame, cfg: SurvivalStudyConfig) -> Regression
         max_iter=s.aft.max_iter,
     )
     best = per_region if slope_test.region_specific else common
+    unadjusted = aft.unadjusted_time_ratios(
+        df,
+        spec,
+        choice.chosen,
+        ci_level=s.ci_level,
+        gradient_tol=s.aft.gradient_tol,
+        max_iter=s.aft.max_iter,
+    )
+    time_ratios = time_ratio_table(best)
     return Regression(
         model_choice=choice.aic_table,
         fit=best,
@@ -301,7 +312,8 @@ def regression_results(df: pd.DataFrame, cfg: SurvivalStudyConfig) -> Regression
             [f.summary for f in choice.fits.values()], ignore_index=True
         ),
         dose_slope_test=pd.DataFrame([vars(slope_test)]),
-        time_ratios=time_ratio_table(best),
+        time_ratios=time_ratios,
+        unadjusted_time_ratios=unadjusted_table(unadjusted, time_ratios, best.spec),
         model_curves=aft.marginal_survival(best, df, "region", s.curve_grid[1:]),
         dose_response=dose_response(best, df, cfg),
         cycle_effect=cycle_effect_table(best, s.ci_level),
@@ -330,6 +342,41 @@ def time_ratio_table(fit: aft.AFTResult) -> pd.DataFrame:
     s["unit"] = s["term"].map(lambda t: term_unit(t, fit.spec.knot))
     s["percent_change"] = 100 * (s["time_ratio"] - 1)
     return s[TIME_RATIO_COLUMNS].reset_index(drop=True)
+
+
+#: Columns of the unadjusted time-ratio table, in order.
+UNADJUSTED_COLUMNS = [
+    "predictor",
+    "term",
+    "label",
+    "unit",
+    "time_ratio",
+    "time_ratio_lower",
+    "time_ratio_upper",
+    "p",
+    "adjusted_time_ratio",
+    "adjusted_time_ratio_lower",
+    "adjusted_time_ratio_upper",
+    "family",
+    "note",
+]
+
+
+def unadjusted_table(
+    unadjusted: pd.DataFrame, adjusted: pd.DataFrame, spec: DesignSpec
+) -> pd.DataFrame:
+    """Unadjusted time ratios (one AFT per candidate predictor) with labels, units and the
+    chosen model's adjusted time ratio of the same term beside each (missing where the chosen
+    model codes the term differently, e.g. region-specific dose slopes)."""
+    out = unadjusted.copy()
+    out["label"] = out["term"].map(spec.label)
+    out.loc[out["term"] == CYCLE, "label"] += ", marginal"
+    out["unit"] = out["term"].map(lambda t: term_unit(t, spec.knot))
+    beside = adjusted[["term", "time_ratio", "time_ratio_lower", "time_ratio_upper"]].rename(
+        columns=lambda c: c if c == "term" else f"adjusted_{c}"
+    )
+    out = out.merge(beside, on="term", how="left", validate="1:1")
+    return out[UNADJUSTED_COLUMNS].reset_index(drop=True)
 
 
 #: Columns of ``cycle_effect.csv`` (the report may add the frailty model's row beside it).
