@@ -234,8 +234,8 @@ def write_fake_stage_outputs(reports: Path) -> dict[str, dict]:
             "region": ["glabella", "forehead", "lip_flip"],
             "n_episodes": [412, 233, 3],
             "median_days": [128.43, 141.2, 77.0],
-            "lower": [121.04, 133.9, 50.2],
-            "upper": [135.22, 150.3, 101.0],
+            "median_lower": [121.04, 133.9, 50.2],
+            "median_upper": [135.22, 150.3, 101.0],
         }
     )
     write_csv(med, surv / "median_duration_by_region.csv")
@@ -248,6 +248,23 @@ def write_fake_stage_outputs(reports: Path) -> dict[str, dict]:
         }
     )
     write_csv(tr, surv / "time_ratios.csv")
+    unadjusted = pd.DataFrame(
+        {
+            "predictor": ["dose", "muscle_bulk_per_grade", "sex_male"],
+            "term": ["log2_rel_dose", "muscle_bulk", "sex=M"],
+            "label": ["Dose doubling", "Muscle bulk, per grade", "Men vs women"],
+            "time_ratio": [1.22, 0.91, 0.86],
+            "time_ratio_lower": [1.14, 0.87, 0.78],
+            "time_ratio_upper": [1.31, 0.95, 0.94],
+            "p": [2e-6, 0.0004, 0.002],
+            "adjusted_time_ratio": [1.19, 0.93, 0.88],
+            "adjusted_time_ratio_lower": [1.12, 0.9, 0.81],
+            "adjusted_time_ratio_upper": [1.26, 0.96, 0.95],
+            "family": "lognormal",
+            "note": "",
+        }
+    )
+    write_csv(unadjusted, surv / "aft_unadjusted_time_ratios.csv")
     _figure(surv / "survival_by_region.png", "Survival by region", 1)
     _figure(surv / "time_ratio_forest.png", "Time ratios", 3)
     out["survival"] = {
@@ -264,7 +281,7 @@ def write_fake_stage_outputs(reports: Path) -> dict[str, dict]:
                         "path": "median_duration_by_region.csv",
                         "caption": "Medians",
                         "count_columns": ["n_episodes"],
-                        "derived_columns": ["median_days", "lower", "upper"],
+                        "derived_columns": ["median_days", "median_lower", "median_upper"],
                     }
                 ],
                 "figures": [
@@ -279,7 +296,10 @@ def write_fake_stage_outputs(reports: Path) -> dict[str, dict]:
                 "view": "research",
                 "title": "Time ratios",
                 "text": "Fake AFT.",
-                "tables": [{"path": "time_ratios.csv", "caption": "Time ratios", "latex": True}],
+                "tables": [
+                    {"path": "time_ratios.csv", "caption": "Time ratios", "latex": True},
+                    {"path": "aft_unadjusted_time_ratios.csv", "caption": "Unadjusted"},
+                ],
                 "figures": [
                     {
                         "path": "time_ratio_forest.png",

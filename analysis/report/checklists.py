@@ -14,6 +14,11 @@ from dataclasses import dataclass
 
 #: The manuscript's title: the checklist key of the H1 heading.
 TITLE = "title"
+#: The subtitle under the title naming the prediction model, its population and outcome
+#: (written only when the advice model's outputs were released); links to the H1 heading.
+PREDICTION_TITLE = "prediction_model_title"
+#: Keys that are not headings of their own: they link to the title (H1).
+FRONT_MATTER = {TITLE: "Title", PREDICTION_TITLE: "Subtitle"}
 
 
 @dataclass(frozen=True)
@@ -82,18 +87,13 @@ STROBE_COHORT: tuple[ChecklistItem, ...] = (
     ChecklistItem(
         "14b", "Descriptive data", "Missing data per variable", ("descriptive_data", "missing_data")
     ),
-    ChecklistItem(
-        "14c",
-        "Descriptive data",
-        "Follow-up time (average and total)",
-        note="not answered: no follow-up summary is among the released tables",
-    ),
+    ChecklistItem("14c", "Descriptive data", "Follow-up time (average and total)", ("follow_up",)),
     ChecklistItem("15", "Outcome data", "Outcome events over time", ("outcome_data",)),
     ChecklistItem(
         "16a",
         "Main results",
         "Unadjusted and adjusted estimates with precision",
-        ("duration_of_effect", "complications"),
+        ("duration_of_effect", "unadjusted_associations", "complications"),
     ),
     ChecklistItem("16b", "Main results", "Category boundaries", ("outcomes_and_variables",)),
     ChecklistItem("16c", "Main results", "Absolute risks", ("complications",)),
@@ -111,8 +111,8 @@ TRIPOD_DEVELOPMENT: tuple[ChecklistItem, ...] = (
     ChecklistItem(
         "1",
         "Title",
-        "Identifies the development of a prediction model",
-        note="not answered: the title names the cohort design; the advice model is secondary",
+        "Development of a prediction model, target population, outcome",
+        (TITLE, PREDICTION_TITLE),
     ),
     ChecklistItem("2", "Abstract", "Summary of objectives, design, results", ("abstract",)),
     ChecklistItem("3a", "Background", "Medical context and rationale", ("introduction",)),
@@ -162,7 +162,7 @@ TRIPOD_DEVELOPMENT: tuple[ChecklistItem, ...] = (
         "14b",
         "Model development",
         "Unadjusted predictor-outcome associations",
-        note="not answered: only adjusted effects are released",
+        ("unadjusted_associations",),
     ),
     ChecklistItem("15a", "Model specification", "Full prediction model", ("advice_model",)),
     ChecklistItem("15b", "Model specification", "How to use the model", ("advice_model",)),

@@ -27,7 +27,7 @@ import yaml
 from analysis.manifest import Manifest, TableRef
 from analysis.report import markdown as md
 from analysis.report.assemble import RenderedHeadline, Report, disclosure_text, read_table
-from analysis.report.checklists import CHECKLISTS, TITLE, resolve
+from analysis.report.checklists import CHECKLISTS, FRONT_MATTER, PREDICTION_TITLE, TITLE, resolve
 from analysis.report.provenance import parameter_lines
 from analysis.report.suppress import check_released
 
@@ -188,6 +188,19 @@ def _design(ctx: Context) -> str:
 def title(ctx: Context) -> str:
     """The title names the design."""
     return f"{ctx.report.title.replace(': ', ', ')}: a {_design(ctx).lower()}"
+
+
+def prediction_subtitle(ctx: Context) -> str:
+    """The subtitle naming the prediction model, its target population and its outcome
+    (TRIPOD 1); empty when the advice model's outputs were not released."""
+    if not any(man.name == "advice" for man in ctx.released.manifests):
+        return ""
+    return (
+        "Development of a multivariable prediction model of the duration of effect of "
+        "botulinum toxin type A (time until the treated region is back at its baseline "
+        "severity) in patients receiving aesthetic treatments of the face and neck in routine "
+        "clinic care"
+    )
 
 
 def _setting_sentence(ctx: Context) -> str:
@@ -464,6 +477,66 @@ def descriptive_data(ctx: Context) -> str:
     )
 
 
+def _median_iqr(row: pd.Series, digits: int | None = None) -> str:
+    """``median (q1–q3)``; a withheld part shows the label alone."""
+    parts = [row["median"], row["q1"], row["q3"]]
+    if any(isinstance(v, str) for v in parts):
+        return md.cell("suppressed")
+    return f"{md.cell(parts[0], digits)} ({md.cell(parts[1], digits)}–{md.cell(parts[2], digits)})"
+
+
+def _median_text(row: pd.Series, unit: str, digits: int | None = None) -> str:
+    """``median unit (IQR q1–q3)``; a withheld part shows the label alone."""
+    if any(isinstance(row[c], str) for c in ("median", "q1", "q3")):
+        return md.cell("suppressed")
+    iqr = f"{md.cell(row['q1'], digits)}–{md.cell(row['q3'], digits)}"
+    return f"{md.cell(row['median'], digits)} {unit} (IQR {iqr})"
+
+
+def follow_up(ctx: Context) -> str:
+    """Episodes per patient and follow-up time (STROBE 14c), from ``follow_up_summary``."""
+    table = ctx.released.table("cohort", "follow_up_summary")
+    if table is None or table.empty or "measure" not in table.columns:
+        return ""
+    rows = table.set_index("measure")
+    blocks = []
+    if {"follow_up_days", "potential_follow_up_days", "episodes_per_patient"} <= set(rows.index):
+        fu, pot, ep = (
+            rows.loc[m]
+            for m in ("follow_up_days", "potential_follow_up_days", "episodes_per_patient")
+        )
+        blocks.append(
+            "From their first treatment, patients were followed to their last recorded contact "
+            f"for a median of {_median_text(fu, 'days', 0)}, mean {md.cell(fu['mean'], 0)}; "
+            f"{md.cell(fu['total'], 1)} {fu['total_unit']} in total. To the data cut-off the "
+            f"potential follow-up was a median of {_median_text(pot, 'days', 0)} "
+            f"({md.cell(pot['total'], 1)} {pot['total_unit']}). Each patient contributed a "
+            f"median of {_median_text(ep, 'treatment episodes')}, mean "
+            f"{md.cell(ep['mean'], 2)}."
+        )
+    body = [
+        [
+            str(r["label"]),
+            str(r["unit"]),
+            md.cell(r["n_patients"]),
+            md.cell(r["mean"], 1),
+            _median_iqr(r, 0),
+            f"{md.cell(r['total'])} {r['total_unit']}",
+        ]
+        for _, r in table.iterrows()
+    ]
+    blocks.append(
+        md.table(
+            ["Measure", "Unit", "Patients", "Mean", "Median (IQR)", "Total"],
+            body,
+            ctx.numbers.table(),
+            "Treatment episodes per patient and follow-up time from the first treatment",
+            ctx.released.source("cohort", "follow_up_summary"),
+        )
+    )
+    return "\n\n".join(blocks)
+
+
 def outcome_data(ctx: Context) -> str:
     out = ctx.released.table("cohort", "cohort_outcomes")
     if out is None or out.empty:
@@ -594,6 +667,54 @@ def duration_of_effect(ctx: Context) -> str:
     if cycle is not None and "note" in cycle.columns and len(cycle):
         blocks.append(f"Cycle number: {cycle.iloc[0]['note']}")
     return "\n\n".join(b for b in blocks if b)
+
+
+def unadjusted_associations(ctx: Context) -> str:
+    """Each candidate predictor's unadjusted time ratio beside its adjusted one (TRIPOD 14b,
+    STROBE 16a), from ``aft_unadjusted_time_ratios``."""
+    frame = ctx.released.table("survival", "aft_unadjusted_time_ratios")
+    wanted = {"label", "time_ratio", "time_ratio_lower", "time_ratio_upper"}
+    if frame is None or not wanted <= set(frame.columns):
+        return ""
+    adjusted = {"adjusted_time_ratio", "adjusted_time_ratio_lower", "adjusted_time_ratio_upper"}
+    rows = []
+    for _, r in frame.iterrows():
+        note = str(r.get("note") or "").strip()
+        if note and note != "nan":
+            estimate = f"not estimated: {note}"
+        else:
+            estimate = md.with_interval(
+                r["time_ratio"], r["time_ratio_lower"], r["time_ratio_upper"]
+            )
+        row = [str(r["label"]), estimate, md.p_cell(r["p"]) if "p" in frame.columns else "–"]
+        if adjusted <= set(frame.columns):
+            row.append(
+                md.with_interval(
+                    r["adjusted_time_ratio"],
+                    r["adjusted_time_ratio_lower"],
+                    r["adjusted_time_ratio_upper"],
+                )
+            )
+        rows.append(row)
+    header = ["Term", "Unadjusted time ratio (95% CI)", "p"]
+    if adjusted <= set(frame.columns):
+        header.append("Adjusted time ratio (95% CI)")
+    family = str(frame["family"].iloc[0]) if "family" in frame.columns and len(frame) else "AFT"
+    text = (
+        f"Each candidate predictor alone in an interval-censored {family} AFT model of the "
+        "duration of effect (one model per predictor: region, product, the dose spline, each "
+        "patient characteristic), with patient-clustered 95% confidence intervals; the "
+        "adjusted time ratio of the same term from the model with every covariate beside it "
+        "(missing where that model codes the term differently)."
+    )
+    table = md.table(
+        header,
+        rows,
+        ctx.numbers.table(),
+        "Unadjusted and adjusted time ratios of the candidate predictors of duration",
+        ctx.released.source("survival", "aft_unadjusted_time_ratios"),
+    )
+    return text + "\n\n" + table
 
 
 def time_to_retreatment(ctx: Context) -> str:
@@ -963,7 +1084,9 @@ def checklist_markdown(name: str, items: Any, secs: dict[str, tuple[str, str]], 
     rows = []
     for row in resolve(items, secs):
         where = ", ".join(
-            f"[{'Title' if sid == TITLE else t}](#{md.heading_id(t) if sid == TITLE else sid})"
+            f"[{FRONT_MATTER[sid]}](#{md.heading_id(t)})"
+            if sid in FRONT_MATTER
+            else f"[{t}](#{sid})"
             for sid, t in row.where
         )
         rows.append(
@@ -1004,8 +1127,10 @@ def build_markdown(ctx: Context) -> str:
         (2, "Results", ""),
         (3, "Participant flow", participant_flow(ctx)),
         (3, "Descriptive data", descriptive_data(ctx)),
+        (3, "Follow-up", follow_up(ctx)),
         (3, "Outcome data", outcome_data(ctx)),
         (3, "Duration of effect", duration_of_effect(ctx)),
+        (3, "Unadjusted associations", unadjusted_associations(ctx)),
         (3, "Time to re-treatment", time_to_retreatment(ctx)),
         (3, "Complications", complications(ctx)),
         (3, "Touch-ups", touchups(ctx)),
@@ -1021,12 +1146,17 @@ def build_markdown(ctx: Context) -> str:
         (2, "Data and code availability", availability(ctx)),
     ]
     head = [f"# {title(ctx)}", ""]
+    subtitle = prediction_subtitle(ctx)
+    if subtitle:
+        head += [f"*{subtitle}.*", ""]
     if ctx.report.provenance.simulated:
         head += [SIMULATED_BANNER, ""]
     head.append(f"Data cut-off {ctx.report.provenance.run_date}. Generated by `bonta report`.")
     body = _join(doc)
     secs = md.sections("\n".join(head) + "\n\n" + body)
     secs[TITLE] = (title(ctx), title(ctx))
+    if subtitle:
+        secs[PREDICTION_TITLE] = (title(ctx), subtitle)
     appendix = [
         (2, "Appendix A: STROBE checklist", ""),
         (2, "Appendix B: TRIPOD checklist", ""),

@@ -5,8 +5,8 @@ Each page is assembled from released tables only (``reports/<stage>/*.csv``, wri
 rate, its interval, the peers' rate and the benchmark, the number of treatments and why it was
 flagged, or an explicit "nothing needs review"; headline tiles that repeat cells of the page's
 tables; complication rates by type and region with severity and time to resolution; return
-rate and time to re-treatment; duration per region (network); touch-up rates; quarterly
-trends (network); and
+rate and time to re-treatment; duration per region (the clinic's Turnbull medians beside the
+network's; the network page: the network's); touch-up rates; quarterly trends (network); and
 caterpillar plots against the reference the flag uses (the provider's peers; the published
 benchmark where the benchmark is fully published). Clinic and injector codes stay
 pseudonymous (names are resolved only in ``bonta serve``).
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from analysis.disclosure.rules import SUPPRESSED
 from analysis.report.charts import Interval, Series, caterpillar_svg, trend_svg
 from analysis.report.readers import (
     Column,
@@ -429,36 +430,86 @@ def _severity(released: Released, clinic: str | None) -> PageSection | None:
     return PageSection("severity", "Severity and time to resolution", text, tables)
 
 
-def _duration(released: Released) -> PageSection | None:
-    table = released.get("survival/median_duration_by_region", ("n_episodes", "n_patients"))
-    if table is None:
+DURATION_COUNTS = ("n_episodes", "n_patients")
+TOO_FEW = "too few to estimate"
+NETWORK_MEDIAN = Column(
+    "Network: median days (95% CI)",
+    "network_median_days",
+    "days",
+    "network_median_lower",
+    "network_median_upper",
+    missing="not estimated",
+)
+
+
+def _median_column(label: str, missing: str = "not estimated") -> Column:
+    return Column(label, "median_days", "days", "median_lower", "median_upper", missing=missing)
+
+
+def _duration(released: Released, clinic: str | None) -> PageSection | None:
+    network = released.get("survival/median_duration_by_region", DURATION_COUNTS)
+    if network is None:
         return None
-    cols = [
-        Column("Region", "region"),
-        Column("Treatments", "n_episodes", "count"),
+    counts = [
+        Column("Treatments assessed", "n_episodes", "count"),
         Column("Patients", "n_patients", "count"),
-        Column(
-            "Median days of effect (95% CI)",
-            "median_days",
-            "days",
-            "median_lower",
-            "median_upper",
-            missing="not estimated",
-        ),
     ]
+    by_clinic = released.get("survival/median_duration_by_clinic_region", DURATION_COUNTS)
+    if clinic is None or by_clinic is None:
+        shown = reader_table(
+            "duration",
+            network,
+            [Column("Region", "region"), *counts, _median_column("Median days of effect (95% CI)")],
+            caption="How long treatments last: median days until the region is back at baseline",
+            source="survival/median_duration_by_region.csv",
+            key=["region"],
+        )
+        text = (
+            "Network estimate (Turnbull, patient-bootstrap interval) for every clinic together."
+            + (" Per clinic: on each clinic's page." if by_clinic is not None else "")
+        )
+        return PageSection("duration", "How long treatments last (network)", text, [shown])
+    mine = by_clinic.loc[by_clinic["clinic"].astype(str) == clinic]
+    frame = _network_join(
+        mine, network, ["region"], ["median_days", "median_lower", "median_upper"]
+    )
     shown = reader_table(
         "duration",
-        table,
-        cols,
-        caption="How long treatments last: median days until the region is back at baseline",
-        source="survival/median_duration_by_region.csv",
+        frame,
+        [
+            Column("Region", "region"),
+            *counts,
+            _median_column("This clinic: median days (95% CI)", missing="not reached"),
+            NETWORK_MEDIAN,
+        ],
+        caption="How long this clinic's treatments last, against the network: median days "
+        "until the region is back at baseline",
+        source="survival/median_duration_by_clinic_region.csv, "
+        "survival/median_duration_by_region.csv",
         key=["region"],
     )
+    _mark_too_few(shown, frame, "This clinic: median days (95% CI)")
     text = (
-        "Network estimate (Turnbull, patient-bootstrap interval) for every clinic together: "
-        "duration is estimated for the network only, not per clinic."
+        "Turnbull estimates of the median days until the treated region is back at its "
+        "baseline, with 95% patient-bootstrap intervals (patients resampled with all their "
+        "treatments), for this clinic's treatments in each region and for the network's. A "
+        "region with too few assessed treatments in this clinic is listed without an estimate."
     )
-    return PageSection("duration", "How long treatments last (network)", text, [shown])
+    return PageSection(
+        "duration", "How long treatments last: this clinic and the network", text, [shown]
+    )
+
+
+def _mark_too_few(table: ReaderTable, frame: pd.DataFrame, column: str) -> None:
+    """Say "too few to estimate" in ``column`` of the rows the release flags
+    ``too_few_to_estimate`` (a median missing otherwise was not reached); a suppressed cell
+    stays suppressed."""
+    if "too_few_to_estimate" not in frame.columns:
+        return
+    k = table.columns.index(column)
+    for row, flag in zip(table.rows, frame["too_few_to_estimate"], strict=True):
+        if str(flag) == "True" and row[k] != SUPPRESSED:
+            row[k] = TOO_FEW
 
 
 def _touchups(released: Released, clinic: str | None) -> PageSection | None:
@@ -711,7 +762,7 @@ def build_page(released: Released, clinic: str | None) -> OutcomePage:
         _complications_by_type(released, clinic),
         _by_region(released, clinic),
         _severity(released, clinic),
-        _duration(released),
+        _duration(released, clinic),
         _touchups(released, clinic),
         _providers(released, clinic),
         _trends(released),

@@ -1,4 +1,4 @@
-"""Stage ``describe``: the cohort at a glance, Table 1, quarterly trends and data quality."""
+"""Stage ``describe``: cohort at a glance, Table 1, follow-up, quarterly trends, data quality."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from analysis.cohort.clinics import read_complications, record_clinic_outcomes
 from analysis.cohort.counts import write_cohort_cubes
 from analysis.cohort.describe import DescribeConfig, describe_cohort, read_cohort_inputs
+from analysis.cohort.follow_up import read_assessments, record_follow_up
 from analysis.cohort.narrative import STAGE, TITLE, cohort_methods, record_cohort
 from analysis.config import convert, load_params
 from analysis.data.processed import read_data_cutoff
@@ -18,15 +19,17 @@ from analysis.outputs import StageOutput
 from analysis.report.config import ReportConfig
 from analysis.vocabulary import Vocabulary
 
-HELP = "Describe the cohort: at a glance, Table 1, quarterly trends, data quality."
+HELP = "Describe the cohort: at a glance, Table 1, follow-up, quarterly trends, data quality."
 DESCRIPTION = """\
-Summarise the processed cohort (data/processed: episodes.parquet, data_quality.csv) into the
-tables, figures and manifest the report assembles: the cohort at a glance, Table 1 of baseline
-characteristics, quarterly trends (episodes, 30-day complication rate with patient-clustered
-Wilson intervals, Kaplan-Meier median time to re-treatment with patient-bootstrap intervals) and
-the data-quality table. Reads params `report`, `seed` and the vocabulary, and the data cut-off
-prepare wrote (study_period.json). Writes OUT/manifest.json and OUT/../metrics/cohort.json (the
-analyst copy: `bonta disclose` releases it).
+Summarise the processed cohort (data/processed: episodes.parquet, data_quality.csv,
+assessments.parquet) into the tables, figures and manifest the report assembles: the cohort at
+a glance, Table 1 of baseline characteristics, follow-up (episodes per patient, days to the
+last contact and to the cut-off, person-years), quarterly trends (episodes, 30-day
+complication rate with patient-clustered Wilson intervals, Kaplan-Meier median time to
+re-treatment with patient-bootstrap intervals) and the data-quality table. Reads params
+`report`, `seed` and the vocabulary, and the data cut-off prepare wrote (study_period.json).
+Writes OUT/manifest.json and OUT/../metrics/cohort.json (the analyst copy: `bonta disclose`
+releases it).
 """
 
 
@@ -71,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     write_cohort_cubes(episodes, config.table1_by, out)
     data_quality_ref = record_cohort(cohort, config, out)
     record_clinic_outcomes(episodes, read_complications(args.processed), config.ci_level, out)
+    left_out = record_follow_up(episodes, read_assessments(args.processed), cutoff, out)
+    if left_out:
+        print(f"describe: follow-up leaves out {left_out} assessments of episodes not kept")
     manifest = out.write_manifest(
         cohort_methods(cohort, config),
         data_cutoff=cutoff.date().isoformat(),

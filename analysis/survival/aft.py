@@ -571,3 +571,74 @@ def marginal_survival(
             pd.DataFrame({"group": f"{by}={level}", "time_days": grid_days, "survival": s})
         )
     return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Unadjusted associations (TRIPOD 14b)
+# ---------------------------------------------------------------------------------------------
+#: Columns of :func:`unadjusted_time_ratios`, in order.
+UNADJUSTED_COLUMNS = [
+    "predictor",
+    "term",
+    "time_ratio",
+    "time_ratio_lower",
+    "time_ratio_upper",
+    "coef",
+    "se_robust",
+    "p",
+    "family",
+    "note",
+]
+
+
+def predictor_groups(spec: DesignSpec) -> dict[str, list[str]]:
+    """The candidate predictors of the AFT design and their columns (common dose slope):
+    region and product indicators, the two dose-spline slopes, each patient term and the
+    touch-up indicator (when the design has it). A factor with one level has no column and
+    is left out (it is no candidate in these data)."""
+    common = replace(spec, region_slopes=False)
+    columns = common.columns
+    groups = {
+        "region": [c for c in columns if c.startswith("region_")],
+        "product": [c for c in columns if c.startswith("product_")],
+        "dose": [c for c in columns if c.startswith(("dose_slope_below", "dose_slope_above"))],
+    }
+    groups |= {c: [c] for c in columns if c not in {t for g in groups.values() for t in g}}
+    return {name: cols for name, cols in groups.items() if cols}
+
+
+def unadjusted_time_ratios(
+    df: pd.DataFrame,
+    spec: DesignSpec,
+    family: str,
+    cluster: str = "patient_key",
+    ci_level: float = 0.95,
+    gradient_tol: float = 1e-8,
+    max_iter: int = 100,
+) -> pd.DataFrame:
+    """Time ratio of each candidate predictor alone: one AFT model of ``family`` per predictor
+    (intercept + the predictor's columns, :func:`predictor_groups`), patient-clustered
+    sandwich intervals as in :func:`fit_aft`.
+
+    A predictor whose model cannot be fitted (a column constant in ``df``, no convergence) keeps
+    its rows with missing estimates and the reason in ``note``.
+    """
+    x_all = design_matrix(df, replace(spec, region_slopes=False))
+    lower, upper = df[LOWER].to_numpy(float), df[UPPER].to_numpy(float)
+    rows = []
+    for predictor, cols in predictor_groups(spec).items():
+        names = [INTERCEPT, *cols]
+        x = np.column_stack([np.ones(len(df)), x_all[cols].to_numpy(float)])
+        try:
+            fit = fit_matrix(
+                x, names, lower, upper, df[cluster].to_numpy(), family, gradient_tol, max_iter
+            )
+        except FitError as exc:
+            rows += [{"predictor": predictor, "term": c, "note": str(exc)} for c in cols]
+            continue
+        table = _summary(family, fit.coef, fit.cov_model, fit.cov_robust, ci_level)
+        table = table.loc[table["term"].isin(cols)].assign(predictor=predictor, note="")
+        rows += table.to_dict("records")
+    out = pd.DataFrame(rows).reindex(columns=UNADJUSTED_COLUMNS)
+    out["family"] = family
+    return out

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.disclosure.cubes import grid_counts
-from analysis.disclosure.spec import Count
+from analysis.disclosure.spec import Below, Count
 from analysis.figures import survival as figures
 from analysis.figures.theme import theme
 from analysis.manifest import Headline
@@ -31,17 +31,22 @@ HEADLINE_TERMS = (EXERCISE, MUSCLE_BULK, SEX_MALE, TOUCHUP)
 #: Cubes of the fine counts behind the stage's counts (analysis/disclosure)
 DURATION_CUBE = "survival.duration_episodes"
 KNOWN_CUBE = "survival.known_effective"
+CLINIC_CUBE = "survival.duration_episodes_by_clinic"
+CLINIC_DIMS = ("clinic", "region")
 #: the stratifying variables of the Turnbull estimates (columns of the episodes)
 STRATA = ("region", "product", "exercise_tier", "muscle_bulk")
 MEDIAN_DERIVED = ("median_days", "median_lower", "median_upper")
 
 
 def write_cubes(episodes: pd.DataFrame, out: StageOutput) -> None:
-    """Episodes in the duration analysis by region x product x exercise tier x muscle bulk:
-    every ``n_episodes`` of the stage is a margin of it."""
+    """Episodes in the duration analysis by region x product x exercise tier x muscle bulk
+    (every network ``n_episodes`` of the stage is a margin of it) and by clinic x region (the
+    clinic pages' table). The two share only the region: no cycle of shared dims."""
     rows = episodes.loc[episodes["in_duration_analysis"].astype(bool)]
     levels = {v: sorted(episodes[v].dropna().astype(str).unique()) for v in STRATA}
     out.cube(DURATION_CUBE, "duration_episodes", grid_counts(rows, levels), STRATA)
+    by_clinic = {v: sorted(episodes[v].dropna().astype(str).unique()) for v in CLINIC_DIMS}
+    out.cube(CLINIC_CUBE, "duration_episodes", grid_counts(rows, by_clinic), CLINIC_DIMS)
 
 
 def _episode_counts(by: str = "region") -> tuple[Count, ...]:
@@ -55,6 +60,9 @@ def write_study(study: SurvivalStudy, cfg: SurvivalStudyConfig, out: StageOutput
     """Write every table and figure of ``study`` and record sections and headlines in ``out``."""
     with theme():
         _clinic_medians(study, out)
+        record_clinic_durations(
+            study.nonparametric.median_by_clinic_region, cfg.survival.turnbull_min_episodes, out
+        )
         _nonparametric(study, cfg, out)
         _regression(study, out)
         _retreatment(study, out)
@@ -89,6 +97,31 @@ def _clinic_medians(study: SurvivalStudy, out: StageOutput) -> None:
         "Turnbull survival curves of effect duration by region with 95% bands",
         figures.fig_survival_by_region,
         {"curves": "turnbull_curves", "numbers": "numbers_known_effective"},
+    )
+
+
+def record_clinic_durations(table: pd.DataFrame, min_episodes: int, out: StageOutput) -> None:
+    """Write ``median_duration_by_clinic_region`` (for download and the clinic pages; no
+    section of its own): episodes are cells of the clinic x region cube (a cell without
+    episodes has no row), patients an own count bounded by them, the medians withheld with a
+    suppressed count, and ``too_few_to_estimate`` declared as saying whether the episodes are
+    below ``min_episodes`` (so that a missing estimate narrows no suppressed count)."""
+    by = {d: d for d in CLINIC_DIMS}
+    out.table(
+        table,
+        "median_duration_by_clinic_region",
+        caption="Median duration (days) by clinic and region",
+        counts=(
+            Count("n_episodes", cube=CLINIC_CUBE, by=by, complete=True),
+            Count(
+                "n_patients",
+                family="duration_patients_by_clinic_region",
+                by=by,
+                at_most="n_episodes",
+            ),
+        ),
+        derived_columns=MEDIAN_DERIVED,
+        below=(Below("too_few_to_estimate", "n_episodes", min_episodes),),
     )
 
 
@@ -165,6 +198,12 @@ def _regression(study: SurvivalStudy, out: StageOutput) -> None:
         latex=True,
     )
     sec.table(reg.time_ratios, "aft_time_ratios", "Time ratios with 95% CI", latex=True)
+    sec.table(
+        reg.unadjusted_time_ratios,
+        "aft_unadjusted_time_ratios",
+        f"Unadjusted time ratios: one {reg.family} AFT model per candidate predictor "
+        "(patient-clustered 95% CI), with the adjusted time ratio beside each",
+    )
     sec.table(
         reg.cycle_effect,
         "cycle_effect",
@@ -307,7 +346,12 @@ def methods_text(study: SurvivalStudy, cfg: SurvivalStudyConfig) -> str:
         f"{kkt['turnbull_boot_not_converged']} replicates did not reach it, largest violation "
         f"{kkt['turnbull_boot_max_kkt_violation']:.1e}); groups compared by a generalised "
         "log-rank score test (Fay 1999 logrank scores) with patient-clustered variance, "
-        "stratified by region for non-region factors. Regression: interval-censored AFT models "
+        "stratified by region for non-region factors. Medians per clinic and region: the same "
+        "NPMLE and patient bootstrap within each clinic x region cell with at least "
+        f"{s.turnbull_min_episodes} episodes, smaller cells listed without estimates "
+        f"({study.nonparametric.clinic_boot_not_converged} bootstrap replicates of these "
+        "medians did not reach the stopping rule). "
+        "Regression: interval-censored AFT models "
         f"({', '.join(s.families)}) fitted by Newton-Raphson with analytic gradient and Hessian "
         "(survreg's algorithm; converged when the largest scaled gradient component "
         f"|g_k| max(1, |theta_k|)/max(1, |loglik|) <= {s.aft.gradient_tol:g}; largest absolute "
@@ -316,9 +360,12 @@ def methods_text(study: SurvivalStudy, cfg: SurvivalStudyConfig) -> str:
         f"with a knot at {2**cfg.model.dose_knot_log2:g}x the reference, region-specific slopes "
         f"kept only if a likelihood-ratio test (alpha {s.region_slope_alpha}) and AIC support "
         "them; standard errors are patient-clustered sandwich estimates from the analytic "
-        "per-episode scores. The cycle-number time ratio of this marginal model is "
-        "population-averaged and biased by informative cycle accumulation (short-duration "
-        "patients accumulate cycles); the patient-frailty advice model estimates it. Time to "
+        "per-episode scores. Unadjusted associations: one AFT model of the chosen family per "
+        "candidate predictor (region, product, the dose spline, and each patient term alone), "
+        "with the same patient-clustered intervals. The cycle-number time ratio of this "
+        "marginal model is population-averaged and biased by informative cycle accumulation "
+        "(short-duration patients accumulate cycles); the patient-frailty advice model "
+        "estimates it. Time to "
         f"re-treatment: Cox model ({s.cox.ties} ties, Newton-Raphson converged on the score, "
         f"tolerance {s.cox.gradient_tol:g}) with patient-clustered sandwich variance; "
         "proportional hazards tested per covariate by "

@@ -21,6 +21,7 @@ from analysis.survival import aft, cox, cv, nonparametric
 from analysis.survival.config import SurvivalConfig, SurvivalStudyConfig
 from analysis.survival.covariates import (
     CYCLE,
+    DesignSpec,
     check_columns,
     design_matrix,
     duration_frame,
@@ -55,6 +56,19 @@ class Nonparametric:
     median_by_region: pd.DataFrame
     logrank_tests: pd.DataFrame
     levels_not_estimated: int
+    median_by_clinic_region: pd.DataFrame
+    clinic_boot_not_converged: int = 0
+
+    def clinic_metrics(self) -> dict:
+        """Clinic x region cells estimated and not (too few episodes), and bootstrap replicates
+        of their medians that did not reach the KKT rule."""
+        table = self.median_by_clinic_region
+        too_few = table["too_few_to_estimate"].astype(bool)
+        return {
+            "turnbull_clinic_region_cells_estimated": int((~too_few).sum()),
+            "turnbull_clinic_region_cells_not_estimated": int(too_few.sum()),
+            "turnbull_clinic_region_boot_not_converged": self.clinic_boot_not_converged,
+        }
 
     def kkt_metrics(self) -> dict:
         """Largest KKT violation of the Turnbull fits and of their bootstrap replicates."""
@@ -77,6 +91,7 @@ class Regression:
     coefficients_all_families: pd.DataFrame
     dose_slope_test: pd.DataFrame
     time_ratios: pd.DataFrame
+    unadjusted_time_ratios: pd.DataFrame
     model_curves: pd.DataFrame
     dose_response: pd.DataFrame
     cycle_effect: pd.DataFrame
@@ -151,6 +166,7 @@ class SurvivalStudy:
             },
             "ph_failing_terms": len(self.retreatment.ph_actions),
             "turnbull_levels_not_estimated": self.nonparametric.levels_not_estimated,
+            **self.nonparametric.clinic_metrics(),
             **self.nonparametric.kkt_metrics(),
         }
 
@@ -239,13 +255,93 @@ def nonparametric_results(
                 )
             n_too_few += too_few["level"].nunique()
     summary = pd.concat(summaries, ignore_index=True)
+    by_clinic, not_converged = median_by_clinic_region(df, s, seed)
+    log(
+        f"Turnbull by clinic x region: {int((~by_clinic['too_few_to_estimate']).sum())} of "
+        f"{len(by_clinic)} cells estimated (the others have fewer than "
+        f"{s.turnbull_min_episodes} episodes)"
+    )
     return Nonparametric(
         estimates=summary,
         curves=pd.concat(curves, ignore_index=True),
         median_by_region=_median_by_region(summary),
         logrank_tests=_logrank_tests(df, s.strata),
         levels_not_estimated=n_too_few,
+        median_by_clinic_region=by_clinic,
+        clinic_boot_not_converged=not_converged,
     )
+
+
+#: Seed of the k-th clinic x region bootstrap: ``seed + CLINIC_SEED_OFFSET + k`` (the strata
+#: use ``seed + 1000 j + level``, far below).
+CLINIC_SEED_OFFSET = 100_000
+#: Columns of :func:`median_by_clinic_region`, in order.
+CLINIC_REGION_COLUMNS = [
+    "clinic",
+    "region",
+    "n_episodes",
+    "n_patients",
+    "too_few_to_estimate",
+    "median_days",
+    "median_lower",
+    "median_upper",
+]
+
+
+def median_by_clinic_region(
+    df: pd.DataFrame, s: SurvivalConfig, seed: int
+) -> tuple[pd.DataFrame, int]:
+    """Turnbull median duration per clinic x region with a patient-bootstrap interval.
+
+    Every clinic x region cell with an episode in the duration analysis has a row (episodes,
+    patients); a cell with fewer than ``s.turnbull_min_episodes`` episodes is flagged
+    ``too_few_to_estimate`` and has no estimate, as :func:`~analysis.survival.nonparametric.
+    turnbull_by` lists small strata. Estimated cells use the configured bootstrap replicates
+    and interval level (patients resampled with all their episodes of the cell).
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        The table (:data:`CLINIC_REGION_COLUMNS`) and the number of bootstrap replicates, over
+        every cell, that did not reach the KKT rule.
+    """
+    check_columns(df, ("clinic", "region", "patient_key"), "episodes")
+    rows, not_converged = [], 0
+    groups = df.groupby(["clinic", "region"], sort=True, observed=True)
+    for k, ((clinic, region), sub) in enumerate(groups):
+        row = {
+            "clinic": str(clinic),
+            "region": str(region),
+            "n_episodes": len(sub),
+            "n_patients": int(sub["patient_key"].nunique()),
+            "too_few_to_estimate": len(sub) < s.turnbull_min_episodes,
+            "median_days": np.nan,
+            "median_lower": np.nan,
+            "median_upper": np.nan,
+        }
+        if not row["too_few_to_estimate"]:
+            res = nonparametric.turnbull(
+                sub["dur_lower_days"].to_numpy(),
+                sub["dur_upper_days"].to_numpy(),
+                sub["patient_key"].to_numpy(),
+                n_boot=s.bootstrap_replicates,
+                seed=seed + CLINIC_SEED_OFFSET + k,
+                ci_level=s.ci_level,
+                report_weeks=(),
+                grid_days=np.array([0.0]),
+                group=f"clinic={clinic}, region={region}",
+                kkt_tol=s.turnbull_kkt_tol,
+                max_iter=s.turnbull_max_iter,
+            )
+            median = res.summary.set_index("quantity").loc["median_duration"]
+            row |= {
+                "median_days": median["estimate"],
+                "median_lower": median["lower"],
+                "median_upper": median["upper"],
+            }
+            not_converged += int(median["n_boot_not_converged"])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=CLINIC_REGION_COLUMNS), not_converged
 
 
 def _median_by_region(summary: pd.DataFrame) -> pd.DataFrame:
@@ -294,6 +390,15 @@ def regression_results(df: pd.DataFrame, cfg: SurvivalStudyConfig) -> Regression
         max_iter=s.aft.max_iter,
     )
     best = per_region if slope_test.region_specific else common
+    unadjusted = aft.unadjusted_time_ratios(
+        df,
+        spec,
+        choice.chosen,
+        ci_level=s.ci_level,
+        gradient_tol=s.aft.gradient_tol,
+        max_iter=s.aft.max_iter,
+    )
+    time_ratios = time_ratio_table(best)
     return Regression(
         model_choice=choice.aic_table,
         fit=best,
@@ -301,7 +406,8 @@ def regression_results(df: pd.DataFrame, cfg: SurvivalStudyConfig) -> Regression
             [f.summary for f in choice.fits.values()], ignore_index=True
         ),
         dose_slope_test=pd.DataFrame([vars(slope_test)]),
-        time_ratios=time_ratio_table(best),
+        time_ratios=time_ratios,
+        unadjusted_time_ratios=unadjusted_table(unadjusted, time_ratios, best.spec),
         model_curves=aft.marginal_survival(best, df, "region", s.curve_grid[1:]),
         dose_response=dose_response(best, df, cfg),
         cycle_effect=cycle_effect_table(best, s.ci_level),
@@ -330,6 +436,41 @@ def time_ratio_table(fit: aft.AFTResult) -> pd.DataFrame:
     s["unit"] = s["term"].map(lambda t: term_unit(t, fit.spec.knot))
     s["percent_change"] = 100 * (s["time_ratio"] - 1)
     return s[TIME_RATIO_COLUMNS].reset_index(drop=True)
+
+
+#: Columns of the unadjusted time-ratio table, in order.
+UNADJUSTED_COLUMNS = [
+    "predictor",
+    "term",
+    "label",
+    "unit",
+    "time_ratio",
+    "time_ratio_lower",
+    "time_ratio_upper",
+    "p",
+    "adjusted_time_ratio",
+    "adjusted_time_ratio_lower",
+    "adjusted_time_ratio_upper",
+    "family",
+    "note",
+]
+
+
+def unadjusted_table(
+    unadjusted: pd.DataFrame, adjusted: pd.DataFrame, spec: DesignSpec
+) -> pd.DataFrame:
+    """Unadjusted time ratios (one AFT per candidate predictor) with labels, units and the
+    chosen model's adjusted time ratio of the same term beside each (missing where the chosen
+    model codes the term differently, e.g. region-specific dose slopes)."""
+    out = unadjusted.copy()
+    out["label"] = out["term"].map(spec.label)
+    out.loc[out["term"] == CYCLE, "label"] += ", marginal"
+    out["unit"] = out["term"].map(lambda t: term_unit(t, spec.knot))
+    beside = adjusted[["term", "time_ratio", "time_ratio_lower", "time_ratio_upper"]].rename(
+        columns=lambda c: c if c == "term" else f"adjusted_{c}"
+    )
+    out = out.merge(beside, on="term", how="left", validate="1:1")
+    return out[UNADJUSTED_COLUMNS].reset_index(drop=True)
 
 
 #: Columns of ``cycle_effect.csv`` (the report may add the frailty model's row beside it).

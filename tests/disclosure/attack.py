@@ -196,8 +196,15 @@ def memberships(injectors: pd.DataFrame, clinics: pd.DataFrame, limit: int = 20)
 # ------------------------------------------------------------------------------------------
 # The attack
 # ------------------------------------------------------------------------------------------
-def attack(reports: Path, min_treatments_to_judge: float | None = None) -> pd.DataFrame:
+def attack(
+    reports: Path,
+    min_treatments_to_judge: float | None = None,
+    min_episodes_to_estimate: float | None = None,
+) -> pd.DataFrame:
     """Feasible interval of every suppressed count under ``reports`` (see the module doc).
+
+    ``min_episodes_to_estimate`` (params ``survival.turnbull_min_episodes``): what a shown
+    ``too_few_to_estimate`` flag of the clinic duration table says about its count.
 
     The attacker tries the injector-to-clinic assignments the ``n_treatments`` columns allow
     until one is consistent with everything released (the true one always is)."""
@@ -211,6 +218,7 @@ def attack(reports: Path, min_treatments_to_judge: float | None = None) -> pd.Da
         _touchups(reports, lp, min_treatments_to_judge)
         _cohort(reports, lp, regions_of)
         _survival(reports, lp)
+        _clinic_durations(reports, lp, min_episodes_to_estimate)
         if lp.feasible():
             return lp.intervals()
     raise AssertionError("no injector-to-clinic assignment fits what is released")
@@ -493,3 +501,22 @@ def _survival(reports: Path, lp: Program) -> None:
                     lp.eq.append((_minus(lp, [key], [("D", "region", region)]), 0.0))
                 lp.at_most([key], prev)
                 prev = [key]
+
+
+def _clinic_durations(reports: Path, lp: Program, min_episodes) -> None:
+    """Episodes in the duration analysis per clinic x region: a missing cell is zero, the
+    cells of a region add up to its network count, patients never exceed episodes, and a shown
+    ``too_few_to_estimate`` flag bounds the cell."""
+    table = _read(reports, "survival/median_duration_by_clinic_region.csv")
+    if table is None:
+        return
+    for pos, r in enumerate(table.to_dict("records")):
+        where = f"survival/median_duration_by_clinic_region, row {pos + 1}"
+        cell = [("Dc", r["clinic"], r["region"])]
+        lp.publish(cell, r["n_episodes"], f"{where}, n_episodes")
+        lp.publish([("DPc", r["clinic"], r["region"])], r["n_patients"], f"{where}, n_patients")
+        lp.at_most([("DPc", r["clinic"], r["region"])], cell)
+        _judged(lp, lp.terms(cell), r.get("too_few_to_estimate"), min_episodes)
+    for region, rows in table.groupby("region"):
+        cells = [("Dc", c, region) for c in rows["clinic"]]
+        lp.eq.append((_minus(lp, cells, [("D", "region", region)]), 0.0))

@@ -79,6 +79,6 @@ def test_the_repository_reports_resist_the_attack(repo_root, params):
         pytest.skip("the pipeline has not released reports/ with the disclosure layer yet")
     config = DisclosureConfig.from_params(params)
     threshold = params["complications"]["min_treatments_to_judge"]
-    intervals = attack(reports, threshold)
+    intervals = attack(reports, threshold, params["survival"]["turnbull_min_episodes"])
     bad = narrowed(intervals, config)
     assert bad.empty, bad.to_string()

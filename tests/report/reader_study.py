@@ -88,6 +88,35 @@ def _flag(
     return str(frame.loc[k, level]), str(outcome).replace("_", " ")
 
 
+#: params ``survival.turnbull_min_episodes`` of the fake clinic duration table
+MIN_EPISODES = 20
+
+
+def clinic_durations(episodes: pd.DataFrame) -> pd.DataFrame:
+    """The columns of ``median_duration_by_clinic_region``: every clinic x region cell of the
+    synthetic cohort with a share of its episodes in the duration analysis (all, a quarter or
+    a twentieth, in turn: so that some cells are too few to estimate and some are small
+    counts), cells under :data:`MIN_EPISODES` without an estimate (fake medians)."""
+    cells = episodes.groupby(["clinic", "region"], sort=True)
+    share = np.resize([1.0, 0.25, 0.05], cells.ngroups)
+    n = np.maximum(1, np.floor(cells.size().to_numpy() * share)).astype(int)
+    frame = pd.DataFrame(
+        {
+            "n_episodes": n,
+            "n_patients": np.minimum(n, cells["patient_key"].nunique().to_numpy()),
+        },
+        index=cells.size().index,
+    ).reset_index()
+    frame["too_few_to_estimate"] = frame["n_episodes"] < MIN_EPISODES
+    rng = np.random.default_rng(5)
+    median = rng.uniform(90, 170, len(frame)).round(2)
+    estimated = ~frame["too_few_to_estimate"]
+    frame["median_days"] = np.where(estimated, median, np.nan)
+    frame["median_lower"] = np.where(estimated, median - 11.5, np.nan)
+    frame["median_upper"] = np.where(estimated, median + 12.25, np.nan)
+    return frame
+
+
 def write_reader_fakes(results: Path, episodes: pd.DataFrame, fakes: dict[str, dict]) -> dict:
     """Write the tables and add them to the fake manifests (written again); returns the
     flagged (level, provider, outcome) triples."""
@@ -122,6 +151,17 @@ def write_reader_fakes(results: Path, episodes: pd.DataFrame, fakes: dict[str, d
                     "figures": [],
                 }
             )
+    write_csv(
+        clinic_durations(episodes), results / "survival" / "median_duration_by_clinic_region.csv"
+    )
+    fakes["survival"].setdefault("tables", []).append(
+        {
+            "path": "median_duration_by_clinic_region.csv",
+            "caption": "Median duration by clinic and region",
+            "count_columns": ["n_episodes", "n_patients"],
+            "derived_columns": ["median_days", "median_lower", "median_upper"],
+        }
+    )
     for name, man in fakes.items():
         write_json(man, results / name / "manifest.json")
     return {"flagged": flagged}

@@ -250,7 +250,7 @@ def test_manuscript_numbers_are_the_released_ones(built_report):
             assert re.search(rf"\| {row.region} \| suppressed \| suppressed \|", markdown)
         else:
             median = format_number(float(row.median_days))
-            expected = f"{median} ({format_number(float(row.lower))}–"
+            expected = f"{median} ({format_number(float(row.median_lower))}–"
             assert re.search(rf"\| {row.region} \|.*\| {re.escape(expected)}", markdown), row
     at_glance = pd.read_csv(reports / "cohort" / "cohort_at_glance.csv").set_index("measure")
     n_episodes = at_glance.loc["n_episodes", "value"]
@@ -270,3 +270,46 @@ def test_p_values_print_as_less_than_one_in_a_thousand():
     shown = format_table(pd.DataFrame({"p": [8.86e-204, 0.0123, 0.5], "p_above_1": [0.1] * 3}))
     assert [row[0] for row in shown] == ["<0.001", "0.012", "0.50"]
     assert shown[0][1] == "0.1"  # a posterior probability is not a p-value
+
+
+def _checklist_row(markdown: str, appendix: str, item: str) -> list[str]:
+    return next(r for r in _checklist_rows(markdown, appendix) if r[0] == item)
+
+
+def test_follow_up_is_summarised_from_the_released_table_and_answers_strobe_14c(
+    built_report, synthetic
+):
+    reports = built_report["reports"]
+    markdown = (reports / "manuscript" / "manuscript.md").read_text()
+    table = pd.read_csv(reports / "cohort" / "follow_up_summary.csv").set_index("measure")
+    section = markdown.split("### Follow-up", 1)[1].split("\n### ", 1)[0]
+    fu = table.loc["follow_up_days"]
+    median = f"{format_number(float(fu['median']), 0)} days (IQR {format_number(fu['q1'], 0)}–"
+    assert f"a median of {median}" in section
+    assert f"{format_number(float(fu['total']), 1)} person-years in total" in section
+    episodes = synthetic[0]
+    assert int(table.loc["episodes_per_patient", "total"]) == len(episodes)
+    assert "source: `reports/cohort/follow_up_summary.csv`" in section
+    status, where = _checklist_row(markdown, "Appendix A: STROBE checklist", "14c")[3:]
+    assert status == "yes" and "(#follow_up)" in where
+
+
+def test_tripod_title_and_unadjusted_associations_are_answered(built_report):
+    markdown = (built_report["reports"] / "manuscript" / "manuscript.md").read_text()
+    lines = markdown.splitlines()
+    subtitle = lines[2]
+    assert subtitle.startswith("*Development of a multivariable prediction model")
+    assert "duration of effect" in subtitle and "patients receiving" in subtitle
+    status, where = _checklist_row(markdown, "Appendix B: TRIPOD checklist", "1")[3:]
+    assert status == "yes" and "[Subtitle](#" in where
+    unadjusted = pd.read_csv(
+        built_report["reports"] / "survival" / "aft_unadjusted_time_ratios.csv"
+    )
+    section = markdown.split("### Unadjusted associations", 1)[1].split("\n### ", 1)[0]
+    for row in unadjusted.itertuples(index=False):
+        shown = f"{format_number(row.time_ratio)} ({format_number(row.time_ratio_lower)}–"
+        assert f"| {row.label} | {shown}" in section, row.label
+    status, where = _checklist_row(markdown, "Appendix B: TRIPOD checklist", "14b")[3:]
+    assert status == "yes" and "(#unadjusted_associations)" in where
+    status, where = _checklist_row(markdown, "Appendix A: STROBE checklist", "16a")[3:]
+    assert status == "yes" and "(#unadjusted_associations)" in where

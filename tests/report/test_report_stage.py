@@ -102,7 +102,9 @@ def test_research_tables_are_exported_as_csv_and_latex(built_report):
         f"{stem}.{ext}"
         for stem in (
             "cohort-table1",
+            "cohort-follow_up_summary",
             "survival-time_ratios",
+            "survival-aft_unadjusted_time_ratios",
             "cohort-data_quality",
             "cohort-disclosure_audit",
         )

@@ -99,3 +99,21 @@ def test_every_stratum_level_is_in_the_turnbull_table(stage_out, small_episodes)
         too_few += len(small)
     assert too_few >= 1
     assert metrics["turnbull_levels_not_estimated"] == too_few
+
+
+def test_every_clinic_region_cell_is_in_the_clinic_table(stage_out, small_episodes):
+    table = pd.read_csv(stage_out / "survival" / "median_duration_by_clinic_region.csv")
+    analysed = small_episodes[small_episodes["in_duration_analysis"]]
+    counts = analysed.groupby(["clinic", "region"]).size()
+    by_cell = table.set_index(["clinic", "region"])["n_episodes"]
+    assert by_cell.to_dict() == {(str(c), str(r)): int(n) for (c, r), n in counts.items()}
+    metrics = json.loads((stage_out / "metrics" / "survival.json").read_text())
+    estimated = table.loc[~table["too_few_to_estimate"]]
+    assert metrics["turnbull_clinic_region_cells_estimated"] == len(estimated)
+    assert estimated["median_days"].notna().all()
+    assert (estimated["median_lower"] <= estimated["median_days"]).all()
+    unadjusted = pd.read_csv(stage_out / "survival" / "aft_unadjusted_time_ratios.csv")
+    adjusted = pd.read_csv(stage_out / "survival" / "aft_time_ratios.csv")
+    assert set(unadjusted["term"]) >= set(adjusted["term"]) - {
+        t for t in adjusted["term"] if t.startswith("dose_slope_below_knot_")
+    }

@@ -1,0 +1,86 @@
+"""The clinic pages' duration section (analysis/report/outcomes.py), without a browser: each
+clinic's median days per region beside the network's, from the released tables of the
+synthetic study (``built_report``: real describe, disclose and report stages, fake model
+stages with a clinic x region duration table, some of whose counts are small)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis.disclosure import SUPPRESSED
+from analysis.report.outcomes import TOO_FEW, build_page
+from analysis.report.readers import Released
+
+THIS = "This clinic: median days (95% CI)"
+NETWORK = "Network: median days (95% CI)"
+
+
+def _interval(value, lower, upper) -> str:
+    return f"{float(value):.0f} ({float(lower):.0f}–{float(upper):.0f})"
+
+
+@pytest.fixture(scope="module")
+def released(built_report) -> Released:
+    return Released(built_report["reports"], min_count=5)
+
+
+@pytest.fixture(scope="module")
+def tables(built_report) -> tuple[pd.DataFrame, pd.DataFrame]:
+    survival = built_report["reports"] / "survival"
+    read = {"dtype": str, "keep_default_na": False}
+    return (
+        pd.read_csv(survival / "median_duration_by_clinic_region.csv", **read),
+        pd.read_csv(survival / "median_duration_by_region.csv", **read).set_index("region"),
+    )
+
+
+def test_each_clinic_page_shows_its_medians_beside_the_networks(released, tables):
+    by_clinic, network = tables
+    suppressed = too_few = 0
+    for clinic, mine in by_clinic.groupby("clinic"):
+        page = build_page(released, clinic)
+        section = next(s for s in page.sections if s.section_id == "duration")
+        table = section.tables[0]
+        assert table.keys == list(mine["region"])  # every region of the clinic, no other
+        for _, row in mine.iterrows():
+            shown = table.cell(row["region"], THIS)
+            if row["median_days"] == SUPPRESSED:
+                assert shown == SUPPRESSED
+                suppressed += 1
+            elif row["too_few_to_estimate"] == "True":
+                assert shown == TOO_FEW
+                too_few += 1
+            else:
+                assert shown == _interval(
+                    row["median_days"], row["median_lower"], row["median_upper"]
+                )
+            assert table.cell(row["region"], "Treatments assessed") == row["n_episodes"]
+            if row["region"] in network.index:
+                net = network.loc[row["region"]]
+                expected = (
+                    SUPPRESSED
+                    if SUPPRESSED in (net["median_days"], net["median_lower"])
+                    else _interval(net["median_days"], net["median_lower"], net["median_upper"])
+                )
+                assert table.cell(row["region"], NETWORK) == expected
+            else:
+                assert table.cell(row["region"], NETWORK) == "not estimated"
+    assert suppressed and too_few  # the synthetic cohort has both kinds of cell
+
+
+def test_the_network_page_keeps_the_network_table(released, tables):
+    _by_clinic, network = tables
+    page = build_page(released, None)
+    section = next(s for s in page.sections if s.section_id == "duration")
+    assert section.tables[0].keys == list(network.index)
+    assert THIS not in section.tables[0].columns
+    assert "each clinic's page" in section.text
+
+
+def test_the_written_clinic_page_has_the_section(built_report, tables):
+    by_clinic, _network = tables
+    clinic = sorted(by_clinic["clinic"])[0]
+    html = (built_report["reports"] / "clinics" / f"{clinic}.html").read_text()
+    assert "How long treatments last: this clinic and the network" in html
+    assert THIS in html and NETWORK in html
