@@ -143,7 +143,6 @@ def _validation_tables(study: AdviceStudy, out: StageOutput) -> None:
             Count("n_patients", family="advice_validation_patients", by={"patients": "subset"}),
             Count("n_episodes", family="advice_validation_episodes", by={"patients": "subset"}),
         ),
-        latex=True,
     )
     sec.table(
         v.calibration,

@@ -129,8 +129,9 @@ class AdviceValidation:
     def metrics(self) -> dict:
         """Small metrics for ``dvc metrics show``: both models, all patients."""
         s = self.summary[self.summary["patients"] == ALL_PATIENTS]
+        keys = {BAYES: "bayesian_frailty_aft", FREQ: "frequentist_aft"}
         out: dict = {
-            model: {r.metric: r.estimate for r in grp.itertuples()}
+            keys[str(model)]: {r.metric: r.estimate for r in grp.itertuples()}
             for model, grp in s.groupby("model", sort=False)
         }
         out["pareto_k_over_0_7"] = self.pareto_k_over_0_7

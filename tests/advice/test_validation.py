@@ -166,4 +166,4 @@ def test_stage_writes_both_tables_and_states_the_method(
     assert f"{validation.pareto_k_over_0_7} of {validation.n_patients} patients" in (
         manifest.methods
     )
-    assert study.metrics()["validation"][BAYES]["c_harrell_interval"] > 0.5
+    assert study.metrics()["validation"]["bayesian_frailty_aft"]["c_harrell_interval"] > 0.5
