@@ -52,6 +52,12 @@ The frequentist AFT on the same patients
     are trained on all other patients, the AFT's on (K-1)/K of them (a small advantage to the
     Bayesian model, 1/K of the data). The AFT's log score treats a patient's episodes as
     independent, as that model does.
+
+Cost
+    One pass over the stored draws (population S(t) per draw, exact for the log-normal), five
+    AFT fits and the calibration bootstraps: 53 s on the demo cohort (4,901 patients, 20,575
+    episodes, 1,000 draws) on two busy cores, peak memory 0.8 GB; a NUTS refit per fold would
+    cost minutes each.
 """
 
 from __future__ import annotations

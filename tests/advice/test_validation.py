@@ -93,6 +93,28 @@ def test_table_has_both_models_both_subsets_and_sane_values(validation, advice_f
 
 
 @slow
+def test_frequentist_rows_are_the_survival_stages_cross_validation(
+    validation, advice_fit, train, validation_config
+):
+    """The same folds, design and scoring as fit_survival's cv_aft (a reference implementation)."""
+    from analysis.advice.validation import aft_design
+    from analysis.survival.cv import cv_aft
+
+    ref = cv_aft(
+        train,
+        advice_fit.family,
+        aft_design(train, advice_fit.spec),
+        validation_config.folds,
+        tuple(validation_config.brier_weeks),
+    ).summary.set_index("metric")
+    s = validation.summary
+    mine = s[(s["model"] == FREQ) & (s["patients"] == ALL_PATIENTS)].set_index("metric")
+    for metric in ("c_harrell_interval", "integrated_brier"):
+        assert mine.loc[metric, "estimate"] == pytest.approx(ref.loc[metric, "estimate"], rel=1e-9)
+        assert mine.loc[metric, "fold_sd"] == pytest.approx(ref.loc[metric, "fold_sd"], rel=1e-6)
+
+
+@slow
 def test_log_scores_agree_with_arviz_loo_and_the_per_episode_quadrature(advice_fit, train):
     data = duration_data(train, advice_fit.spec)
     loo = loo_predictions(advice_fit.idata, data, advice_fit.family, (12.0, 16.0))
