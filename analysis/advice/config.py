@@ -66,9 +66,33 @@ class TableConfig:
 
 @dataclass(frozen=True)
 class ValidationConfig:
-    """Held-out validation (validation/validate_advice.py only)."""
+    """Validation of the advice model.
+
+    ``holdout_fraction``: held-out patients of validation/validate_advice.py. The others
+    configure fit-advice's out-of-sample validation for new patients
+    (:mod:`analysis.advice.validation`): the frequentist AFT's patient-grouped ``folds``, the
+    ``brier_weeks`` of the integrated Brier score, the ``calibration_weeks`` with their
+    ``risk_groups``, patient-bootstrap replicates and the KKT tolerance of each group's Turnbull
+    NPMLE, and the Pareto k above which PSIS is unreliable for a patient (``pareto_k_max``).
+    """
 
     holdout_fraction: float
+    folds: int
+    brier_weeks: tuple[float, ...]
+    calibration_weeks: tuple[float, ...]
+    risk_groups: int
+    calibration_bootstrap_replicates: int
+    calibration_kkt_tol: float
+    pareto_k_max: float
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise ConfigError(f"advice.validation.folds must be at least 2, got {self.folds}")
+        if len(self.brier_weeks) < 2 or list(self.brier_weeks) != sorted(self.brier_weeks):
+            raise ConfigError(
+                "advice.validation.brier_weeks must be at least two increasing weeks, got "
+                f"{list(self.brier_weeks)}"
+            )
 
 
 @dataclass(frozen=True)

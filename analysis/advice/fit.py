@@ -344,6 +344,18 @@ def subsample_patients(episodes: pd.DataFrame, max_patients: int | None, seed: i
     return episodes[episodes["patient_key"].isin(keep)]
 
 
+def training_episodes(episodes: pd.DataFrame, config: AdviceConfig, seed: int) -> pd.DataFrame:
+    """The episodes the final fit is trained on, in the order that numbers its patients.
+
+    Those in the duration analysis (``in_duration_analysis``) of at most
+    ``config.max_train_patients`` seeded patients (:func:`subsample_patients`); the stored
+    log-likelihood numbers the patients by first appearance in this table.
+    """
+    if "in_duration_analysis" in episodes.columns:
+        episodes = episodes[episodes["in_duration_analysis"].astype(bool)]
+    return subsample_patients(episodes, config.max_train_patients, seed)
+
+
 def fit_duration_models(
     episodes: pd.DataFrame,
     spec: AdviceSpec,
@@ -365,9 +377,7 @@ def fit_duration_models(
     ConvergenceError
         If the final fit of the chosen family fails the diagnostics gate.
     """
-    if "in_duration_analysis" in episodes.columns:
-        episodes = episodes[episodes["in_duration_analysis"].astype(bool)]
-    train = subsample_patients(episodes, config.max_train_patients, seed)
+    train = training_episodes(episodes, config, seed)
     spec = with_trained_ranges(spec, train)
     data = duration_data(train, spec)
     if len(config.families) == 1:  # nothing to compare: one fit, no LOO

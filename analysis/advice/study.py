@@ -3,8 +3,9 @@
 :func:`run_advice_study` codes the episodes with the study's vocabulary and the shared
 covariate specification, compares the families by PSIS-LOO and refits the chosen one
 (:func:`analysis.advice.fit.fit_duration_models`), and builds the report's advice table and
-the frailty model's cycle effect (:meth:`AdviceStudy.cycle_effect`). It touches no file: the
-stage stores the model and writes the tables.
+the frailty model's cycle effect (:meth:`AdviceStudy.cycle_effect`), and validates the advice
+for new patients beside the frequentist AFT (:mod:`analysis.advice.validation`). It touches no
+file: the stage stores the model and writes the tables.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.advice.config import AdviceStudyConfig
-from analysis.advice.fit import AdviceFit, fit_duration_models
+from analysis.advice.fit import AdviceFit, fit_duration_models, training_episodes
 from analysis.advice.predict import PosteriorDraws
 from analysis.advice.spec import spec_from_vocabulary
 from analysis.advice.table import advice_table
+from analysis.advice.validation import AdviceValidation, validate_new_patients
 from analysis.progress import ProgressFn, step
 from analysis.survival.covariates import CYCLE
 
@@ -33,11 +35,13 @@ CYCLE_FRAILTY_NOTE = (
 
 @dataclass(frozen=True)
 class AdviceStudy:
-    """The fitted model, the draws the advice uses, and the report's advice table."""
+    """The fitted model, the draws the advice uses, the report's advice table and the
+    out-of-sample validation for new patients (:mod:`analysis.advice.validation`)."""
 
     fit: AdviceFit
     draws: PosteriorDraws
     table: pd.DataFrame
+    validation: AdviceValidation | None = None
 
     def metrics(self) -> dict:
         """Small metrics for ``dvc metrics show``."""
@@ -66,6 +70,7 @@ class AdviceStudy:
             "tau_median": float(summary.loc["tau", "median"]),
             "sigma_median": float(summary.loc["sigma", "median"]),
             "share_floor_binds": float(self.table["floor_binds"].mean()),
+            "validation": self.validation.metrics() if self.validation is not None else None,
         }
 
     def cycle_effect(self) -> pd.DataFrame:
@@ -112,4 +117,10 @@ def run_advice_study(
     )
     with step(progress, "advice table"):
         table = advice_table(draws, cfg.advice)
-    return AdviceStudy(fit=fit, draws=draws, table=table)
+    validation = None
+    if fit.idata is not None:
+        train = training_episodes(episodes, cfg.advice, cfg.seed)
+        validation = validate_new_patients(
+            fit.idata, fit.family, fit.spec, train, cfg.advice.validation, cfg.seed, progress
+        )
+    return AdviceStudy(fit=fit, draws=draws, table=table, validation=validation)

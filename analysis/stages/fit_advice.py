@@ -23,13 +23,19 @@ Fits a Bayesian interval-censored accelerated-failure-time model of effect durat
 patient frailty, for each candidate family in params.yaml `advice.families` (log-normal,
 Weibull, log-logistic) on a patient subsample, each held to the diagnostics gate (R-hat, ESS,
 divergences); chooses the family by PSIS-LOO (or the stated `advice.default_family` when a
-comparison fit failed the gate), refits it on all patients, gates it, and writes:
+comparison fit failed the gate), refits it on all patients, gates it, validates the advice for
+new patients (leave-one-patient-out by PSIS, beside the frequentist AFT in patient-grouped
+folds), and writes:
 
   <models>/posterior.nc, <models>/spec.json   the stored model `bonta advise` reads
   <out>/advice_table.{csv,parquet}           region x dose x muscle bulk x exercise tier
   <out>/model_comparison.{csv,parquet}       LOO comparison, gate and Pareto k counts per family
   <out>/parameter_summary.{csv,parquet}      population parameters and time ratios
   <out>/cycle_effect.{csv,parquet}           the frailty model's time ratio per cycle doubling
+  <out>/advice_validation.{csv,parquet}      new patients: C, Brier, log score, vs frequentist AFT
+  <out>/advice_calibration.{csv,parquet}     calibration at the validation weeks, both models
+  <out>/advice_validation.{csv,parquet}      new-patient C, Brier, log score vs the frequentist AFT
+  <out>/advice_calibration.{csv,parquet}     calibration at 12, 16, 20 weeks, both models
   <out>/duration_by_dose.png, <out>/manifest.json, reports/metrics/advice.json
 Progress: one line per fit on stderr.
 """

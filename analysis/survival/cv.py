@@ -30,7 +30,7 @@ from sklearn.model_selection import GroupKFold
 
 from analysis.survival.aft import fit_aft
 from analysis.survival.covariates import DesignSpec
-from analysis.survival.nonparametric import DAYS_PER_WEEK, NPMLE, fit_npmle, turnbull
+from analysis.survival.nonparametric import DAYS_PER_WEEK, MAX_ITER, NPMLE, fit_npmle, turnbull
 
 
 def patient_groups(df: pd.DataFrame) -> np.ndarray:
@@ -187,8 +187,13 @@ def calibration_table(
     n_boot: int,
     seed: int,
     ci_level: float = 0.95,
+    kkt_tol: float = 1e-7,
+    max_iter: int = MAX_ITER,
 ) -> pd.DataFrame:
-    """Observed (Turnbull, patient bootstrap CI) vs mean predicted S(t) in predicted-risk groups."""
+    """Observed (Turnbull, patient bootstrap CI) vs mean predicted S(t) in predicted-risk groups.
+
+    ``kkt_tol``, ``max_iter``: stopping rule of each group's NPMLE (:func:`turnbull`).
+    """
     rows = []
     for w in weeks:
         col = f"pred_surv_week_{w:g}"
@@ -203,6 +208,8 @@ def calibration_table(
                 ci_level=ci_level,
                 report_weeks=(w,),
                 grid_days=np.array([w * DAYS_PER_WEEK]),
+                kkt_tol=kkt_tol,
+                max_iter=max_iter,
             )
             obs = tb.summary.iloc[1]
             rows.append(
