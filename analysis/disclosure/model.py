@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
 
+from analysis.disclosure.lp import OPTIMAL, UNBOUNDED, AuditLP
 from analysis.disclosure.spec import Below, Count, CubeRef, Mix, TableSum, norm
 from analysis.errors import BontaError
 
@@ -198,6 +199,10 @@ class LinkedTables:
         Every released table with count columns.
     """
 
+    #: "highs": every audit LP on one warm-started HiGHS model (:mod:`analysis.disclosure.lp`);
+    #: "linprog": each from scratch, the previous method (benchmarks/bench_disclose.py).
+    solver: str = "highs"
+
     def __init__(self, cubes: Iterable[tuple[CubeRef, pd.DataFrame]], tables: Iterable[TableDecl]):
         self.cubes: dict[str, Cube] = {}
         offset = 0
@@ -224,6 +229,7 @@ class LinkedTables:
         self.a_eq, self.b_eq = _matrix(rows_eq, n)
         self.values = np.array([c.value for c in self.cells])
         self._check_truth(rows_ub, rows_eq)
+        self._lp: AuditLP | None = None
 
     def _check_truth(self, rows_ub: list[dict], rows_eq: list[dict]) -> None:
         """The true counts must satisfy every relation (else a declaration is wrong)."""
@@ -491,17 +497,27 @@ class LinkedTables:
         return self._optimise(cell, 1.0, self.bounds(status))
 
     def _optimise(self, cell: int | np.integer, sign: float, bounds: list) -> float:
-        c = np.zeros(self.n)
-        c[self.n_x_of(cell)] = sign
-        res = _linprog(c, self.a_ub, self.b_ub, self.a_eq, self.b_eq, bounds)
-        if res.status == 3:
+        col = self.n_x_of(cell)
+        if self.solver == "linprog":  # the previous method, each LP from scratch (benchmark)
+            c = np.zeros(self.n)
+            c[col] = sign
+            res = _linprog(c, self.a_ub, self.b_ub, self.a_eq, self.b_eq, bounds)
+            status, value, message = res.status, res.fun, res.message
+        else:
+            if self._lp is None:
+                self._lp = AuditLP(self.a_ub, self.b_ub, self.a_eq, self.b_eq)
+            lower = np.array([-math.inf if lo is None else lo for lo, _ in bounds], dtype=float)
+            upper = np.array([math.inf if hi is None else hi for _, hi in bounds], dtype=float)
+            status, value = self._lp.solve(col, sign, lower, upper)
+            message = self._lp.message()
+        if status == UNBOUNDED:
             return -math.inf
-        if res.status != 0:
+        if status != OPTIMAL:
             raise DisclosureError(
-                f"the audit LP of {self.cells[cell].where()} failed: {res.message} (the released "
+                f"the audit LP of {self.cells[cell].where()} failed: {message} (the released "
                 "counts contradict their declarations)"
             )
-        return float(res.fun)
+        return float(value)
 
 
 def _linprog(c, a_ub, b_ub, a_eq, b_eq, bounds):

@@ -37,9 +37,12 @@ HERE = Path(__file__).resolve().parent
 COMPARED = (".csv", ".json", ".html", ".tex", ".png", ".parquet", ".pdf", ".md")
 
 #: Tiny cohort, fast sampling, and a gate that a few hundred draws can pass (tests only).
+#: On 2 cores one `dvc repro` of it takes about 5 minutes (fit_complications and fit_advice
+#: about 75 s each, mostly compiling 17 + 3 models; disclose about a minute).
 TINY = {
     "simulate.n_patients": 1000,
     "survival.bootstrap_replicates": 20,
+    "complications.sensitivity": False,  # the weak-prior refits: same code path, 4 more fits
     "complications.sampler": {
         "draws": 300,
         "tune": 400,
