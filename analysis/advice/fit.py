@@ -37,6 +37,8 @@ from analysis.survival.families import interval_loglik
 POPULATION_VARS: list[str] = ["mu_region", "beta", "dose_sd", "dose_region", "sigma", "tau"]
 #: Parameters the diagnostics gate checks (all population parameters).
 GATED_VARS: list[str] = POPULATION_VARS
+#: The gate's figures shown beside each comparison fit (model_comparison.csv: compare_<key>).
+GATE_SUMMARY = ("max_rhat", "min_ess_bulk", "min_ess_tail")
 #: ArviZ's warning when some Pareto k are large: counted in the comparison table instead.
 PARETO_K_WARNING = r"Estimated shape parameter of Pareto distribution is greater than"
 
@@ -201,6 +203,8 @@ def comparison_table(fits: dict[str, FamilyFit]) -> pd.DataFrame:
     ]
     out = out.rename(columns={"se": "elpd_se", "dse": "elpd_diff_se"})
     out["compare_fit_passed_gate"] = [fits[f].diagnostics["passed"] for f in out["family"]]
+    for key in GATE_SUMMARY:
+        out[f"compare_{key}"] = [fits[f].diagnostics[key] for f in out["family"]]
     out["pareto_k_over_0_7"] = [fits[f].diagnostics["pareto_k_over_0.7"] for f in out["family"]]
     out["pareto_k_over_1"] = [fits[f].diagnostics["pareto_k_over_1"] for f in out["family"]]
     return out
@@ -433,7 +437,13 @@ def fit_duration_models(
 
 def _report(progress: ProgressFn | None, what: str, fit: FamilyFit) -> None:
     if progress is not None:
-        gate = "passed the gate" if fit.gate_error is None else "FAILED the gate"
+        d = fit.diagnostics
+        gate = (
+            "passed the gate"
+            if fit.gate_error is None
+            else f"FAILED the gate: max R-hat {d['max_rhat']:.3f}, min ESS bulk "
+            f"{d['min_ess_bulk']:.0f}, tail {d['min_ess_tail']:.0f}"
+        )
         progress(f"{what} done, {gate} ({fit.seconds:.0f} s)")
 
 
@@ -452,6 +462,7 @@ def _single_comparison(fits: dict[str, FamilyFit]) -> pd.DataFrame:
                 "p_loo": loo.p_loo if loo is not None else np.nan,
                 "weight": 1.0,
                 "compare_fit_passed_gate": fit.diagnostics["passed"],
+                **{f"compare_{key}": fit.diagnostics[key] for key in GATE_SUMMARY},
                 "pareto_k_over_0_7": fit.diagnostics["pareto_k_over_0.7"],
                 "pareto_k_over_1": fit.diagnostics["pareto_k_over_1"],
             }

@@ -42,7 +42,9 @@ def _summary(advice_fit) -> pd.DataFrame:
     return advice_fit.summary.set_index("parameter")
 
 
-def test_the_simulators_family_is_chosen_by_a_trustworthy_loo_or_as_the_default(advice_fit):
+def test_the_simulators_family_is_chosen_by_a_trustworthy_loo_or_as_the_default(
+    advice_fit, advice_config
+):
     # the simulator draws log-normal durations (truth.json duration.distribution), which is
     # also the stated default (params advice.default_family)
     cmp = advice_fit.comparison
@@ -59,7 +61,16 @@ def test_the_simulators_family_is_chosen_by_a_trustworthy_loo_or_as_the_default(
         "elpd_se",
         "elpd_diff",
         "compare_fit_passed_gate",
+        "compare_max_rhat",
+        "compare_min_ess_bulk",
+        "compare_min_ess_tail",
     }
+    # a comparison fit that passed shows figures within the gate (the comparison uses the gate)
+    gate = advice_config.gate
+    ok = cmp[cmp["compare_fit_passed_gate"].astype(bool)]
+    assert (ok["compare_max_rhat"] <= gate.max_rhat).all()
+    assert (ok["compare_min_ess_bulk"] >= gate.min_ess_bulk).all()
+    assert (ok["compare_min_ess_tail"] >= gate.min_ess_tail).all()
 
 
 def test_chosen_fit_passed_the_gate(advice_fit):
