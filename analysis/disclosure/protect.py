@@ -68,7 +68,10 @@ class Protection:
         """Narrowest feasible interval of a suppressed cell that could be a small count (its
         interval reaches below ``min_count``); NaN if there is none."""
         could_be_small = self.audit.loc[self.audit["lower"] < min_count - _MOVED]
-        return float(could_be_small["width"].min()) if len(could_be_small) else math.nan
+        if not len(could_be_small):
+            return math.nan
+        # to the LP's tolerance: the simplex ends a width of 5 at 4.9999999999 or 5.0000000001
+        return round(float(could_be_small["width"].min()), 6)
 
 
 class ComplementError(DisclosureError):

@@ -199,7 +199,7 @@ def audit_table(
         ("suppressed: complements (secondary)", protection.n_secondary),
         (
             "narrowest feasible interval of a suppressed count that could be small (counts)",
-            round(protection.min_width(config.min_count), 6),  # LP tolerance
+            protection.min_width(config.min_count),
         ),
         ("protection width required (counts)", config.protection_width),
     ]
