@@ -82,7 +82,6 @@ class ValidationConfig:
     calibration_weeks: tuple[float, ...]
     risk_groups: int
     calibration_bootstrap_replicates: int
-    calibration_kkt_tol: float
     pareto_k_max: float
 
     def __post_init__(self) -> None:

@@ -526,7 +526,6 @@ def _calibration(
             cfg.risk_groups,
             n_boot=cfg.calibration_bootstrap_replicates,
             seed=seed,
-            kkt_tol=cfg.calibration_kkt_tol,
         )
         tables.append(table.assign(model=model))
     out = pd.concat(tables, ignore_index=True)

@@ -19,10 +19,11 @@ interval with the largest ``d_j`` if it violates the conditions; on the candidat
 quadratic model ``2 d'q - q'Qq/2`` with ``Q = sum_u (w_u / P_u^2) a_u a_u'`` (``Q p = d``) is
 maximised subject to ``sum q = 1`` (a Lagrange multiplier), candidates with ``q <= 0`` being
 dropped and the system re-solved; ``q - p`` is the search direction (the vertex direction
-towards ``argmax d`` if it does not ascend), and the step is halved until the log-likelihood
-does not fall. ``Q`` over s candidates is built in O(#blocks + s^2) from two-dimensional
-cumulative sums, because blocks are runs. Numba compiles the kernels on first use (a few
-seconds per process).
+towards ``argmax d`` if it does not ascend). The full step is taken when it does not lower the
+log-likelihood beyond rounding (it may empty a support point); otherwise the step maximises
+the log-likelihood on the segment, found from the sign of its exact derivative. ``Q`` over s
+candidates is built in O(#blocks + s^2) from two-dimensional cumulative sums, because blocks
+are runs. Numba compiles the kernels on first use (a few seconds per process).
 """
 
 from __future__ import annotations
@@ -191,29 +192,38 @@ def _newton_target(q, c, x0, dual_tol):
     z = x.copy()
     for _ in range(3 * s + 10):
         lam = 0.0
+        solved = False
         for _inner in range(s + 1):
             idx, sol, lam = _solve_sum_constrained(q, c, free)
             z[:] = 0.0
             for a in range(idx.size):
                 z[idx[a]] = sol[a]
             if np.all(sol > 0.0):
+                solved = True
                 break
+            # move towards the solution until the first free coordinate reaches 0; that one
+            # (the blocking coordinate, set to exactly 0: rounding would leave it at 1e-18 and
+            # the loop would stall) and any other at 0 leave the free set
             alpha = 1.0
+            blocking = -1
             for a in range(idx.size):
                 j = idx[a]
-                if sol[a] <= 0.0 and x[j] - sol[a] > 0.0:
-                    alpha = min(alpha, x[j] / (x[j] - sol[a]))
+                if sol[a] <= 0.0:
+                    ratio = x[j] / (x[j] - sol[a]) if x[j] - sol[a] > 0.0 else 0.0
+                    if ratio < alpha or blocking < 0:
+                        alpha = min(alpha, ratio)
+                        blocking = j
             for j in range(s):
                 x[j] = x[j] + alpha * (z[j] - x[j])
-                if free[j] and x[j] <= 1e-300:
+                if free[j] and x[j] <= 1e-15:
                     free[j] = False
                     x[j] = 0.0
-            # a coordinate with a non-positive solution that did not move must leave too
-            for a in range(idx.size):
-                if sol[a] <= 0.0 and x[idx[a]] <= 0.0:
-                    free[idx[a]] = False
+            free[blocking] = False
+            x[blocking] = 0.0
             if not free.any():
                 free[np.argmax(c)] = True
+        if not solved:
+            break  # x is feasible: a partial step is still an ascent candidate
         x[:] = z
         best = -1
         best_w = dual_tol
@@ -226,9 +236,62 @@ def _newton_target(q, c, x0, dual_tol):
                     best_w = w
                     best = j
         if best < 0:
-            return x
+            break
         free[best] = True
-    return x
+    for j in range(s):
+        x[j] = max(x[j], 0.0)
+    return x / x.sum()
+
+
+@numba.njit(nogil=True, cache=True)
+def _fill_probs(first, last, p, probs):
+    """Fill ``probs`` with each block's probability (zeros included)."""
+    cum = np.empty(p.size + 1)
+    cum[0] = 0.0
+    for j in range(p.size):
+        cum[j + 1] = cum[j] + p[j]
+    for u in range(first.size):
+        probs[u] = cum[last[u] + 1] - cum[first[u]]
+
+
+@numba.njit(nogil=True, cache=True)
+def noise_of(ll):
+    """Rounding scale of a log-likelihood value (changes below it are not measurable)."""
+    return 1e-13 * abs(ll)
+
+
+@numba.njit(nogil=True, cache=True)
+def _slope_at(ww, probs, probs_t, t):
+    """Derivative in ``t`` of ``sum_u w_u log(P_u + t (T_u - P_u))`` (``-inf`` where a block's
+    probability reaches 0)."""
+    acc = 0.0
+    for u in range(ww.size):
+        diff = probs_t[u] - probs[u]
+        pu = probs[u] + t * diff
+        if pu <= 0.0:
+            if diff < 0.0:
+                return -np.inf
+            continue
+        acc += ww[u] * diff / pu
+    return acc
+
+
+@numba.njit(nogil=True, cache=True)
+def _exact_step(ww, probs, probs_t):
+    """Step ``t`` in [0, 1] maximising the log-likelihood on the segment from ``p`` (block
+    probabilities ``probs``) to the target (``probs_t``): the full step if the derivative is
+    still non-negative there, else the root of the derivative by bisection. The derivative is
+    exact where differences of log-likelihood values are lost in rounding."""
+    if _slope_at(ww, probs, probs_t, 1.0) >= 0.0:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if _slope_at(ww, probs, probs_t, mid) >= 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 @numba.njit(nogil=True, cache=True)
@@ -248,6 +311,7 @@ def fit_blocks(first, last, w, p0, tol, max_iter):
     probs = np.empty(act.size)
     probs_new = np.empty(act.size)
     probs_em = np.empty(act.size)
+    probs_t = np.empty(act.size)
     ll = _block_probs(f, la, ww, p, probs)
     viol = np.inf
     best_p = p.copy()
@@ -256,37 +320,38 @@ def fit_blocks(first, last, w, p0, tol, max_iter):
     for it in range(max_iter + 1):
         d = _gradient(f, la, ww, probs, m)
         viol = d.max() / n - 1.0
-        if viol < best_viol:
+        improved = viol < best_viol
+        if improved:
             best_viol = viol
             best_p[:] = p
-        # stop at the tolerance, or when ten iterations in a row have not raised the
-        # log-likelihood beyond rounding (the floating-point limit). The violation itself
-        # need not fall every iteration: a mass moving into a new support point can raise it
-        # for a while (a rule on the violation stopped one demo subset at 3e-4, issue 13).
+        # stop at the tolerance, or after ten iterations in a row without progress (the
+        # floating-point limit; progress defined below)
         if viol <= tol or it == max_iter or stalled >= 10:
             return best_p, it, best_viol
         target = _newton_direction(f, la, ww, probs, p, d, n, tol)
-        noise = 1e-13 * abs(ll)
-        t = 1.0
-        accepted = False
-        for _ in range(60):
+        # the full step when it does not lower the log-likelihood beyond rounding (it may
+        # empty a support point), else the best step on the segment
+        ll_new = _block_probs(f, la, ww, target, probs_new)
+        p_new = target
+        if not ll_new >= ll - noise_of(ll):
+            _fill_probs(f, la, target, probs_t)
+            t = _exact_step(ww, probs, probs_t)
             p_new = p + t * (target - p)
             ll_new = _block_probs(f, la, ww, p_new, probs_new)
-            if ll_new >= ll - noise:
-                accepted = True
-                break
-            t *= 0.5
         # an EM step (p_j d_j / n, Turnbull's self-consistency update) never lowers the
         # log-likelihood; it wins where the quadratic model is poor (a support point whose
         # mass must grow many-fold)
         p_em = p * d / n
         ll_em = _block_probs(f, la, ww, p_em, probs_em)
-        if ll_em > ll_new + noise or not accepted:
-            p_new, ll_new, accepted = p_em, ll_em, ll_em >= ll - noise
+        if ll_em > ll_new + noise_of(ll):
+            p_new, ll_new = p_em, ll_em
             probs_new[:] = probs_em
-        if not accepted:
+        if not ll_new >= ll - noise_of(ll):
             return best_p, it, best_viol
-        stalled = stalled + 1 if ll_new <= ll + noise else 0
+        # progress = the log-likelihood rising beyond rounding, or a new smallest violation
+        # (near the maximum the gain per step, about (d - n)'Q^-1(d - n) / 2, falls below the
+        # log-likelihood's rounding while the violation still falls)
+        stalled = stalled + 1 if ll_new <= ll + noise_of(ll) and not improved else 0
         p = p_new
         ll = ll_new
         probs[:] = probs_new
@@ -308,10 +373,12 @@ def _newton_direction(f, la, ww, probs, p, d, n, tol):
     target = np.zeros(m)
     for a in range(cand.size):
         target[cand[a]] = z[a]
-    slope = -n
+    # the model's slope towards the target (>= 0 for the QP's maximiser, which is feasible:
+    # only a value below rounding, n x 1e-12, means that the quadratic model failed)
+    slope = 0.0
     for j in range(m):
-        slope += d[j] * target[j]
-    if not slope > 0.0:
+        slope += (d[j] - n) * target[j]
+    if not slope > -1e-12 * n:
         target[:] = 0.0
         target[np.argmax(d)] = 1.0
     return target

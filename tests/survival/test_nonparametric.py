@@ -107,15 +107,18 @@ def test_npmle_is_the_maximum_plain_em_converges_to():
     np.testing.assert_allclose(fit.survival(grid), em.survival(grid), atol=2e-4)
 
 
-def test_npmle_keeps_climbing_while_mass_moves_to_a_new_support_point():
+def test_npmle_reaches_the_kkt_conditions_where_an_active_set_step_used_to_stall():
     """A 657-episode risk group of the demo cohort (simulated bounds only) on which the solver
-    used to stop at a KKT violation of 2.9e-4: its violation rose and fell while the
-    log-likelihood still climbed, and a stopping rule on the violation took that for the
-    floating-point limit. It must now get within rounding of the maximum."""
+    used to stop at a KKT violation of 2.9e-4, then 2.2e-7 after 490 iterations: the active
+    set's blocking coordinate was left at 1e-18 instead of 0, the inner loop ran out and
+    returned an infeasible target with negative masses, which no later step could remove. It
+    must now meet a tight rule in a few Newton steps, with no negative mass."""
     data = pd.read_csv(Path(__file__).parent / "data" / "npmle_slow_support.csv")
-    fit = fit_npmle(data["dur_lower_days"].to_numpy(), data["dur_upper_days"].to_numpy())
-    assert fit.kkt_violation <= 1e-6
-    d = _dense_kkt(data["dur_lower_days"].to_numpy(), data["dur_upper_days"].to_numpy(), fit)
+    lower, upper = data["dur_lower_days"].to_numpy(), data["dur_upper_days"].to_numpy()
+    fit = fit_npmle(lower, upper, kkt_tol=1e-10)
+    assert fit.kkt_violation <= 1e-10 and fit.n_iter <= 20
+    assert fit.mass.min() >= 0.0 and fit.mass.sum() == pytest.approx(1.0, abs=1e-12)
+    d = _dense_kkt(lower, upper, fit)
     assert d.max() - 1 == pytest.approx(fit.kkt_violation, abs=1e-12)
 
 
