@@ -13,9 +13,11 @@ refitted on all training patients and gated: a failure raises
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -127,7 +129,8 @@ def patient_marginal_loglik(
     lower, upper = data.lower_days[order], data.upper_days[order]
     region_idx, X = data.region_idx[order], data.X[order]
     out = np.empty((n_chain * n_draw, data.n_patients))
-    for start in range(0, n_chain * n_draw, chunk):
+
+    def fill(start: int) -> None:
         sl = slice(start, start + chunk)
         # (s, E), episodes sorted by patient
         eta = mu[sl][:, region_idx] + beta[sl] @ X.T + dose[sl][:, region_idx] * X[:, 0]
@@ -136,6 +139,11 @@ def patient_marginal_loglik(
         per_patient = np.add.reduceat(ll, starts, axis=2)  # (s, K, N)
         m = per_patient.max(axis=1, keepdims=True)
         out[sl] = m[:, 0, :] + np.log(np.einsum("k,skn->sn", w, np.exp(per_patient - m)))
+
+    # chunks of draws on every core (NumPy and SciPy's special functions release the GIL);
+    # each chunk writes its own rows, so the result does not depend on the scheduling
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(fill, range(0, n_chain * n_draw, chunk)))
     return xr.DataArray(
         out.reshape(n_chain, n_draw, data.n_patients),
         dims=("chain", "draw", "patient"),

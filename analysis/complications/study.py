@@ -9,7 +9,7 @@ study with the gate's message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -23,6 +23,7 @@ from analysis.complications.model import ComplicationFit, ComplicationSampler, c
 from analysis.complications.priors import PriorSet, benchmark_table
 from analysis.errors import ConfigError, ConvergenceError
 from analysis.inference import GateConfig, SamplerConfig
+from analysis.progress import ProgressFn, step
 from analysis.vocabulary import Vocabulary
 
 
@@ -91,7 +92,7 @@ def fit_complication_study(
     vocabulary: Vocabulary,
     seed: int,
     types: Sequence[str] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> ComplicationStudy:
     """Validate the episodes, aggregate cells per type, fit and gate every model.
 
@@ -125,9 +126,10 @@ def fit_complication_study(
         for t in types
     }
     first = all_cells[types[0]]
-    sampler = ComplicationSampler(
-        first, prior_sets[config.prior_set].for_type(types[0], first.regions), config.sampler
-    )
+    with step(progress, "compiling the complication model"):
+        sampler = ComplicationSampler(
+            first, prior_sets[config.prior_set].for_type(types[0], first.regions), config.sampler
+        )
 
     def run(t: str, prior_name: str, k: int, sconfig: SamplerConfig) -> ComplicationFit:
         cells = all_cells[t]

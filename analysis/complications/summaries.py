@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -84,15 +85,62 @@ def peer_draws(draws: Draws) -> Draws:
 
 
 def cell_risk(draws: Draws, arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """Posterior risk of each cell, shape ``(S, n_cells)``."""
-    shift = (
-        draws.dose_log_or[:, None] * arrays["dose"][None, :]
-        + draws.product_log_or[:, arrays["product_idx"]]
-        + draws.clinic_effect[:, arrays["clinic_idx"]]
-        + draws.injector_effect[:, arrays["injector_idx"]]
-        + draws.year_log_or[:, None] * arrays["year_c"][None, :]
+    """Posterior risk of each cell, shape ``(S, n_cells)`` (compiled: one pass over draws x
+    cells on every core, no temporaries of that size)."""
+    return _cell_risk(
+        *(
+            np.ascontiguousarray(a, dtype=np.float64)
+            for a in (
+                draws.region_logit,
+                draws.dose_log_or,
+                draws.product_log_or,
+                draws.clinic_effect,
+                draws.injector_effect,
+                draws.year_log_or,
+            )
+        ),
+        float(draws.effects_on),
+        *(
+            np.ascontiguousarray(arrays[k])
+            for k in ("region_idx", "dose", "product_idx", "clinic_idx", "injector_idx", "year_c")
+        ),
     )
-    return expit(draws.region_logit[:, arrays["region_idx"]] + draws.effects_on * shift)
+
+
+@numba.njit(parallel=True, cache=True)
+def _cell_risk(
+    region_logit, dose_or, product_or, clinic, injector, year_or, effects_on,
+    region_idx, dose, product_idx, clinic_idx, injector_idx, year_c,
+):  # fmt: skip
+    n_draws, n_cells = region_logit.shape[0], region_idx.size
+    out = np.empty((n_draws, n_cells))
+    for s in numba.prange(n_draws):
+        for c in range(n_cells):
+            shift = (
+                dose_or[s] * dose[c]
+                + product_or[s, product_idx[c]]
+                + clinic[s, clinic_idx[c]]
+                + injector[s, injector_idx[c]]
+                + year_or[s] * year_c[c]
+            )
+            x = region_logit[s, region_idx[c]] + effects_on * shift
+            if x >= 0.0:
+                out[s, c] = 1.0 / (1.0 + np.exp(-x))
+            else:
+                e = np.exp(x)
+                out[s, c] = e / (1.0 + e)
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _group_sums(values, weights, codes, n_groups):
+    """``out[s, g] = sum over cells c of group g of weights[c] * values[s, c]``."""
+    n_draws = values.shape[0]
+    out = np.zeros((n_draws, n_groups))
+    for s in numba.prange(n_draws):
+        for c in range(codes.size):
+            out[s, codes[c]] += weights[c] * values[s, c]
+    return out
 
 
 def _indicator(codes: np.ndarray, n_groups: int) -> sparse.csr_matrix:
@@ -122,7 +170,7 @@ def group_rates(
     n = table["n"].to_numpy(float)
     bench_cell = table["region"].map(benchmark).to_numpy(float)
     n_group = ind.T @ n
-    rate_draws = np.asarray((ind.T @ (risk * n[None, :]).T).T) / n_group[None, :]
+    rate_draws = _group_sums(risk, n, codes.astype(np.int64), len(names)) / n_group[None, :]
     frame = pd.DataFrame(
         {
             key: np.asarray(names),
@@ -367,7 +415,9 @@ def _ppc_group(fit: ComplicationFit, y_rep: np.ndarray, key: str) -> pd.DataFram
     table = fit.cells.table
     codes, names = pd.factorize(table[key], sort=True)
     ind = _indicator(codes, len(names))
-    rep = np.asarray((ind.T @ y_rep.T).T)
+    rep = _group_sums(
+        y_rep.astype(np.float64), np.ones(len(codes)), codes.astype(np.int64), len(names)
+    )
     observed = ind.T @ table["y"].to_numpy(float)
     lower, upper = np.quantile(rep, [LOWER_Q, UPPER_Q], axis=0)
     p_value = np.minimum(1.0, 2 * np.minimum((rep >= observed).mean(0), (rep <= observed).mean(0)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from analysis.complications import report, touchups
@@ -15,6 +14,7 @@ from analysis.data.processed import read_episodes
 from analysis.figures.theme import theme
 from analysis.io import write_json
 from analysis.outputs import StageOutput
+from analysis.progress import reporter, step
 from analysis.vocabulary import Vocabulary
 
 HELP = "fit hierarchical Bayesian complication-rate models and compare with published benchmarks"
@@ -48,33 +48,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _log(line: str) -> None:
-    print(line, file=sys.stderr)
-
-
 def run(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     config = ComplicationsConfig.from_params(params)
     vocabulary = Vocabulary.from_params(params)
     episodes = read_episodes(Path(args.episodes), vocabulary)
+    progress = reporter("fit-complications")
     study = fit_complication_study(
-        episodes, config, vocabulary, int(params["seed"]), types=args.types, progress=_log
+        episodes, config, vocabulary, int(params["seed"]), types=args.types, progress=progress
     )
-    touch = touchups.fit_touchup_rates(episodes, config, vocabulary, int(params["seed"]))
-    _log(f"fit-complications: sampling took {study.sampling_seconds:.0f} s in total")
+    with step(progress, "touch-up rates"):
+        touch = touchups.fit_touchup_rates(episodes, config, vocabulary, int(params["seed"]))
+    progress(f"sampling took {study.sampling_seconds:.0f} s of the complication fits")
     models = Path(args.models)
     models.mkdir(parents=True, exist_ok=True)
     for fit in (*study.fits, touch.fit):
         fit.idata.to_netcdf(models / f"{fit.complication}.nc")
-    tables = complication_tables(study, config)
-    touch_tables = touchups.touchup_tables(touch, config)
+    with step(progress, "rates, flags and posterior predictive checks"):
+        tables = complication_tables(study, config)
+        touch_tables = touchups.touchup_tables(touch, config)
     out = StageOutput(args.out, stage="fit_complications", title=report.TITLE)
     fitted = {f.complication: f.cells.regions for f in study.fits}
-    report.write_cubes(out, episodes, fitted, study.benchmarks)
-    touchups.write_touchup_cubes(out, episodes, config, list(vocabulary.region_codes))
-    with theme():
-        report.write_sections(out, tables, config)
-        touchups.write_touchup_sections(out, touch, touch_tables, config)
+    with step(progress, "tables, figures and disclosure cubes"):
+        report.write_cubes(out, episodes, fitted, study.benchmarks)
+        touchups.write_touchup_cubes(out, episodes, config, list(vocabulary.region_codes))
+        with theme():
+            report.write_sections(out, tables, config)
+            touchups.write_touchup_sections(out, touch, touch_tables, config)
     for headline in [*report.headlines(tables, config), touchups.headline(touch_tables)]:
         out.headline(headline)
     metrics = Path(args.metrics or Path(args.out).parent / "metrics" / "complications.json")
