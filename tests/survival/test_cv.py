@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sksurv.metrics import concordance_index_censored
 
@@ -78,3 +79,42 @@ def test_folds_do_not_depend_on_the_pseudonymisation_key():
         for k in (b"one key", b"another key")
     ]
     assert labels[0] != labels[1]  # what the codes prevent
+
+
+def test_breslow_survival_is_nelson_aalen_at_beta_zero_and_one_before_the_first_event():
+    from lifelines import CoxPHFitter, NelsonAalenFitter
+
+    from analysis.survival.cv import breslow_survival
+
+    rng = np.random.default_rng(4)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "s": rng.choice(["a", "b"], size=n),
+            "t": np.round(rng.exponential(100, n)) + 20,  # ties; no event before day 20
+            "e": rng.random(n) < 0.7,
+        }
+    )
+    train, test = frame.iloc[:300], frame.iloc[300:]
+    times = np.array([10.0, 50.0, 100.0, 200.0])
+    zero = breslow_survival(train, test, ["x"], ["s"], "t", "e", np.zeros(1), times)
+    for stratum in ("a", "b"):
+        rows = train["s"] == stratum
+        na = NelsonAalenFitter(nelson_aalen_smoothing=False).fit(
+            train.loc[rows, "t"], train.loc[rows, "e"]
+        )
+        expected = np.exp(-na.cumulative_hazard_at_times(times).to_numpy())
+        np.testing.assert_allclose(zero[(test["s"] == stratum).to_numpy()][0], expected, atol=1e-12)
+    # with lifelines' coefficients: its Breslow baseline of each stratum at the event times
+    # (its baseline is for covariates at their training mean)
+    cph = CoxPHFitter().fit(train[["x", "s", "t", "e"]], "t", "e", strata=["s"])
+    beta = cph.params_.to_numpy()
+    for stratum in ("a", "b"):
+        at = np.unique(train.loc[(train["s"] == stratum) & train["e"], "t"])
+        row = test[test["s"] == stratum].iloc[:1].assign(x=cph._norm_mean["x"])
+        ours = breslow_survival(train, row, ["x"], ["s"], "t", "e", beta, at)[0]
+        theirs = cph.baseline_cumulative_hazard_[stratum].reindex(at).to_numpy()
+        np.testing.assert_allclose(-np.log(ours), theirs, rtol=1e-9)
+        before = breslow_survival(train, row, ["x"], ["s"], "t", "e", beta, at[:1] - 1)
+        assert before[0, 0] == 1.0  # no event yet: S = 1 (lifelines' prediction fills backwards)
