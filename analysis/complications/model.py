@@ -403,12 +403,18 @@ class ComplicationSampler:
     def __init__(self, template: Cells, priors: ComplicationPriors, config: SamplerConfig):
         self.config = config
         self.model = build_complication_model(template, priors)
+        self._coords = _coords(template.levels)
         self._compiled = None
         if config.sampler == "nutpie":
             import nutpie
 
             with quiet_pytensor():  # PyTensor's missing-BLAS note (README: performance)
                 self._compiled = nutpie.compile_pymc_model(self.model, backend="numba")
+
+    def serves(self, levels: Levels) -> bool:
+        """Whether cells of ``levels`` fit this compiled model (same regions, products, clinics
+        and injectors: the parameters' shapes; the reference year is data)."""
+        return _coords(levels) == self._coords
 
     def sample(
         self, data: dict[str, np.ndarray], seed: int, config: SamplerConfig | None = None

@@ -10,7 +10,7 @@ study with the gate's message.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -38,6 +38,8 @@ class ComplicationStudy:
     benchmarks: pd.DataFrame
     prior_sets: Mapping[str, PriorSet]
     seed: int
+    #: the compiled model the fits used (re-usable for other outcomes on the same levels)
+    sampler: ComplicationSampler | None = field(default=None, compare=False, repr=False)
 
     @property
     def all_fits(self) -> tuple[ComplicationFit, ...]:
@@ -154,6 +156,7 @@ def fit_complication_study(
         benchmarks=benchmark_table(prior_sets["informative"], type_regions),
         prior_sets=prior_sets,
         seed=seed,
+        sampler=sampler,
     )
 
 

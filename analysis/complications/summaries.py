@@ -87,7 +87,8 @@ def peer_draws(draws: Draws) -> Draws:
 def cell_risk(draws: Draws, arrays: dict[str, np.ndarray]) -> np.ndarray:
     """Posterior risk of each cell, shape ``(S, n_cells)`` (compiled: one pass over draws x
     cells on every core, no temporaries of that size)."""
-    return _cell_risk(
+    # numba's Dispatcher takes any arguments (its stub says otherwise)
+    return _cell_risk(  # type: ignore[call-arg]
         *(
             np.ascontiguousarray(a, dtype=np.float64)
             for a in (

@@ -80,9 +80,17 @@ class TouchupStudy:
 
 
 def fit_touchup_rates(
-    episodes: pd.DataFrame, config: ComplicationsConfig, vocabulary: Vocabulary, seed: int
+    episodes: pd.DataFrame,
+    config: ComplicationsConfig,
+    vocabulary: Vocabulary,
+    seed: int,
+    sampler: ComplicationSampler | None = None,
 ) -> TouchupStudy:
     """Fit the hierarchical touch-up rate model on the eligible episodes of every region.
+
+    ``sampler``: the complication study's compiled model, re-used when it serves these cells'
+    levels (:meth:`ComplicationSampler.serves`; saves a compilation, ~20 s), else one is
+    compiled.
 
     Raises
     ------
@@ -105,7 +113,8 @@ def fit_touchup_rates(
         dose_column=DOSE_COLUMN,
     )
     priors = rule.prior_set.for_type(TOUCHUP, cells.regions)
-    sampler = ComplicationSampler(cells, priors, config.sampler)
+    if sampler is None or not sampler.serves(cells.levels):
+        sampler = ComplicationSampler(cells, priors, config.sampler)
     structure = choose_structure(cells, config.region_only_below_events)
     fit = fit_with_retry(
         sampler, cells, priors, seed + SEED_OFFSET, structure, config.gate, config.sampler

@@ -58,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
         episodes, config, vocabulary, int(params["seed"]), types=args.types, progress=progress
     )
     with step(progress, "touch-up rates"):
-        touch = touchups.fit_touchup_rates(episodes, config, vocabulary, int(params["seed"]))
+        touch = touchups.fit_touchup_rates(
+            episodes, config, vocabulary, int(params["seed"]), sampler=study.sampler
+        )
     progress(f"sampling took {study.sampling_seconds:.0f} s of the complication fits")
     models = Path(args.models)
     models.mkdir(parents=True, exist_ok=True)
