@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from analysis.cohort.describe import treatment_quarter
 from analysis.cohort.table_one import LEVEL_LABELS, _first_episodes
 from analysis.disclosure.cubes import grid_counts
 from analysis.disclosure.spec import Count, TableSum
@@ -31,10 +32,6 @@ DURATION = "cohort.duration_episodes"
 EPISODE_DIMS = ("region", "quarter", "sex")
 
 
-def _quarter(episodes: pd.DataFrame) -> pd.Series:
-    return pd.PeriodIndex(pd.to_datetime(episodes["treatment_date"]), freq="Q").astype(str)
-
-
 def _levels(frame: pd.DataFrame, cols: Sequence[str]) -> dict[str, list[str]]:
     return {c: sorted(frame[c].dropna().astype(str).unique()) for c in cols}
 
@@ -45,7 +42,7 @@ def table1_cube_name(col: str) -> str:
 
 def write_cohort_cubes(episodes: pd.DataFrame, by: str, out: StageOutput) -> None:
     """Write every cube the cohort's count declarations refer to (``by``: Table 1 split)."""
-    ep = episodes.assign(quarter=_quarter(episodes))
+    ep = episodes.assign(quarter=treatment_quarter(episodes))
     levels = _levels(ep, EPISODE_DIMS)
     ep["_complicated"] = ep["c30_any"].astype(bool)
     ep["_retreated"] = ep["retreat_days"].notna() & ep["retreat_event"].fillna(False).astype(bool)

@@ -196,16 +196,23 @@ def _complication_rate(episodes: pd.DataFrame, config: DescribeConfig) -> dict[s
     }
 
 
+def treatment_quarter(episodes: pd.DataFrame) -> np.ndarray:
+    """The calendar quarter of each episode's treatment date as text (``2024Q3``)."""
+    dates = pd.to_datetime(episodes["treatment_date"])
+    return np.asarray(pd.PeriodIndex(dates, freq="Q").astype(str))
+
+
 def quarterly_trends(episodes: pd.DataFrame, config: DescribeConfig) -> pd.DataFrame:
-    """Episodes, 30-day complication rate and median re-treatment interval per quarter.
+    """Episodes, 30-day complication rate, re-treated share and median re-treatment interval
+    per quarter.
 
     The quarter is that of the treatment date (e.g. ``2024Q3``). Rates carry patient-clustered
     Wilson intervals (``complication_rate_deff`` is the design effect) and medians
-    patient-bootstrap intervals. Re-treatment is right-censored at the data cut-off, so recent
-    quarters have wide or open intervals and a median that may not be reached yet (NaN, shown
-    as "not reached").
+    patient-bootstrap intervals. ``retreated_pct`` is the percentage of the quarter's episodes
+    re-treated in the same region before the data cut-off. Re-treatment is right-censored at
+    the cut-off, so recent quarters have a lower re-treated share, wide or open intervals and a
+    median that may not be reached yet (NaN, shown as "not reached").
     """
-    quarter = pd.PeriodIndex(pd.to_datetime(episodes["treatment_date"]), freq="Q").astype(str)
     rows = [
         {
             "quarter": q,
@@ -215,9 +222,14 @@ def quarterly_trends(episodes: pd.DataFrame, config: DescribeConfig) -> pd.DataF
             **_complication_rate(grp, config),
             **_retreatment_median(grp, config),
         }
-        for q, grp in episodes.groupby(np.asarray(quarter), sort=True)
+        for q, grp in episodes.groupby(treatment_quarter(episodes), sort=True)
     ]
     out = pd.DataFrame(rows)
+    out.insert(
+        out.columns.get_loc("n_retreated") + 1,
+        "retreated_pct",
+        100.0 * out["n_retreated"] / out["n_episodes"],
+    )
     inf_cols = ["median_retreat_days", "median_retreat_lower", "median_retreat_upper"]
     out[inf_cols] = out[inf_cols].replace([np.inf, -np.inf], np.nan)
     return out

@@ -29,6 +29,7 @@ TREND_DERIVED = (
     "complication_rate_lower",
     "complication_rate_upper",
     "complication_rate_deff",
+    "retreated_pct",
     "median_retreat_days",
     "median_retreat_lower",
     "median_retreat_upper",

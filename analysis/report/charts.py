@@ -109,19 +109,43 @@ def _ticks(lo: float, hi: float) -> list[float]:
 
 @dataclass(frozen=True)
 class Series:
-    """A line of a trend chart: label, values per x position (None: not drawn), dashed or not."""
+    """A line of a trend chart: label, values per x position (None: not drawn), dashed or not,
+    and optionally an interval per x position drawn as a shaded band (``lower`` and ``upper``;
+    drawn where both and the value are finite); ``marked`` draws a dot at every value."""
 
     label: str
     values: Sequence[float | None]
     dashed: bool = False
     colour: str = BLUE
+    lower: Sequence[float | None] | None = None
+    upper: Sequence[float | None] | None = None
+    marked: bool = False
+
+
+def _ok(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _runs(keep: Sequence[bool]) -> list[list[int]]:
+    """Maximal runs of consecutive positions where ``keep`` is true."""
+    runs: list[list[int]] = []
+    for k, ok in enumerate(keep):
+        if not ok:
+            continue
+        if runs and runs[-1][-1] == k - 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    return runs
 
 
 def trend_svg(
     xs: Sequence[str], series: Sequence[Series], *, title: str, y_label: str, width: int = 560
 ) -> str:
-    """Lines over quarters (category axis), one per series, with a legend in words."""
-    points = [v for s in series for v in s.values if v is not None and math.isfinite(v)]
+    """Lines over quarters (category axis), one per series, with a legend in words; a series
+    with ``lower``/``upper`` gets a shaded band (a single position: a vertical bar)."""
+    values = [v for s in series for v in (*s.values, *(s.upper or ()))]
+    points = [v for v in values if v is not None and math.isfinite(v)]
     if not points or len(xs) < 2:
         return ""
     left, right, top, height = 44, 12, 40, 200
@@ -155,6 +179,8 @@ def trend_svg(
                 f'<text x="{px(k):.1f}" y="{bottom + 16}" text-anchor="middle" fill="{INK}" '
                 f'font-size="11">{escape(label)}</text>'
             )
+    for s in series:
+        parts += _band(s, px, py)
     legend_x = left
     for s in series:
         segments: list[list[str]] = []
@@ -174,6 +200,12 @@ def trend_svg(
                 f'<polyline points="{" ".join(seg)}" fill="none" stroke="{s.colour}" '
                 f'stroke-width="2"{dash}/>'
             )
+            if s.marked:  # a point between two gaps is still seen
+                parts += [
+                    f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="2.5" '
+                    f'fill="{s.colour}"/>'
+                    for p in seg
+                ]
         parts.append(
             f'<line x1="{legend_x}" x2="{legend_x + 22}" y1="{height - 10}" y2="{height - 10}" '
             f'stroke="{s.colour}" stroke-width="2"{dash}/>'
@@ -183,3 +215,29 @@ def trend_svg(
         legend_x += 34 + 7 * len(s.label)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _band(s: Series, px, py) -> list[str]:
+    """The shaded interval of ``s``: one polygon per run of positions with a finite value and
+    interval (a lone position: a bar)."""
+    if s.lower is None or s.upper is None:
+        return []
+    lows, highs = list(s.lower), list(s.upper)
+    keep = [_ok(v) and _ok(lo) and _ok(hi) for v, lo, hi in zip(s.values, lows, highs, strict=True)]
+    out = []
+    for run in _runs(keep):
+        if len(run) == 1:
+            k = run[0]
+            out.append(
+                f'<line x1="{px(k):.1f}" x2="{px(k):.1f}" y1="{py(lows[k]):.1f}" '
+                f'y2="{py(highs[k]):.1f}" stroke="{s.colour}" stroke-width="6" '
+                'stroke-opacity="0.2"/>'
+            )
+            continue
+        top = [f"{px(k):.1f},{py(highs[k]):.1f}" for k in run]
+        bottom = [f"{px(k):.1f},{py(lows[k]):.1f}" for k in reversed(run)]
+        out.append(
+            f'<polygon points="{" ".join(top + bottom)}" fill="{s.colour}" fill-opacity="0.15" '
+            'stroke="none"/>'
+        )
+    return out

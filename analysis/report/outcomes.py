@@ -6,14 +6,16 @@ rate, its interval, the peers' rate and the benchmark, the number of treatments 
 flagged, or an explicit "nothing needs review"; headline tiles that repeat cells of the page's
 tables; complication rates by type and region with severity and time to resolution; return
 rate and time to re-treatment; duration per region (the clinic's Turnbull medians beside the
-network's; the network page: the network's); touch-up rates; quarterly trends (network); and
-caterpillar plots against the reference the flag uses (the provider's peers; the published
-benchmark where the benchmark is fully published). Clinic and injector codes stay
-pseudonymous (names are resolved only in ``bonta serve``).
+network's; the network page: the network's); touch-up rates; quarterly trends (the clinic's
+quarters beside the network's: complication rate with its patient-clustered interval and the
+re-treated share); and caterpillar plots against the reference the flag uses (the provider's
+peers; the published benchmark where the benchmark is fully published). Clinic and injector
+codes stay pseudonymous (names are resolved only in ``bonta serve``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analysis.disclosure.rules import SUPPRESSED
-from analysis.report.charts import Interval, Series, caterpillar_svg, trend_svg
+from analysis.report.charts import GREY, Interval, Series, caterpillar_svg, trend_svg
 from analysis.report.readers import (
     Column,
     ReaderTable,
@@ -708,12 +710,32 @@ def _providers(released: Released, clinic: str | None) -> PageSection | None:
     return PageSection("providers", title, text, [shown], charts)
 
 
-def _trends(released: Released) -> PageSection | None:
-    trends = released.get("cohort/quarterly_trends", OUTCOME_COUNTS)
-    if trends is None:
-        return None
+QUARTER = Column("Quarter", "quarter", "code")
+RECENT_QUARTERS = (
+    "Recent quarters have had less time to return: fewer of their treatments were re-treated "
+    "before the data cut-off, in every clinic and the network alike, and their median time to "
+    "re-treatment is censored (wide intervals or not reached)."
+)
+#: width of the trend charts' drawing (px before scaling): legible when a phone shrinks it
+TREND_WIDTH = 420
+
+
+def _values(frame: pd.DataFrame, column: str, scale: float = 1.0) -> list[float | None]:
+    """A released column as chart values (suppressed or missing: None, not drawn)."""
+    if column not in frame.columns:
+        return [None] * len(frame)
+    out = [scale * _num(v) for v in frame[column]]
+    return [v if math.isfinite(v) else None for v in out]
+
+
+def _network_line(values: list[float | None]) -> Series:
+    """The network as the reference line of a clinic's trend chart (grey, dashed)."""
+    return Series("Network", values, dashed=True, colour=GREY)
+
+
+def _network_trends(network: pd.DataFrame, per_clinic: bool) -> PageSection:
     cols = [
-        Column("Quarter", "quarter", "code"),
+        QUARTER,
         TREATMENTS,
         Column(
             "30-day complication, % (95% CI)",
@@ -722,33 +744,135 @@ def _trends(released: Released) -> PageSection | None:
             "complication_rate_lower",
             "complication_rate_upper",
         ),
-        Column("Re-treated", "n_retreated", "count"),
+        RETREATED_PCT,
         RETREAT_DAYS,
     ]
     table = reader_table(
         "trends",
-        trends,
+        network,
         cols,
         caption="By quarter of treatment, every clinic together",
         source="cohort/quarterly_trends.csv",
         key=["quarter"],
     )
-    quarters = [str(q) for q in trends["quarter"]]
-    percent = [100 * _num(v) for v in trends["complication_rate"]]
     chart = trend_svg(
-        quarters,
-        [Series("Network", percent)],
+        [str(q) for q in network["quarter"]],
+        [
+            Series(
+                "Network (band: 95% CI)",
+                _values(network, "complication_rate", 100.0),
+                lower=_values(network, "complication_rate_lower", 100.0),
+                upper=_values(network, "complication_rate_upper", 100.0),
+                marked=True,
+            )
+        ],
         title="Any complication within 30 days, by quarter (network)",
         y_label="% of treatments",
+        width=TREND_WIDTH,
     )
     text = (
-        "Network-wide (trends are not split by clinic: a clinic's quarters are mostly too small "
-        "to release). Recent quarters have had less time to return, so their medians are "
-        "censored (wide intervals or not reached)."
+        "Every clinic together"
+        + ("; each clinic's page shows its own quarters beside these. " if per_clinic else ". ")
+        + RECENT_QUARTERS
     )
     return PageSection(
         "trends", "Quarterly trends (network)", text, [table], [chart] if chart else []
     )
+
+
+def _clinic_trends(mine: pd.DataFrame, network: pd.DataFrame) -> PageSection:
+    """This clinic's quarters beside the network's: two tables (complications, re-treatment)
+    and two charts with the network as a dashed reference line."""
+    net = network.rename(
+        columns={"complication_rate": "network_complication_rate", "retreated_pct": "network_pct"}
+    )
+    frame = mine.merge(
+        net[[c for c in ("quarter", "network_complication_rate", "network_pct") if c in net]],
+        on="quarter",
+        how="left",
+    )
+    source = "cohort/clinic_outcomes_by_quarter.csv, cohort/quarterly_trends.csv"
+    tables = [
+        reader_table(
+            "complications-by-quarter",
+            frame,
+            [
+                QUARTER,
+                TREATMENTS,
+                COMPLICATION_PCT,
+                Column("Network, %", "network_complication_rate", "prop"),
+            ],
+            caption="Any complication within 30 days, by quarter of treatment",
+            source=source,
+            key=["quarter"],
+        ),
+        reader_table(
+            "retreatment-by-quarter",
+            frame,
+            [QUARTER, TREATMENTS, RETREATED_PCT, Column("Network, %", "network_pct", "pct")],
+            caption="Re-treated before the data cut-off, by quarter of treatment",
+            source=source,
+            key=["quarter"],
+        ),
+    ]
+    quarters = [str(q) for q in network["quarter"]]
+    aligned = pd.DataFrame({"quarter": quarters}).merge(
+        mine.assign(quarter=mine["quarter"].astype(str)), on="quarter", how="left"
+    )
+    charts = [
+        trend_svg(
+            quarters,
+            [
+                Series(
+                    "This clinic (band: 95% CI)",
+                    _values(aligned, "complication_rate_pct"),
+                    lower=_values(aligned, "complication_rate_pct_lower"),
+                    upper=_values(aligned, "complication_rate_pct_upper"),
+                    marked=True,
+                ),
+                _network_line(_values(network, "complication_rate", 100.0)),
+            ],
+            title="Any complication within 30 days, by quarter",
+            y_label="% of treatments",
+            width=TREND_WIDTH,
+        ),
+        trend_svg(
+            quarters,
+            [
+                Series("This clinic", _values(aligned, "retreated_pct"), marked=True),
+                _network_line(_values(network, "retreated_pct")),
+            ],
+            title="Re-treated before the data cut-off, by quarter",
+            y_label="% of treatments",
+            width=TREND_WIDTH,
+        ),
+    ]
+    text = (
+        "This clinic by calendar quarter of treatment, beside the network (dashed grey line). "
+        "Complications: any type within 30 days, with a 95% patient-clustered Wilson interval "
+        "(the band; a patient's treatments are not independent); one quarter of a small clinic "
+        "is noisy, so look for a run of quarters. Re-treated: the same region treated again "
+        f"before the data cut-off. {RECENT_QUARTERS} Compare a recent quarter with the "
+        "network's, not with earlier quarters. A quarter without treatments here has no row; "
+        "a suppressed count withholds its row's percentages, which are not drawn."
+    )
+    return PageSection(
+        "trends",
+        "Quarterly trends: this clinic and the network",
+        text,
+        tables,
+        [c for c in charts if c],
+    )
+
+
+def _trends(released: Released, clinic: str | None) -> PageSection | None:
+    network = released.get("cohort/quarterly_trends", OUTCOME_COUNTS)
+    if network is None:
+        return None
+    per = released.get("cohort/clinic_outcomes_by_quarter", OUTCOME_COUNTS)
+    if clinic is None or per is None:
+        return _network_trends(network, per_clinic=per is not None)
+    return _clinic_trends(per.loc[per["clinic"].astype(str) == clinic], network)
 
 
 # ------------------------------------------------------------------------------------------
@@ -765,7 +889,7 @@ def build_page(released: Released, clinic: str | None) -> OutcomePage:
         _duration(released, clinic),
         _touchups(released, clinic),
         _providers(released, clinic),
-        _trends(released),
+        _trends(released, clinic),
     ]
     code = clinic or NETWORK
     return OutcomePage(

@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 from synthetic_study import make_complications, make_episodes
 
-from analysis.cohort.clinics import complication_records, outcomes_by, severity_by
+from analysis.cohort.clinics import (
+    complication_records,
+    outcomes_by,
+    quarterly_by_clinic,
+    severity_by,
+)
+from analysis.cohort.describe import DescribeConfig, quarterly_trends
+from analysis.cohort.intervals import wilson_interval
 
 
 def test_clinic_rows_add_up_to_the_network_and_rates_are_their_counts():
@@ -68,3 +75,31 @@ def test_synthetic_records_belong_to_complicated_episodes():
     episodes, _ = make_episodes(n_patients=100, seed=5)
     records = complication_records(episodes, make_complications(episodes))
     assert len(records) == int(episodes["c30_any"].sum())
+
+
+def test_a_clinics_quarters_add_up_to_the_networks_with_clustered_intervals():
+    episodes, _ = make_episodes(n_patients=300, seed=7)
+    per = quarterly_by_clinic(episodes, 0.95)
+    config = DescribeConfig(
+        min_count=5, table1_by="sex", ci_level=0.95, bootstrap_replicates=100, seed=1
+    )
+    network = quarterly_trends(episodes, config).set_index("quarter")
+    summed = per.groupby("quarter")[["n_episodes", "n_complications", "n_retreated"]].sum()
+    assert list(summed.index) == list(network.index)
+    for col in summed.columns:
+        assert (summed[col] == network[col]).all(), col
+    assert np.allclose(
+        network["retreated_pct"], 100 * network["n_retreated"] / summed["n_episodes"]
+    )
+    assert np.allclose(per["retreated_pct"], 100 * per["n_retreated"] / per["n_episodes"])
+    rate = per["complication_rate_pct"]
+    assert np.allclose(rate, 100 * per["n_complications"] / per["n_episodes"])
+    assert (per["complication_rate_pct_lower"] <= rate + 1e-9).all()
+    assert (rate <= per["complication_rate_pct_upper"] + 1e-9).all()
+    # patient-clustered: never narrower than the naive Wilson interval, wider where a
+    # patient's episodes of the quarter go together (design effect above 1)
+    lo, hi = wilson_interval(per["n_complications"], per["n_episodes"], 0.95)
+    width = per["complication_rate_pct_upper"] - per["complication_rate_pct_lower"]
+    assert (width >= 100 * (hi - lo) - 1e-9).all()
+    wider = per["complication_rate_deff"] > 1 + 1e-9
+    assert wider.any() and (width[wider] > 100 * (hi - lo)[wider] + 1e-9).all()

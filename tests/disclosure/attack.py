@@ -18,7 +18,18 @@ issue's attacker did by hand), and poses one linear program over unknown fine co
   treatment rows at least the episodes: touch-ups join theirs), complication rows equal the
   30-day events (the attacker's guess; at least them otherwise);
 - the survival tables: episodes in the duration analysis by every stratifying variable adding up
-  to the same total, the numbers still effective (day 0 = all, never increasing).
+  to the same total, the numbers still effective (day 0 = all, never increasing);
+- the clinic pages' outcome tables (by clinic, clinic x region, clinic x quarter, and the
+  network's by region and overall): episodes ``J``, any-complication ``JA`` and re-treated
+  ``JR`` episodes by region x clinic x quarter, whose sums over quarters are the complication
+  tables' episodes by region x clinic and over clinics the quarterly trends' counts, with
+  ``JA, JR <= J`` in every cell; any-complication episodes ``KA`` per region x injector (at least
+  the events of each type, at most their sum and the episodes) add up to ``JA`` per region x
+  clinic; a clinic's missing row is a zero. This is as much as the full cross-classification
+  region x clinic x injector x quarter tells: for one region and clinic, tables over injector x
+  quarter with these margins, complicated within all episodes, always exist (two
+  transportation problems with equal totals), and re-treated episodes, known by quarter only,
+  fit under any of them. So a cycle of shared dims cannot hide anything from this attacker.
 
 Every suppressed cell is a variable ``>= 1`` (zero is shown). :func:`attack` returns the feasible
 interval of every suppressed cell.
@@ -26,6 +37,7 @@ interval of every suppressed cell.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -219,6 +231,7 @@ def attack(
         _cohort(reports, lp, regions_of)
         _survival(reports, lp)
         _clinic_durations(reports, lp, min_episodes_to_estimate)
+        _clinic_outcomes(reports, lp, regions_of)
         if lp.feasible():
             return lp.intervals()
     raise AssertionError("no injector-to-clinic assignment fits what is released")
@@ -520,3 +533,79 @@ def _clinic_durations(reports: Path, lp: Program, min_episodes) -> None:
     for region, rows in table.groupby("region"):
         cells = [("Dc", c, region) for c in rows["clinic"]]
         lp.eq.append((_minus(lp, cells, [("D", "region", region)]), 0.0))
+
+
+#: the clinic pages' outcome tables: (file, key columns, whether a missing row is a zero)
+CLINIC_TABLES = (
+    ("clinic_outcomes", ("clinic",), True),
+    ("clinic_outcomes_by_region", ("clinic", "region"), True),
+    ("clinic_outcomes_by_quarter", ("clinic", "quarter"), True),
+    ("network_outcomes", (), False),
+    ("network_outcomes_by_region", ("region",), False),
+)
+#: count column -> unknowns by region x clinic x quarter it adds up
+CLINIC_COUNTS = {"n_episodes": "J", "n_complications": "JA", "n_retreated": "JR"}
+
+
+def _clinic_outcomes(reports: Path, lp: Program, regions_of: dict[str, list[str]]) -> None:
+    """The clinic outcome tables over episodes ``J``, complicated ``JA`` and re-treated ``JR``
+    episodes by region x clinic x quarter, tied to the unknowns of the other tables (see the
+    module docstring)."""
+    frames = {name: _read(reports, f"cohort/{name}.csv") for name, _, _ in CLINIC_TABLES}
+    if all(f is None for f in frames.values()):
+        return
+    trends = _read(reports, "cohort/quarterly_trends.csv")
+    by_quarter = frames["clinic_outcomes_by_quarter"]
+    quarters = sorted({str(q) for f in (trends, by_quarter) if f is not None for q in f["quarter"]})
+    pairs = getattr(lp, "pairs", None)
+    clinics = sorted({c for c, _ in pairs} if pairs else set(frames["clinic_outcomes"]["clinic"]))
+    regions = sorted(
+        {r for rs in regions_of.values() for r in rs}
+        | {str(r) for f in frames.values() if f is not None and "region" in f for r in f["region"]}
+    )
+    cells = [(r, c, q) for r in regions for c in clinics for q in quarters]
+
+    def select(kind: str, **key: str) -> list[tuple]:
+        pos = {"region": 0, "clinic": 1, "quarter": 2}
+        return [(kind, *x) for x in cells if all(x[pos[k]] == v for k, v in key.items())]
+
+    levels = {"clinic": clinics, "region": regions, "quarter": quarters}
+    for name, keys, complete in CLINIC_TABLES:
+        frame = frames[name]
+        if frame is None:
+            continue
+        for pos, r in enumerate(frame.to_dict("records")):
+            key = {k: str(r[k]) for k in keys}
+            for col, kind in CLINIC_COUNTS.items():
+                lp.publish(select(kind, **key), r[col], f"cohort/{name}, row {pos + 1}, {col}")
+        if complete and keys:
+            listed = {tuple(str(r[k]) for k in keys) for r in frame.to_dict("records")}
+            for combo in itertools.product(*(levels[k] for k in keys)):
+                if combo not in listed:  # no row: no treatments there
+                    zero = select("J", **dict(zip(keys, combo, strict=True)))
+                    lp.eq.append((lp.terms(zero), 0.0))
+    for cell in cells:
+        lp.at_most([("JA", *cell)], [("J", *cell)])
+        lp.at_most([("JR", *cell)], [("J", *cell)])
+    if pairs:  # the complication tables' episodes and events
+        for r in regions:
+            for c in clinics:
+                injectors = [i for cc, i in pairs if cc == c]
+                episodes = [("E", r, c, i) for i in injectors]
+                lp.eq.append((_minus(lp, select("J", region=r, clinic=c), episodes), 0.0))
+                per_injector = [("KA", r, c, i) for i in injectors]
+                lp.eq.append((_minus(lp, select("JA", region=r, clinic=c), per_injector), 0.0))
+                for i in injectors:
+                    events = [[("e", t, r, c, i)] for t, rs in regions_of.items() if r in rs]
+                    for e in events:
+                        lp.at_most(e, [("KA", r, c, i)])
+                    if events:
+                        lp.at_most([("KA", r, c, i)], [x for e in events for x in e])
+                    lp.at_most([("KA", r, c, i)], [("E", r, c, i)])
+    if trends is not None:  # the network's quarters
+        for q in quarters:
+            for kind, total in (("J", "Eq"), ("JA", "Aq"), ("JR", "Rq")):
+                lp.eq.append((_minus(lp, select(kind, quarter=q), [(total, q)]), 0.0))
+    if _read(reports, "cohort/episodes_by_region.csv") is not None:
+        for r in regions:
+            lp.eq.append((_minus(lp, select("JA", region=r), [("A", r)]), 0.0))

@@ -36,6 +36,21 @@ def test_without_complements_the_attack_recovers_suppressed_counts(
     bad = narrowed(intervals, DisclosureConfig.from_params(params))
     assert len(bad)
     assert (bad["width"] < 1e-6).any()  # at least one count recovered exactly
+    # ... and so do the small counts of a clinic's quarters (the clinic's total minus the rest)
+    quarters = bad.loc[bad["where"].str.startswith("cohort/clinic_outcomes_by_quarter,")]
+    assert (quarters["width"] < 1e-6).any()
+
+
+def test_the_attack_reaches_every_suppressed_count_of_the_clinic_pages(released):
+    """Each adversarial cohort suppresses counts of a clinic's quarters, and the attack tries to
+    narrow every suppressed count of the clinic pages' tables."""
+    intervals = attack(released["reports"], MIN_TREATMENTS_TO_JUDGE)
+    for table in ("clinic_outcomes_by_quarter", "clinic_outcomes_by_region", "clinic_outcomes"):
+        attacked = intervals.loc[intervals["where"].str.startswith(f"cohort/{table},")]
+        shown = pd.read_csv(released["reports"] / "cohort" / f"{table}.csv", dtype=str)
+        counts = shown[["n_episodes", "n_complications", "n_retreated"]]
+        assert len(attacked) == int(counts.eq("suppressed").sum().sum()), table
+    assert (intervals["where"].str.startswith("cohort/clinic_outcomes_by_quarter,")).any()
 
 
 def test_no_suppressed_count_can_be_narrowed(released, params):

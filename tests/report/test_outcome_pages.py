@@ -84,3 +84,61 @@ def test_the_written_clinic_page_has_the_section(built_report, tables):
     html = (built_report["reports"] / "clinics" / f"{clinic}.html").read_text()
     assert "How long treatments last: this clinic and the network" in html
     assert THIS in html and NETWORK in html
+
+
+COMPLICATION = "30-day complication, % (95% CI)"
+RETREATED = "Re-treated before cut-off, %"
+
+
+def _pct(value, scale: float = 1.0) -> str:
+    return SUPPRESSED if value == SUPPRESSED else f"{scale * float(value):.1f}"
+
+
+@pytest.fixture(scope="module")
+def quarters(built_report) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cohort = built_report["reports"] / "cohort"
+    read = {"dtype": str, "keep_default_na": False}
+    return (
+        pd.read_csv(cohort / "clinic_outcomes_by_quarter.csv", **read),
+        pd.read_csv(cohort / "quarterly_trends.csv", **read).set_index("quarter"),
+    )
+
+
+def test_each_clinic_page_shows_its_quarters_beside_the_networks(released, quarters):
+    per, network = quarters
+    suppressed = 0
+    for clinic, mine in per.groupby("clinic"):
+        section = next(s for s in build_page(released, clinic).sections if s.section_id == "trends")
+        complications, retreatment = section.tables
+        assert complications.keys == retreatment.keys == list(mine["quarter"])
+        for _, row in mine.iterrows():
+            q, net = row["quarter"], network.loc[row["quarter"]]
+            for table in (complications, retreatment):
+                assert table.cell(q, "Treatments").replace("\u202f", "") == row["n_episodes"]
+            if SUPPRESSED in (row["n_complications"], row["n_retreated"], row["n_episodes"]):
+                assert complications.cell(q, COMPLICATION) == SUPPRESSED
+                assert retreatment.cell(q, RETREATED) == SUPPRESSED
+                suppressed += 1
+            else:
+                assert complications.cell(q, COMPLICATION) == (
+                    f"{_pct(row['complication_rate_pct'])} "
+                    f"({_pct(row['complication_rate_pct_lower'])}–"
+                    f"{_pct(row['complication_rate_pct_upper'])})"
+                )
+                assert retreatment.cell(q, RETREATED) == _pct(row["retreated_pct"])
+            assert complications.cell(q, "Network, %") == _pct(net["complication_rate"], 100)
+            assert retreatment.cell(q, "Network, %") == _pct(net["retreated_pct"])
+        # the clinic's dots: one per quarter whose rate is released (suppressed: not drawn)
+        drawn = (mine["complication_rate_pct"] != SUPPRESSED).sum()
+        assert section.charts[0].count("<circle") == drawn
+        assert "Network" in section.charts[0] and 'stroke-dasharray="6,4"' in section.charts[0]
+        assert "less time to return" in section.text
+    assert suppressed  # the synthetic cohort's small clinic quarters
+
+
+def test_the_network_page_says_where_the_clinic_quarters_are(released, quarters):
+    _per, network = quarters
+    section = next(s for s in build_page(released, None).sections if s.section_id == "trends")
+    assert section.tables[0].keys == list(network.index)
+    assert "each clinic's page shows its own quarters" in section.text
+    assert "not split by clinic" not in section.text
