@@ -67,12 +67,42 @@ class AuditLP:
             )
         self._lower = np.zeros(n)
         self._upper = np.full(n, math.inf)
-        self._cost_col: int | None = None
+        self._cost = np.zeros(n)
 
     def solve(
         self, col: int, sign: float, lower: np.ndarray, upper: np.ndarray
     ) -> tuple[int, float]:
         """``(status, min sign * x[col])`` under the bounds ``lower``/``upper`` (``±inf``: none)."""
+        cost = np.zeros(self._cost.size)
+        cost[col] = sign
+        return self.minimise(cost, lower, upper)
+
+    def minimise(self, cost: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple[int, float]:
+        """``(status, min cost @ x)`` under the bounds ``lower``/``upper`` (``±inf``: none);
+        the minimiser is :meth:`solution`. Only the costs and bounds that differ from the
+        previous call are changed, so the solve starts from the previous basis."""
+        self._set_bounds(lower, upper)
+        changed = np.flatnonzero(cost != self._cost)
+        if changed.size:
+            self.highs.changeColsCost(
+                changed.size, changed.astype(np.int32), cost[changed].astype(float)
+            )
+            self._cost[changed] = cost[changed]
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return OPTIMAL, float(self.highs.getInfo().objective_function_value)
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return UNBOUNDED, -math.inf
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return INFEASIBLE, math.nan
+        return OTHER, math.nan
+
+    def solution(self) -> np.ndarray:
+        """The column values of the last optimal solve."""
+        return np.asarray(self.highs.getSolution().col_value, dtype=float)
+
+    def _set_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         changed = np.flatnonzero((lower != self._lower) | (upper != self._upper))
         if changed.size:
             inf = highspy.kHighsInf
@@ -84,19 +114,6 @@ class AuditLP:
             )
             self._lower[changed] = lower[changed]
             self._upper[changed] = upper[changed]
-        if self._cost_col is not None and self._cost_col != col:
-            self.highs.changeColCost(self._cost_col, 0.0)
-        self.highs.changeColCost(col, sign)
-        self._cost_col = col
-        self.highs.run()
-        status = self.highs.getModelStatus()
-        if status == highspy.HighsModelStatus.kOptimal:
-            return OPTIMAL, float(self.highs.getInfo().objective_function_value)
-        if status == highspy.HighsModelStatus.kUnbounded:
-            return UNBOUNDED, -math.inf
-        if status == highspy.HighsModelStatus.kInfeasible:
-            return INFEASIBLE, math.nan
-        return OTHER, math.nan
 
     def message(self) -> str:
         """HiGHS's words for the last model status (for error messages)."""
