@@ -2,8 +2,9 @@
 ``describe``).
 
 Each table gives, per group, the treatment episodes, the 30-day complication rate (any type,
-Wilson interval), the share of episodes re-treated in the same region before the data cut-off
-and the Kaplan-Meier median time to re-treatment (censored at the cut-off) with its interval.
+patient-clustered Wilson interval), the share of episodes re-treated in the same region before
+the data cut-off and the Kaplan-Meier median time to re-treatment (censored at the cut-off) with
+its patient-bootstrap interval.
 ``network_outcomes_by_region`` gives the same per region over every clinic: the comparison the
 clinic pages draw. ``clinic_outcomes_by_quarter`` gives each clinic's quarters of treatment:
 episodes, the complication rate with its patient-clustered Wilson interval (as the network's
@@ -29,13 +30,14 @@ among those.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from analysis.cohort.describe import treatment_quarter
-from analysis.cohort.intervals import clustered_rate, km_median, wilson_interval
+from analysis.cohort.intervals import clustered_rate, km_median_clustered
 from analysis.data.processed import TABLE_FILES, read_processed
 from analysis.data.schema import COMPLICATION_SEVERITIES
 from analysis.disclosure.cubes import grid_counts
@@ -90,27 +92,49 @@ def _retreated(episodes: pd.DataFrame) -> pd.Series:
     return episodes["retreat_days"].notna() & episodes["retreat_event"].fillna(False).astype(bool)
 
 
-def _outcome_row(group: pd.DataFrame, ci_level: float) -> dict[str, float]:
-    n = len(group)
-    k = int(group["c30_any"].astype(bool).sum())
-    valid = group["retreat_days"].notna()
-    event = group.loc[valid, "retreat_event"].astype(bool)
-    med, lo, hi = km_median(group.loc[valid, "retreat_days"], event, ci_level)
+@dataclass(frozen=True)
+class Intervals:
+    """How the outcome tables' intervals are made: ``level``; the Kaplan-Meier medians'
+    patient bootstrap (``replicates``, ``seed``: the describe stage's, as the network's
+    median)."""
+
+    level: float
+    replicates: int
+    seed: int
+
+
+def _outcome_row(group: pd.DataFrame, intervals: Intervals) -> dict[str, float]:
+    patient = group["patient_key"].to_numpy()
+    rate = clustered_rate(group["c30_any"].to_numpy(dtype=bool), patient, intervals.level)
+    valid = group["retreat_days"].notna().to_numpy()
+    med, lo, hi = km_median_clustered(
+        group.loc[valid, "retreat_days"].to_numpy(dtype=float),
+        group.loc[valid, "retreat_event"].to_numpy(dtype=bool),
+        patient[valid],
+        intervals.level,
+        intervals.replicates,
+        intervals.seed,
+    )
     n_retreated = int(_retreated(group).sum())
     return {
-        "n_episodes": n,
-        "n_complications": k,
+        "n_episodes": rate.n,
+        "n_complications": rate.k,
+        "complication_rate_pct": 100.0 * rate.rate,
+        "complication_rate_pct_lower": 100.0 * rate.lower,
+        "complication_rate_pct_upper": 100.0 * rate.upper,
         "n_retreated": n_retreated,
-        "retreated_pct": 100.0 * n_retreated / n,
+        "retreated_pct": 100.0 * n_retreated / rate.n,
         "median_retreat_days": med,
         "median_retreat_lower": lo,
         "median_retreat_upper": hi,
     }
 
 
-def outcomes_by(episodes: pd.DataFrame, keys: Sequence[str], ci_level: float) -> pd.DataFrame:
-    """Episodes, 30-day complications (rate in percent with its Wilson interval), re-treated
-    episodes and the Kaplan-Meier median time to re-treatment per combination of ``keys``.
+def outcomes_by(episodes: pd.DataFrame, keys: Sequence[str], intervals: Intervals) -> pd.DataFrame:
+    """Episodes, 30-day complications (rate in percent with its patient-clustered Wilson
+    interval), re-treated episodes and the Kaplan-Meier median time to re-treatment with its
+    patient-bootstrap interval, per combination of ``keys``: both intervals account for the
+    repeated episodes of a patient, as the network's figures in the cohort view do.
 
     A median not reached (or an open interval) is NaN. Groups without episodes have no row.
 
@@ -118,26 +142,18 @@ def outcomes_by(episodes: pd.DataFrame, keys: Sequence[str], ci_level: float) ->
     --------
     >>> ep = pd.DataFrame({"clinic": ["a", "a", "b"], "c30_any": [True, False, False],
     ...                    "retreat_days": [100.0, 50.0, 30.0],
-    ...                    "retreat_event": [True, False, True]})
-    >>> outcomes_by(ep, ["clinic"], 0.95)[["clinic", "n_episodes", "n_retreated"]].values.tolist()
+    ...                    "retreat_event": [True, False, True], "patient_key": ["p", "p", "q"]})
+    >>> table = outcomes_by(ep, ["clinic"], Intervals(0.95, 100, 1))
+    >>> table[["clinic", "n_episodes", "n_retreated"]].values.tolist()
     [['a', 2, 1], ['b', 1, 1]]
     """
     groups = episodes.groupby(list(keys), sort=True) if keys else [((), episodes)]
     rows = [
         {**dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)), **vals}
         for key, grp in groups
-        for vals in [_outcome_row(grp, ci_level)]
+        for vals in [_outcome_row(grp, intervals)]
     ]
     out = pd.DataFrame(rows)
-    lo, hi = wilson_interval(
-        out["n_complications"].to_numpy(), out["n_episodes"].to_numpy(), ci_level
-    )
-    position = len(keys) + 2
-    out.insert(
-        position, "complication_rate_pct", 100.0 * out["n_complications"] / out["n_episodes"]
-    )
-    out.insert(position + 1, "complication_rate_pct_lower", 100.0 * lo)
-    out.insert(position + 2, "complication_rate_pct_upper", 100.0 * hi)
     medians = ["median_retreat_days", "median_retreat_lower", "median_retreat_upper"]
     out[medians] = out[medians].replace([np.inf, -np.inf], np.nan)
     return out
@@ -258,7 +274,7 @@ def severity_by(records: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 def record_clinic_outcomes(
     episodes: pd.DataFrame,
     complications: pd.DataFrame | None,
-    ci_level: float,
+    intervals: Intervals,
     out: StageOutput,
 ) -> None:
     """Write the cubes and the outcome tables of the clinic pages (for download and the
@@ -268,10 +284,10 @@ def record_clinic_outcomes(
     ep = episodes
     for stem, keys in zip(TABLES, KEYS, strict=True):
         out.table(
-            outcomes_by(ep, keys, ci_level), stem, counts=_counts(keys), derived_columns=DERIVED
+            outcomes_by(ep, keys, intervals), stem, counts=_counts(keys), derived_columns=DERIVED
         )
     out.table(
-        quarterly_by_clinic(ep, ci_level),
+        quarterly_by_clinic(ep, intervals.level),
         QUARTERLY,
         counts=_counts(("clinic", "quarter")),
         derived_columns=QUARTERLY_DERIVED,

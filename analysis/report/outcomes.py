@@ -276,8 +276,9 @@ def _summary(released: Released, clinic: str | None) -> tuple[PageSection, list[
     ]
     text = (
         "A treatment is one region treated at one visit. Complications: any type within 30 "
-        "days (Wilson interval). Re-treatment: the same region treated again before the data "
-        "cut-off; the median is a Kaplan-Meier estimate, censored at the cut-off."
+        "days (Wilson interval widened for patients treated more than once). Re-treatment: "
+        "the same region treated again before the data cut-off; the median is a Kaplan-Meier "
+        "estimate, censored at the cut-off, its interval from resampling patients."
     )
     return PageSection("summary", "At a glance", text, [table]), tiles
 

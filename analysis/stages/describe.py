@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from analysis.cohort.clinics import read_complications, record_clinic_outcomes
+from analysis.cohort.clinics import Intervals, read_complications, record_clinic_outcomes
 from analysis.cohort.counts import write_cohort_cubes
 from analysis.cohort.describe import DescribeConfig, describe_cohort, read_cohort_inputs
 from analysis.cohort.follow_up import read_assessments, record_follow_up
@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     out = StageOutput(args.out, stage=STAGE, title=TITLE)
     write_cohort_cubes(episodes, config.table1_by, out)
     data_quality_ref = record_cohort(cohort, config, out)
-    record_clinic_outcomes(episodes, read_complications(args.processed), config.ci_level, out)
+    intervals = Intervals(config.ci_level, config.bootstrap_replicates, config.seed)
+    record_clinic_outcomes(episodes, read_complications(args.processed), intervals, out)
     left_out = record_follow_up(episodes, read_assessments(args.processed), cutoff, out)
     if left_out:
         print(f"describe: follow-up leaves out {left_out} assessments of episodes not kept")

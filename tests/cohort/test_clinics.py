@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from synthetic_study import make_complications, make_episodes
 
 from analysis.cohort.clinics import (
+    Intervals,
     complication_records,
     outcomes_by,
     quarterly_by_clinic,
@@ -15,11 +17,13 @@ from analysis.cohort.clinics import (
 from analysis.cohort.describe import DescribeConfig, quarterly_trends
 from analysis.cohort.intervals import wilson_interval
 
+INTERVALS = Intervals(level=0.95, replicates=200, seed=1)
+
 
 def test_clinic_rows_add_up_to_the_network_and_rates_are_their_counts():
     episodes, _ = make_episodes(n_patients=200, seed=3)
-    per = outcomes_by(episodes, ["clinic", "region"], 0.95)
-    network = outcomes_by(episodes, [], 0.95).iloc[0]
+    per = outcomes_by(episodes, ["clinic", "region"], INTERVALS)
+    network = outcomes_by(episodes, [], INTERVALS).iloc[0]
     for col in ("n_episodes", "n_complications", "n_retreated"):
         assert per[col].sum() == network[col]
     assert network["n_episodes"] == len(episodes)
@@ -28,6 +32,32 @@ def test_clinic_rows_add_up_to_the_network_and_rates_are_their_counts():
     assert np.allclose(per["complication_rate_pct"], rate)
     assert (per["complication_rate_pct_lower"] <= rate + 1e-9).all()
     assert (per["complication_rate_pct_upper"] >= rate - 1e-9).all()
+
+
+def test_rate_intervals_account_for_repeated_episodes_of_a_patient():
+    """Complications concentrated in a few patients with many episodes: the interval is wider
+    than the naive Wilson one by the design effect; with one episode per patient they agree."""
+    n_patients, per_patient = 40, 5
+    patient = np.repeat([f"p{i}" for i in range(n_patients)], per_patient)
+    events = np.repeat(np.arange(n_patients) < 6, per_patient)  # 6 patients, every episode
+    ep = pd.DataFrame(
+        {
+            "clinic": "a",
+            "c30_any": events,
+            "retreat_days": 100.0,
+            "retreat_event": True,
+            "patient_key": patient,
+        }
+    )
+    row = outcomes_by(ep, ["clinic"], INTERVALS).iloc[0]
+    lo, hi = wilson_interval(np.array([events.sum()]), np.array([len(events)]), 0.95)
+    assert row["complication_rate_pct_upper"] - row["complication_rate_pct_lower"] > 1.5 * (
+        100 * (hi[0] - lo[0])
+    )
+    single = outcomes_by(ep.assign(patient_key=np.arange(len(ep))), ["clinic"], INTERVALS)
+    # (the design effect's small-sample factor m / (m - 1) keeps it a hair above 1)
+    assert single["complication_rate_pct_lower"].iloc[0] == pytest.approx(100 * lo[0], rel=0.01)
+    assert single["complication_rate_pct_upper"].iloc[0] == pytest.approx(100 * hi[0], rel=0.01)
 
 
 def test_median_retreatment_is_kaplan_meier_with_censoring():
@@ -39,9 +69,10 @@ def test_median_retreatment_is_kaplan_meier_with_censoring():
             "c30_any": [False] * 4,
             "retreat_days": [100.0, 150.0, 200.0, 300.0],
             "retreat_event": [True, False, True, False],
+            "patient_key": ["p1", "p2", "p3", "p4"],
         }
     )
-    row = outcomes_by(ep, ["clinic"], 0.95).iloc[0]
+    row = outcomes_by(ep, ["clinic"], INTERVALS).iloc[0]
     assert row["median_retreat_days"] == 200.0
     assert row["n_retreated"] == 2 and row["retreated_pct"] == 50.0
 
