@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.survival import aft, cox, cv, nonparametric
+from analysis.survival import aft, cox, cox_cv, cv, nonparametric
 from analysis.survival.config import SurvivalConfig, SurvivalStudyConfig
 from analysis.survival.covariates import (
     CYCLE,
@@ -594,7 +594,7 @@ def retreatment_results(
         parts.append(res.ph_final.assign(model="final"))
     # CV of the final model's structure on unsplit rows (time-split terms enter as one effect)
     cv_terms = [c for c in x.columns if cox._source(c) not in res.final.strata]
-    cv_cox = cv.cv_cox(
+    cv_cox = cox_cv.cv_cox(
         work,
         cv_terms,
         list(res.final.strata),

@@ -37,7 +37,7 @@ def _without_key(params: dict, dotted: str) -> dict:
 def test_the_study_section_parses_into_frozen_typed_settings(params):
     config = ComplicationsConfig.from_params(params)
     assert config.sampler == SamplerConfig(
-        draws=1000, tune=800, chains=4, cores=2, target_accept=0.9, sampler="nutpie"
+        draws=800, tune=400, chains=4, cores=2, target_accept=0.9, sampler="nutpie"
     )
     assert config.sensitivity_sampler == config.sampler
     assert config.gate == GateConfig(1.01, 400.0, 400.0, 0)

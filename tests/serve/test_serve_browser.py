@@ -35,6 +35,9 @@ def page(request, browser, live_url):
 
 
 def _no_sideways_scroll(page) -> None:
+    # after a click the DOM can be there before the stylesheet is applied (seen once in CI on
+    # a loaded machine: the unstyled table made the page 800 px wide): measure the styled page
+    page.wait_for_load_state("load")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.width, f"page is {width} px wide at a {page.width} px viewport"
 

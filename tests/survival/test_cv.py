@@ -84,7 +84,7 @@ def test_folds_do_not_depend_on_the_pseudonymisation_key():
 def test_breslow_survival_is_nelson_aalen_at_beta_zero_and_one_before_the_first_event():
     from lifelines import CoxPHFitter, NelsonAalenFitter
 
-    from analysis.survival.cv import breslow_survival
+    from analysis.survival.cox_cv import breslow_survival
 
     rng = np.random.default_rng(4)
     n = 400
