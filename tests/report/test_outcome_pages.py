@@ -25,13 +25,24 @@ def released(built_report) -> Released:
     return Released(built_report["reports"], min_count=5)
 
 
-@pytest.fixture(scope="module")
-def tables(built_report) -> tuple[pd.DataFrame, pd.DataFrame]:
-    survival = built_report["reports"] / "survival"
+def _clinic_and_network(
+    folder, clinic_file: str, network_file: str, key: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A released per-clinic table and the network's table indexed by ``key``, as text."""
     read = {"dtype": str, "keep_default_na": False}
     return (
-        pd.read_csv(survival / "median_duration_by_clinic_region.csv", **read),
-        pd.read_csv(survival / "median_duration_by_region.csv", **read).set_index("region"),
+        pd.read_csv(folder / clinic_file, **read),
+        pd.read_csv(folder / network_file, **read).set_index(key),
+    )
+
+
+@pytest.fixture(scope="module")
+def tables(built_report) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return _clinic_and_network(
+        built_report["reports"] / "survival",
+        "median_duration_by_clinic_region.csv",
+        "median_duration_by_region.csv",
+        "region",
     )
 
 
@@ -96,11 +107,11 @@ def _pct(value, scale: float = 1.0) -> str:
 
 @pytest.fixture(scope="module")
 def quarters(built_report) -> tuple[pd.DataFrame, pd.DataFrame]:
-    cohort = built_report["reports"] / "cohort"
-    read = {"dtype": str, "keep_default_na": False}
-    return (
-        pd.read_csv(cohort / "clinic_outcomes_by_quarter.csv", **read),
-        pd.read_csv(cohort / "quarterly_trends.csv", **read).set_index("quarter"),
+    return _clinic_and_network(
+        built_report["reports"] / "cohort",
+        "clinic_outcomes_by_quarter.csv",
+        "quarterly_trends.csv",
+        "quarter",
     )
 
 
