@@ -32,8 +32,10 @@ HERE = Path(__file__).resolve().parent
 COMPARED = (".csv", ".json", ".html", ".tex", ".png", ".parquet", ".pdf", ".md")
 
 #: Tiny cohort, fast sampling, and a gate that a few hundred draws can pass (tests only).
-#: On 2 cores one `dvc repro` of it takes about 5 minutes (fit_complications and fit_advice
-#: about 75 s each, mostly compiling 17 + 3 models; disclose about a minute).
+#: In CI on 2 cores the test (two `dvc repro` runs) took 1,033 s on 2 December 2026; one run
+#: measured beside other work: fit_survival ~70 s, fit_complications ~125 s and fit_advice
+#: ~140 s (mostly compiling NUTS models), disclose ~3 min before its complement LPs were
+#: warm-started.
 TINY = {
     "simulate.n_patients": 1000,
     "survival.bootstrap_replicates": 20,
