@@ -83,6 +83,30 @@ def small_episodes(small_prepared):
     return small_prepared.episodes
 
 
+@pytest.fixture(scope="session")
+def tiny_pipeline(repo_root, tmp_path_factory) -> dict:
+    """The repository's whole dvc.yaml run once on a tiny cohort in a temporary copy
+    (``tests/pipeline_run.py``): ``root``, ``hashes`` (of its outputs), ``params``."""
+    from pipeline_run import build_tiny_pipeline
+
+    try:
+        return build_tiny_pipeline(repo_root, tmp_path_factory.mktemp("tiny"))
+    except LookupError as missing:
+        pytest.skip(str(missing))
+
+
+@pytest.fixture(scope="session", params=["repository", "tiny pipeline"])
+def pipeline_root(request, repo_root) -> Path:
+    """A project root where the whole pipeline has run: the repository itself (skipped when
+    its pipeline has not been run in this checkout) and the session's tiny pipeline (always
+    built, so these tests run on a fresh clone and in CI)."""
+    if request.param == "repository":
+        if not (repo_root / "reports" / "index.html").exists():
+            pytest.skip("the pipeline has not built reports/ in this checkout")
+        return repo_root
+    return request.getfixturevalue("tiny_pipeline")["root"]
+
+
 #: Debian's Chromium, driven by Playwright in the browser tests (`./run test` installs it).
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,6 +219,8 @@ class LinkedTables:
         self._keys: dict[tuple, int] = {}
         self.tables = list(tables)
         self.cell_of: dict[tuple[str, int, str], int] = {}
+        #: cube unknowns that some mix row weighs (:meth:`touches_mix`)
+        self.mixed = np.zeros(offset, dtype=bool)
         rows_ub: list[dict] = []
         rows_eq: list[dict] = []
         for table in self.tables:
@@ -229,7 +232,7 @@ class LinkedTables:
         self.a_eq, self.b_eq = _matrix(rows_eq, n)
         self.values = np.array([c.value for c in self.cells])
         self._check_truth(rows_ub, rows_eq)
-        self._lp: AuditLP | None = None
+        self._lps: dict[int, AuditLP] = {}  # one warm-started model per thread slot
 
     def _check_truth(self, rows_ub: list[dict], rows_eq: list[dict]) -> None:
         """The true counts must satisfy every relation (else a declaration is wrong)."""
@@ -325,6 +328,7 @@ class LinkedTables:
             if scale < 1e-12:
                 continue  # one weight only: says nothing about the counts
             ids = cube.ids[local] + cube.offset
+            self.mixed[ids] = True
             row_eq: dict = {-1: 0.0, "why": f"{table}, row {pos + 1}: {mix.column} is a mix"}
             for j, c in zip(ids, coef / scale, strict=True):
                 row_eq[int(j)] = row_eq.get(int(j), 0.0) + float(c)
@@ -475,6 +479,11 @@ class LinkedTables:
             if cube.ref.ordered_by:
                 _ordered(cube, rows_ub)
 
+    def touches_mix(self, cell: int | np.integer) -> bool:
+        """Whether a mix row weighs one of the cube unknowns that count ``cell`` adds up."""
+        unknowns = self.cells[int(cell)].unknowns
+        return unknowns is not None and bool(self.mixed[unknowns].any())
+
     # -- solving --------------------------------------------------------------------------
     def bounds(self, status: np.ndarray) -> list[tuple[float | None, float | None]]:
         """LP bounds: cube cells ``>= 0``; shown counts fixed; suppressed counts ``>= 1``."""
@@ -483,10 +492,27 @@ class LinkedTables:
             out.append((cell.value, cell.value) if st == SHOWN else (1.0, None))
         return out
 
-    def interval(self, cell: int | np.integer, status: np.ndarray) -> tuple[float, float]:
-        """``(min, max)`` of cell ``cell`` given what ``status`` releases (``inf`` if unbounded)."""
+    def interval(
+        self,
+        cell: int | np.integer,
+        status: np.ndarray,
+        slot: int = 0,
+        pool: ThreadPoolExecutor | None = None,
+    ) -> tuple[float, float]:
+        """``(min, max)`` of cell ``cell`` given what ``status`` releases (``inf`` if unbounded).
+
+        ``slot``: which of the warm-started HiGHS models solves it (one per thread). With a
+        ``pool``, the minimum is solved on model ``slot + 1`` in the pool while this thread
+        solves the maximum (HiGHS releases the GIL: two LPs at once)."""
         bounds = self.bounds(status)
-        return self._optimise(cell, 1.0, bounds), -self._optimise(cell, -1.0, bounds)
+        if pool is None:
+            return (
+                self._optimise(cell, 1.0, bounds, slot),
+                -self._optimise(cell, -1.0, bounds, slot),
+            )
+        lower = pool.submit(self._optimise, cell, 1.0, bounds, slot + 1)
+        upper = -self._optimise(cell, -1.0, bounds, slot)
+        return lower.result(), upper
 
     def upper(self, cell: int | np.integer, status: np.ndarray) -> float:
         """The largest value cell ``cell`` can take given what ``status`` releases."""
@@ -496,7 +522,7 @@ class LinkedTables:
         """The smallest value cell ``cell`` can take given what ``status`` releases."""
         return self._optimise(cell, 1.0, self.bounds(status))
 
-    def _optimise(self, cell: int | np.integer, sign: float, bounds: list) -> float:
+    def _optimise(self, cell: int | np.integer, sign: float, bounds: list, slot: int = 0) -> float:
         col = self.n_x_of(cell)
         if self.solver == "linprog":  # the previous method, each LP from scratch (benchmark)
             c = np.zeros(self.n)
@@ -504,12 +530,13 @@ class LinkedTables:
             res = _linprog(c, self.a_ub, self.b_ub, self.a_eq, self.b_eq, bounds)
             status, value, message = res.status, res.fun, res.message
         else:
-            if self._lp is None:
-                self._lp = AuditLP(self.a_ub, self.b_ub, self.a_eq, self.b_eq)
+            if slot not in self._lps:
+                self._lps[slot] = AuditLP(self.a_ub, self.b_ub, self.a_eq, self.b_eq)
+            lp = self._lps[slot]
             lower = np.array([-math.inf if lo is None else lo for lo, _ in bounds], dtype=float)
             upper = np.array([math.inf if hi is None else hi for _, hi in bounds], dtype=float)
-            status, value = self._lp.solve(col, sign, lower, upper)
-            message = self._lp.message()
+            status, value = lp.solve(col, sign, lower, upper)
+            message = lp.message()
         if status == UNBOUNDED:
             return -math.inf
         if status != OPTIMAL:

@@ -1,0 +1,176 @@
+"""The repository's whole dvc.yaml, run once per test session on a tiny cohort.
+
+The project is a temporary copy (its own ``git init`` + ``dvc init``, so the repository's own
+outputs and dvc.lock are never touched) with a tiny cohort and fast sampling (``TINY``, in the
+copy's params.yaml only). ``tests/report/test_pipeline_repro.py`` checks that it reproduces to
+the byte; the tests that read a built ``reports/`` (the browser, the identifier scan, the
+disclosure scan and attack) read it too, so they run on a fresh clone and in CI, not only
+where the repository's own pipeline has been run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from analysis.cli import COMMANDS
+from analysis.config import with_overrides
+
+TEST_KEY = "test-key-not-secret-0123456789abcdef"
+#: Outputs compared byte for byte (PDF and NetCDF files are not part of the promise).
+COMPARED = (".csv", ".json", ".html", ".tex", ".png", ".parquet", ".md")
+
+#: Tiny cohort, fast sampling, and a gate that a few hundred draws can pass (tests only).
+#: In CI on 2 cores the test (two `dvc repro` runs) took 1,033 s on 2 December 2026; one run
+#: measured beside other work: fit_survival ~70 s, fit_complications ~125 s and fit_advice
+#: ~140 s (mostly compiling NUTS models), disclose ~3 min before its complement LPs were
+#: warm-started.
+TINY = {
+    "simulate.n_patients": 1000,
+    "survival.bootstrap_replicates": 20,
+    "complications.sensitivity": False,  # the weak-prior refits: same code path, 4 more fits
+    "complications.sampler": {
+        "draws": 300,
+        "tune": 400,
+        "chains": 2,
+        "cores": 2,
+        "target_accept": 0.9,
+        "sampler": "nutpie",
+    },
+    "complications.sensitivity_sampler": {
+        "draws": 300,
+        "tune": 400,
+        "chains": 2,
+        "cores": 2,
+        "target_accept": 0.9,
+        "sampler": "nutpie",
+    },
+    "complications.gate": {
+        "max_rhat": 1.05,
+        "min_ess_bulk": 100,
+        "min_ess_tail": 100,
+        "max_divergences": 10,
+    },
+    "complications.ppc_draws": 200,
+    "advice.sampler": {
+        "draws": 300,
+        "tune": 400,
+        "chains": 2,
+        "cores": 2,
+        "target_accept": 0.9,
+        "sampler": "nutpie",
+    },
+    "advice.compare_sampler": {
+        "draws": 200,
+        "tune": 300,
+        "chains": 2,
+        "cores": 2,
+        "target_accept": 0.9,
+        "sampler": "nutpie",
+    },
+    "advice.gate": {
+        "max_rhat": 1.05,
+        "min_ess_bulk": 100,
+        "min_ess_tail": 100,
+        "max_divergences": 10,
+    },
+    "advice.stored_draws": 200,
+    "advice.compare_patients": 300,  # the comparison on a subsample, as on the demo
+    "advice.advice_draws": 100,
+}
+
+
+def has_key(params: dict, dotted: str) -> bool:
+    node = params
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def project_env(project: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(project)  # `bonta` imports the copy's own analysis package
+    env["BONTA_PSEUDONYM_KEY"] = TEST_KEY
+    env["DVC_NO_ANALYTICS"] = "1"
+    env["MALLOC_MMAP_THRESHOLD_"] = "67108864"
+    return env
+
+
+def run_in(args: list[str], project: Path, timeout: float) -> str:
+    res = subprocess.run(
+        args,
+        cwd=project,
+        env=project_env(project),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert res.returncode == 0, (
+        f"{' '.join(args)} failed:\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
+    )
+    return res.stdout + res.stderr
+
+
+def new_project(tmp: Path, repo: Path, params: dict, stages: dict) -> Path:
+    project = tmp / "project"
+    shutil.copytree(
+        repo / "analysis", project / "analysis", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(repo / "manuscript", project / "manuscript")  # the manuscript's texts
+    for name in ("requirements.lock", ".gitignore", ".dvcignore"):
+        if (repo / name).exists():
+            shutil.copy(repo / name, project / name)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}, sort_keys=False))
+    run_in(["git", "init", "-q"], project, 60)
+    run_in([sys.executable, "-m", "dvc", "init", "-q"], project, 120)
+    run_in([sys.executable, "-m", "dvc", "config", "core.autostage", "false"], project, 60)
+    return project
+
+
+def output_hashes(project: Path, suffixes=COMPARED) -> dict[str, str]:
+    out = {}
+    for root in ("reports", "data/processed"):
+        for path in sorted((project / root).rglob("*")):
+            if path.is_file() and path.suffix in suffixes:
+                out[path.relative_to(project).as_posix()] = hashlib.sha256(
+                    path.read_bytes()
+                ).hexdigest()
+    return out
+
+
+def missing_stage_modules(stages: dict) -> list[str]:
+    missing = []
+    for name, stage in stages.items():
+        words = str(stage.get("cmd", "")).split()
+        if len(words) >= 2 and words[0] == "bonta":
+            module = f"analysis.stages.{COMMANDS.get(words[1], words[1])}"
+            if importlib.util.find_spec(module) is None:
+                missing.append(f"{name} ({module})")
+    return missing
+
+
+def build_tiny_pipeline(repo: Path, tmp: Path, timeout: float = 3000) -> dict:
+    """A copy of the project at ``tmp/project`` after one ``dvc repro`` on the tiny cohort:
+    ``{"root": project, "hashes": sha256 of every compared output, "params": its params}``.
+    Raises ``LookupError`` while a stage's module is not written yet."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    missing = missing_stage_modules(stages)
+    if missing:
+        raise LookupError(f"stage modules not written yet: {', '.join(missing)}")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params = with_overrides(params, {k: v for k, v in TINY.items() if has_key(params, k)})
+    project = new_project(tmp, repo, params, stages)
+    run_in([sys.executable, "-m", "dvc", "repro"], project, timeout)
+    return {"root": project, "hashes": output_hashes(project), "params": params}
