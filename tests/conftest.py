@@ -84,13 +84,15 @@ def small_episodes(small_prepared):
 
 
 @pytest.fixture(scope="session")
-def tiny_pipeline(repo_root, tmp_path_factory) -> dict:
+def tiny_pipeline(request, repo_root, tmp_path_factory) -> dict:
     """The repository's whole dvc.yaml run once on a tiny cohort in a temporary copy
-    (``tests/pipeline_run.py``): ``root``, ``hashes`` (of its outputs), ``params``."""
+    (``tests/pipeline_run.py``): ``root``, ``hashes`` (of its outputs), ``params``; when the
+    reproducibility test is in the session, a twin copy runs beside it (``twin_hashes``)."""
     from pipeline_run import build_tiny_pipeline
 
+    twin = any(item.name == "test_whole_pipeline_reproduces" for item in request.session.items)
     try:
-        return build_tiny_pipeline(repo_root, tmp_path_factory.mktemp("tiny"))
+        return build_tiny_pipeline(repo_root, tmp_path_factory.mktemp("tiny"), twin=twin)
     except LookupError as missing:
         pytest.skip(str(missing))
 
