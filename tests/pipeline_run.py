@@ -27,13 +27,6 @@ TEST_KEY = "test-key-not-secret-0123456789abcdef"
 #: Outputs compared byte for byte (PDF and NetCDF files are not part of the promise).
 COMPARED = (".csv", ".json", ".html", ".tex", ".png", ".parquet", ".md")
 
-#: Small cohort, fast sampling, and a gate that a few hundred draws can pass (tests only).
-#: 3,000 patients rather than 1,000: measured on 3 December 2026 (2 cores, beside a CI run),
-#: the smaller cohort suppressed 342 + 157 counts with 2,203 LPs, lost its region-mix columns
-#: (a first pass with them failed) and took about 13 minutes to disclose; 3,000 patients
-#: suppress 267 + 62 with 1,427 LPs, keep the mixes, as the demo does, and disclose in 260 s,
-#: while the three model stages take 9 minutes instead of 7 (fit_survival 55 s,
-#: fit_complications 174 s, fit_advice 311 s: mostly compiling the NUTS models).
 #: Two chains of 300 draws after 400 tuning steps, and a gate that so few draws can pass.
 #: (each use a copy: a shared dict would reach params.yaml as a YAML alias)
 FAST_NUTS = {
@@ -45,6 +38,13 @@ FAST_NUTS = {
     "sampler": "nutpie",
 }
 SMALL_GATE = {"max_rhat": 1.05, "min_ess_bulk": 100, "min_ess_tail": 100, "max_divergences": 10}
+#: Small cohort, fast sampling, and a gate that a few hundred draws can pass (tests only).
+#: 3,000 patients rather than 1,000: measured on 3 December 2026 (2 cores, beside a CI run),
+#: the smaller cohort suppressed 342 + 157 counts with 2,203 LPs, lost its region-mix columns
+#: (a first pass with them failed) and took about 13 minutes to disclose; 3,000 patients
+#: suppress 267 + 62 with 1,427 LPs, keep the mixes, as the demo does, and disclose in 260 s,
+#: while the three model stages take 9 minutes instead of 7 (fit_survival 55 s,
+#: fit_complications 174 s, fit_advice 311 s: mostly compiling the NUTS models).
 TINY = {
     "simulate.n_patients": 3000,
     "survival.bootstrap_replicates": 20,
