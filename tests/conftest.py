@@ -83,18 +83,58 @@ def small_episodes(small_prepared):
     return small_prepared.episodes
 
 
-@pytest.fixture(scope="session")
-def tiny_pipeline(request, repo_root, tmp_path_factory) -> dict:
-    """The repository's whole dvc.yaml run once on a tiny cohort in a temporary copy
-    (``tests/pipeline_run.py``): ``root``, ``hashes`` (of its outputs), ``params``; when the
-    reproducibility test is in the session, a twin copy runs beside it (``twin_hashes``)."""
-    from pipeline_run import build_tiny_pipeline
+#: config.stash key: the session's tiny pipeline build (None when no collected test needs it)
+TINY_BUILD = pytest.StashKey[object]()
 
-    twin = any(item.name == "test_whole_pipeline_reproduces" for item in request.session.items)
+
+def needs_tiny_pipeline(item: pytest.Item) -> bool:
+    """The test reads the tiny pipeline: it asks for ``tiny_pipeline`` or is the "tiny
+    pipeline" case of ``pipeline_root``."""
+    if "tiny_pipeline" in item.fixturenames:
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("pipeline_root") == "tiny pipeline"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests that read the tiny pipeline run last, so that the rest of the suite runs while
+    it builds in the background (started by ``_tiny_pipeline_build`` when the session starts)."""
+    tiny = [item for item in items if needs_tiny_pipeline(item)]
+    items[:] = [item for item in items if not needs_tiny_pipeline(item)] + tiny
+    config.stash[TINY_BUILD] = (
+        {"twin": any(item.get_closest_marker("pipeline_twin") for item in tiny)} if tiny else None
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tiny_pipeline_build(request, repo_root, tmp_path_factory):
+    """Start the tiny pipeline (``tests/pipeline_run.py``) in the background when the first
+    test starts, if a collected test reads it; stop its processes when the session ends."""
+    wanted = request.config.stash.get(TINY_BUILD, None)
+    if not wanted:
+        yield None
+        return
+    from pipeline_run import TinyBuild
+
+    build = TinyBuild(repo_root, tmp_path_factory.mktemp("tiny"), twin=wanted["twin"])
     try:
-        return build_tiny_pipeline(repo_root, tmp_path_factory.mktemp("tiny"), twin=twin)
-    except LookupError as missing:
-        pytest.skip(str(missing))
+        yield build.start()
+    except LookupError as missing:  # a stage module not written yet: the tests skip
+        yield missing
+    finally:
+        build.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(_tiny_pipeline_build) -> dict:
+    """The repository's whole dvc.yaml run once on a tiny cohort in a temporary copy
+    (``tests/pipeline_run.py``): ``root``, ``hashes`` (of its outputs), ``params``; when a test
+    marked ``pipeline_twin`` (the reproducibility test) is in the session, a twin copy runs
+    beside it (``twin_hashes``)."""
+    if isinstance(_tiny_pipeline_build, LookupError):
+        pytest.skip(str(_tiny_pipeline_build))
+    return _tiny_pipeline_build.result()
 
 
 @pytest.fixture(scope="session", params=["repository", "tiny pipeline"])

@@ -1,4 +1,6 @@
-"""The repository's whole dvc.yaml, run once per test session on a tiny cohort.
+"""The repository's whole dvc.yaml, run once per test session on a tiny cohort, in the
+background while the rest of the suite runs (``tests/conftest.py`` starts :class:`TinyBuild` at
+the first test and runs the tests that read it last).
 
 The project is a temporary copy (its own ``git init`` + ``dvc init``, so the repository's own
 outputs and dvc.lock are never touched) with a tiny cohort and fast sampling (``TINY``, in the
@@ -14,8 +16,10 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -38,15 +42,16 @@ FAST_NUTS = {
     "sampler": "nutpie",
 }
 SMALL_GATE = {"max_rhat": 1.05, "min_ess_bulk": 100, "min_ess_tail": 100, "max_divergences": 10}
-#: Small cohort, fast sampling, and a gate that a few hundred draws can pass (tests only).
-#: 3,000 patients rather than 1,000: measured on 3 December 2026 (2 cores, beside a CI run),
-#: the smaller cohort suppressed 342 + 157 counts with 2,203 LPs, lost its region-mix columns
-#: (a first pass with them failed) and took about 13 minutes to disclose; 3,000 patients
-#: suppress 267 + 62 with 1,427 LPs, keep the mixes, as the demo does, and disclose in 260 s,
-#: while the three model stages take 9 minutes instead of 7 (fit_survival 55 s,
-#: fit_complications 174 s, fit_advice 311 s: mostly compiling the NUTS models).
+#: The demo's cohort size, fast sampling, and a gate that a few hundred draws can pass (tests
+#: only). Measured on 3 December 2026 (2 cores, each beside another run): 1,000 patients
+#: suppressed 342 + 157 counts with 2,203 LPs, lost the region-mix columns and took about 13
+#: minutes to disclose; 3,000 patients 267 + 62 with 1,427 LPs in 260 s; 5,000 patients 230 + 47
+#: with 1,219 LPs in 76 s (small cohorts have more small counts, each costing LPs). The advice
+#: model's final fit takes 800 of them (46 s; on all 2,945 patients of the 3,000 it took 138 s):
+#: the model stages are compile-bound then (fit_survival 70 s, fit_complications 205 s,
+#: fit_advice 225 s, whole pipeline 689 s).
 TINY = {
-    "simulate.n_patients": 3000,
+    "simulate.n_patients": 5000,
     "survival.bootstrap_replicates": 20,
     "complications.sensitivity": False,  # the weak-prior refits: same code path, 4 more fits
     "complications.sampler": dict(FAST_NUTS),
@@ -58,6 +63,7 @@ TINY = {
     "advice.gate": dict(SMALL_GATE),
     "advice.stored_draws": 200,
     "advice.compare_patients": 300,  # the comparison on a subsample, as on the demo
+    "advice.max_train_patients": 800,  # and the final fit
     "advice.advice_draws": 100,
 }
 
@@ -136,42 +142,64 @@ def missing_stage_modules(stages: dict) -> list[str]:
     return missing
 
 
-def build_tiny_pipeline(repo: Path, tmp: Path, timeout: float = 3000, twin: bool = False) -> dict:
-    """A copy of the project at ``tmp/one/project`` after one ``dvc repro`` on the tiny cohort:
-    ``{"root": project, "hashes": sha256 of every compared output, "params": its params}``.
+class TinyBuild:
+    """The tiny pipeline built in the background: :meth:`start` makes a copy of the project at
+    ``tmp/one/project`` and starts ``dvc repro`` in it without waiting; :meth:`result` waits and
+    returns ``{"root": project, "hashes": sha256 of every compared output, "params": params}``.
 
     With ``twin``, a second copy at ``tmp/twin/project`` runs the same ``dvc repro`` at the
     same time (two processes sharing the machine's cores) and ``"twin_hashes"`` holds its
-    outputs' hashes: the reproducibility check compares them.
-    Raises ``LookupError`` while a stage's module is not written yet."""
-    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
-    missing = missing_stage_modules(stages)
-    if missing:
-        raise LookupError(f"stage modules not written yet: {', '.join(missing)}")
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params = with_overrides(params, {k: v for k, v in TINY.items() if has_key(params, k)})
-    projects = [
-        new_project(tmp / name, repo, params, stages) for name in ("one", "twin")[: 1 + twin]
-    ]
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "dvc", "repro"],
-            cwd=project,
-            env=project_env(project),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for project in projects
-    ]
-    try:
-        for project, run in zip(projects, runs, strict=True):
-            log, _ = run.communicate(timeout=timeout)
-            assert run.returncode == 0, f"dvc repro failed in {project}:\n{log[-8000:]}"
-    finally:
-        for run in runs:
-            run.kill()  # a no-op for a finished run; stops the other one when one failed
-    built = {"root": projects[0], "hashes": output_hashes(projects[0]), "params": params}
-    if twin:
-        built["twin_hashes"] = output_hashes(projects[1])
-    return built
+    outputs' hashes: the reproducibility check compares them. Each run's output goes to
+    ``repro.log`` beside its project. :meth:`start` raises ``LookupError`` while a stage's
+    module is not written yet. ``timeout`` counts from :meth:`start`."""
+
+    def __init__(self, repo: Path, tmp: Path, twin: bool = False, timeout: float = 4500) -> None:
+        self.repo, self.tmp, self.twin, self.timeout = repo, tmp, twin, timeout
+        self.projects: list[Path] = []
+        self.runs: list[subprocess.Popen] = []
+        self.params: dict = {}
+        self.deadline = 0.0
+
+    def start(self) -> TinyBuild:
+        stages = yaml.safe_load((self.repo / "dvc.yaml").read_text())["stages"]
+        missing = missing_stage_modules(stages)
+        if missing:
+            raise LookupError(f"stage modules not written yet: {', '.join(missing)}")
+        params = yaml.safe_load((self.repo / "params.yaml").read_text())
+        self.params = with_overrides(params, {k: v for k, v in TINY.items() if has_key(params, k)})
+        names = ("one", "twin")[: 1 + self.twin]
+        self.projects = [new_project(self.tmp / n, self.repo, self.params, stages) for n in names]
+        self.deadline = time.monotonic() + self.timeout
+        for project in self.projects:
+            with open(project.parent / "repro.log", "w") as log:
+                self.runs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "dvc", "repro"],
+                        cwd=project,
+                        env=project_env(project),
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # stop() ends the stages dvc started too
+                    )
+                )
+        return self
+
+    def result(self) -> dict:
+        try:
+            for project, run in zip(self.projects, self.runs, strict=True):
+                code = run.wait(timeout=max(1.0, self.deadline - time.monotonic()))
+                log = (project.parent / "repro.log").read_text()
+                assert code == 0, f"dvc repro failed in {project}:\n{log[-8000:]}"
+        finally:
+            self.stop()  # a no-op for finished runs; ends the other one when one failed
+        built = {"root": self.projects[0], "hashes": output_hashes(self.projects[0])}
+        built["params"] = self.params
+        if self.twin:
+            built["twin_hashes"] = output_hashes(self.projects[1])
+        return built
+
+    def stop(self) -> None:
+        for run in self.runs:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+                run.wait()

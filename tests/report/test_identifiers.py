@@ -76,11 +76,33 @@ def searchable(path: Path) -> Iterator[bytes]:
         yield pd.read_parquet(path).to_csv().encode()
 
 
+def trie_pattern(words: set[str]) -> re.Pattern[bytes]:
+    """One regex matching any of ``words`` (the longest where one is a prefix of another),
+    written as a trie: on a flat alternation of thousands of words Python's ``re`` tries every
+    branch at every position (69 s on the test pipeline's reports in CI, 3 December 2026)."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for byte in word.encode():
+            node = node.setdefault(byte, {})
+        node[None] = {}  # a word ends here
+
+    def branch(node: dict) -> bytes:
+        arms = [
+            re.escape(bytes([b])) + branch(node[b])
+            for b in sorted(k for k in node if k is not None)
+        ]
+        if not arms:
+            return b""
+        body = arms[0] if len(arms) == 1 else b"(?:" + b"|".join(arms) + b")"
+        return b"(?:" + body + b")?" if None in node else body
+
+    return re.compile(branch(trie))
+
+
 def leaks(reports: Path, identifiers: set[str]) -> list[tuple[str, str]]:
     """(file, identifier) for every identifier found anywhere under ``reports``."""
-    pattern = re.compile(
-        b"|".join(re.escape(i.encode()) for i in sorted(identifiers, key=len, reverse=True))
-    )
+    pattern = trie_pattern(identifiers)
     found = []
     for path in sorted(p for p in reports.rglob("*") if p.is_file()):
         for layer in searchable(path):

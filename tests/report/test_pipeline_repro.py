@@ -3,11 +3,11 @@ in two directories, give identical tables, metrics, figures and HTML, and a seco
 ``dvc repro`` runs nothing.
 
 The copies are the session's tiny pipeline (``tests/pipeline_run.py``, fixture
-``tiny_pipeline``, which builds the twin when this test is in the session); the tests of a
-built ``reports/`` read the first. Until 3 December 2026 this test ran ``dvc repro --force`` in
-the first copy after it had finished: the same check, one whole pipeline run later. It
-replaced a second test that ran only describe, disclose and report on a synthetic cohort with
-fake model outputs (written while the model stages did not exist yet).
+``tiny_pipeline``, which builds the twin when a test marked ``pipeline_twin`` is in the
+session); the tests of a built ``reports/`` read the first. Until 3 December 2026 this test ran
+``dvc repro --force`` in the first copy after it had finished: the same check, one whole
+pipeline run later. It replaced a second test that ran only describe, disclose and report on a
+synthetic cohort with fake model outputs (written while the model stages did not exist yet).
 
 PDF and NetCDF files are not compared (not part of the promise).
 """
@@ -21,6 +21,7 @@ from pipeline_run import run_in
 
 
 @pytest.mark.slow
+@pytest.mark.pipeline_twin
 def test_whole_pipeline_reproduces(tiny_pipeline):
     project, first = tiny_pipeline["root"], tiny_pipeline["hashes"]
     second = tiny_pipeline["twin_hashes"]

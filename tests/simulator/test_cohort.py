@@ -444,7 +444,7 @@ def test_overrides_and_config_errors(small_params):
 
 @pytest.mark.slow
 def test_turnbull_median_recovers_latent_glabella_median(default_cohort):
-    """lifelines Turnbull NPMLE on visit-derived intervals (reports ignored) within 5% of truth.
+    """Turnbull NPMLE on visit-derived intervals (reports ignored) within 5% of truth.
 
     Guards the observation design (docs/simulator.md): with only wear-off-triggered returns
     this estimate is 6-8% low. The survival stage's own test checks its derived intervals.
