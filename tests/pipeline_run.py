@@ -1,10 +1,10 @@
-"""The repository's whole dvc.yaml, run once per test session on a tiny cohort, in the
+"""The repository's whole dvc.yaml, run once per test session with fast sampling, in the
 background while the rest of the suite runs (``tests/conftest.py`` starts :class:`TinyBuild` at
 the first test and runs the tests that read it last).
 
 The project is a temporary copy (its own ``git init`` + ``dvc init``, so the repository's own
-outputs and dvc.lock are never touched) with a tiny cohort and fast sampling (``TINY``, in the
-copy's params.yaml only). ``tests/report/test_pipeline_repro.py`` checks that it reproduces to
+outputs and dvc.lock are never touched) with fast sampling (``TINY``, in the copy's params.yaml
+only). ``tests/report/test_pipeline_repro.py`` checks that it reproduces to
 the byte; the tests that read a built ``reports/`` (the browser, the identifier scan, the
 disclosure scan and attack) read it too, so they run on a fresh clone and in CI, not only
 where the repository's own pipeline has been run.
@@ -192,8 +192,8 @@ class TinyBuild:
                 assert code == 0, f"dvc repro failed in {project}:\n{log[-8000:]}"
         finally:
             self.stop()  # a no-op for finished runs; ends the other one when one failed
-        built = {"root": self.projects[0], "hashes": output_hashes(self.projects[0])}
-        built["params"] = self.params
+        root = self.projects[0]
+        built = {"root": root, "hashes": output_hashes(root), "params": self.params}
         if self.twin:
             built["twin_hashes"] = output_hashes(self.projects[1])
         return built
