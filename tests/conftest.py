@@ -100,8 +100,9 @@ def needs_tiny_pipeline(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The tests that read the tiny pipeline run last, so that the rest of the suite runs while
     it builds in the background (started by ``_tiny_pipeline_build`` when the session starts)."""
-    tiny = [item for item in items if needs_tiny_pipeline(item)]
-    items[:] = [item for item in items if not needs_tiny_pipeline(item)] + tiny
+    reads = {item.nodeid: needs_tiny_pipeline(item) for item in items}
+    tiny = [item for item in items if reads[item.nodeid]]
+    items[:] = [item for item in items if not reads[item.nodeid]] + tiny
     config.stash[TINY_BUILD] = (
         {"twin": any(item.get_closest_marker("pipeline_twin") for item in tiny)} if tiny else None
     )
@@ -128,7 +129,7 @@ def _tiny_pipeline_build(request, repo_root, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_pipeline(_tiny_pipeline_build) -> dict:
-    """The repository's whole dvc.yaml run once on a tiny cohort in a temporary copy
+    """The repository's whole dvc.yaml run once with fast sampling in a temporary copy
     (``tests/pipeline_run.py``): ``root``, ``hashes`` (of its outputs), ``params``; when a test
     marked ``pipeline_twin`` (the reproducibility test) is in the session, a twin copy runs
     beside it (``twin_hashes``)."""

@@ -124,6 +124,21 @@ def test_search_finds_an_identifier_hidden_in_every_layer(tmp_path):
     assert sorted({f for f, _ in hits}) == ["a.html", "b.pdf", "c.parquet"]
 
 
+def test_the_search_pattern_finds_every_word_even_when_one_begins_another():
+    words = {"P0003", "P000367", "P000368", "inj_006", "E12"}
+    text = b"xP000367y P0003 P000368 inj_006 E1 E12 P00036 P00037"
+    assert trie_pattern(words).findall(text) == [
+        b"P000367",
+        b"P0003",
+        b"P000368",
+        b"inj_006",
+        b"E12",
+        b"P0003",
+        b"P0003",
+    ]
+    assert trie_pattern(words).findall(b"P000 inj_00 E") == []
+
+
 def test_no_identifier_reaches_the_reports_built_from_a_real_export(
     small_raw_dir, small_prepared, params, tmp_path_factory, repo_root
 ):
