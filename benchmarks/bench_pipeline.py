@@ -12,7 +12,8 @@ Usage (from the repository root)::
 
     MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456 \\
     MALLOC_TOP_PAD_=67108864 .venv/bin/python benchmarks/bench_pipeline.py --cohort demo
-    .venv/bin/python benchmarks/bench_pipeline.py --cohort 1m --keep
+    .venv/bin/python benchmarks/bench_pipeline.py --cohort 1m --keep \\
+        --set advice.max_train_patients=5000
 
 Goals on 2 cores: the demo pipeline under 5 minutes; 1M episodes end to end under 30 minutes
 and 8 GB per stage. ``--stages`` runs a subset (the earlier stages' outputs must be in the
@@ -32,6 +33,8 @@ import time
 from pathlib import Path
 
 import yaml
+
+from analysis.config import with_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -64,11 +67,13 @@ def stage_commands(input_dir: str) -> list[tuple[str, list[str]]]:
     return out
 
 
-def prepare_scratch(workdir: Path, n_patients: int) -> str:
-    """Copy params.yaml (cohort size set) and requirements.lock; return data.input_dir."""
+def prepare_scratch(workdir: Path, n_patients: int, overrides: dict | None = None) -> str:
+    """Copy params.yaml (cohort size set, ``overrides`` applied) and requirements.lock; return
+    data.input_dir."""
     workdir.mkdir(parents=True, exist_ok=True)
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     params["simulate"]["n_patients"] = int(n_patients)
+    params = with_overrides(params, overrides or {})
     with open(workdir / "params.yaml", "w", encoding="utf-8") as fh:
         yaml.safe_dump(params, fh, sort_keys=False)
     shutil.copy(REPO / "requirements.lock", workdir / "requirements.lock")
@@ -131,9 +136,13 @@ def _episodes(workdir: Path) -> int | None:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def run_cohort(cohort: str, workdir: Path, episodes: int, only: list[str] | None) -> None:
+def run_cohort(
+    cohort: str, workdir: Path, episodes: int, only: list[str] | None, overrides: dict
+) -> None:
     n_patients = max(1, round(DEMO_PATIENTS * episodes / DEMO_EPISODES))
-    input_dir = prepare_scratch(workdir, n_patients)
+    input_dir = prepare_scratch(workdir, n_patients, overrides)
+    for key, value in overrides.items():
+        print(f"[bench-pipeline] {cohort}: params {key} = {value!r}", file=sys.stderr, flush=True)
     rows = []
     for stage, argv in stage_commands(input_dir):
         if only and stage not in only:
@@ -161,13 +170,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary dir")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument("--stages", nargs="*", default=None, help="run only these stages")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a params.yaml entry (dotted key, YAML value), e.g. "
+        "advice.max_train_patients=5000; printed with the results",
+    )
     args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set {item!r}: use KEY=VALUE")
+        overrides[key] = yaml.safe_load(value)
     cohorts = ["demo", "1m"] if args.cohort == "both" else [args.cohort]
     root = args.workdir or Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     try:
         for cohort in cohorts:
             episodes = DEMO_EPISODES if cohort == "demo" else args.episodes_1m
-            run_cohort(cohort, root / cohort, episodes, args.stages)
+            run_cohort(cohort, root / cohort, episodes, args.stages, overrides)
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -63,6 +63,7 @@ TINY = {
     "advice.gate": dict(SMALL_GATE),
     "advice.stored_draws": 200,
     "advice.compare_patients": 300,  # the comparison on a subsample, as on the demo
+    "advice.families": ["lognormal", "weibull"],  # a comparison (one compile and fit fewer)
     "advice.max_train_patients": 800,  # and the final fit
     "advice.advice_draws": 100,
 }

@@ -86,6 +86,7 @@ class PatientConfig:
     exercise_median_met_h: float
     exercise_sigma_log: float
     exercise_visit_sd_log: float
+    exercise_max_met_h: float  # reported loads are capped here (an export must pass prepare)
     bulk_male_shift: float
     bulk_masseter_shift: float
     bulk_sd: float

@@ -198,7 +198,9 @@ def _cycle_episodes(
     met = pa.exercise_base_met_h[active] * np.exp(
         cfg.patients.exercise_visit_sd_log * rng.standard_normal(na)
     )
-    met = np.round(met, 1)
+    # the log-normal tail passes any limit on a large cohort (2,352 MET-h/week in 1M episodes);
+    # a simulated export must pass the export validation, so reports stop at the stated cap
+    met = np.minimum(np.round(met, 1), cfg.patients.exercise_max_met_h)
     local, slot = np.nonzero(pa.region_slots[active] >= 0)
     pid = active[local]
     region = pa.region_slots[pid, slot]

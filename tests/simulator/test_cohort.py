@@ -455,3 +455,23 @@ def test_turnbull_median_recovers_latent_glabella_median(default_cohort):
     assert res["n_episodes"] > 4000
     assert 0.2 < res["share_right_censored"] < 0.7
     assert abs(res["relative_error"]) < 0.05, res.to_dict()
+
+
+def test_reported_exercise_load_stops_at_the_exports_plausibility_limit(small_params, tmp_path):
+    """A large cohort's log-normal tail passed prepare's limit (2,352 MET-h/week in 1M episodes,
+    benchmarks/bench_pipeline.py); the simulated export must pass the export's validation."""
+    from analysis.data.prepare import prepare
+    from analysis.data.prepare_config import PrepareConfig
+
+    cap = small_params["simulate"]["patients"]["exercise_max_met_h"]
+    assert cap <= small_params["prepare"]["max_met_h_week"]
+    heavy = with_overrides(
+        small_params,
+        {"simulate.n_patients": 200, "simulate.patients.exercise_median_met_h": 1500.0},
+    )
+    cohort = simulate_cohort(SimConfig.from_params(heavy))
+    load = cohort.treatments["exercise_met_h_week"]
+    assert load.max() == cap and (load > 0.5 * cap).mean() > 0.3  # the cap was needed, and is met
+    write_cohort(cohort, tmp_path / "raw")
+    prepared = prepare(tmp_path / "raw", PrepareConfig.from_params(heavy), key=b"k" * 32)
+    assert prepared.episodes["exercise_met_h_week"].max() == cap
