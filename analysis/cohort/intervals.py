@@ -14,7 +14,9 @@ episode counts overstate the information. Two patient-clustered intervals are us
 - Kaplan-Meier medians (time to re-treatment): the Kaplan-Meier median with a patient
   bootstrap percentile interval; each replicate draws patients with replacement
   (multinomial counts) and refits the Kaplan-Meier curve with those counts as weights,
-  vectorised over replicates.
+  vectorised over replicates: a replicate's weights per distinct day are its patient counts
+  times sparse tables of each patient's episodes and events per day (one pass over the
+  episodes per replicate; exact, since the weights are integers).
 
 :func:`wilson_interval` and :func:`km_median` are the naive (independent-episode) intervals,
 kept as references (tests compare the coverage of both on clustered data).
@@ -169,6 +171,16 @@ def _km_medians(times: np.ndarray, at_each: np.ndarray, events_at_each: np.ndarr
     return np.where(below.any(axis=1), times[first], np.inf)
 
 
+def _patient_counts(rng: np.random.Generator, m: int, size: int) -> np.ndarray:
+    """``size`` patient bootstraps of ``m`` patients: how often each is drawn (size x m).
+
+    Multinomial counts drawn as ``m`` uniform picks each (numpy's ``multinomial`` over ``m``
+    equal cells draws ``m`` binomials in sequence: 15 s of 1,000 replicates of 229,000
+    patients, against about 2 s here)."""
+    picks = rng.integers(0, m, size=(size, m))
+    return np.stack([np.bincount(row, minlength=m) for row in picks]).astype(float)
+
+
 def km_median_clustered(
     days: np.ndarray,
     event: np.ndarray,
@@ -218,7 +230,7 @@ def km_median_clustered(
     boots = []
     for start in range(0, n_boot, _BLOCK):
         size = min(_BLOCK, n_boot - start)
-        counts = rng.multinomial(m, np.full(m, 1.0 / m), size=size).astype(float)
+        counts = _patient_counts(rng, m, size)
         boots.append(_km_medians(times, counts @ episodes_at, counts @ events_at))
     reps = np.sort(np.concatenate(boots))
     alpha = (1.0 - level) / 2.0

@@ -111,6 +111,43 @@ def test_weighted_km_median_equals_lifelines_with_unit_weights():
         assert med == ref
 
 
+def _dense_bootstrap_medians(days, event, patient, n_boot, seed):
+    """The previous implementation as a reference: the weighted Kaplan-Meier curve of each
+    replicate over a dense replicates x episodes array of patient counts."""
+    order = np.argsort(days, kind="stable")
+    t, d = days[order], event[order].astype(float)
+    codes, _ = pd.factorize(patient[order], sort=False)
+    m = int(codes.max()) + 1
+    picks = np.random.default_rng(seed).integers(0, m, size=(n_boot, m))  # the same draws
+    counts = np.stack([np.bincount(row, minlength=m) for row in picks])
+    w = counts[:, codes].astype(float)
+    uniq, start = np.unique(t, return_index=True)
+    end = np.r_[start[1:], len(t)]
+    cum_w = np.concatenate([np.zeros((n_boot, 1)), np.cumsum(w, axis=1)], axis=1)
+    cum_d = np.concatenate([np.zeros((n_boot, 1)), np.cumsum(w * d, axis=1)], axis=1)
+    at_risk = cum_w[:, -1:] - cum_w[:, start]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.where(at_risk > 0, (cum_d[:, end] - cum_d[:, start]) / at_risk, 0.0)
+    below = np.cumprod(1.0 - hazard, axis=1) <= 0.5 + 1e-12
+    return np.where(below.any(axis=1), uniq[np.argmax(below, axis=1)], np.inf)
+
+
+def test_bootstrap_interval_equals_the_dense_replicates_x_episodes_computation():
+    """The replicates are fitted from sparse (patient x distinct day) tables; the percentile
+    interval is exactly that of the dense weighted Kaplan-Meier curves (integer weights)."""
+    from analysis.cohort.intervals import km_median_clustered
+
+    rng = np.random.default_rng(5)
+    patient = rng.integers(0, 80, 400).astype(str)  # about 5 episodes a patient, unsorted
+    days = np.round(rng.exponential(100, 400))  # ties within and across patients
+    event = rng.random(400) < 0.6
+    n_boot, seed = 200, 11
+    _, lo, hi = km_median_clustered(days, event, patient, 0.9, n_boot, seed)
+    reps = np.sort(_dense_bootstrap_medians(days, event, patient, n_boot, seed))
+    assert (lo, hi) == (reps[int(np.floor(0.05 * 199))], reps[int(np.ceil(0.95 * 199))])
+    assert lo < hi
+
+
 def test_patient_bootstrap_median_covers_nominally_on_clustered_times():
     from analysis.cohort.intervals import km_median_clustered
 
