@@ -31,6 +31,8 @@ Methods (stated in the stage's methods text):
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,15 +176,26 @@ class TurnbullData:
     ) -> NPMLE:
         """The NPMLE of every column of ``w_blocks`` (blocks x B), warm-started at ``start``
         (which must give every block positive probability, e.g. the full-sample NPMLE)."""
-        mass, n_iter, viol = npmle_solver.fit_many(
-            self.first,
-            self.last,
-            np.ascontiguousarray(w_blocks, float),
-            start,
-            kkt_tol,
-            max_iter,
-        )
+        w_blocks = np.ascontiguousarray(w_blocks, float)
+
+        def fit(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            w = np.ascontiguousarray(w_blocks[:, columns])
+            return npmle_solver.fit_many(self.first, self.last, w, start, kkt_tol, max_iter)
+
+        # the compiled solver releases the GIL: replicates are independent, so threads split
+        # them with the same result as one loop
+        chunks = np.array_split(np.arange(w_blocks.shape[1]), _threads(w_blocks.shape[1]))
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            parts = list(pool.map(fit, chunks))
+        mass = np.concatenate([part[0] for part in parts], axis=1)
+        n_iter = np.concatenate([part[1] for part in parts])
+        viol = np.concatenate([part[2] for part in parts])
         return NPMLE(self.left, self.right, mass, n_iter, viol, kkt_tol)
+
+
+def _threads(n_replicates: int) -> int:
+    """Threads for the bootstrap replicates: the cores this process may use (at least one)."""
+    return max(1, min(len(os.sched_getaffinity(0)), n_replicates))
 
 
 def fit_npmle(

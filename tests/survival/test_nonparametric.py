@@ -141,6 +141,23 @@ def test_bootstrap_replicates_are_weighted_npmles_from_any_start():
         assert _dense_kkt(lo, up, one, w).max() - 1 <= 1e-9
 
 
+def test_replicates_split_over_threads_equal_one_loop_over_them():
+    """The bootstrap's threads (one per core) give exactly the compiled solver's single loop."""
+    from analysis.survival import npmle_solver
+
+    lo, up = _visit_intervals(600, 5)
+    patient = np.arange(lo.size) // 3
+    data = TurnbullData.from_bounds(lo, up)
+    full = fit_npmle(lo, up, kkt_tol=1e-9)
+    boot = bootstrap_npmle(data, full, patient, 13, np.random.default_rng(4), kkt_tol=1e-9)
+    counts = np.random.default_rng(4).integers(0, 200, size=(13, 200))
+    per_patient = np.stack([np.bincount(row, minlength=200) for row in counts], axis=1)
+    w = data.block_weights(per_patient[patient].astype(float))
+    mass, iters, viol = npmle_solver.fit_many(data.first, data.last, w, full.mass, 1e-9, 500)
+    assert np.array_equal(boot.mass, mass) and np.array_equal(boot.kkt_violation, viol)
+    assert np.array_equal(boot.n_iter, iters)
+
+
 def test_point_estimate_that_misses_the_kkt_rule_raises():
     lo, up = _visit_intervals(300, 6)
     with pytest.raises(NPMLEError, match=r"group=x: KKT violation .* above the tolerance"):
