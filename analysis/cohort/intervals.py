@@ -174,9 +174,10 @@ def _km_medians(times: np.ndarray, at_each: np.ndarray, events_at_each: np.ndarr
 def _patient_counts(rng: np.random.Generator, m: int, size: int) -> np.ndarray:
     """``size`` patient bootstraps of ``m`` patients: how often each is drawn (size x m).
 
-    Multinomial counts drawn as ``m`` uniform picks each (numpy's ``multinomial`` over ``m``
-    equal cells draws ``m`` binomials in sequence: 15 s of 1,000 replicates of 229,000
-    patients, against about 2 s here)."""
+    Multinomial counts drawn as ``m`` uniform picks each, as
+    ``survival.nonparametric.bootstrap_counts`` draws them (numpy's ``multinomial`` over ``m``
+    equal cells draws ``m`` binomials in sequence: 3.3 s per 100 replicates of 229,000
+    patients, against 1.1 s here)."""
     picks = rng.integers(0, m, size=(size, m))
     return np.stack([np.bincount(row, minlength=m) for row in picks]).astype(float)
 
@@ -219,7 +220,8 @@ def km_median_clustered(
     m = int(codes.max()) + 1
     # episodes and events of each patient at each distinct time: a replicate's Kaplan-Meier
     # curve is its patient counts times these (sparse) tables, so a replicate costs one pass
-    # over the episodes, not a dense replicates x episodes array (1M episodes: 932 s -> s)
+    # over the episodes, not a dense replicates x episodes array (describe on 1M episodes:
+    # 932 s, now 144 s)
     times, at = np.unique(t, return_inverse=True)
     shape = (m, len(times))
     episodes_at = sparse.csr_array((np.ones(len(t)), (codes, at)), shape=shape)
