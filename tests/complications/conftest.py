@@ -37,7 +37,7 @@ BASE_RATES = {
 }
 
 #: Enough draws for the gate (bulk and tail ESS >= 400 for every parameter).
-TEST_SAMPLER = SamplerConfig(draws=600, tune=400, chains=4, cores=2, target_accept=0.9)
+TEST_SAMPLER = SamplerConfig(draws=1000, tune=800, chains=4, cores=2, target_accept=0.9)
 
 
 @pytest.fixture(scope="session")
