@@ -102,8 +102,9 @@ def _fmt(x: float | None, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
-def report(cohort: str, rows: list[dict], n_episodes: int | None) -> None:
-    """Print the table with the baseline and the goals."""
+def report(cohort: str, rows: list[dict], n_episodes: int | None, n_stages: int) -> None:
+    """Print the table with the baseline and the goals (judged only when all ``n_stages``
+    stages ran and succeeded)."""
     base = BASELINE[cohort]
     print(f"\n== {cohort} cohort ({n_episodes or '?'} episodes) ==")
     print(f"{'stage':<20}{'wall s':>9}{'cpu s':>9}{'peak GB':>9}{'baseline s':>12}  status")
@@ -125,6 +126,9 @@ def report(cohort: str, rows: list[dict], n_episodes: int | None) -> None:
     )
     goal_s, goal_gb = GOALS[cohort]
     verdict = "met" if total <= goal_s and (goal_gb is None or peak <= goal_gb) else "NOT met"
+    ran = sum(r["code"] == 0 for r in rows)
+    if ran < n_stages:  # a failed or partial run says nothing about the whole pipeline
+        verdict = f"not judged ({ran} of {n_stages} stages ran and succeeded)"
     gb = f" and {goal_gb:g} GB per stage" if goal_gb else ""
     print(f"goal: under {goal_s / 60:.0f} min{gb}: {verdict}")
 
@@ -160,7 +164,7 @@ def run_cohort(
         )
         if r["code"] != 0:
             break
-    report(cohort, rows, _episodes(workdir))
+    report(cohort, rows, _episodes(workdir), len(stage_commands(input_dir)))
 
 
 def main(argv: list[str] | None = None) -> int:
