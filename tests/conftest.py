@@ -129,10 +129,10 @@ def _tiny_pipeline_build(request, repo_root, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_pipeline(_tiny_pipeline_build) -> dict:
-    """The repository's whole dvc.yaml run once with fast sampling in a temporary copy
-    (``tests/pipeline_run.py``): ``root``, ``hashes`` (of its outputs), ``params``; when a test
-    marked ``pipeline_twin`` (the reproducibility test) is in the session, a twin copy runs
-    beside it (``twin_hashes``)."""
+    """The repository's whole dvc.yaml run once in a temporary copy, sampling with nutpie's
+    test double (``tests/pipeline_run.py``): ``root``, ``hashes`` (of its outputs), ``params``;
+    when a test marked ``pipeline_twin`` (the reproducibility test) is in the session, a twin
+    copy runs beside it (``twin_hashes``)."""
     if isinstance(_tiny_pipeline_build, LookupError):  # a stage module not written yet
         pytest.skip(str(_tiny_pipeline_build))
     if isinstance(_tiny_pipeline_build, Exception):
@@ -185,8 +185,10 @@ def browser():
 #
 # The small cohort through the real code path (`fit_duration_models`), with short chains: 2
 # families compared on 300 patients, the chosen one refitted on 800 patients with 2 chains x 500
-# draws. The gate thresholds are lowered for these short chains (ESS >= 150, R-hat <= 1.02); the
-# production gate (params.yaml) is exercised by `test_gate_rejects_a_short_run`. The app's tests
+# draws, of which 500 are kept (every other draw: the stored posterior, its PSIS-LOO and the
+# validation's leave-one-patient-out predictions; all 1,000 took twice the time). The gate
+# thresholds are lowered for these short chains (ESS >= 150, R-hat <= 1.02); the production
+# gate (params.yaml) is exercised by `test_gate_rejects_a_short_run`. The app's tests
 # (tests/serve) serve this same fit: they check what the app does with a model, not the model.
 
 ADVICE_TEST_FAMILIES = ("lognormal", "weibull")
@@ -207,6 +209,7 @@ def advice_config(params):
         compare_sampler=SamplerConfig(draws=300, tune=300, chains=2, cores=2),
         sampler=SamplerConfig(draws=500, tune=500, chains=2, cores=2),
         gate=GateConfig(max_rhat=1.02, min_ess_bulk=150, min_ess_tail=150, max_divergences=0),
+        stored_draws=500,
         advice_draws=300,
     )
 

@@ -9,7 +9,7 @@ import pytest
 from analysis.advice.fit import GATED_VARS, choose_family, fit_family
 from analysis.advice.model import build_duration_model, duration_data
 from analysis.errors import ConvergenceError
-from analysis.inference import GateConfig, SamplerConfig, check_convergence
+from analysis.inference import GateConfig, check_convergence
 
 pytestmark = pytest.mark.slow
 
@@ -140,20 +140,20 @@ def _training_episodes(advice_fit, episodes: pd.DataFrame) -> pd.DataFrame:
     return ep[ep["patient_key"].isin(advice_fit.train_patient_keys)]
 
 
-def test_gate_rejects_a_short_run(small_episodes, advice_spec, advice_config):
+def test_gate_rejects_a_short_run(advice_fit, small_episodes, advice_config, monkeypatch):
+    """A run too short for the production gate fails it: ``fit_family`` records the failure
+    and ``check_convergence`` raises. The short run is real NUTS output, the first 60 draws of
+    each chain of the session's final fit (sampling it anew cost a compile: 35-40 s)."""
     from dataclasses import replace
 
-    from analysis.advice.spec import with_trained_ranges
+    import analysis.advice.fit as fit_module
 
-    ep = small_episodes[small_episodes["in_duration_analysis"]]
-    ep = ep[ep["patient_key"].isin(np.sort(ep["patient_key"].unique())[:150])]
-    data = duration_data(ep, with_trained_ranges(advice_spec, ep))
-    short = replace(
-        advice_config,
-        sampler=SamplerConfig(draws=60, tune=60, chains=2, cores=2),
-        gate=GateConfig(),  # production thresholds: ESS >= 400 cannot be reached with 120 draws
-    )
-    fit = fit_family(data, short, "lognormal", seed=1, with_loo=False)
+    short_run = advice_fit.final.idata.isel(draw=slice(0, 60))
+    assert short_run.posterior.sizes["draw"] == 60
+    monkeypatch.setattr(fit_module, "sample", lambda *args, **kwargs: short_run)
+    data = duration_data(_training_episodes(advice_fit, small_episodes), advice_fit.spec)
+    production_gate = replace(advice_config, gate=GateConfig())  # ESS >= 400: not with 120
+    fit = fit_family(data, production_gate, advice_fit.family, seed=1, with_loo=False)
     assert not fit.diagnostics["passed"]
     assert "ess" in fit.gate_error.lower()
     with pytest.raises(ConvergenceError, match="advice-short"):

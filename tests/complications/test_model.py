@@ -14,6 +14,7 @@ from analysis.complications.model import (
     REGION_ONLY,
     build_complication_model,
     choose_structure,
+    model_data,
 )
 from analysis.errors import ConvergenceError
 from analysis.inference import GateConfig, SamplerConfig, check_convergence
@@ -168,6 +169,22 @@ def test_gate_stops_a_short_run_and_names_model_and_parameter(sampler, cells, in
             model_name="short-run",
             config=short,
         )
+
+
+def test_nutpie_draws_are_fixed_by_the_seed(sampler, cells, informative):
+    """The real sampler reproduces its draws for a seed (the tiny pipeline's twin runs check
+    the stages' reproducibility with nutpie's test double: tests/doubles/nutpie)."""
+    c = cells["headache"]
+    data = model_data(c, informative.for_type("headache", c.regions), HIERARCHICAL)
+    short = SamplerConfig(draws=40, tune=40, chains=2, cores=2)
+    first, again, other = (sampler.sample(data, seed, short) for seed in (9, 9, 10))
+    import nutpie
+
+    assert "test double" not in nutpie.__version__
+    for name in FREE_PARAMETERS:
+        a, b = first.posterior[name].values, again.posterior[name].values
+        assert np.array_equal(a, b), name
+    assert not np.array_equal(first.posterior["region_z"], other.posterior["region_z"])
 
 
 def test_gate_covers_every_free_parameter(sampler):
