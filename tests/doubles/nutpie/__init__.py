@@ -10,8 +10,10 @@ returns in shape: ``posterior`` (every free variable, on its constrained scale, 
 deterministic, with the model's dims) and ``sample_stats`` (no divergence). The draws are
 independent draws from the model's *prior* given its current data (PyMC's
 ``sample_prior_predictive``, evaluated without compiling C or Numba code), so the seed fixes
-them and the diagnostics gate passes. Outputs built with it name it: ``__version__`` below is
-what the methods texts print as nutpie's version.
+them and the diagnostics gate passes. Outputs built with it name it: ``__version__`` below,
+and the version in ``nutpie-0+test.double.dist-info`` beside this package (what
+``importlib.metadata`` finds first on that path), are what the methods texts print as nutpie's
+version.
 
 The real sampler is exercised by the tests that check numbers (tests/complications,
 tests/advice), which fit the models with nutpie, and its reproducibility for a given seed by
@@ -67,18 +69,20 @@ def sample(
     pymc_log = logging.getLogger("pymc")
     level = pymc_log.level
     pymc_log.setLevel(logging.WARNING)  # not PyMC's "Sampling: [...]" line per fit
-    with model, warnings.catch_warnings():
-        # the likelihood (a Potential) is what the prior draws leave out, by design
-        warnings.filterwarnings("ignore", message="The effect of Potentials")
-        if compiled.data:
-            pm.set_data(compiled.data)
-        prior = pm.sample_prior_predictive(
-            draws=draws * chains,
-            var_names=names,
-            random_seed=seed,
-            compile_kwargs={"mode": "FAST_COMPILE"},
-        ).prior
-    pymc_log.setLevel(level)
+    try:
+        with model, warnings.catch_warnings():
+            # the likelihood (a Potential) is what the prior draws leave out, by design
+            warnings.filterwarnings("ignore", message="The effect of Potentials")
+            if compiled.data:
+                pm.set_data(compiled.data)
+            prior = pm.sample_prior_predictive(
+                draws=draws * chains,
+                var_names=names,
+                random_seed=seed,
+                compile_kwargs={"mode": "FAST_COMPILE"},
+            ).prior
+    finally:
+        pymc_log.setLevel(level)
     posterior = xr.Dataset(
         {
             name: _by_chain(prior[name], chains, draws)
