@@ -14,6 +14,7 @@ PDF and NetCDF files are not compared (not part of the promise).
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -44,3 +45,7 @@ def test_whole_pipeline_reproduces(tiny_pipeline):
         assert expected in first
     for pdf in ("reports/research.pdf", "reports/manuscript/manuscript.pdf"):
         assert (project / pdf).stat().st_size > 0
+    # the copies sample with nutpie's test double: every methods text that names nutpie says so
+    manuscript = (project / "reports/manuscript/manuscript.md").read_text()
+    assert "nutpie test double (prior draws, not a posterior)" in manuscript
+    assert not re.search(r"nutpie \d", manuscript), "a methods text names the real nutpie"
