@@ -6,7 +6,10 @@ the repository's own params.yaml with a smaller cohort, through the same code th
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     use_file_backend()
     config.addinivalue_line("filterwarnings", f"ignore:{ARVIZ_REFACTOR_NOTICE}:FutureWarning")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistGrouping(), "bonta-xdist-grouping")
 
 
 #: Fixed test key: the pseudonymisation key normally comes from the environment or .secrets/.
@@ -83,6 +88,9 @@ def small_episodes(small_prepared):
     return small_prepared.episodes
 
 
+#: config.stash key (pytest-xdist controller): the directory where workers write test groups
+GROUPS_DIR = pytest.StashKey[str]()
+
 #: config.stash key: the session's tiny pipeline build (None when no collected test needs it)
 TINY_BUILD = pytest.StashKey[object]()
 
@@ -96,35 +104,127 @@ def needs_tiny_pipeline(item: pytest.Item) -> bool:
     return callspec is not None and callspec.params.get("pipeline_root") == "tiny pipeline"
 
 
+#: pytest-xdist groups (``./run test``: two workers, ``--dist loadgroup``): the tests that share
+#: an expensive session fixture run in one worker, so that it is built once per run, not once
+#: per worker (:func:`pytest_xdist_make_scheduler`).
+XDIST_GROUPS = {
+    "advice_fit": "advice-fit",  # tests/advice and tests/serve: one small fit of the advice model
+    "sampler": "complication-model",  # tests/complications: the compiled complication model
+    "stage_run": "complication-stage",  # the fit_complications stage on the small cohort
+}
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The tests that read the tiny pipeline run last, so that the rest of the suite runs while
-    it builds in the background (started by ``_tiny_pipeline_build`` when the session starts)."""
+    it builds in the background (started by ``_tiny_pipeline_build`` when the session starts).
+    Under pytest-xdist, each worker writes the group of every test that uses an expensive
+    fixture (:data:`XDIST_GROUPS`; the tiny pipeline's readers are one group: they wait for
+    the same build) for the controller's scheduler."""
     reads = {item.nodeid: needs_tiny_pipeline(item) for item in items}
     tiny = [item for item in items if reads[item.nodeid]]
     items[:] = [item for item in items if not reads[item.nodeid]] + tiny
     config.stash[TINY_BUILD] = (
         {"twin": any(item.get_closest_marker("pipeline_twin") for item in tiny)} if tiny else None
     )
+    groups = {}
+    for item in items:
+        if reads[item.nodeid]:
+            groups[item.nodeid] = "tiny-pipeline"
+            continue
+        for fixture, group in XDIST_GROUPS.items():
+            if fixture in item.fixturenames:
+                groups[item.nodeid] = group
+                break
+    groups_dir = getattr(config, "workerinput", {}).get("bonta_groups_dir")
+    if groups_dir:  # a pytest-xdist worker: tell the controller's scheduler
+        worker = config.workerinput["workerid"]
+        (Path(groups_dir) / f"{worker}.json").write_text(json.dumps(groups))
+
+
+class XdistGrouping:
+    """pytest-xdist hooks (registered by :func:`pytest_configure` when pytest-xdist is loaded):
+    with ``--dist loadgroup``, one work unit per group of :data:`XDIST_GROUPS` (and one for
+    the tiny pipeline's readers), one per test otherwise. pytest-xdist 3.8 groups by a suffix
+    it adds to each node id, which pytest 9 no longer lets a plugin change (its ``xdist_group``
+    marks are a no-op here), so the controller's scheduler reads the groups that the workers
+    wrote at collection instead."""
+
+    def pytest_configure_node(self, node) -> None:
+        """Controller: tell each worker where to write its tests' groups."""
+        stash = node.config.stash
+        groups_dir = stash.setdefault(GROUPS_DIR, tempfile.mkdtemp(prefix="bonta-groups-"))
+        node.workerinput["bonta_groups_dir"] = groups_dir
+
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
+        if config.getvalue("dist") != "loadgroup":
+            return None
+        from xdist.scheduler import LoadGroupScheduling
+
+        class FixtureGroupScheduling(LoadGroupScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                if not hasattr(self, "_groups"):
+                    self._groups = {}
+                    for path in Path(config.stash[GROUPS_DIR]).glob("*.json"):
+                        self._groups.update(json.loads(path.read_text()))
+                return self._groups.get(nodeid, nodeid)
+
+        return FixtureGroupScheduling(config, log)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        groups_dir = config.stash.get(GROUPS_DIR, None)
+        if groups_dir:
+            shutil.rmtree(groups_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _tiny_pipeline_build(request, repo_root, tmp_path_factory):
     """Start the tiny pipeline (``tests/pipeline_run.py``) in the background when the first
-    test starts, if a collected test reads it; stop its processes when the session ends."""
+    test starts, if a collected test reads it; stop its processes when the session ends.
+
+    Under pytest-xdist (``./run test`` runs two workers) the first worker to get here starts
+    the build and the others attach to it (a lock and a JSON file in the session's shared
+    temporary directory), so it is built once per test run; the worker that started it waits
+    for it at the end of its session instead of stopping it, as another worker may read it.
+    """
     wanted = request.config.stash.get(TINY_BUILD, None)
     if not wanted:
         yield None
         return
+    from filelock import FileLock
     from pipeline_run import TinyBuild
 
-    build = TinyBuild(repo_root, tmp_path_factory.mktemp("tiny"), twin=wanted["twin"])
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = tmp_path_factory.getbasetemp().parent if worker else None
+    started: object
+    owner = True
     try:
-        started: object = build.start()
+        if shared is None:
+            started = TinyBuild(repo_root, tmp_path_factory.mktemp("tiny"), twin=wanted["twin"])
+            started.start()
+        else:
+            with FileLock(str(shared / "tiny-build.lock")):
+                described = shared / "tiny-build.json"
+                if described.exists():
+                    owner = False
+                    started = TinyBuild.attach(
+                        repo_root, shared / "tiny", json.loads(described.read_text())
+                    )
+                else:
+                    started = TinyBuild(repo_root, shared / "tiny", twin=wanted["twin"])
+                    started.start()
+                    described.write_text(json.dumps(started.describe()))
     except Exception as failed:  # reported by the tests that read the pipeline, not by all
         started = failed
     yield started
-    build.stop()
+    if isinstance(started, TinyBuild) and owner:
+        if worker:
+            try:
+                started.wait()
+            finally:
+                started.stop()
+        else:
+            started.stop()
 
 
 @pytest.fixture(scope="session")

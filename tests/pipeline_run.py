@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -196,23 +197,53 @@ class TinyBuild:
         self.projects = [new_project(self.tmp / n, self.repo, self.params, stages) for n in names]
         self.deadline = time.monotonic() + self.timeout
         for project in self.projects:
-            with open(project.parent / "repro.log", "w") as log:
-                self.runs.append(
-                    subprocess.Popen(
-                        ["nice", "-n", str(BUILD_NICENESS), sys.executable, "-m", "dvc", "repro"],
-                        cwd=project,
-                        env=project_env(project),
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,  # stop() ends the stages dvc started too
-                    )
+            # the exit status goes to a file, so that another test process (a pytest-xdist
+            # worker that did not start the build: :meth:`attach`) can wait for it too
+            script = (
+                f"nice -n {BUILD_NICENESS} {shlex.quote(sys.executable)} -m dvc repro "
+                f"> ../repro.log 2>&1; echo $? > ../repro.rc"
+            )
+            self.runs.append(
+                subprocess.Popen(
+                    ["sh", "-c", script],
+                    cwd=project,
+                    env=project_env(project),
+                    start_new_session=True,  # stop() ends the stages dvc started too
                 )
+            )
         return self
+
+    def describe(self) -> dict:
+        """What another process needs to :meth:`attach` to this build (JSON-ready)."""
+        return {
+            "projects": [str(p) for p in self.projects],
+            "params": self.params,
+            "seconds_left": self.deadline - time.monotonic(),
+        }
+
+    @classmethod
+    def attach(cls, repo: Path, tmp: Path, described: dict) -> TinyBuild:
+        """A handle on a build another process started (:meth:`describe`): :meth:`result`
+        waits for it; :meth:`stop` leaves it to the process that started it."""
+        build = cls(repo, tmp, twin=len(described["projects"]) > 1)
+        build.projects = [Path(p) for p in described["projects"]]
+        build.params = described["params"]
+        build.deadline = time.monotonic() + float(described["seconds_left"])
+        return build
+
+    def wait(self) -> None:
+        """Wait until every copy's ``dvc repro`` has ended (or the deadline has passed)."""
+        for project in self.projects:
+            rc = project.parent / "repro.rc"
+            while not (rc.exists() and rc.read_text().strip()):
+                assert time.monotonic() < self.deadline, f"dvc repro timed out in {project}"
+                time.sleep(1.0)
 
     def result(self) -> dict:
         try:
-            for project, run in zip(self.projects, self.runs, strict=True):
-                code = run.wait(timeout=max(1.0, self.deadline - time.monotonic()))
+            self.wait()
+            for project in self.projects:
+                code = int((project.parent / "repro.rc").read_text())
                 log = (project.parent / "repro.log").read_text()
                 assert code == 0, f"dvc repro failed in {project}:\n{log[-8000:]}"
         finally:
@@ -224,7 +255,11 @@ class TinyBuild:
         return built
 
     def stop(self) -> None:
-        for run in self.runs:
+        """Kill the runs this process started that are still going (none for a handle from
+        :meth:`attach`: the process that started the build stops it)."""
+        for project, run in zip(self.projects[: len(self.runs)], self.runs, strict=True):
             if run.poll() is None:
                 os.killpg(run.pid, signal.SIGKILL)
                 run.wait()
+                # the status another process waits for (:meth:`wait`)
+                (project.parent / "repro.rc").write_text(f"{-signal.SIGKILL}\n")

@@ -47,7 +47,11 @@ def test_binomial_cells_and_bernoulli_episodes_have_the_same_posterior(
     m_full = build_complication_model(agg, priors, likelihood="binomial_full")
     m_ber = build_complication_model(per_episode, priors, likelihood="bernoulli")
     assert len(agg.table) < len(per_episode.table)  # the aggregation is not trivial
-    logp_kernel, logp_full, logp_ber = (m.compile_logp() for m in (m_kernel, m_full, m_ber))
+    # PyTensor's Python implementations: the same values, no C compiler (a fresh machine has no
+    # compiled-C cache: 10-30 s a model)
+    logp_kernel, logp_full, logp_ber = (
+        m.compile_logp(mode="FAST_COMPILE") for m in (m_kernel, m_full, m_ber)
+    )
     points = _random_points(m_kernel, 5, seed=3)
     kernel = np.array([logp_kernel(p) for p in points])
     bernoulli = np.array([logp_ber(p) for p in points])
@@ -280,7 +284,8 @@ def test_region_only_model_over_region_totals_has_the_same_log_density(cells, in
     priors = informative.for_type("headache", c.regions)
     full = build_complication_model(c, priors, structure=REGION_ONLY)
     small = build_complication_model(totals, priors, structure=REGION_ONLY)
-    logp_full, logp_small = full.compile_logp(), small.compile_logp()
+    logp_full = full.compile_logp(mode="FAST_COMPILE")
+    logp_small = small.compile_logp(mode="FAST_COMPILE")
     values = [(logp_full(p), logp_small(p)) for p in _random_points(full, 4, seed=8)]
     np.testing.assert_allclose([a for a, _ in values], [b for _, b in values], rtol=1e-10)
 
