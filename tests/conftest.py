@@ -119,8 +119,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """The tests that read the tiny pipeline run last, so that the rest of the suite runs while
     it builds in the background (started by ``_tiny_pipeline_build`` when the session starts).
     Under pytest-xdist, each worker writes the group of every test that uses an expensive
-    fixture (:data:`XDIST_GROUPS`; the tiny pipeline's readers are one group: they wait for
-    the same build) for the controller's scheduler."""
+    fixture (:data:`XDIST_GROUPS`) for the controller's scheduler; the tiny pipeline's readers
+    are in no group (every worker reads the one build: ``_tiny_pipeline_build``)."""
     reads = {item.nodeid: needs_tiny_pipeline(item) for item in items}
     tiny = [item for item in items if reads[item.nodeid]]
     items[:] = [item for item in items if not reads[item.nodeid]] + tiny
@@ -129,9 +129,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     )
     groups = {}
     for item in items:
-        if reads[item.nodeid]:
-            groups[item.nodeid] = "tiny-pipeline"
-            continue
         for fixture, group in XDIST_GROUPS.items():
             if fixture in item.fixturenames:
                 groups[item.nodeid] = group
@@ -144,8 +141,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 class XdistGrouping:
     """pytest-xdist hooks (registered by :func:`pytest_configure` when pytest-xdist is loaded):
-    with ``--dist loadgroup``, one work unit per group of :data:`XDIST_GROUPS` (and one for
-    the tiny pipeline's readers), one per test otherwise. pytest-xdist 3.8 groups by a suffix
+    with ``--dist loadgroup``, one work unit per group of :data:`XDIST_GROUPS`, one per test
+    otherwise. pytest-xdist 3.8 groups by a suffix
     it adds to each node id, which pytest 9 no longer lets a plugin change (its ``xdist_group``
     marks are a no-op here), so the controller's scheduler reads the groups that the workers
     wrote at collection instead."""
