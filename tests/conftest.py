@@ -106,7 +106,7 @@ def needs_tiny_pipeline(item: pytest.Item) -> bool:
 
 #: pytest-xdist groups (``./run test``: two workers, ``--dist loadgroup``): the tests that share
 #: an expensive session fixture run in one worker, so that it is built once per run, not once
-#: per worker (:func:`pytest_xdist_make_scheduler`).
+#: per worker (:class:`XdistGrouping`).
 XDIST_GROUPS = {
     "advice_fit": "advice-fit",  # tests/advice and tests/serve: one small fit of the advice model
     "sampler": "complication-model",  # tests/complications: the compiled complication model
@@ -142,10 +142,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 class XdistGrouping:
     """pytest-xdist hooks (registered by :func:`pytest_configure` when pytest-xdist is loaded):
     with ``--dist loadgroup``, one work unit per group of :data:`XDIST_GROUPS`, one per test
-    otherwise. pytest-xdist 3.8 groups by a suffix
-    it adds to each node id, which pytest 9 no longer lets a plugin change (its ``xdist_group``
-    marks are a no-op here), so the controller's scheduler reads the groups that the workers
-    wrote at collection instead."""
+    otherwise. pytest-xdist 3.8 groups by a suffix it adds to each node id, which pytest 9 no
+    longer lets a plugin change (its ``xdist_group`` marks are a no-op here), so the
+    controller's scheduler reads the groups that the workers wrote at collection instead."""
 
     def pytest_configure_node(self, node) -> None:
         """Controller: tell each worker where to write its tests' groups."""
