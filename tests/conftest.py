@@ -191,14 +191,14 @@ def _tiny_pipeline_build(request, repo_root, tmp_path_factory):
     from pipeline_run import TinyBuild
 
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    shared = tmp_path_factory.getbasetemp().parent if worker else None
     started: object
     owner = True
     try:
-        if shared is None:
-            started = TinyBuild(repo_root, tmp_path_factory.mktemp("tiny"), twin=wanted["twin"])
-            started.start()
+        if not worker:
+            tmp = tmp_path_factory.mktemp("tiny")
+            started = TinyBuild(repo_root, tmp, twin=wanted["twin"]).start()
         else:
+            shared = tmp_path_factory.getbasetemp().parent  # the same for every worker
             with FileLock(str(shared / "tiny-build.lock")):
                 described = shared / "tiny-build.json"
                 if described.exists():
@@ -207,19 +207,16 @@ def _tiny_pipeline_build(request, repo_root, tmp_path_factory):
                         repo_root, shared / "tiny", json.loads(described.read_text())
                     )
                 else:
-                    started = TinyBuild(repo_root, shared / "tiny", twin=wanted["twin"])
-                    started.start()
+                    started = TinyBuild(repo_root, shared / "tiny", twin=wanted["twin"]).start()
                     described.write_text(json.dumps(started.describe()))
     except Exception as failed:  # reported by the tests that read the pipeline, not by all
         started = failed
     yield started
     if isinstance(started, TinyBuild) and owner:
-        if worker:
-            try:
+        try:
+            if worker:  # another worker may still read it
                 started.wait()
-            finally:
-                started.stop()
-        else:
+        finally:
             started.stop()
 
 

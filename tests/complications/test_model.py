@@ -47,8 +47,8 @@ def test_binomial_cells_and_bernoulli_episodes_have_the_same_posterior(
     m_full = build_complication_model(agg, priors, likelihood="binomial_full")
     m_ber = build_complication_model(per_episode, priors, likelihood="bernoulli")
     assert len(agg.table) < len(per_episode.table)  # the aggregation is not trivial
-    # PyTensor's Python implementations: the same values, no C compiler (a fresh machine has no
-    # compiled-C cache: 10-30 s a model)
+    # PyTensor's Python implementations: the same values without compiling C (on a machine
+    # with an empty PyTensor cache, compiling a model's C code took 33 s in CI)
     logp_kernel, logp_full, logp_ber = (
         m.compile_logp(mode="FAST_COMPILE") for m in (m_kernel, m_full, m_ber)
     )
