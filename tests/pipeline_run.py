@@ -167,17 +167,24 @@ def missing_stage_modules(stages: dict) -> list[str]:
 #: in CI, 29 s alone).
 BUILD_NICENESS = 10
 
+#: How each copy is built: the first by plain ``dvc repro`` (one stage at a time), the twin by
+#: ``./run pipeline``'s runner (analysis/lanes.py: independent stages side by side, each its own
+#: ``dvc repro --single-item``), so the reproducibility test also checks that the runner gives
+#: what ``dvc repro`` gives.
+RUNNERS = ("dvc repro", "analysis.lanes")
+
 
 class TinyBuild:
     """The tiny pipeline built in the background: :meth:`start` makes a copy of the project at
     ``tmp/one/project`` and starts ``dvc repro`` in it without waiting; :meth:`result` waits and
     returns ``{"root": project, "hashes": sha256 of every compared output, "params": params}``.
 
-    With ``twin``, a second copy at ``tmp/twin/project`` runs the same ``dvc repro`` at the
-    same time (two processes sharing the machine's cores) and ``"twin_hashes"`` holds its
-    outputs' hashes: the reproducibility check compares them. Each run's output goes to
-    ``repro.log`` beside its project. :meth:`start` raises ``LookupError`` while a stage's
-    module is not written yet. ``timeout`` counts from :meth:`start`."""
+    With ``twin``, a second copy at ``tmp/twin/project`` is built at the same time by
+    ``./run pipeline``'s runner (:data:`RUNNERS`; the copies share the machine's cores) and
+    ``"twin_hashes"`` holds its outputs' hashes: the reproducibility check compares them. Each
+    run's output goes to ``repro.log`` beside its project. :meth:`start` raises
+    ``LookupError`` while a stage's module is not written yet. ``timeout`` counts from
+    :meth:`start`."""
 
     def __init__(self, repo: Path, tmp: Path, twin: bool = False, timeout: float = 4500) -> None:
         self.repo, self.tmp, self.twin, self.timeout = repo, tmp, twin, timeout
@@ -196,11 +203,11 @@ class TinyBuild:
         names = ("one", "twin")[: 1 + self.twin]
         self.projects = [new_project(self.tmp / n, self.repo, self.params, stages) for n in names]
         self.deadline = time.monotonic() + self.timeout
-        for project in self.projects:
+        for project, runner in zip(self.projects, RUNNERS, strict=False):
             # the exit status goes to a file, so that another test process (a pytest-xdist
             # worker that did not start the build: :meth:`attach`) can wait for it too
             script = (
-                f"nice -n {BUILD_NICENESS} {shlex.quote(sys.executable)} -m dvc repro "
+                f"nice -n {BUILD_NICENESS} {shlex.quote(sys.executable)} -m {runner} "
                 f"> ../repro.log 2>&1; echo $? > ../repro.rc"
             )
             self.runs.append(
@@ -252,6 +259,7 @@ class TinyBuild:
         built = {"root": root, "hashes": output_hashes(root), "params": self.params}
         if self.twin:
             built["twin_hashes"] = output_hashes(self.projects[1])
+            built["twin_root"] = self.projects[1]
         return built
 
     def stop(self) -> None:
