@@ -2,8 +2,10 @@
 recovers, beside the baselines measured in the same run: primary suppression only (the
 report's behaviour before issue 15), and the protected release with the previous LP method
 (``scipy.optimize.linprog`` solving each audit LP from scratch, instead of one warm-started
-HiGHS model: :mod:`analysis.disclosure.lp`), with the largest difference between the two
-methods' audited intervals and whether they suppressed the same cells.
+HiGHS model: :mod:`analysis.disclosure.lp`) and the warm-started release that solves every
+cell's check (before cells seen wide enough were certified without their LPs:
+``LinkedTables.seen_width``), with the largest difference between the methods' audited
+intervals and whether they suppressed the same cells and found the same narrowest interval.
 
 For each of the two releases it prints the seconds of the LP work (model build, suppression,
 audit) and of the whole release (tables and figures written), the LPs solved, the primary and
@@ -56,6 +58,12 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path("data/results"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--stages", nargs="*", default=None)
+    parser.add_argument(
+        "--no-linprog",
+        action="store_true",
+        help="leave out the release solving each LP from scratch (the slowest, about 15 min on "
+        "the demo cohort on 2 cores)",
+    )
     args = parser.parse_args()
     use_file_backend()
     params = load_params(args.params)
@@ -64,13 +72,16 @@ def main() -> None:
     baseline = DisclosureConfig(config.min_count, 1e-9, config.total_cost)
     rows, protected = [], {}
     runs = (
-        ("primary only (baseline)", baseline, "highs"),
-        ("protected, linprog from scratch (previous)", config, "linprog"),
-        ("protected", config, "highs"),
+        ("primary only (baseline)", baseline, "highs", False),
+        ("protected, linprog from scratch", config, "linprog", False),
+        ("protected, every check solved (previous)", config, "highs", False),
+        ("protected", config, "highs", True),
     )
+    if args.no_linprog:
+        runs = tuple(r for r in runs if r[2] != "linprog")
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (name, cfg, solver) in enumerate(runs):
-            LinkedTables.solver = solver
+        for k, (name, cfg, solver, certify) in enumerate(runs):
+            LinkedTables.solver, LinkedTables.certify = solver, certify
             t0 = time.perf_counter()
             done = release(args.results, Path(tmp) / str(k), stages, cfg)
             seconds = time.perf_counter() - t0
@@ -80,28 +91,43 @@ def main() -> None:
                 assert (status == PRIMARY).sum() == done.protection.n_primary
                 audit = audit_cells(done.model, status)
             else:
-                protected[solver] = done.protection
+                protected[(solver, certify)] = done.protection
             width, min_count = config.protection_width, config.min_count
-            rows.append({**_summary(name, done, audit, seconds, width, min_count), "lp": solver})
-    LinkedTables.solver = "highs"
+            rows.append(
+                {
+                    **_summary(name, done, audit, seconds, width, min_count),
+                    "lp": solver,
+                    "certified": done.protection.n_certified,
+                }
+            )
+    LinkedTables.solver, LinkedTables.certify = "highs", True
     print(
         f"stages: {', '.join(stages)}; min_count {config.min_count}, protection width "
         f"{config.protection_width:g}"
     )
     print(pd.DataFrame(rows).to_string(index=False))
-    old, new = protected["linprog"], protected["highs"]
-    if not np.array_equal(old.status, new.status):
-        print("previous vs warm-started LP: DIFFERENT suppressed cells")
-        return
-    bounds = ["lower", "upper"]
-    with np.errstate(invalid="ignore"):  # inf - inf where a bound is unbounded in both
-        diff = np.abs(old.audit[bounds].to_numpy() - new.audit[bounds].to_numpy())
-    finite = np.isfinite(diff)
-    print(
-        "previous vs warm-started LP: same suppressed cells; largest difference of an audited "
-        f"bound {diff[finite].max() if finite.any() else 0.0:.2g} counts "
-        f"({int((~finite).sum())} unbounded in both)"
-    )
+    reference = next(iter(protected))
+    old = protected[reference]
+    ref_label = {("linprog", False): "linprog from scratch", ("highs", False): "every check solved"}
+    for key, label in ((("highs", False), "every check solved"), (("highs", True), "certified")):
+        new = protected[key]
+        if key == reference:
+            continue
+        if not np.array_equal(old.status, new.status):
+            print(f"{ref_label[reference]} vs {label}: DIFFERENT suppressed cells")
+            continue
+        both = old.audit.merge(new.audit, on="cell", suffixes=("_old", "_new"))
+        bounds_old, bounds_new = ["lower_old", "upper_old"], ["lower_new", "upper_new"]
+        with np.errstate(invalid="ignore"):  # inf - inf where a bound is unbounded in both
+            diff = np.abs(both[bounds_old].to_numpy() - both[bounds_new].to_numpy())
+        finite = np.isfinite(diff)
+        same_min = old.min_width(config.min_count) == new.min_width(config.min_count)
+        print(
+            f"{ref_label[reference]} vs {label}: same suppressed cells; largest difference of an "
+            f"audited bound {diff[finite].max() if finite.any() else 0.0:.2g} counts over "
+            f"{len(both)} cells ({int((~finite).sum())} bounds unbounded in both); narrowest "
+            f"interval {'the same' if same_min else 'DIFFERENT'}"
+        )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ full cross-classification could do no better on such a tree.
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -203,6 +204,10 @@ class LinkedTables:
     #: "highs": every audit LP on one warm-started HiGHS model (:mod:`analysis.disclosure.lp`);
     #: "linprog": each from scratch, the previous method (benchmarks/bench_disclose.py).
     solver: str = "highs"
+    #: Certify a suppressed cell's interval as wide enough from the feasible points already
+    #: found (:meth:`seen_width`) instead of solving its two LPs; False: every check solves
+    #: them, the previous method (benchmarks/bench_disclosure.py).
+    certify: bool = True
 
     def __init__(self, cubes: Iterable[tuple[CubeRef, pd.DataFrame]], tables: Iterable[TableDecl]):
         self.cubes: dict[str, Cube] = {}
@@ -233,6 +238,11 @@ class LinkedTables:
         self.values = np.array([c.value for c in self.cells])
         self._check_truth(rows_ub, rows_eq)
         self._lps: dict[int, AuditLP] = {}  # one warm-started model per thread slot
+        # every cell's smallest and largest value over the feasible points seen so far (the
+        # true counts, then every optimal audit LP's solution): see seen_width
+        self._seen_low = self.values.astype(float).copy()
+        self._seen_high = self.values.astype(float).copy()
+        self._seen_lock = threading.Lock()
 
     def _check_truth(self, rows_ub: list[dict], rows_eq: list[dict]) -> None:
         """The true counts must satisfy every relation (else a declaration is wrong)."""
@@ -514,6 +524,32 @@ class LinkedTables:
         upper = -self._optimise(cell, -1.0, bounds, slot)
         return lower.result(), upper
 
+    def seen_width(self, cells: int | np.ndarray) -> np.ndarray | float:
+        """Largest minus smallest value of ``cells`` over the feasible points seen so far: a
+        lower bound on the width of their feasible intervals under any later release.
+
+        The points are the true counts and the solution of every optimal audit LP. A release
+        only ever withholds more counts (a shown count fixed at its value becomes a free count
+        of at least 1): every constraint of a later audit LP is one of an earlier one, so every
+        point seen stays feasible, and a cell seen at two values ``w`` apart has a feasible
+        interval at least ``w`` wide without solving its own LPs. (Complement LP solutions
+        move released counts and are not recorded.)"""
+        with self._seen_lock:
+            return self._seen_high[cells] - self._seen_low[cells]
+
+    def reset_seen(self) -> None:
+        """Forget every point seen but the true counts (before a new sequence of releases that
+        only withhold more: :func:`~analysis.disclosure.protect.protect`)."""
+        with self._seen_lock:
+            self._seen_low[:] = self.values
+            self._seen_high[:] = self.values
+
+    def _see(self, x: np.ndarray) -> None:
+        y = x[self.n_x : self.n]
+        with self._seen_lock:  # two threads solve at once; min and max do not depend on order
+            np.minimum(self._seen_low, y, out=self._seen_low)
+            np.maximum(self._seen_high, y, out=self._seen_high)
+
     def upper(self, cell: int | np.integer, status: np.ndarray) -> float:
         """The largest value cell ``cell`` can take given what ``status`` releases."""
         return -self._optimise(cell, -1.0, self.bounds(status))
@@ -537,6 +573,8 @@ class LinkedTables:
             upper = np.array([math.inf if hi is None else hi for _, hi in bounds], dtype=float)
             status, value = lp.solve(col, sign, lower, upper)
             message = lp.message()
+            if status == OPTIMAL:
+                self._see(lp.solution())
         if status == UNBOUNDED:
             return -math.inf
         if status != OPTIMAL:

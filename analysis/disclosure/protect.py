@@ -50,13 +50,18 @@ _MOVED = 1e-6
 class Protection:
     """The outcome: ``status`` per cell (SHOWN, PRIMARY, SECONDARY) and the final audit.
 
-    ``audit`` has one row per suppressed cell: ``cell``, ``primary``, ``lower``, ``upper``,
-    ``width`` (the attacker's feasible interval; ``inf`` when unbounded).
+    ``audit`` has one row per audited suppressed cell: ``cell``, ``primary``, ``lower``,
+    ``upper``, ``width`` (the attacker's feasible interval; ``inf`` when unbounded); the cells
+    it leaves out (``n_certified``) have intervals provably wider than every row's that matters
+    (:func:`certified_audit`).
     """
 
     status: np.ndarray
     audit: pd.DataFrame
     n_lp: int
+    #: suppressed cells whose interval the final audit certified wide enough from feasible
+    #: points already seen, without solving it (not in ``audit``: :func:`certified_audit`)
+    n_certified: int = 0
 
     @property
     def n_primary(self) -> int:
@@ -106,11 +111,14 @@ def protect(model: LinkedTables, config: DisclosureConfig) -> Protection:
     primary = [int(c) for c in np.flatnonzero(status == PRIMARY)]
     pending = sorted(primary, key=lambda c: not model.touches_mix(c))
     n_lp = 0
+    model.reset_seen()
     lp = ComplementLP(model, config)
     with ThreadPoolExecutor(1) as pool:  # each check's minimum beside its maximum
         while pending:
             cell = int(pending.pop(0))
             for _ in range(50):
+                if model.certify and model.seen_width(cell) >= config.protection_width - _MOVED:
+                    break  # two feasible points already lie that far apart: no LP needed
                 ok, lower = _protected(model, status, cell, config, pool)
                 n_lp += 2
                 if ok:
@@ -122,8 +130,16 @@ def protect(model: LinkedTables, config: DisclosureConfig) -> Protection:
                 pending += [int(c) for c in moved]
             else:
                 raise DisclosureError(f"{model.cells[cell].where()}: protection did not converge")
-    audit = audit_cells(model, status)
-    return Protection(status=status, audit=audit, n_lp=n_lp + 2 * len(audit))
+    if model.certify:
+        audit, certified = certified_audit(model, status, config), True
+    else:
+        audit, certified = audit_cells(model, status), False
+    return Protection(
+        status=status,
+        audit=audit,
+        n_lp=n_lp + 2 * len(audit),
+        n_certified=int((status != SHOWN).sum()) - len(audit) if certified else 0,
+    )
 
 
 def _protected(
@@ -154,10 +170,46 @@ def _protected(
 AUDIT_BLOCKS = 2
 
 
-def audit_cells(model: LinkedTables, status: np.ndarray) -> pd.DataFrame:
-    """The attacker's feasible interval of every suppressed cell given what ``status``
-    releases (``primary``: whether the cell is a small count)."""
-    blocks = np.array_split(np.flatnonzero(status != SHOWN), AUDIT_BLOCKS)
+def certified_audit(
+    model: LinkedTables, status: np.ndarray, config: DisclosureConfig
+) -> pd.DataFrame:
+    """The final audit's rows: the feasible interval of every suppressed cell that could fail
+    or be the narrowest, solved; the others certified by the points seen during protection
+    (:meth:`LinkedTables.seen_width`, a lower bound on each interval's width).
+
+    Solved: every cell seen less than ``protection_width`` wide (it could fail the audit), then
+    the others from the narrowest seen width up, until the next one's seen width reaches the
+    narrowest solved width of a count that could be small. Every cell left out therefore has an
+    interval at least ``protection_width`` wide and no narrower than that narrowest one: the
+    audit's verdict and :meth:`Protection.min_width` are those of solving every cell."""
+    suppressed = np.flatnonzero(status != SHOWN)
+    seen = np.asarray(model.seen_width(suppressed), dtype=float)
+    narrow = seen < config.protection_width - _MOVED
+    audit = audit_cells(model, status, suppressed[narrow])
+    rows = [audit]
+    best = _narrowest(audit, config.min_count)
+    for k in np.argsort(seen[~narrow], kind="stable"):
+        if seen[~narrow][k] >= best:
+            break  # every cell from here on is at least this wide
+        row = audit_cells(model, status, suppressed[~narrow][k : k + 1])
+        rows.append(row)
+        best = min(best, _narrowest(row, config.min_count))
+    solved = [r for r in rows if len(r)]
+    return pd.concat(solved, ignore_index=True) if len(solved) > 1 else (solved or rows)[0]
+
+
+def _narrowest(audit: pd.DataFrame, min_count: int) -> float:
+    could_be_small = audit["lower"] < min_count - _MOVED
+    return float(audit.loc[could_be_small, "width"].min()) if could_be_small.any() else math.inf
+
+
+def audit_cells(
+    model: LinkedTables, status: np.ndarray, cells: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The attacker's feasible interval of every suppressed cell (or of ``cells``) given what
+    ``status`` releases (``primary``: whether the cell is a small count)."""
+    chosen = np.flatnonzero(status != SHOWN) if cells is None else np.asarray(cells, dtype=int)
+    blocks = np.array_split(chosen, AUDIT_BLOCKS)
 
     def audit(slot: int) -> list[dict]:
         rows = []
