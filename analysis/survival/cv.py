@@ -16,7 +16,8 @@ Duration (interval-censored, AFT):
 * Calibration at given weeks: episodes grouped by quantiles of the predicted S(t); per group
   the Turnbull NPMLE of S(t) with a patient-bootstrap interval against the mean prediction.
 
-Re-treatment (right-censored, Cox): scikit-survival's Harrell and Uno (IPCW) concordance,
+Re-treatment (right-censored, Cox): Harrell's and Uno's (IPCW) concordance as scikit-survival
+defines them (computed in O(n log n): :mod:`analysis.survival.concordance`),
 Brier score and integrated Brier score, in :mod:`analysis.survival.cox_cv`.
 """
 
@@ -29,6 +30,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from analysis.survival.aft import fit_aft
+from analysis.survival.concordance import interval_concordance
 from analysis.survival.covariates import DesignSpec
 from analysis.survival.nonparametric import DAYS_PER_WEEK, MAX_ITER, NPMLE, fit_npmle, turnbull
 
@@ -45,26 +47,15 @@ def patient_groups(df: pd.DataFrame) -> np.ndarray:
 
 
 def concordance_interval(
-    lower: np.ndarray, upper: np.ndarray, predicted: np.ndarray, chunk: int = 2000
+    lower: np.ndarray, upper: np.ndarray, predicted: np.ndarray
 ) -> tuple[float, int]:
     """Harrell-type C for interval-censored data; returns (C, number of comparable pairs).
 
     ``predicted`` is a predicted duration (longer = later wear-off). With exact times this is
-    Harrell's C.
+    Harrell's C. O(n log n) (:func:`analysis.survival.concordance.interval_concordance`; the
+    pairwise definition, O(n^2), took 40 minutes on the 1M-episode cohort's folds).
     """
-    lower, upper, pred = (np.asarray(a, float) for a in (lower, upper, predicted))
-    conc, comparable = 0.0, 0
-    idx = np.flatnonzero(np.isfinite(upper))
-    for start in range(0, idx.size, chunk):
-        i = idx[start : start + chunk]
-        # i is known to end before j: R_i < L_j, or R_i == L_j with j not exact (T_j > L_j)
-        comp = (upper[i][:, None] < lower[None, :]) | (
-            (upper[i][:, None] == lower[None, :]) & (upper > lower)[None, :]
-        )
-        diff = pred[None, :] - pred[i][:, None]
-        conc += float(np.sum(comp & (diff > 0)) + 0.5 * np.sum(comp & (diff == 0)))
-        comparable += int(comp.sum())
-    return (conc / comparable if comparable else np.nan), comparable
+    return interval_concordance(lower, upper, predicted)
 
 
 def status_probability(
