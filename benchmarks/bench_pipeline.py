@@ -4,8 +4,8 @@ Each stage's command is taken from dvc.yaml (``${data.input_dir}`` substituted) 
 its own child process in a scratch directory holding a copy of params.yaml (with
 ``simulate.n_patients`` scaled for the large cohort) and of requirements.lock, each as soon as
 the stages it reads from have finished and at most ``--jobs`` at a time, as ``./run pipeline``
-runs them (analysis/lanes.py; ``--jobs 1``: one at a time in dvc.yaml's order, as plain ``dvc
-repro``); the package is the repository's (the venv's editable install).
+runs them (analysis/lanes.py; ``--jobs 1``: one at a time, as plain ``dvc repro``, in the
+runner's order); the package is the repository's (the venv's editable install).
 Per stage it prints wall seconds, CPU seconds (user + system of the child: less sensitive to
 other load on a shared machine than wall time) and the child's peak resident memory
 (``ru_maxrss`` from ``os.wait4``), beside the previous measured figures (the baseline).
@@ -101,10 +101,10 @@ class StageProcess:
             )
         self.figures: dict = {}
 
-    def poll(self, block: bool = False) -> int | None:
+    def poll(self) -> int | None:
         if self.figures:
             return self.figures["code"]
-        pid, status, usage = os.wait4(self.proc.pid, 0 if block else os.WNOHANG)
+        pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
         if pid == 0:
             return None
         self.proc.returncode = os.waitstatus_to_exitcode(status)
@@ -115,13 +115,6 @@ class StageProcess:
             "code": self.proc.returncode,
         }
         return self.figures["code"]
-
-
-def run_stage(argv: list[str], workdir: Path, log: Path) -> dict:
-    """Run one stage alone; wall and CPU seconds and peak RSS (GB) of that child."""
-    stage = StageProcess(argv, workdir, log)
-    stage.poll(block=True)
-    return stage.figures
 
 
 def _fmt(x: float | None, spec: str) -> str:
@@ -182,7 +175,7 @@ def run_cohort(
 ) -> None:
     """Run the stages (``only``: a subset) as ``./run pipeline`` does: each once the stages
     it reads from have finished, at most ``jobs`` at a time (:func:`analysis.lanes.run_stages`;
-    ``jobs=1``: dvc.yaml's order, one at a time, as plain ``dvc repro``)."""
+    ``jobs=1``: one at a time, as plain ``dvc repro``)."""
     n_patients = max(1, round(DEMO_PATIENTS * episodes / DEMO_EPISODES))
     input_dir = prepare_scratch(workdir, n_patients, overrides)
     for key, value in overrides.items():

@@ -72,9 +72,8 @@ def simulate_run(graph: Graph, needed: set[str], jobs: int, fail: str | None = N
 def test_a_stage_starts_after_everything_it_reads_and_at_most_jobs_at_once():
     events, code, peak = simulate_run(STUDY, set(STUDY.stages), jobs=2)
     assert code == 0
-    order = [e for e in events]
-    ended = set()
-    for kind, stage in order:
+    ended: set[str] = set()
+    for kind, stage in events:
         if kind == "start":
             assert STUDY.upstream[stage] <= ended, (
                 f"{stage} started before {STUDY.upstream[stage] - ended}"
@@ -84,7 +83,7 @@ def test_a_stage_starts_after_everything_it_reads_and_at_most_jobs_at_once():
     assert ended == set(STUDY.stages)
     assert peak == 2
     # the two model stages, the longest, are the first two to start once the data is prepared
-    starts = [s for k, s in order if k == "start"]
+    starts = [s for k, s in events if k == "start"]
     assert starts[2:4] == ["fit_advice", "fit_complications"]
 
 

@@ -4,6 +4,8 @@ may be narrowed to an interval shorter than the protection width."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from attack import attack, memberships
@@ -11,6 +13,9 @@ from cohorts import MIN_TREATMENTS_TO_JUDGE, SPECS, make_cohort
 
 from analysis.config import load_params
 from analysis.disclosure.config import DisclosureConfig
+from analysis.disclosure.model import LinkedTables
+from analysis.disclosure.protect import audit_cells
+from analysis.disclosure.release import release
 
 
 def narrowed(intervals: pd.DataFrame, config: DisclosureConfig) -> pd.DataFrame:
@@ -105,13 +110,6 @@ def test_the_certified_audit_gives_what_solving_every_cell_gives(released, monke
     (LinkedTables.seen_width); solving every cell instead (the previous method) suppresses the
     same cells and finds the same narrowest interval, and every cell it skipped is provably at
     least as wide as required and as that narrowest interval."""
-    from pathlib import Path
-
-    from analysis.config import load_params
-    from analysis.disclosure.model import LinkedTables
-    from analysis.disclosure.protect import audit_cells
-    from analysis.disclosure.release import release
-
     params = load_params(Path(released["params"]))
     config = DisclosureConfig.from_params(params)
     stages = list(params["report"]["stages"])
