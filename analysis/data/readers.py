@@ -14,10 +14,12 @@ read a file, Python's :mod:`csv` reads it again to locate the problem (row, line
 
 from __future__ import annotations
 
+import _csv
 import codecs
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,6 +198,16 @@ def _cell_shown(value: str, column: str, table: str) -> str | None:
     return value
 
 
+def _csv_reader(lines: Iterable[str], delimiter: str) -> _csv.Reader:
+    """Python's csv reader without its 128 kB cell limit (a long free-text note is a cell).
+
+    The limit is process-wide state; it is raised here, before every use, so that no reader
+    depends on another having run first.
+    """
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    return csv.reader(lines, delimiter=delimiter)
+
+
 def _read_header(path: Path, codec: str, delimiter: str, table: str, mapping: Mapping) -> list:
     with path.open("rb") as fh:
         head = fh.read(HEADER_BYTES)
@@ -206,7 +218,7 @@ def _read_header(path: Path, codec: str, delimiter: str, table: str, mapping: Ma
         if first_newline < 0 or exc.start < first_newline:
             raise ReadFailure(_encoding_problem(path, codec, delimiter, table, mapping)) from None
         text = head[: exc.start].decode(codec)
-    return next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    return next(_csv_reader(io.StringIO(text), delimiter), [])
 
 
 def _check_header(header: list[str], path: Path, mapping: Mapping) -> None:
@@ -281,8 +293,7 @@ def _read_csv_python(
         text = path.read_bytes().decode(codec)
     except UnicodeDecodeError:
         raise ReadFailure(_encoding_problem(path, codec, delimiter, table, mapping)) from None
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = _csv_reader(io.StringIO(text, newline=""), delimiter)
     header = next(reader)
     width = len(header)
     rows: list[list[str]] = []
@@ -382,7 +393,7 @@ def _encoding_problem(
         "mapping.yaml (e.g. encoding: cp1252 for Windows Western European, latin-1)"
     )
     rule = f"{advice} [byte 0x{byte:02x}; {bad_lines:,} line(s) in all]"
-    records = [r for r in csv.reader(io.StringIO(prefix, newline=""), delimiter=delimiter) if r]
+    records = [r for r in _csv_reader(io.StringIO(prefix, newline=""), delimiter) if r]
     at_line_start = prefix == "" or prefix.endswith(("\n", "\r"))
     if not records or (len(records) == 1 and not at_line_start):
         return Problem(path.name, None, None, None, f"{rule} (in the header row)", line=1)
@@ -396,7 +407,7 @@ def _encoding_problem(
         text = data[line_start : line_end if line_end >= 0 else len(data)].decode(
             codec, errors="backslashreplace"
         )
-        cells = next(csv.reader([text], delimiter=delimiter), [])
+        cells = next(_csv_reader([text], delimiter), [])
         cell = cells[position] if position < len(cells) else ""
         value = _cell_shown(cell.strip(), canonical, table)
     return Problem(path.name, row, canonical, value, rule, line=line)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pandas as pd
 import pyarrow.csv as pacsv
 import pytest
@@ -66,6 +68,34 @@ def test_a_row_of_the_wrong_width_keeps_later_rows_in_place(tmp_path):
     (problem,) = got.problems
     assert (problem.row, problem.line, problem.column) == (2, 3, None)
     assert problem.rule.startswith("the row has 4 cells but the header has 3")
+
+
+@pytest.mark.parametrize("bad_row", [False, True])
+def test_cells_beyond_pythons_default_csv_limit_are_read_in_a_fresh_process(bad_row, tmp_path):
+    """Python's csv module stops at 128 kB cells unless raised; the limit is process-wide.
+
+    CI failed when this worker had not yet run a reader that raised it: each path that parses
+    with Python (the fallback reader and the encoding locator) must raise it itself.
+    """
+    previous = csv.field_size_limit(131_072)  # Python's default, as in a fresh process
+    try:
+        path = tmp_path / "treatments.csv"
+        note = "x" * 200_000
+        body = "".join(f"E{i},{note}\n" for i in range(3))
+        path.write_bytes(
+            b"episode_id,notes\n" + body.encode() + (b"E3,M\xfcller\n" if bad_row else b"E3,\n")
+        )
+        if bad_row:
+            with pytest.raises(readers.ReadFailure) as failure:
+                readers.read_csv(path, "treatments", Mapping())
+            problem = failure.value.problem
+            assert (problem.row, problem.column, problem.line) == (4, "notes", 5)
+            assert problem.rule.startswith("not UTF-8 text")
+        else:
+            got = readers._read_csv_python(path, "utf-8-sig", ",", "treatments", Mapping())
+            assert got.frame["notes"].str.len().tolist()[:3] == [200_000] * 3
+    finally:
+        csv.field_size_limit(previous)
 
 
 @pytest.mark.parametrize(
