@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import warnings
@@ -91,7 +92,25 @@ def quiet_library_notices() -> None:
     warnings.filterwarnings("ignore", message=ARVIZ_REFACTOR_NOTICE, category=FutureWarning)
 
 
+#: OpenBLAS's thread count (numpy's and SciPy's BLAS), read once, when a process loads it.
+BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+
+
+def one_blas_thread() -> None:
+    """One OpenBLAS thread for this program unless the caller chose a number (before numpy loads).
+
+    A sum split over threads adds in another order: fit_survival's outputs on the demo differed
+    in their last digits between one and two threads, so with numpy's default (a thread per
+    core) the same stage gave other bytes on another machine, or under ``./run pipeline`` (stages
+    side by side) than under plain ``dvc repro``. One thread also costs nothing here: the model
+    stages spend their time in Numba and nutpie, not BLAS, and OpenBLAS's idle threads spin on
+    their cores between calls, taking them from the stage running beside (demo pipeline: 456 s and
+    852 CPU-s with a thread per core, 427 s and 781 CPU-s with one, 4 December 2026)."""
+    os.environ.setdefault(BLAS_THREADS, "1")
+
+
 def main(argv: list[str] | None = None) -> int:
+    one_blas_thread()
     use_file_backend()
     quiet_library_notices()
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -131,33 +131,12 @@ def run_stages(
 DVC_HINTS = ("To track the changes with git", "To enable auto staging", "Use `dvc push`")
 
 
-#: OpenBLAS's thread count (numpy's and SciPy's BLAS): read once, when a process loads it.
-BLAS_THREADS = "OPENBLAS_NUM_THREADS"
-
-
-def stage_environment(jobs: int, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of a stage run beside ``jobs - 1`` others: the cores shared out between
-    them for OpenBLAS (``cores // jobs`` threads each, at least one) unless the caller set
-    :data:`BLAS_THREADS` already.
-
-    OpenBLAS starts a thread per core in every process, and each of them spins on its core
-    between calls for a while (measured: a loop of small matrix products used 2 CPU-s per wall
-    second on 2 cores, whatever ``OPENBLAS_THREAD_TIMEOUT``). Beside other busy processes that
-    spinning takes their cores: the test suite used 956 CPU-s with numpy's default, 754 with
-    one thread each (``tests/conftest.py``)."""
-    env = dict(os.environ if environ is None else environ)
-    env.setdefault(BLAS_THREADS, str(max(1, (os.cpu_count() or 1) // max(1, jobs))))
-    return env
-
-
 class StageRun:
     """One ``dvc --wait-for-lock repro --single-item <options> <stage>`` in ``root``; its output
     (DVC's lines and the stage's own) is copied line by line to ``out`` without DVC's closing
-    hints (``hints`` records that they were printed). ``env``: the stage's environment."""
+    hints (``hints`` records that they were printed)."""
 
-    def __init__(
-        self, stage: str, options: Sequence[str], root: Path, out: TextIO, env: Mapping[str, str]
-    ) -> None:
+    def __init__(self, stage: str, options: Sequence[str], root: Path, out: TextIO) -> None:
         argv = [sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "--single-item"]
         self.proc = subprocess.Popen(
             [*argv, *options, stage],
@@ -165,7 +144,7 @@ class StageRun:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env={**env, "PYTHONUNBUFFERED": "1"},  # lines in the order they were made
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},  # lines in the order they were made
         )
         self.hints = False
         self.copier = threading.Thread(target=self._copy, args=(out,), daemon=True)
@@ -213,17 +192,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not needed:
         progress("every stage is up to date")
         return 0
-    env = stage_environment(args.jobs)
     progress(
-        f"{len(needed)} of {len(graph.stages)} stages to run, up to {args.jobs} at a time "
-        f"({env[BLAS_THREADS]} BLAS thread(s) each): "
+        f"{len(needed)} of {len(graph.stages)} stages to run, up to {args.jobs} at a time: "
         + json.dumps([s for s in graph.stages if s in needed])
     )
     options = ["--force"] if args.force else []
     runs: list[StageRun] = []
 
     def start(stage: str) -> StageRun:
-        runs.append(StageRun(stage, options, args.root, sys.stderr, env))
+        runs.append(StageRun(stage, options, args.root, sys.stderr))
         return runs[-1]
 
     began = time.perf_counter()

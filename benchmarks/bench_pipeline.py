@@ -37,7 +37,7 @@ from pathlib import Path
 import yaml
 
 from analysis.config import with_overrides
-from analysis.lanes import default_jobs, load_graph, run_stages, stage_environment
+from analysis.lanes import default_jobs, load_graph, run_stages
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -90,11 +90,10 @@ def prepare_scratch(workdir: Path, n_patients: int, overrides: dict | None = Non
 class StageProcess:
     """One stage's command as a child process, its output in ``log``: :meth:`poll` is None
     while it runs, then its exit status; :attr:`figures` then holds wall and CPU seconds and
-    peak RSS (GB) of that child alone (``os.wait4``). ``jobs``: how many stages may run at once
-    (OpenBLAS's threads are shared out between them, as ``./run pipeline`` does)."""
+    peak RSS (GB) of that child alone (``os.wait4``)."""
 
-    def __init__(self, argv: list[str], workdir: Path, log: Path, jobs: int) -> None:
-        env = dict(stage_environment(jobs), BONTA_PSEUDONYM_KEY=KEY)
+    def __init__(self, argv: list[str], workdir: Path, log: Path) -> None:
+        env = dict(os.environ, BONTA_PSEUDONYM_KEY=KEY)
         self.start = time.perf_counter()
         with open(log, "w", encoding="utf-8") as fh:
             self.proc = subprocess.Popen(
@@ -187,7 +186,7 @@ def run_cohort(
     started: dict[str, StageProcess] = {}
 
     def start(stage: str) -> StageProcess:
-        started[stage] = StageProcess(commands[stage], workdir, workdir / f"{stage}.log", jobs)
+        started[stage] = StageProcess(commands[stage], workdir, workdir / f"{stage}.log")
         return started[stage]
 
     def progress(line: str) -> None:

@@ -13,10 +13,11 @@ import tempfile
 from pathlib import Path
 
 #: One OpenBLAS thread per process, set before numpy loads it (here and in every process the
-#: tests start: workers, notebook kernels, the tiny pipeline's stages). Two workers and their
-#: children already keep both cores busy, and each process's extra OpenBLAS threads spin between
-#: calls (analysis/lanes.py's ``stage_environment``): on 2 cores with a cold PyTensor cache, 956
-#: CPU-s and 528 s with numpy's default, 754 CPU-s and 423 s with this (4 December 2026).
+#: tests start: workers, notebook kernels, the tiny pipeline's stages), as ``bonta`` runs a stage
+#: (analysis/cli.py ``one_blas_thread``): the stages the tests run in-process give the bytes
+#: ``bonta`` gives. Two workers and their children already keep both cores busy, and OpenBLAS's
+#: idle threads spin between calls: on 2 cores with a cold PyTensor cache, 956 CPU-s and 528 s
+#: with numpy's default, 754 CPU-s and 423 s with this (4 December 2026).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import pytest  # noqa: E402

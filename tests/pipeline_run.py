@@ -161,10 +161,11 @@ def missing_stage_modules(stages: dict) -> list[str]:
     return missing
 
 
-#: Scheduling priority of the copies' processes (``nice``): the tests running beside them are
-#: the suite's critical path and the copies' results are read only by its last tests; at equal
-#: priority the foreground ran 2-3x slower while they built (the held-out advice validation 99 s
-#: in CI, 29 s alone).
+#: Scheduling priority of the copies' processes (``nice``) where the kernel does not group by
+#: session (see :meth:`TinyBuild.start`): the tests running beside them are the suite's critical
+#: path and the copies' results are read only by its last tests; at equal priority the
+#: foreground ran 2-3x slower while they built (the held-out advice validation 99 s in CI, 29 s
+#: alone, before the suite used one BLAS thread per process).
 BUILD_NICENESS = 10
 
 #: How each copy is built: the first by plain ``dvc repro`` (one stage at a time), the twin by
@@ -215,7 +216,12 @@ class TinyBuild:
                     ["sh", "-c", script],
                     cwd=project,
                     env=project_env(project),
-                    start_new_session=True,  # stop() ends the stages dvc started too
+                    # its own session, so that stop() ends the stages dvc started too. Where the
+                    # kernel schedules by autogroup (one group per session: this machine, 4
+                    # December 2026), each copy's session gets as much CPU as the test session
+                    # and the nice value acts only inside it; a copy in the tests' session
+                    # (process_group=0), truly at nice 10, finished last: 410 s instead of 384
+                    start_new_session=True,
                 )
             )
         return self

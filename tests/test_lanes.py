@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.lanes import BLAS_THREADS, Graph, run_stages, stage_environment
+from analysis.lanes import Graph, run_stages
 
 #: The study's graph (dvc.yaml, 4 December 2026).
 STUDY = Graph(
@@ -112,16 +112,3 @@ def test_a_failed_stage_stops_new_stages_but_running_ones_finish(jobs):
     assert "disclose" not in started and "report" not in started
     if jobs == 2:
         assert "fit_advice" in ended  # it was running beside the failure and finished
-
-
-@pytest.mark.parametrize(
-    ("cores", "jobs", "threads"), [(2, 2, "1"), (4, 2, "2"), (8, 4, "2"), (2, 4, "1")]
-)
-def test_stages_side_by_side_share_the_cores_out_for_blas(cores, jobs, threads, monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: cores)
-    env = stage_environment(jobs, {"PATH": "/bin"})
-    assert env == {"PATH": "/bin", BLAS_THREADS: threads}
-
-
-def test_a_blas_thread_count_set_by_the_caller_is_kept():
-    assert stage_environment(2, {BLAS_THREADS: "3"})[BLAS_THREADS] == "3"
