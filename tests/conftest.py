@@ -12,19 +12,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
-#: One OpenBLAS thread per process, set before numpy loads it (here and in every process the
-#: tests start: workers, notebook kernels, the tiny pipeline's stages), as ``bonta`` runs a stage
-#: (analysis/cli.py ``one_blas_thread``): the stages the tests run in-process give the bytes
-#: ``bonta`` gives. Two workers and their children already keep both cores busy, and OpenBLAS's
-#: idle threads spin between calls: on 2 cores with a cold PyTensor cache, 956 CPU-s and 528 s
-#: with numpy's default, 754 CPU-s and 423 s with this (4 December 2026).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import pytest
+from threadpoolctl import threadpool_limits
 
-import pytest  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+from analysis.cli import BLAS_THREADS, one_blas_thread  # imports no numpy
 
+# One OpenBLAS thread per process, set before numpy loads it (here and in every process the
+# tests start: workers, notebook kernels, the tiny pipeline's stages), as ``bonta`` runs a stage:
+# the stages the tests run in-process give the bytes ``bonta`` gives. Two workers and their
+# children already keep both cores busy, and OpenBLAS's idle threads spin between calls: on 2
+# cores with a cold PyTensor cache, 956 CPU-s and 528 s with numpy's default, 754 CPU-s and 423 s
+# with this (4 December 2026).
+one_blas_thread()
 # ...and in this process, where a pytest plugin (zarr's, hydra's) may have loaded numpy already
-threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+threadpool_limits(int(os.environ[BLAS_THREADS]), user_api="blas")
 
 from analysis.config import load_params, with_overrides  # noqa: E402
 
