@@ -70,32 +70,36 @@ def test_a_row_of_the_wrong_width_keeps_later_rows_in_place(tmp_path):
     assert problem.rule.startswith("the row has 4 cells but the header has 3")
 
 
-@pytest.mark.parametrize("bad_row", [False, True])
-def test_cells_beyond_pythons_default_csv_limit_are_read_in_a_fresh_process(bad_row, tmp_path):
-    """Python's csv module stops at 128 kB cells unless raised; the limit is process-wide.
-
-    CI failed when this worker had not yet run a reader that raised it: each path that parses
-    with Python (the fallback reader and the encoding locator) must raise it itself.
-    """
+@pytest.fixture
+def default_csv_limit():
+    """Python's csv module stops at 128 kB cells unless raised, and the limit is process-wide:
+    CI failed when a worker had not yet run a reader that raised it. Each path that parses with
+    Python (the fallback reader, the encoding locator) must raise it itself."""
     previous = csv.field_size_limit(131_072)  # Python's default, as in a fresh process
-    try:
-        path = tmp_path / "treatments.csv"
-        note = "x" * 200_000
-        body = "".join(f"E{i},{note}\n" for i in range(3))
-        path.write_bytes(
-            b"episode_id,notes\n" + body.encode() + (b"E3,M\xfcller\n" if bad_row else b"E3,\n")
-        )
-        if bad_row:
-            with pytest.raises(readers.ReadFailure) as failure:
-                readers.read_csv(path, "treatments", Mapping())
-            problem = failure.value.problem
-            assert (problem.row, problem.column, problem.line) == (4, "notes", 5)
-            assert problem.rule.startswith("not UTF-8 text")
-        else:
-            got = readers._read_csv_python(path, "utf-8-sig", ",", "treatments", Mapping())
-            assert got.frame["notes"].str.len().tolist()[:3] == [200_000] * 3
-    finally:
-        csv.field_size_limit(previous)
+    yield
+    csv.field_size_limit(previous)
+
+
+def _long_notes_csv(path, last_note: bytes):
+    body = "".join(f"E{i},{'x' * 200_000}\n" for i in range(3)).encode()
+    path.write_bytes(b"episode_id,notes\n" + body + b"E3," + last_note + b"\n")
+
+
+def test_the_fallback_reader_reads_cells_beyond_pythons_default_limit(default_csv_limit, tmp_path):
+    path = tmp_path / "treatments.csv"
+    _long_notes_csv(path, b"")
+    got = readers._read_csv_python(path, "utf-8-sig", ",", "treatments", Mapping())
+    assert got.frame["notes"].str.len().tolist()[:3] == [200_000] * 3
+
+
+def test_an_encoding_error_after_long_cells_is_located(default_csv_limit, tmp_path):
+    path = tmp_path / "treatments.csv"
+    _long_notes_csv(path, b"M\xfcller")
+    with pytest.raises(readers.ReadFailure) as failure:
+        readers.read_csv(path, "treatments", Mapping())
+    problem = failure.value.problem
+    assert (problem.row, problem.column, problem.line) == (4, "notes", 5)
+    assert problem.rule.startswith("not UTF-8 text")
 
 
 @pytest.mark.parametrize(
