@@ -14,12 +14,20 @@ Jobs (each prints its figures and a comparison against a baseline measured in th
   Prints the subsample estimates against the generating truth.
 - ``advise``: latency of one advice without history (baseline), with a 3-episode history,
   and batch throughput.
+- ``loglik``: the cost of one log-density-and-gradient evaluation of the advice model (what
+  each NUTS leapfrog step pays) on a synthetic cohort of ``--patients`` patients, per family:
+  the compiled likelihood Op (:mod:`analysis.survival.interval_op`, what the model uses) beside
+  the elementwise PyTensor graph with automatic differentiation (the previous method); and the
+  per-patient log-likelihood with the frailty integrated (what PSIS-LOO needs) for ``--draws``
+  draws: the compiled loop beside the NumPy form it replaced.
 
     MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_TOP_PAD_=67108864 \
     PYTHONPATH=. .venv/bin/python benchmarks/bench_advice.py --job fit --patients 500 2000
     PYTHONPATH=. .venv/bin/python benchmarks/bench_advice.py --job scale --episodes 1000000 \
         --subsample 5000
     PYTHONPATH=. .venv/bin/python benchmarks/bench_advice.py --job advise
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_advice.py --job loglik --patients 5000 \
+        --draws 1000
 """
 
 from __future__ import annotations
@@ -213,11 +221,116 @@ def job_advise(args, spec, config) -> None:
     )
 
 
+def _logp_dlogp_ms(model, repeats: int) -> tuple[float, float]:
+    """Compile seconds and milliseconds per log-density-and-gradient call (Numba, one core)."""
+    from pymc.blocking import DictToArrayBijection
+
+    t0 = time.perf_counter()
+    fn = model.logp_dlogp_function(mode="NUMBA", ravel_inputs=True)
+    fn.set_extra_values({})
+    point = model.initial_point()
+    x = DictToArrayBijection.map({v.name: point[v.name] for v in model.value_vars}).data
+    x = x + 0.01 * np.random.default_rng(SEED).standard_normal(x.size)
+    fn(x)
+    compile_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    for _ in range(repeats):
+        fn(x)
+    return compile_s, (time.perf_counter() - t1) / repeats * 1000
+
+
+def _numpy_patient_loglik(post, data, family: str, n_nodes: int = 21) -> np.ndarray:
+    """The per-patient frailty-integrated log-likelihood in NumPy (the replaced form)."""
+    from scipy import special
+
+    from analysis.advice.predict import frailty_grid
+    from analysis.survival.families import interval_loglik
+
+    z, w = frailty_grid(n_nodes)
+    order = np.argsort(data.patient_idx, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(data.patient_idx[order])) + 1]
+    x, ridx = data.X[order], data.region_idx[order]
+    out = []
+    for s in range(post["sigma"].size):
+        eta = (
+            post["mu_region"][s][ridx]
+            + x @ post["beta"][s]
+            + post["dose_region"][s][ridx] * x[:, 0]
+        )
+        loc = eta[None, :] + post["tau"][s] * z[:, None]
+        ll = interval_loglik(
+            data.lower_days[order], data.upper_days[order], loc, post["sigma"][s], family
+        )
+        out.append(
+            special.logsumexp(np.add.reduceat(ll, starts, axis=1) + np.log(w)[:, None], axis=0)
+        )
+    return np.array(out)
+
+
+def job_loglik(args, spec, priors: PriorConfig) -> None:
+    import arviz as az
+    import xarray as xr
+
+    from analysis.advice.fit import patient_marginal_loglik
+    from analysis.survival.families import pt_interval_loglik_graph
+
+    episodes, truth, _ = synthetic_episodes(spec, args.patients[0], seed=SEED)
+    data = duration_data(episodes, with_trained_ranges(spec, episodes))
+    print(f"{data.n_episodes} episodes of {data.n_patients} patients")
+    rows = []
+    for family in ("lognormal", "weibull", "loglogistic"):
+        row = {"family": family}
+        for name, loglik in (("op", None), ("graph", pt_interval_loglik_graph)):
+            kw = {} if loglik is None else {"loglik": loglik}
+            model = build_duration_model(data, priors, family, **kw)
+            row[f"{name}_compile_s"], row[f"{name}_ms"] = _logp_dlogp_ms(model, args.repeats)
+        row["graph_over_op"] = row["graph_ms"] / row["op_ms"]
+        rows.append(row)
+        print(pd.DataFrame([row]).to_string(index=False), flush=True)
+    print(
+        "\nlog density + gradient per call (one core):\n"
+        + pd.DataFrame(rows).to_string(index=False)
+    )
+    rng = np.random.default_rng(SEED)
+    n = args.draws
+    post = {
+        "mu_region": np.array([truth.mu_region[r] for r in spec.regions])
+        + 0.01 * rng.standard_normal((n, len(spec.regions))),
+        "beta": np.array([truth.beta[c] for c in spec.covariate_names])
+        + 0.01 * rng.standard_normal((n, len(spec.covariate_names))),
+        "dose_region": 0.01 * rng.standard_normal((n, len(spec.regions))),
+        "sigma": truth.sigma * (1 + 0.02 * rng.standard_normal(n)),
+        "tau": truth.tau * (1 + 0.02 * rng.standard_normal(n)),
+    }
+    dims = {
+        "mu_region": ["region"],
+        "beta": ["covariate"],
+        "dose_region": ["region"],
+        "sigma": [],
+        "tau": [],
+    }
+    idata = az.InferenceData(
+        posterior=xr.Dataset({k: (["chain", "draw", *dims[k]], v[None]) for k, v in post.items()})
+    )
+    for family in ("lognormal", "weibull"):
+        patient_marginal_loglik(idata.isel(draw=slice(0, 2)), data, family)  # compile
+        t0 = time.perf_counter()
+        new = patient_marginal_loglik(idata, data, family).values[0]
+        t1 = time.perf_counter()
+        old = _numpy_patient_loglik(post, data, family)
+        t2 = time.perf_counter()
+        print(
+            f"per-patient log-likelihood, {family}, {n} draws: compiled {t1 - t0:.1f} s (all "
+            f"cores), NumPy {t2 - t1:.1f} s (one thread): max abs difference "
+            f"{np.abs(new - old).max():.1e}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--job", choices=["fit", "scale", "advise"], required=True)
+    parser.add_argument("--job", choices=["fit", "scale", "advise", "loglik"], required=True)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--patients", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--episodes", type=int, default=1_000_000)
@@ -233,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         job_fit(args, spec, cfg.advice.priors)
     elif args.job == "scale":
         job_scale(args, spec, cfg.advice.priors)
+    elif args.job == "loglik":
+        job_loglik(args, spec, cfg.advice.priors)
     else:
         job_advise(args, spec, cfg.advice)
     return 0

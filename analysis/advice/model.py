@@ -5,9 +5,10 @@ with ``r`` the episode's region, ``delta[r]`` a partially pooled, zero-sum regio
 of the dose slope below the knot (``beta`` holds the average slope), ``u_i = tau * z_i``,
 ``z_i ~ N(0, 1)`` (non-centred frailty), ``eps`` from the chosen family
 (:mod:`analysis.survival.families`). An observation ``lower < T <= upper`` contributes
-``log(S(lower) - S(upper))`` computed as ``log S(l) + log1mexp(log S(u) - log S(l))``;
-right-censored ones ``log S(lower)``, exact ones ``log f(t)``, and ``lower = 0`` ones
-``log(1 - S(upper))``. Observations are split into these groups when the model is built, so no
+``log(S(lower) - S(upper))``, right-censored ones ``log S(lower)``, exact ones ``log f(t)``, and
+``lower = 0`` ones ``log(1 - S(upper))``: the likelihood and its gradient are one compiled Op
+(:mod:`analysis.survival.interval_op`, each tail formed without cancellation, the log scale
+where probabilities underflow); observations are coded by kind when the model is built, so no
 infinity or log(0) ever enters the graph.
 
 ``build_duration_model`` only builds; sampling lives in :mod:`analysis.advice.fit`.
@@ -15,6 +16,7 @@ infinity or log(0) ever enters the graph.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +27,8 @@ import pytensor.tensor as pt
 from analysis.advice.config import PriorConfig
 from analysis.advice.spec import AdviceSpec, design_arrays
 from analysis.errors import AdviceInputError
-from analysis.survival.families import check_family, pt_interval_loglik
+from analysis.survival.families import check_family
+from analysis.survival.interval_op import pt_interval_loglik
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,12 @@ def duration_data(episodes: pd.DataFrame, spec: AdviceSpec) -> DurationData:
     )
 
 
-def build_duration_model(data: DurationData, priors: PriorConfig, family: str) -> pm.Model:
+def build_duration_model(
+    data: DurationData,
+    priors: PriorConfig,
+    family: str,
+    loglik: Callable[..., pt.TensorVariable] = pt_interval_loglik,
+) -> pm.Model:
     """Build (not sample) the frailty AFT model for ``family`` in {lognormal, loglogistic, weibull}.
 
     Parameters
@@ -88,6 +96,10 @@ def build_duration_model(data: DurationData, priors: PriorConfig, family: str) -
         Prior scales; region intercepts are centred on ``log(region_median_days)``.
     family : str
         Error distribution of ``log T``.
+    loglik : callable
+        ``(eta, sigma, lower_days, upper_days, family) -> summed log-likelihood``: the compiled
+        Op; ``benchmarks/bench_advice.py --job loglik`` passes the elementwise graph
+        (:func:`analysis.survival.families.pt_interval_loglik_graph`) to time both.
 
     Returns
     -------
@@ -122,7 +134,5 @@ def build_duration_model(data: DurationData, priors: PriorConfig, family: str) -
             + dose_region[data.region_idx] * data.X[:, 0]
             + tau * z_patient[data.patient_idx]
         )
-        pm.Potential(
-            "loglik", pt_interval_loglik(eta, sigma, data.lower_days, data.upper_days, family)
-        )
+        pm.Potential("loglik", loglik(eta, sigma, data.lower_days, data.upper_days, family))
     return model

@@ -16,7 +16,8 @@ tails (S close to 0 or 1) stay finite; the interval contribution ``log(S(l) - S(
 ``log S(l) + log1mexp(log S(u) - log S(l))`` right of the location and the same with the CDF
 left of it.
 
-Both duration models use this module: the Bayesian advice model (PyTensor graph, NumPy LOO and
+Both duration models use this module: the Bayesian advice model (its compiled likelihood Op,
+:mod:`analysis.survival.interval_op`, is checked against the PyTensor graph here; NumPy LOO and
 prediction) and the frequentist AFT (:mod:`analysis.survival.aft`), whose Newton-Raphson
 maximiser and patient-clustered sandwich use the analytic first and second derivatives of each
 observation's log-likelihood with respect to its location ``eta`` and ``log sigma``
@@ -392,12 +393,18 @@ def pt_log_pdf_std(z, family: str):
     raise ValueError(check_family(family))
 
 
-def pt_interval_loglik(eta, sigma, lower_days: np.ndarray, upper_days: np.ndarray, family: str):
-    """PyTensor sum of the log-likelihood of ``lower < T <= upper`` over all observations.
+def pt_interval_loglik_graph(
+    eta, sigma, lower_days: np.ndarray, upper_days: np.ndarray, family: str
+):
+    """PyTensor sum of the log-likelihood of ``lower < T <= upper`` as a graph of elementwise ops.
 
-    Observations are split into exact (``log f(t)``), right-censored (``log S(lower)``),
-    left-censored (``log(1 - S(upper))``) and interval (``log S(l) + log1mexp(log S(u) -
-    log S(l))``) groups when the graph is built, so no infinity or log(0) enters it.
+    The reference for the compiled Op the advice model samples with
+    (:func:`analysis.survival.interval_op.pt_interval_loglik`, value and gradient in one loop):
+    the tests check the Op's value and gradient against this graph's (automatic
+    differentiation), and ``benchmarks/bench_advice.py --job loglik`` times both. Observations
+    are split into exact (``log f(t)``), right-censored (``log S(lower)``), left-censored
+    (``log(1 - S(upper))``) and interval (``log S(l) + log1mexp(log S(u) - log S(l))``) groups
+    when the graph is built, so no infinity or log(0) enters it.
     ``eta`` is a tensor with one entry per observation; the bounds are NumPy arrays.
     """
     import pytensor.tensor as pt
