@@ -9,8 +9,13 @@ is on (the costlier model: about three times the cells of the stage's default).
 Episodes are synthesised directly (analysis.validation.complications_synthetic), not through
 the full simulator.
 
+``--job kernel`` times instead one log-density-and-gradient call (what each leapfrog step
+pays; one core) at each size: the compiled cell likelihood (analysis/complications/cell_op.py,
+what the model samples with) beside the PyTensor graph of the same kernel (the previous method).
+
     MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_TOP_PAD_=67108864 \
     .venv/bin/python benchmarks/bench_complications.py [--sizes 20000 200000 2000000]
+    .venv/bin/python benchmarks/bench_complications.py --job kernel --sizes 20000 200000
 """
 
 from __future__ import annotations
@@ -23,7 +28,12 @@ import pandas as pd
 
 from analysis.complications.aggregate import aggregate_cells, levels_from_episodes
 from analysis.complications.config import ComplicationsConfig
-from analysis.complications.model import FREE_PARAMETERS, ComplicationSampler, model_data
+from analysis.complications.model import (
+    FREE_PARAMETERS,
+    ComplicationSampler,
+    build_complication_model,
+    model_data,
+)
 from analysis.config import load_params
 from analysis.inference import SamplerConfig, diagnostics_table, n_divergences
 from analysis.validation.complications_synthetic import simulate_episodes
@@ -48,6 +58,40 @@ def one_run(sampler: ComplicationSampler, cells, priors, seed: int) -> dict:
     }
 
 
+def kernel_ms(cells, priors, likelihood: str, repeats: int) -> float:
+    """Milliseconds per log-density-and-gradient call of the model (Numba backend)."""
+    from pymc.blocking import DictToArrayBijection
+
+    model = build_complication_model(cells, priors, likelihood=likelihood)
+    fn = model.logp_dlogp_function(mode="NUMBA", ravel_inputs=True)
+    fn.set_extra_values({})
+    point = model.initial_point()
+    x = DictToArrayBijection.map({v.name: point[v.name] for v in model.value_vars}).data
+    fn(x)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn(x)
+    return (time.perf_counter() - start) / repeats * 1000
+
+
+def job_kernel(data: dict, priors, repeats: int) -> None:
+    rows = []
+    for n, (cells, _, _) in data.items():
+        op = kernel_ms(cells, priors, "binomial", repeats)
+        graph = kernel_ms(cells, priors, "binomial_graph", repeats)
+        rows.append(
+            {
+                "episodes": n,
+                "cells": len(cells.table),
+                "op_ms": op,
+                "graph_ms": graph,
+                "graph_over_op": graph / op,
+            }
+        )
+    print("log density + gradient per call (one core):")
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -58,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samplers", nargs="+", default=["pymc", "nutpie"])
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--job", choices=["sample", "kernel"], default="sample")
+    parser.add_argument("--repeats", type=int, default=500)
     args = parser.parse_args(argv)
 
     params = load_params(args.params)
@@ -77,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         data[n] = (cells, t1 - t0, t2 - t1)
         del episodes
     priors = informative.for_type(ctype, regions)
+    if args.job == "kernel":
+        job_kernel(data, priors, args.repeats)
+        return 0
     rows = []
     for name in args.samplers:
         config = SamplerConfig(

@@ -20,8 +20,9 @@ orthonormal contrasts, partially centred by how much the data say about each
 that of the model above, but the number of leapfrog steps per draw no longer grows with the
 number of episodes (benchmarks/bench_complications.py).
 
-The likelihood is the binomial kernel over cells (:func:`binomial_kernel`); its cost grows
-with the number of distinct covariate patterns, which saturates, not with episodes. The prior
+The likelihood is the binomial kernel over cells (:func:`binomial_kernel`), computed with its
+gradient in one compiled loop (:mod:`analysis.complications.cell_op`); its cost grows with the
+number of distinct covariate patterns, which saturates, not with episodes. The prior
 locations and scales are ``pm.Data`` containers, like the cells, so one compiled model serves
 every complication type and both prior sets. ``on`` is 1 for the hierarchical model and 0 for
 the region-only model used for very rare types (the other coefficients then sample their
@@ -40,6 +41,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from analysis.complications.aggregate import Cells, Levels, region_totals
+from analysis.complications.cell_op import pt_cell_loglik
 from analysis.complications.priors import ComplicationPriors
 from analysis.inference import (
     GateConfig,
@@ -242,9 +244,11 @@ def build_complication_model(
     structure
         ``"hierarchical"`` or ``"region_only"``.
     likelihood
-        ``"binomial"`` (cells, kernel of :func:`binomial_kernel`), ``"bernoulli"`` (per
-        episode, PyMC's ``Bernoulli``, for the equivalence test) or ``"binomial_full"``
-        (PyMC's ``Binomial`` with its coefficient, for the same test).
+        ``"binomial"`` (cells, the kernel of :func:`binomial_kernel` and its gradient in one
+        compiled Op, :mod:`analysis.complications.cell_op`), ``"binomial_graph"`` (the same
+        kernel as a PyTensor graph: the Op's reference in tests and benchmarks),
+        ``"bernoulli"`` (per episode, PyMC's ``Bernoulli``, for the equivalence test) or
+        ``"binomial_full"`` (PyMC's ``Binomial`` with its coefficient, for the same test).
 
     Returns
     -------
@@ -313,6 +317,14 @@ def build_complication_model(
         )
         year_log_or = pm.Deterministic("year_log_or", scales[3] * pm.Normal("year_z", 0.0, 1.0))
         product_full = pt.concatenate([pt.zeros(1), product_log_or])
+        params = {
+            "region_total": region_total,
+            "product_full": product_full,
+            "clinic_dev": clinic_dev,
+            "injector_effect": injector_effect,
+            "dose_log_or": dose_log_or,
+            "year_log_or": year_log_or,
+        }
         shift = (
             dose_log_or * d["dose"]
             + product_full[d["product_idx"]]
@@ -321,7 +333,9 @@ def build_complication_model(
             + year_log_or * d["year_c"]
         )
         eta = region_total[d["region_idx"]] + on * shift
-        if likelihood == "binomial":
+        if likelihood == "binomial":  # the kernel and its gradient in one compiled loop
+            pm.Potential("complications", pt_cell_loglik(params, d))
+        elif likelihood == "binomial_graph":  # the same kernel as a graph (its reference)
             pm.Potential("complications", binomial_kernel(d["y"], d["n"], eta))
         elif likelihood == "binomial_full":
             pm.Binomial("complications", n=d["n"], logit_p=eta, observed=d["y"], shape=d["y"].shape)
