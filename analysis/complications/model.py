@@ -225,6 +225,20 @@ def binomial_kernel(y, n, eta):
     return pt.sum(y * eta - n * pt.softplus(eta))
 
 
+def linear_predictor(params: dict, d: dict):
+    """Each cell's log-odds as a PyTensor graph: ``params`` maps the parameters of
+    :data:`analysis.complications.cell_op.PARAMETERS` to tensors, ``d`` the data names to
+    the model's data containers (the compiled Op computes the same inside its loop)."""
+    shift = (
+        params["dose_log_or"] * d["dose"]
+        + params["product_full"][d["product_idx"]]
+        + params["clinic_dev"][d["clinic_idx"]]
+        + params["injector_effect"][d["injector_idx"]]
+        + params["year_log_or"] * d["year_c"]
+    )
+    return params["region_total"][d["region_idx"]] + d["effects_on"] * shift
+
+
 def build_complication_model(
     cells: Cells,
     priors: ComplicationPriors,
@@ -325,14 +339,7 @@ def build_complication_model(
             "dose_log_or": dose_log_or,
             "year_log_or": year_log_or,
         }
-        shift = (
-            dose_log_or * d["dose"]
-            + product_full[d["product_idx"]]
-            + clinic_dev[d["clinic_idx"]]
-            + injector_effect[d["injector_idx"]]
-            + year_log_or * d["year_c"]
-        )
-        eta = region_total[d["region_idx"]] + on * shift
+        eta = linear_predictor(params, d)
         if likelihood == "binomial":  # the kernel and its gradient in one compiled loop
             pm.Potential("complications", pt_cell_loglik(params, d))
         elif likelihood == "binomial_graph":  # the same kernel as a graph (its reference)

@@ -74,11 +74,9 @@ class Protection:
     def min_width(self, min_count: int) -> float:
         """Narrowest feasible interval of a suppressed cell that could be a small count (its
         interval reaches below ``min_count``); NaN if there is none."""
-        could_be_small = self.audit.loc[self.audit["lower"] < min_count - _MOVED]
-        if not len(could_be_small):
-            return math.nan
+        width = _narrowest(self.audit, min_count)
         # to the LP's tolerance: the simplex ends a width of 5 at 4.9999999999 or 5.0000000001
-        return round(float(could_be_small["width"].min()), 6)
+        return round(width, 6) if math.isfinite(width) else math.nan
 
 
 class ComplementError(DisclosureError):
@@ -188,10 +186,11 @@ def certified_audit(
     audit = audit_cells(model, status, suppressed[narrow])
     rows = [audit]
     best = _narrowest(audit, config.min_count)
-    for k in np.argsort(seen[~narrow], kind="stable"):
-        if seen[~narrow][k] >= best:
+    wide_cells, wide_seen = suppressed[~narrow], seen[~narrow]
+    for k in np.argsort(wide_seen, kind="stable"):
+        if wide_seen[k] >= best:
             break  # every cell from here on is at least this wide
-        row = audit_cells(model, status, suppressed[~narrow][k : k + 1])
+        row = audit_cells(model, status, wide_cells[k : k + 1])
         rows.append(row)
         best = min(best, _narrowest(row, config.min_count))
     solved = [r for r in rows if len(r)]
@@ -199,6 +198,7 @@ def certified_audit(
 
 
 def _narrowest(audit: pd.DataFrame, min_count: int) -> float:
+    """Narrowest interval of the audited cells that could be a small count (inf if none)."""
     could_be_small = audit["lower"] < min_count - _MOVED
     return float(audit.loc[could_be_small, "width"].min()) if could_be_small.any() else math.inf
 
