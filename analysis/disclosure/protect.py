@@ -74,9 +74,11 @@ class Protection:
     def min_width(self, min_count: int) -> float:
         """Narrowest feasible interval of a suppressed cell that could be a small count (its
         interval reaches below ``min_count``); NaN if there is none."""
-        width = _narrowest(self.audit, min_count)
+        could_be_small = self.audit.loc[self.audit["lower"] < min_count - _MOVED]
+        if not len(could_be_small):
+            return math.nan
         # to the LP's tolerance: the simplex ends a width of 5 at 4.9999999999 or 5.0000000001
-        return round(width, 6) if math.isfinite(width) else math.nan
+        return round(float(could_be_small["width"].min()), 6)
 
 
 class ComplementError(DisclosureError):
@@ -198,7 +200,8 @@ def certified_audit(
 
 
 def _narrowest(audit: pd.DataFrame, min_count: int) -> float:
-    """Narrowest interval of the audited cells that could be a small count (inf if none)."""
+    """Narrowest interval of the audited cells that could be a small count; inf if none (the
+    audit's running bound; :meth:`Protection.min_width` says NaN then, and rounds)."""
     could_be_small = audit["lower"] < min_count - _MOVED
     return float(audit.loc[could_be_small, "width"].min()) if could_be_small.any() else math.inf
 
