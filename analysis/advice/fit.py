@@ -138,14 +138,14 @@ def patient_marginal_loglik(
     coded = coded_bounds(data.lower_days[order], data.upper_days[order])
     region_idx, X = data.region_idx[order], data.X[order]
     out = np.empty((n_chain * n_draw, data.n_patients))
-    code = FAMILY_CODE[family]
+    code, log_w = FAMILY_CODE[family], np.log(w)
 
     def fill(start: int) -> None:
-        sl = slice(start, start + chunk)
+        sl = slice(start, min(start + chunk, out.shape[0]))
         # (s, E), episodes sorted by patient
         eta = mu[sl][:, region_idx] + beta[sl] @ X.T + dose[sl][:, region_idx] * X[:, 0]
-        for j, s in enumerate(range(*sl.indices(out.shape[0]))):
-            _quadrature_loglik(eta[j], sigma[s], tau[s], z, np.log(w), *coded, starts, code, out[s])
+        for j, s in enumerate(range(sl.start, sl.stop)):
+            _quadrature_loglik(eta[j], sigma[s], tau[s], z, log_w, *coded, starts, code, out[s])
 
     # chunks of draws on every core (the compiled loop releases the GIL); each chunk writes
     # its own rows, so the result does not depend on the scheduling

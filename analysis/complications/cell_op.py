@@ -69,9 +69,13 @@ def cell_loglik_grad(
 ):
     """Summed binomial kernel over the cells and its gradient in each parameter input.
 
+    ``dose_log_or``, ``year_log_or`` and ``on`` are 0-d arrays (as PyTensor passes scalars).
     Returns ``(total, d_region_total, d_product_full, d_clinic_dev, d_injector_effect,
     d_dose_log_or, d_year_log_or)``; the softplus and the logistic share one exponential.
     """
+    dose_log_or = dose_log_or.item()
+    year_log_or = year_log_or.item()
+    on = on.item()
     d_region = np.zeros(region_total.shape[0])
     d_product = np.zeros(product_full.shape[0])
     d_clinic = np.zeros(clinic_dev.shape[0])
@@ -123,51 +127,18 @@ class CellLogLik(ValueAndGradOp):
 
     def perform(self, node, inputs, output_storage) -> None:
         values = [np.asarray(x) for x in inputs]
-        scalars = {4, 5, 6}  # dose_log_or, year_log_or, effects_on
-        args = [float(v) if i in scalars else v for i, v in enumerate(values)]
-        for storage, value in zip(output_storage, cell_loglik_grad(*args), strict=True):
+        for storage, value in zip(output_storage, cell_loglik_grad(*values), strict=True):
             storage[0] = np.asarray(value)
 
 
 @register_funcify_and_cache_key(CellLogLik)
 def _numba_cell_loglik(op: CellLogLik, node=None, **kwargs):
-    """The Op in PyTensor's Numba backend (nutpie's): the kernel, outputs as arrays."""
+    """The Op in PyTensor's Numba backend (nutpie's): the kernel, outputs as arrays (the
+    scalar inputs arrive as 0-d arrays, which the kernel reads with ``.item()``)."""
 
     @numba_njit
-    def cell_loglik_op(
-        region_total,
-        product_full,
-        clinic_dev,
-        injector_effect,
-        dose_log_or,
-        year_log_or,
-        on,
-        y,
-        n,
-        region_idx,
-        product_idx,
-        clinic_idx,
-        injector_idx,
-        dose,
-        year_c,
-    ):
-        total, d_region, d_product, d_clinic, d_injector, d_dose, d_year = cell_loglik_grad(
-            region_total,
-            product_full,
-            clinic_dev,
-            injector_effect,
-            dose_log_or.item(),
-            year_log_or.item(),
-            on.item(),
-            y,
-            n,
-            region_idx,
-            product_idx,
-            clinic_idx,
-            injector_idx,
-            dose,
-            year_c,
-        )
+    def cell_loglik_op(*inputs):
+        total, d_region, d_product, d_clinic, d_injector, d_dose, d_year = cell_loglik_grad(*inputs)
         return (
             np.asarray(total),
             d_region,

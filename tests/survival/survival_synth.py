@@ -63,3 +63,18 @@ def synthetic_episodes(
     df["dur_upper_days"] = np.where(exact, t.round(2), upper)
     df["latent_days"] = t
     return df
+
+
+def mixed_observations(n: int = 300, seed: int = 1, eta_sd: float = 0.3):
+    """Bounds and locations of ``n`` observations of every kind: two-sided intervals, left-
+    censored (lower 0, rows 0-29), right-censored (30-59), exact (60-89) and right-censored at
+    day 0 (no information, 90-94)."""
+    rng = np.random.default_rng(seed)
+    lower = rng.uniform(1, 200, n).round()
+    upper = lower + rng.uniform(1, 80, n).round()
+    lower[:30] = 0.0
+    upper[30:60] = np.inf
+    upper[60:90] = lower[60:90]
+    lower[90:95], upper[90:95] = 0.0, np.inf
+    eta = np.log(120.0) + eta_sd * rng.standard_normal(n)
+    return lower, upper, eta

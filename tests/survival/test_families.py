@@ -7,6 +7,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 from scipy import stats
+from survival_synth import mixed_observations
 
 from analysis.survival.families import (
     FAMILIES,
@@ -85,24 +86,10 @@ def test_interval_loglik_finite_far_in_the_tails(family):
     assert np.isfinite(tiny)
 
 
-def _mixed_observations(n=300, seed=1):
-    """Two-sided intervals, left-censored (lower 0), right-censored, exact, and
-    right-censored at day 0 (no information)."""
-    rng = np.random.default_rng(seed)
-    lower = rng.uniform(1, 200, n).round()
-    upper = lower + rng.uniform(1, 80, n).round()
-    lower[:30] = 0.0
-    upper[30:60] = np.inf
-    upper[60:90] = lower[60:90]
-    lower[90:95], upper[90:95] = 0.0, np.inf
-    eta = np.log(120.0) + 0.3 * rng.standard_normal(n)
-    return lower, upper, eta
-
-
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("sigma", [0.25, 1.3])
 def test_analytic_derivatives_equal_finite_differences(family, sigma):
-    lower, upper, eta = _mixed_observations()
+    lower, upper, eta = mixed_observations()
     obs = Observations.from_bounds(lower, upper)
     w = np.log(sigma)
     d = loglik_derivatives(obs, eta, w, family)
