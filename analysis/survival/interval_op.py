@@ -34,6 +34,7 @@ from analysis.survival.families import FAMILIES, check_family, observation_group
 
 #: Family codes of the compiled kernel (the order of :data:`FAMILIES`).
 FAMILY_CODE: dict[str, int] = {family: code for code, family in enumerate(FAMILIES)}
+LOGNORMAL, LOGLOGISTIC = FAMILY_CODE["lognormal"], FAMILY_CODE["loglogistic"]  # else Weibull
 #: Observation kinds (``kind`` input): no information (right-censored at 0), exact, right-
 #: censored, left-censored, two-sided interval.
 NONE, EXACT, RIGHT, LEFT, INTERVAL = -1, 0, 1, 2, 3
@@ -75,9 +76,9 @@ def _softplus(x: float) -> float:
 @numba.njit(nogil=True, cache=True)
 def _log_surv(z: float, family: int) -> float:
     """log S of the standardised error (family codes of :data:`FAMILY_CODE`)."""
-    if family == 0:
+    if family == LOGNORMAL:
         return _log_ndtr(-z)
-    if family == 1:
+    if family == LOGLOGISTIC:
         return -_softplus(z)
     return -math.exp(z)
 
@@ -85,9 +86,9 @@ def _log_surv(z: float, family: int) -> float:
 @numba.njit(nogil=True, cache=True)
 def _log_cdf(z: float, family: int) -> float:
     """log F = log(1 - S) of the standardised error, accurate in the left tail."""
-    if family == 0:
+    if family == LOGNORMAL:
         return _log_ndtr(z)
-    if family == 1:
+    if family == LOGLOGISTIC:
         return -_softplus(-z)
     return _log1mexp(-math.exp(z))
 
@@ -95,9 +96,9 @@ def _log_cdf(z: float, family: int) -> float:
 @numba.njit(nogil=True, cache=True)
 def _log_pdf(z: float, family: int) -> float:
     """log density of the standardised error."""
-    if family == 0:
+    if family == LOGNORMAL:
         return -0.5 * z * z - _HALF_LOG_2PI
-    if family == 1:
+    if family == LOGLOGISTIC:
         return -_softplus(z) - _softplus(-z)
     return z - math.exp(z)
 
@@ -105,9 +106,9 @@ def _log_pdf(z: float, family: int) -> float:
 @numba.njit(nogil=True, cache=True)
 def _dlog_pdf(z: float, family: int) -> float:
     """``f'/f`` of the standardised error."""
-    if family == 0:
+    if family == LOGNORMAL:
         return -z
-    if family == 1:
+    if family == LOGLOGISTIC:
         return 1.0 - 2.0 / (1.0 + math.exp(-z))
     return 1.0 - math.exp(z)
 
@@ -122,14 +123,14 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 def _tail(z: float, family: int, upper: bool) -> tuple[float, float]:
     """``(S(z), f(z))`` if ``upper`` else ``(F(z), f(z))`` of the standardised error, each tail
     formed directly (no ``1 - x``), so that the small one keeps its relative accuracy."""
-    if family == 0:
+    if family == LOGNORMAL:
         tail = 0.5 * math.erfc((z if upper else -z) * _SQRT_HALF)
         return tail, math.exp(-0.5 * z * z) * _INV_SQRT_2PI
-    if family == 1:
+    if family == LOGLOGISTIC:
         e = math.exp(-abs(z))
         small, large = e / (1.0 + e), 1.0 / (1.0 + e)
-        s, f = (small, large) if z > 0.0 else (large, small)
-        return (s if upper else f), s * f
+        surv, cdf = (small, large) if z > 0.0 else (large, small)
+        return (surv if upper else cdf), surv * cdf
     e = math.exp(z)
     s = math.exp(-e)
     return (s if upper else -math.expm1(-e)), e * s

@@ -18,17 +18,10 @@ from analysis.survival.families import (
 from analysis.survival.interval_op import (
     FAMILY_CODE,
     IntervalLogLik,
+    coded_bounds,
     interval_loglik_grad,
-    observation_kinds,
     pt_interval_loglik,
 )
-
-
-def _logs(lower, upper):
-    with np.errstate(divide="ignore"):
-        log_lower = np.where(lower > 0, np.log(np.maximum(lower, 1e-300)), 0.0)
-        log_upper = np.where(np.isfinite(upper), np.log(upper), 0.0)
-    return log_lower, log_upper
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -36,7 +29,7 @@ def _logs(lower, upper):
 def test_kernel_equals_the_numpy_algebra(family, sigma):
     lower, upper, eta = mixed_observations(n=400, seed=3, eta_sd=1.5)
     total, d_eta, d_sigma = interval_loglik_grad(
-        eta, sigma, *_logs(lower, upper), observation_kinds(lower, upper), FAMILY_CODE[family]
+        eta, sigma, *coded_bounds(lower, upper), FAMILY_CODE[family]
     )
     ref = loglik_derivatives(
         Observations.from_bounds(lower, upper), eta, np.log(sigma), family, second=False
@@ -57,7 +50,7 @@ def test_far_tails_are_finite_and_exact(family):
     upper = np.array([100 * np.exp(4.1), np.inf, 100 * np.exp(4.0), 2e-3])
     etas = np.full(4, eta)
     total, d_eta, _ = interval_loglik_grad(
-        etas, sigma, *_logs(lower, upper), observation_kinds(lower, upper), FAMILY_CODE[family]
+        etas, sigma, *coded_bounds(lower, upper), FAMILY_CODE[family]
     )
     ref = interval_loglik(lower, upper, etas, sigma, family)
     assert np.isfinite(total) and np.isfinite(d_eta).all()
@@ -90,8 +83,6 @@ def test_op_value_and_gradient_equal_the_elementwise_graph(family, mode):
 def test_only_first_derivatives_are_defined():
     lower, upper, _ = mixed_observations(n=100)
     eta, sigma = pt.dvector("eta"), pt.dscalar("sigma")
-    _, d_eta, _ = IntervalLogLik("lognormal")(
-        eta, sigma, *_logs(lower, upper), observation_kinds(lower, upper)
-    )
+    _, d_eta, _ = IntervalLogLik("lognormal")(eta, sigma, *coded_bounds(lower, upper))
     with pytest.raises(NotImplementedError, match="first derivatives"):
         pt.grad(d_eta.sum(), eta)
