@@ -219,3 +219,60 @@ def test_time_ratios_within_the_survival_models_intervals(advice_fit, small_epis
     for name, term in SURVIVAL_TERMS.items():
         lo, hi = ref.loc[term, "coef_lower"], ref.loc[term, "coef_upper"]
         assert lo <= s.loc[f"beta[{name}]", "median"] <= hi, (name, lo, hi)
+
+
+def test_patient_marginal_loglik_integrates_the_frailty(small_episodes, advice_spec):
+    """Each patient's log-likelihood with the frailty integrated out (what PSIS-LOO uses): the
+    compiled loop equals the NumPy likelihood on the same grid, and the grid equals adaptive
+    quadrature of the integral over u ~ N(0, tau^2) (scipy.integrate.quad)."""
+    import arviz as az
+    import xarray as xr
+    from scipy import integrate, special, stats
+
+    from analysis.advice.fit import patient_marginal_loglik
+    from analysis.advice.predict import frailty_grid
+    from analysis.advice.spec import with_trained_ranges
+    from analysis.survival.families import interval_loglik
+
+    ep = small_episodes[small_episodes["in_duration_analysis"]].iloc[:300]
+    data = duration_data(ep, with_trained_ranges(advice_spec, ep))
+    n_regions, n_coef = len(data.spec.regions), data.X.shape[1]
+    rng = np.random.default_rng(11)
+    draws = {
+        "mu_region": np.log(120.0) + 0.1 * rng.standard_normal((1, 2, n_regions)),
+        "beta": 0.05 * rng.standard_normal((1, 2, n_coef)),
+        "dose_region": 0.02 * rng.standard_normal((1, 2, n_regions)),
+        "sigma": np.array([[0.25, 0.3]]),
+        "tau": np.array([[0.1, 0.2]]),
+    }
+    dims = {"mu_region": ["region"], "beta": ["covariate"], "dose_region": ["region"]}
+    posterior = xr.Dataset({k: (["chain", "draw", *dims.get(k, [])], v) for k, v in draws.items()})
+    got = patient_marginal_loglik(az.InferenceData(posterior=posterior), data, "lognormal").values
+    z, w = frailty_grid(21)
+    for s in range(2):
+        eta = (
+            draws["mu_region"][0, s][data.region_idx]
+            + data.X @ draws["beta"][0, s]
+            + draws["dose_region"][0, s][data.region_idx] * data.X[:, 0]
+        )
+        sigma, tau = draws["sigma"][0, s], draws["tau"][0, s]
+        ll = interval_loglik(
+            data.lower_days, data.upper_days, eta[None, :] + tau * z[:, None], sigma, "lognormal"
+        )  # (node, episode)
+        grid = special.logsumexp(
+            np.stack([ll[:, data.patient_idx == p].sum(axis=1) for p in range(data.n_patients)])
+            + np.log(w),
+            axis=1,
+        )
+        np.testing.assert_allclose(got[0, s], grid, rtol=1e-10, atol=1e-10)
+        for p in range(5):
+            mine = data.patient_idx == p
+
+            def integrand(u, mine=mine, eta=eta, sigma=sigma, tau=tau):
+                lp = interval_loglik(
+                    data.lower_days[mine], data.upper_days[mine], eta[mine] + u, sigma, "lognormal"
+                ).sum()
+                return np.exp(lp) * stats.norm.pdf(u, scale=tau)
+
+            exact = np.log(integrate.quad(integrand, -8 * tau, 8 * tau, epsabs=0, epsrel=1e-10)[0])
+            assert got[0, s, p] == pytest.approx(exact, abs=1e-3)
